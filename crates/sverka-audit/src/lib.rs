@@ -1,0 +1,1 @@
+//! sverka-audit (being built).

@@ -1,0 +1,2 @@
+//! The `sverka` binary (being built).
+fn main() {}

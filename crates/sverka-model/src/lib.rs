@@ -1,0 +1,1 @@
+//! sverka-model (being built).

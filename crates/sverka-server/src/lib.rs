@@ -1,0 +1,1 @@
+//! sverka-server (being built).

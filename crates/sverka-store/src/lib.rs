@@ -1,0 +1,1 @@
+//! sverka-store (being built).

@@ -1,0 +1,1 @@
+//! sverka-tally (being built).
