@@ -1,0 +1,213 @@
+//! The signed submission: what scanners, operators, observers and the CEC send, and what the log
+//! stores byte for byte. Its format is documented in `docs/formats.md` and pinned by tests.
+//!
+//! A submission is RFC 8785 canonical JSON of `{"payload": {...}, "signature": "<base64>"}`. The
+//! signature is Ed25519 over `"sverka/submission/v1\n" ‖ canonical(payload)`, by the key the payload
+//! names in `signer`. The payload's `type` says what it is: a polling-station `protocol`, an
+//! `annulment` of a station, a key `key_registration` or `key_revocation`, or the `election`
+//! definition itself (the log's first entry).
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ed25519_dalek::SigningKey;
+use serde::{Deserialize, Serialize};
+
+use crate::canonical;
+use crate::election::KeyRecord;
+use crate::names::{CorrectionReason, Source};
+
+/// The version of the submission format this code writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Domain separation for submission signatures, so a signature made here means nothing elsewhere.
+pub const SIGNATURE_CONTEXT: &[u8] = b"sverka/submission/v1\n";
+
+/// The most bytes one submission (one log entry) may have: what a tlog-tiles entry bundle can frame.
+pub const MAX_SUBMISSION_BYTES: usize = 65_535;
+
+/// A signed submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    pub payload: Payload,
+    /// Standard base64 of the 64-byte Ed25519 signature.
+    pub signature: String,
+}
+
+/// What was signed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Payload {
+    /// [`FORMAT_VERSION`].
+    pub v: u32,
+    pub election: String,
+    /// The id of the registered key that signed.
+    pub signer: String,
+    /// Per-signer sequence number, strictly increasing; stops replays.
+    pub seq: u64,
+    /// When the signer produced it (RFC 3339), as the signer's clock says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// The kinds of submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Body {
+    Protocol(Protocol),
+    Annulment(Annulment),
+    KeyRegistration(KeyRegistration),
+    KeyRevocation(KeyRevocation),
+    Election(ElectionDefinition),
+}
+
+/// One polling station's results for one contest, from one source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Protocol {
+    pub station: String,
+    pub contest: String,
+    pub source: Source,
+    /// The form's numbered lines by line id.
+    pub lines: BTreeMap<String, u64>,
+    /// Votes per option (party or candidate id, and `against_all`).
+    pub votes: BTreeMap<String, u64>,
+    /// Preference votes per candidate, per party (open lists).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub preferences: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The entry this one corrects, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<Supersedes>,
+    /// SHA-256 (lower-case hex) of the scanned paper protocol, stored as a blob.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_sha256: Option<String>,
+}
+
+/// A reference to the entry a correction replaces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Supersedes {
+    /// The log index of the superseded entry.
+    pub index: u64,
+    pub reason: CorrectionReason,
+}
+
+/// Removes a station from the official tally (all contests, or one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Annulment {
+    pub station: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contest: Option<String>,
+    /// The decision, in words, e.g. "CEC decision No. 123 of 5 December".
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRegistration {
+    pub key: KeyRecord,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRevocation {
+    pub key_id: String,
+    pub reason: String,
+}
+
+/// The election definition as the log's first entry, so the log describes its own election.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElectionDefinition {
+    /// The `election.toml` text, verbatim.
+    pub definition: String,
+}
+
+/// Why bytes are not a well-formed submission (before any election-specific validation).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("submission is {0} bytes; the limit is {MAX_SUBMISSION_BYTES}")]
+    TooLarge(usize),
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("does not match the submission schema: {0}")]
+    Schema(String),
+    #[error(
+        "not canonical JSON (RFC 8785): re-encode it with sorted keys, no spaces and integers only"
+    )]
+    NotCanonical,
+    #[error("number out of range: {0}")]
+    Number(String),
+    #[error("unsupported format version {0}; this server reads version {FORMAT_VERSION}")]
+    Version(u32),
+    #[error("signature is not base64 of 64 bytes")]
+    SignatureEncoding,
+}
+
+impl Payload {
+    /// The canonical bytes of the payload.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        canonical::to_vec(self).expect("payload fields are integers within the safe range")
+    }
+
+    /// The message the signer signs.
+    pub fn signing_message(&self) -> Vec<u8> {
+        let mut message = SIGNATURE_CONTEXT.to_vec();
+        message.extend_from_slice(&self.canonical_bytes());
+        message
+    }
+
+    /// Signs into a submission.
+    pub fn sign(self, key: &SigningKey) -> Submission {
+        let signature = crate::keys::sign(key, &self.signing_message());
+        Submission { payload: self, signature: STANDARD.encode(signature) }
+    }
+}
+
+impl Submission {
+    /// The canonical bytes: what is sent, and what the log stores.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        canonical::to_vec(self).expect("submission fields are integers within the safe range")
+    }
+
+    /// Decodes bytes strictly: the schema must match, and the bytes must be exactly the canonical
+    /// encoding (so one submission has one byte string, one leaf hash, one receipt).
+    pub fn decode(bytes: &[u8]) -> Result<Submission, DecodeError> {
+        if bytes.len() > MAX_SUBMISSION_BYTES {
+            return Err(DecodeError::TooLarge(bytes.len()));
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError::Json(e.to_string()))?;
+        let canonical =
+            canonical::value_to_vec(&value).map_err(|e| DecodeError::Number(e.to_string()))?;
+        let submission: Submission =
+            serde_json::from_value(value).map_err(|e| DecodeError::Schema(e.to_string()))?;
+        if submission.payload.v != FORMAT_VERSION {
+            return Err(DecodeError::Version(submission.payload.v));
+        }
+        if canonical != bytes || submission.to_bytes() != bytes {
+            return Err(DecodeError::NotCanonical);
+        }
+        submission.signature_bytes()?;
+        Ok(submission)
+    }
+
+    /// The 64 signature bytes.
+    pub fn signature_bytes(&self) -> Result<[u8; 64], DecodeError> {
+        let bytes = STANDARD.decode(&self.signature).map_err(|_| DecodeError::SignatureEncoding)?;
+        bytes.try_into().map_err(|_| DecodeError::SignatureEncoding)
+    }
+
+    /// Whether the signature verifies under `key`.
+    pub fn verify(&self, key: &ed25519_dalek::VerifyingKey) -> bool {
+        match self.signature_bytes() {
+            Ok(signature) => crate::keys::verify(key, &self.payload.signing_message(), &signature),
+            Err(_) => false,
+        }
+    }
+}
