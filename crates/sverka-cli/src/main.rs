@@ -1,2 +1,74 @@
-//! The `sverka` binary (being built).
-fn main() {}
+//! The `sverka` binary: one subcommand per job of DESIGN.md's command contract.
+//!
+//! Each command lives in its own module and only wires arguments, files and progress bars to the
+//! library crates; no business logic lives here. Exit codes: 0 ok, 1 verification or validation
+//! failed, 2 usage error (and commands not built yet).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd_allocate;
+mod cmd_simulate;
+mod not_built;
+
+/// sverka: open election results, from polling-station protocols to seats, on a verifiable log.
+#[derive(Parser)]
+#[command(name = "sverka", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Election night on an embedded store: simulate, ingest live over HTTP, serve the site
+    Demo(not_built::Args),
+    /// Create a new data directory with its keys and the election as the log's first entry
+    Init(not_built::Args),
+    /// Generate a synthetic, deterministic election night (submissions, keys, planted defects)
+    Simulate(cmd_simulate::Args),
+    /// Ingest a file of submissions through the same validation as the API
+    Import(not_built::Args),
+    /// Serve the API, the results site and the static publication (and run the sequencer)
+    Serve(not_built::Args),
+    /// Write the static publication (checkpoint, tiles, snapshots, blobs) to a directory
+    Publish(not_built::Args),
+    /// Print tabulated results (json, csv or NIST SP 1500-100 cdf)
+    Results(not_built::Args),
+    /// Seat allocation only: one JSON object in, one JSON object out
+    Allocate(cmd_allocate::Args),
+    /// Compare every source with every other, per station
+    Reconcile(not_built::Args),
+    /// Risk-limiting audit workflow
+    Audit(not_built::Args),
+    /// Observers' full check of a publication; exit 1 on any failure
+    Verify(not_built::Args),
+    /// Cosigning witness service
+    Witness(not_built::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Simulate(args) => cmd_simulate::run(args),
+        Command::Allocate(args) => cmd_allocate::run(args),
+        Command::Demo(args) => not_built::run("demo", args),
+        Command::Init(args) => not_built::run("init", args),
+        Command::Import(args) => not_built::run("import", args),
+        Command::Serve(args) => not_built::run("serve", args),
+        Command::Publish(args) => not_built::run("publish", args),
+        Command::Results(args) => not_built::run("results", args),
+        Command::Reconcile(args) => not_built::run("reconcile", args),
+        Command::Audit(args) => not_built::run("audit", args),
+        Command::Verify(args) => not_built::run("verify", args),
+        Command::Witness(args) => not_built::run("witness", args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
