@@ -1,1 +1,11 @@
-//! sverka-tally (being built).
+//! sverka-tally: from accepted protocols to results: tabulation, seat allocation in exact
+//! arithmetic, thresholds, assignment of a list's seats to its candidates, margins, and
+//! reconciliation between sources.
+//!
+//! Pure: no I/O, no async, and no floating point in anything that decides who gets a seat.
+//!
+//! - [`seats`]: seat allocation (Hare, Droop, D'Hondt, Sainte-Laguë), national and regional
+//!   thresholds, drawing of lots from a public seed, open-list candidate assignment with the
+//!   women rule, single-member districts, margins, and the `sverka allocate` JSON contract.
+
+pub mod seats;
