@@ -1,7 +1,11 @@
 //! RFC 6962 §2.1 / RFC 9162 §2.1.1 Merkle tree hashing: leaves are `SHA-256(0x00 ‖ entry)`, interior
 //! nodes `SHA-256(0x01 ‖ left ‖ right)`, and the empty tree hashes to `SHA-256("")`.
 
+use base64::prelude::{Engine as _, BASE64_STANDARD};
 use sha2::{Digest, Sha256};
+
+/// The size of a SHA-256 hash in bytes.
+pub const HASH_SIZE: usize = 32;
 
 /// A SHA-256 Merkle tree hash.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -26,6 +30,31 @@ impl Hash {
             out[i] = (hi * 16 + lo) as u8;
         }
         Some(Hash(out))
+    }
+
+    /// Standard padded base64 (RFC 4648 §4), as in checkpoints and the Merkle proof vectors.
+    pub fn to_base64(&self) -> String {
+        BASE64_STANDARD.encode(self.0)
+    }
+
+    /// Parses canonical padded standard base64 that decodes to exactly 32 bytes.
+    pub fn from_base64(text: &str) -> Option<Hash> {
+        // 32 bytes encode to 44 characters; checking first bounds the work on hostile input.
+        if text.len() != 44 {
+            return None;
+        }
+        let bytes = BASE64_STANDARD.decode(text).ok()?;
+        Hash::from_slice(&bytes)
+    }
+
+    /// The hash held in exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Option<Hash> {
+        bytes.try_into().ok().map(Hash)
+    }
+
+    /// The raw 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; HASH_SIZE] {
+        &self.0
     }
 }
 
