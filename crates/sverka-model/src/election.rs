@@ -5,14 +5,13 @@
 //! each with the file, line and column it is about. The validated [`Election`] is read-only and indexed
 //! for lookups by id.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
-use toml::Spanned;
 
-use crate::form::Relation;
+use crate::form::{Relation, Term};
 use crate::names::{is_valid_id, Names, Role};
 
 /// An exact non-negative decimal below one, such as a threshold written `"0.05"` (= 1/20).
@@ -374,657 +373,1429 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The file as written
+// The file as a tree of located values
 
-type S<T> = Spanned<T>;
+/// `election.toml` as TOML values that each know the bytes they were written at, so that every
+/// problem, even an unknown key or a value of the wrong type, can be reported where it is and the
+/// reading can go on to find the next one.
+mod tree {
+    use std::fmt;
+    use std::ops::Range;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawElection {
-    id: S<String>,
-    name: Names,
-    date: String,
-    tie_seed: S<String>,
-    #[serde(default)]
-    log_origin: Option<S<String>>,
-    #[serde(default)]
-    rules: Option<RawRules>,
-    #[serde(default)]
-    regions: Vec<S<RawRegion>>,
-    #[serde(default)]
-    districts: Vec<S<RawDistrict>>,
-    #[serde(default)]
-    stations: Vec<S<RawStation>>,
-    #[serde(default)]
-    forms: Vec<S<RawForm>>,
-    #[serde(default)]
-    contests: Vec<S<RawContest>>,
-    #[serde(default)]
-    keys: Vec<S<KeyRecord>>,
+    use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+
+    // The `toml` deserializer hands out the location of any value, table or key that asks for it
+    // through the protocol of `serde_spanned::Spanned` (these names). A deserializer that does not
+    // know it gives plain values, which are then located at their parent.
+    const SPANNED: &str = "$__serde_spanned_private_Spanned";
+    const SPANNED_START: &str = "$__serde_spanned_private_start";
+    const SPANNED_FIELDS: &[&str] =
+        &[SPANNED_START, "$__serde_spanned_private_end", "$__serde_spanned_private_value"];
+    // How `toml` passes a date or time through `deserialize_any`.
+    const DATETIME: &str = "$__toml_private_datetime";
+
+    /// A TOML value and where it was written.
+    pub(super) struct Node {
+        pub span: Range<usize>,
+        pub value: Value,
+    }
+
+    pub(super) enum Value {
+        String(String),
+        Integer(i64),
+        /// A float; its text as written is in the file at the node's span.
+        Float,
+        Boolean(bool),
+        /// An unquoted TOML date or time.
+        Datetime,
+        Array(Vec<Node>),
+        Table(Vec<(Key, Node)>),
+    }
+
+    /// A key of a table and where it was written.
+    pub(super) struct Key {
+        pub span: Range<usize>,
+        pub name: String,
+    }
+
+    impl Value {
+        /// What this value is, for messages: "a string", "an integer", ...
+        pub fn kind(&self) -> &'static str {
+            match self {
+                Value::String(_) => "a string",
+                Value::Integer(_) => "an integer",
+                Value::Float => "a float",
+                Value::Boolean(_) => "true/false",
+                Value::Datetime => "an unquoted date",
+                Value::Array(_) => "an array",
+                Value::Table(_) => "a table",
+            }
+        }
+    }
+
+    /// Parses TOML text; a syntax error (which stops any TOML parser) is the only error.
+    pub(super) fn parse(text: &str) -> Result<Node, toml::de::Error> {
+        let Plain(mut root) = toml::from_str(text)?;
+        root.locate(0..0);
+        Ok(root)
+    }
+
+    impl Node {
+        fn bare(value: Value) -> Node {
+            Node { span: usize::MAX..usize::MAX, value }
+        }
+
+        /// Gives every value its parent's location where the deserializer gave none.
+        fn locate(&mut self, parent: Range<usize>) {
+            if self.span.start == usize::MAX {
+                self.span = parent;
+            }
+            match &mut self.value {
+                Value::Array(items) => items.iter_mut().for_each(|i| i.locate(self.span.clone())),
+                Value::Table(entries) => {
+                    for (key, value) in entries {
+                        if key.span.start == usize::MAX {
+                            key.span = self.span.clone();
+                        }
+                        value.locate(key.span.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    struct NodeVisitor;
+
+    impl<'de> Visitor<'de> for NodeVisitor {
+        type Value = Node;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a TOML value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+            Ok(Node::bare(Value::Boolean(v)))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+            Ok(Node::bare(Value::Integer(v)))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Node, E> {
+            Ok(Node::bare(Value::Integer(i64::try_from(v).map_err(E::custom)?)))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Node, E> {
+            Ok(Node::bare(Value::Float))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+            Ok(Node::bare(Value::String(v.to_string())))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Node, E> {
+            Ok(Node::bare(Value::String(v)))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element::<Node>()? {
+                items.push(item);
+            }
+            Ok(Node::bare(Value::Array(items)))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+            let Some(first) = map.next_key::<Key>()? else {
+                return Ok(Node::bare(Value::Table(Vec::new())));
+            };
+            if first.name == SPANNED_START {
+                let start: usize = map.next_value()?;
+                map.next_key::<Key>()?.ok_or_else(|| A::Error::custom("span without end"))?;
+                let end: usize = map.next_value()?;
+                map.next_key::<Key>()?.ok_or_else(|| A::Error::custom("span without value"))?;
+                let Plain(mut node) = map.next_value()?;
+                node.span = start..end;
+                return Ok(node);
+            }
+            if first.name == DATETIME {
+                let Plain(_) = map.next_value()?;
+                return Ok(Node::bare(Value::Datetime));
+            }
+            let mut entries = vec![(first, map.next_value::<Node>()?)];
+            while let Some(key) = map.next_key::<Key>()? {
+                let value = map.next_value::<Node>()?;
+                entries.push((key, value));
+            }
+            Ok(Node::bare(Value::Table(entries)))
+        }
+    }
+
+    /// A value read without asking for its location.
+    struct Plain(Node);
+
+    impl<'de> Deserialize<'de> for Plain {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Plain, D::Error> {
+            d.deserialize_any(NodeVisitor).map(Plain)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Node {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
+            d.deserialize_struct(SPANNED, SPANNED_FIELDS, NodeVisitor)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Key {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+            struct KeyVisitor;
+            impl<'de> Visitor<'de> for KeyVisitor {
+                type Value = Key;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a TOML key")
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+                    Ok(Key { span: usize::MAX..usize::MAX, name: v.to_string() })
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Key, A::Error> {
+                    fn next<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+                        map.next_key::<String>()?.map(drop).ok_or_else(|| A::Error::custom("key"))
+                    }
+                    next(&mut map)?;
+                    let start: usize = map.next_value()?;
+                    next(&mut map)?;
+                    let end: usize = map.next_value()?;
+                    next(&mut map)?;
+                    let name: String = map.next_value()?;
+                    Ok(Key { span: start..end, name })
+                }
+            }
+            d.deserialize_struct(SPANNED, SPANNED_FIELDS, KeyVisitor)
+        }
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRules {
-    #[serde(default)]
-    ballots_over_registered: Option<u64>,
-    #[serde(default)]
-    turnout_warning: Option<S<String>>,
-    #[serde(default)]
-    machine_manual_tolerance: Option<u64>,
+use tree::{Node, Value};
+
+/// A value read from the file and where it was written.
+#[derive(Clone, Debug)]
+struct At<T> {
+    span: Range<usize>,
+    value: T,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRegion {
-    id: S<String>,
-    name: Names,
-    #[serde(default)]
-    abroad: bool,
+impl<T> At<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> At<U> {
+        At { span: self.span, value: f(self.value) }
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDistrict {
-    id: S<String>,
-    name: Names,
-    region: S<String>,
+/// One table of the file being read: reports unknown keys when opened, and missing fields and
+/// values of the wrong type as they are asked for.
+struct Table<'n> {
+    span: Range<usize>,
+    entries: &'n [(tree::Key, Node)],
+    /// What the table is, for messages: `station "1002"`.
+    what: String,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStation {
-    id: S<String>,
-    name: String,
-    district: S<String>,
-    #[serde(default)]
-    region: Option<S<String>>,
-    registered: S<i64>,
-    #[serde(default)]
-    abroad: Option<S<bool>>,
+impl<'n> Table<'n> {
+    /// Opens `node` as a table of `kind` (named by its `id` in messages, when it has one) that may
+    /// hold only the `allowed` keys.
+    fn open(c: &mut Collector, node: &'n Node, kind: &str, allowed: &[&str]) -> Option<Table<'n>> {
+        let Value::Table(entries) = &node.value else {
+            c.at(node.span.clone(), format!("{kind} must be a table, not {}", node.value.kind()));
+            return None;
+        };
+        let id = entries.iter().find_map(|(k, v)| match &v.value {
+            Value::String(id) if k.name == "id" && allowed.contains(&"id") => Some(id),
+            _ => None,
+        });
+        let what = match id {
+            Some(id) => format!("{kind} {id:?}"),
+            None => kind.to_string(),
+        };
+        let what = what.as_str();
+        for (key, _) in entries {
+            if !allowed.contains(&key.name.as_str()) {
+                c.at(key.span.clone(), unknown_key(&key.name, what, allowed));
+            }
+        }
+        Some(Table { span: node.span.clone(), entries, what: what.to_string() })
+    }
+
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
+    }
+
+    fn key_span(&self, key: &str) -> Option<Range<usize>> {
+        self.entries.iter().find(|(k, _)| k.name == key).map(|(k, _)| k.span.clone())
+    }
+
+    fn field(&self, c: &mut Collector, key: &str, required: bool) -> Option<&'n Node> {
+        let node = self.get(key);
+        if node.is_none() && required {
+            c.at(self.span.start..self.span.start, format!("{} has no `{key}`", self.what));
+        }
+        node
+    }
+
+    fn wrong_type(&self, c: &mut Collector, key: &str, node: &Node, expected: &str) {
+        let found = node.value.kind();
+        c.at(
+            node.span.clone(),
+            format!("`{key}` of {} must be {expected}, not {found}", self.what),
+        );
+    }
+
+    fn string(&self, c: &mut Collector, key: &str, required: bool) -> Option<At<String>> {
+        let node = self.field(c, key, required)?;
+        match &node.value {
+            Value::String(s) => Some(At { span: node.span.clone(), value: s.clone() }),
+            _ => {
+                self.wrong_type(c, key, node, "a quoted string");
+                None
+            }
+        }
+    }
+
+    fn integer(&self, c: &mut Collector, key: &str, required: bool) -> Option<At<i64>> {
+        let node = self.field(c, key, required)?;
+        match &node.value {
+            Value::Integer(i) => Some(At { span: node.span.clone(), value: *i }),
+            _ => {
+                self.wrong_type(c, key, node, "a whole number");
+                None
+            }
+        }
+    }
+
+    /// A whole number in `min..=max`.
+    fn count(
+        &self,
+        c: &mut Collector,
+        key: &str,
+        required: bool,
+        min: i64,
+        max: i64,
+    ) -> Option<At<u64>> {
+        let n = self.integer(c, key, required)?;
+        if n.value < min || n.value > max {
+            let (what, value) = (&self.what, n.value);
+            let message = if value < 0 && min >= 0 {
+                format!("`{key}` of {what} is {value}, which is negative")
+            } else {
+                format!("`{key}` of {what} is {value}; it must be between {min} and {max}")
+            };
+            c.at(n.span, message);
+            return None;
+        }
+        Some(n.map(|v| v as u64))
+    }
+
+    fn boolean(&self, c: &mut Collector, key: &str) -> Option<At<bool>> {
+        let node = self.field(c, key, false)?;
+        match &node.value {
+            Value::Boolean(b) => Some(At { span: node.span.clone(), value: *b }),
+            _ => {
+                self.wrong_type(c, key, node, "true or false");
+                None
+            }
+        }
+    }
+
+    fn array(&self, c: &mut Collector, key: &str, required: bool) -> &'n [Node] {
+        match self.field(c, key, required) {
+            None => &[],
+            Some(Node { value: Value::Array(items), .. }) => items,
+            Some(node) => {
+                self.wrong_type(c, key, node, "an array");
+                &[]
+            }
+        }
+    }
+
+    fn table(
+        &self,
+        c: &mut Collector,
+        key: &str,
+        required: bool,
+        allowed: &[&str],
+    ) -> Option<Table<'n>> {
+        let node = self.field(c, key, required)?;
+        Table::open(c, node, &format!("`{key}` of {}", self.what), allowed)
+    }
+
+    /// One of a few words, e.g. a method or a role.
+    fn word<T: Copy>(
+        &self,
+        c: &mut Collector,
+        key: &str,
+        required: bool,
+        choices: &[(&str, T)],
+    ) -> Option<At<T>> {
+        let text = self.string(c, key, required)?;
+        match choices.iter().find(|(word, _)| *word == text.value) {
+            Some((_, value)) => Some(At { span: text.span, value: *value }),
+            None => {
+                let words: Vec<String> = choices.iter().map(|(w, _)| format!("{w:?}")).collect();
+                c.at(
+                    text.span,
+                    format!(
+                        "`{key}` of {} is {:?}; use one of {}",
+                        self.what,
+                        text.value,
+                        words.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A name in ky, ru and en.
+    fn names(&self, c: &mut Collector, key: &str) -> Names {
+        let Some(t) = self.table(c, key, true, &["ky", "ru", "en"]) else {
+            return Names::default();
+        };
+        let mut lang = |l: &str| t.string(c, l, true).map(|s| s.value).unwrap_or_default();
+        Names { ky: lang("ky"), ru: lang("ru"), en: lang("en") }
+    }
+
+    /// An exact decimal share written as a quoted decimal, in `[0, 1)` (or `(0, 1]` for limits).
+    fn share(
+        &self,
+        c: &mut Collector,
+        key: &str,
+        required: bool,
+        range: ShareRange,
+    ) -> Option<At<Share>> {
+        let node = self.field(c, key, required)?;
+        let what = &self.what;
+        let text = match &node.value {
+            Value::String(s) => s.clone(),
+            Value::Float | Value::Integer(_) => {
+                let written = c.text.get(node.span.clone()).unwrap_or("").to_string();
+                c.at(
+                    node.span.clone(),
+                    format!(
+                        "`{key}` of {what} is the TOML number {written}; write it as a quoted \
+                         decimal, {key} = \"{written}\", so that it is exact (a float cannot hold \
+                         most decimals exactly, and thresholds are compared exactly)"
+                    ),
+                );
+                return None;
+            }
+            _ => {
+                self.wrong_type(c, key, node, "a quoted decimal such as \"0.05\"");
+                return None;
+            }
+        };
+        let span = node.span.clone();
+        let Some(share) = Share::parse(&text) else {
+            c.at(span, format!("`{key}` of {what} is {text:?}, not a decimal such as \"0.05\""));
+            return None;
+        };
+        let inside = match range {
+            ShareRange::BelowOne => share.num < share.den,
+            ShareRange::AboveZeroUpToOne => share.num > 0 && share.num <= share.den,
+        };
+        if !inside {
+            c.at(span, format!("`{key}` of {what} is {text}, outside {}", range.describe()));
+            return None;
+        }
+        Some(At { span, value: share })
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawForm {
-    id: S<String>,
-    lines: Vec<S<RawLine>>,
-    registered: S<String>,
-    valid: S<String>,
-    invalid: S<String>,
-    took_part: S<String>,
-    #[serde(default)]
-    relations: Vec<S<String>>,
+#[derive(Clone, Copy)]
+enum ShareRange {
+    /// `[0, 1)`: thresholds and quotas.
+    BelowOne,
+    /// `(0, 1]`: limits such as the turnout warning.
+    AboveZeroUpToOne,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLine {
-    id: S<String>,
-    name: Names,
+impl ShareRange {
+    fn describe(self) -> &'static str {
+        match self {
+            ShareRange::BelowOne => "[0, 1)",
+            ShareRange::AboveZeroUpToOne => "(0, 1]",
+        }
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawContest {
-    id: S<String>,
-    kind: S<String>,
-    name: Names,
-    form: S<String>,
-    #[serde(default)]
-    against_all: bool,
-    // party_list
-    #[serde(default)]
-    seats: Option<S<i64>>,
-    #[serde(default)]
-    method: Option<S<Method>>,
-    #[serde(default)]
-    threshold: Option<S<RawThreshold>>,
-    #[serde(default)]
-    regional_threshold: Option<S<RawRegionalThreshold>>,
-    #[serde(default)]
-    women_min_share: Option<S<String>>,
-    #[serde(default)]
-    parties: Vec<S<RawParty>>,
-    // single_member
-    #[serde(default)]
-    district: Option<S<String>>,
-    #[serde(default)]
-    candidates: Vec<S<RawCandidate>>,
-    #[serde(default)]
-    fails_if_against_all_leads: Option<bool>,
+fn unknown_key(key: &str, what: &str, allowed: &[&str]) -> String {
+    let close = allowed.iter().min_by_key(|a| edit_distance(key, a)).copied();
+    match close {
+        Some(close) if edit_distance(key, close) <= 2 => {
+            format!("unknown key `{key}` in {what}; did you mean `{close}`?")
+        }
+        _ => format!("unknown key `{key}` in {what}; expected one of: {}", allowed.join(", ")),
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawThreshold {
-    share: S<String>,
-    base: ThresholdBase,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRegionalThreshold {
-    share: S<String>,
-    base: ThresholdBase,
-    regions: Vec<S<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawParty {
-    id: S<String>,
-    ballot_number: S<u32>,
-    name: Names,
-    #[serde(default)]
-    candidates: Vec<S<RawCandidate>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCandidate {
-    id: S<String>,
-    name: String,
-    position: S<u32>,
-    sex: Sex,
-    #[serde(default)]
-    party: Option<S<String>>,
+/// Levenshtein distance, for "did you mean" hints.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 // ---------------------------------------------------------------------------------------------
 // Validation
 
 impl Election {
-    /// Parses and validates a definition. `file` names it in errors.
+    /// Parses and validates a definition; `file` names it in errors. Every problem found is
+    /// reported, in the order of the file.
     pub fn from_toml(file: &str, text: &str) -> Result<Election, DefinitionErrors> {
         let mut c = Collector { file, text, errors: Vec::new() };
-        let raw: RawElection = match toml::from_str(text) {
-            Ok(raw) => raw,
+        let root = match tree::parse(text) {
+            Ok(root) => root,
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
-                c.at(span, e.message().trim_end_matches('\n').to_string());
+                c.at(span, format!("not valid TOML: {}", e.message().trim_end_matches('\n')));
                 return Err(DefinitionErrors(c.errors));
             }
         };
-        let election = build(&mut c, raw);
+        let election = build(&mut c, &root);
         if c.errors.is_empty() {
-            Ok(election)
-        } else {
-            Err(DefinitionErrors(c.errors))
+            if let Some(election) = election {
+                return Ok(election);
+            }
+            c.at(0..0, "the definition could not be read");
         }
+        let mut errors = c.errors;
+        errors.sort_by_key(|e| (e.line, e.column));
+        errors.dedup();
+        Err(DefinitionErrors(errors))
     }
 }
 
-fn check_id(c: &mut Collector, id: &S<String>, what: &str) {
-    if !is_valid_id(id.get_ref()) {
+fn check_id(c: &mut Collector, id: &At<String>, what: &str) {
+    if !is_valid_id(&id.value) {
         c.at(
-            id.span(),
+            id.span.clone(),
             format!(
-                "{what} id {:?} is not valid: use 1 to 64 of a-z, 0-9, '-', '_' and '.', starting with a letter or digit",
-                id.get_ref()
+                "{what} id {:?} is not valid: use 1 to 64 of a-z, 0-9, '-', '_' and '.', starting \
+                 with a letter or digit",
+                id.value
             ),
         );
     }
 }
 
-/// Records an id, reporting a duplicate; returns its index map.
-fn index_ids<'a>(
-    c: &mut Collector,
-    ids: impl Iterator<Item = &'a S<String>>,
-    what: &str,
-) -> HashMap<String, usize> {
-    let mut map = HashMap::new();
-    for (i, id) in ids.enumerate() {
-        check_id(c, id, what);
-        if map.insert(id.get_ref().clone(), i).is_some() {
-            c.at(id.span(), format!("duplicate {what} id {:?}", id.get_ref()));
-        }
-    }
-    map
+/// Ids seen so far of one kind, reporting duplicates.
+struct Ids {
+    what: &'static str,
+    seen: HashMap<String, usize>,
 }
 
-fn parse_share(c: &mut Collector, text: &S<String>, what: &str) -> Share {
-    match Share::parse(text.get_ref()) {
-        Some(share) if share.num < share.den => share,
-        Some(_) => {
-            c.at(text.span(), format!("{what} {:?} is outside [0, 1)", text.get_ref()));
-            Share { num: 0, den: 1 }
+impl Ids {
+    fn new(what: &'static str) -> Ids {
+        Ids { what, seen: HashMap::new() }
+    }
+
+    /// Checks and records an id; `false` if it is invalid or a duplicate.
+    fn add(&mut self, c: &mut Collector, id: &At<String>, index: usize) -> bool {
+        check_id(c, id, self.what);
+        if self.seen.contains_key(&id.value) {
+            c.at(id.span.clone(), format!("duplicate {} id {:?}", self.what, id.value));
+            return false;
         }
-        None => {
+        self.seen.insert(id.value.clone(), index);
+        is_valid_id(&id.value)
+    }
+}
+
+const ELECTION_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "date",
+    "tie_seed",
+    "log_origin",
+    "rules",
+    "regions",
+    "districts",
+    "stations",
+    "forms",
+    "contests",
+    "keys",
+];
+const RULES_KEYS: &[&str] =
+    &["ballots_over_registered", "turnout_warning", "machine_manual_tolerance"];
+const REGION_KEYS: &[&str] = &["id", "name", "abroad"];
+const DISTRICT_KEYS: &[&str] = &["id", "name", "region"];
+const STATION_KEYS: &[&str] = &["id", "name", "district", "region", "registered", "abroad"];
+const FORM_KEYS: &[&str] =
+    &["id", "lines", "registered", "valid", "invalid", "took_part", "relations"];
+const LINE_KEYS: &[&str] = &["id", "name"];
+const CONTEST_KEYS: &[&str] = &[
+    "id",
+    "kind",
+    "name",
+    "form",
+    "against_all",
+    "seats",
+    "method",
+    "threshold",
+    "regional_threshold",
+    "women_min_share",
+    "parties",
+    "district",
+    "candidates",
+    "fails_if_against_all_leads",
+];
+const PARTY_LIST_ONLY: &[&str] =
+    &["seats", "method", "threshold", "regional_threshold", "women_min_share", "parties"];
+const SINGLE_MEMBER_ONLY: &[&str] = &["district", "candidates", "fails_if_against_all_leads"];
+const THRESHOLD_KEYS: &[&str] = &["share", "base"];
+const REGIONAL_THRESHOLD_KEYS: &[&str] = &["share", "base", "regions"];
+const PARTY_KEYS: &[&str] = &["id", "ballot_number", "name", "candidates"];
+const LIST_CANDIDATE_KEYS: &[&str] = &["id", "name", "position", "sex"];
+const DISTRICT_CANDIDATE_KEYS: &[&str] = &["id", "name", "position", "sex", "party"];
+const KEY_KEYS: &[&str] = &["id", "role", "public_key", "station", "district"];
+
+/// The largest count a protocol or a register may hold: 2^53 − 1, exact in every JSON reader.
+const MAX_COUNT: i64 = (1 << 53) - 1;
+
+const METHODS: &[(&str, Method)] = &[
+    ("hare", Method::Hare),
+    ("droop", Method::Droop),
+    ("dhondt", Method::Dhondt),
+    ("sainte-lague", Method::SainteLague),
+];
+const BASES: &[(&str, ThresholdBase)] = &[
+    ("took_part", ThresholdBase::TookPart),
+    ("valid", ThresholdBase::Valid),
+    ("registered", ThresholdBase::Registered),
+];
+const SEXES: &[(&str, Sex)] = &[("female", Sex::Female), ("male", Sex::Male)];
+const ROLES: &[(&str, Role)] = &[
+    ("machine", Role::Machine),
+    ("operator", Role::Operator),
+    ("observer", Role::Observer),
+    ("admin", Role::Admin),
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    PartyList,
+    SingleMember,
+}
+const KINDS: &[(&str, Kind)] =
+    &[("party_list", Kind::PartyList), ("single_member", Kind::SingleMember)];
+
+/// The geography read so far, for the checks of what refers to it.
+struct Geography {
+    regions: Vec<Region>,
+    region_idx: HashMap<String, usize>,
+    districts: Vec<District>,
+    district_idx: HashMap<String, usize>,
+    stations: Vec<Station>,
+    station_idx: HashMap<String, usize>,
+}
+
+impl Geography {
+    fn region(&self, id: &str) -> Option<&Region> {
+        self.region_idx.get(id).map(|&i| &self.regions[i])
+    }
+}
+
+fn build(c: &mut Collector, root: &Node) -> Option<Election> {
+    let t = Table::open(c, root, "the election", ELECTION_KEYS)?;
+    let id = t.string(c, "id", true);
+    if let Some(id) = &id {
+        check_id(c, id, "election");
+    }
+    let name = t.names(c, "name");
+    let date = t.string(c, "date", true);
+    if let Some(date) = &date {
+        if !is_iso_date(&date.value) {
             c.at(
-                text.span(),
-                format!("{what} {:?} is not a decimal such as \"0.05\"", text.get_ref()),
+                date.span.clone(),
+                format!("date {:?} is not a date such as \"2021-11-28\"", date.value),
             );
-            Share { num: 0, den: 1 }
         }
     }
-}
-
-fn build(c: &mut Collector, raw: RawElection) -> Election {
-    check_id(c, &raw.id, "election");
-    let region_idx = index_ids(c, raw.regions.iter().map(|r| &r.get_ref().id), "region");
-    let district_idx = index_ids(c, raw.districts.iter().map(|d| &d.get_ref().id), "district");
-    let station_idx = index_ids(c, raw.stations.iter().map(|s| &s.get_ref().id), "station");
-    let form_idx = index_ids(c, raw.forms.iter().map(|f| &f.get_ref().id), "form");
-    let contest_idx = index_ids(c, raw.contests.iter().map(|k| &k.get_ref().id), "contest");
-
-    if raw.stations.is_empty() {
-        c.at(0..0, "the election has no polling stations");
-    }
-    if raw.contests.is_empty() {
-        c.at(0..0, "the election has no contests");
-    }
-    if raw.tie_seed.get_ref().trim().is_empty() {
-        c.at(raw.tie_seed.span(), "tie_seed is empty: ties must be decided from a public seed");
-    }
-
-    let regions: Vec<Region> = raw
-        .regions
-        .into_iter()
-        .map(|r| {
-            let r = r.into_inner();
-            Region { id: r.id.into_inner(), name: r.name, abroad: r.abroad }
-        })
-        .collect();
-
-    let districts: Vec<District> = raw
-        .districts
-        .into_iter()
-        .map(|d| {
-            let d = d.into_inner();
-            if !region_idx.contains_key(d.region.get_ref()) {
-                c.at(d.region.span(), format!("unknown region {:?}", d.region.get_ref()));
-            }
-            District { id: d.id.into_inner(), name: d.name, region: d.region.into_inner() }
-        })
-        .collect();
-
-    let stations =
-        build_stations(c, raw.stations, &regions, &region_idx, &districts, &district_idx);
-    let forms: Vec<Form> = raw.forms.into_iter().map(|f| build_form(c, f.into_inner())).collect();
-    let contests: Vec<Contest> = raw
-        .contests
-        .into_iter()
-        .map(|k| build_contest(c, k, &form_idx, &district_idx, &region_idx))
-        .collect();
-    let keys = build_keys(c, raw.keys, &station_idx, &district_idx);
-
-    let rules = match raw.rules {
-        None => Rules {
-            ballots_over_registered: 0,
-            turnout_warning: Share { num: 95, den: 100 },
-            machine_manual_tolerance: 0,
-        },
-        Some(r) => Rules {
-            ballots_over_registered: r.ballots_over_registered.unwrap_or(0),
-            turnout_warning: r
-                .turnout_warning
-                .map(|t| parse_share(c, &t, "turnout_warning"))
-                .unwrap_or(Share { num: 95, den: 100 }),
-            machine_manual_tolerance: r.machine_manual_tolerance.unwrap_or(0),
-        },
-    };
-
-    let id = raw.id.into_inner();
-    let log_origin = match raw.log_origin {
-        Some(origin) => {
-            let text = origin.get_ref();
-            if text.is_empty() || text.contains('\n') || text.chars().any(char::is_whitespace) {
-                c.at(
-                    origin.span(),
-                    "log_origin must be one line with no spaces, e.g. \"cec.example/kg-2021\"",
-                );
-            }
-            origin.into_inner()
+    let tie_seed = t.string(c, "tie_seed", true);
+    if let Some(seed) = &tie_seed {
+        if seed.value.trim().is_empty() {
+            c.at(seed.span.clone(), "tie_seed is empty: ties must be decided from a public seed");
         }
-        None => format!("sverka/{id}"),
-    };
+    }
+    let log_origin = t.string(c, "log_origin", false);
+    if let Some(origin) = &log_origin {
+        if origin.value.is_empty() || origin.value.chars().any(char::is_whitespace) {
+            c.at(
+                origin.span.clone(),
+                "log_origin must be one line with no spaces, e.g. \"cec.example/kg-2021\"",
+            );
+        }
+    }
+    let rules = build_rules(c, &t);
+    let geo = build_geography(c, &t);
+    let (forms, form_idx) = build_forms(c, &t);
+    let (contests, contest_idx) = build_contests(c, &t, &geo, &forms, &form_idx);
+    let key_nodes = t.array(c, "keys", false);
+    let keys = build_keys(c, key_nodes, &geo);
 
-    Election {
+    let id = id?.value;
+    Some(Election {
+        log_origin: log_origin.map(|o| o.value).unwrap_or_else(|| format!("sverka/{id}")),
         id,
-        name: raw.name,
-        date: raw.date,
-        tie_seed: raw.tie_seed.into_inner(),
-        log_origin,
+        name,
+        date: date?.value,
+        tie_seed: tie_seed?.value,
         rules,
-        regions,
-        districts,
-        stations,
+        regions: geo.regions,
+        districts: geo.districts,
+        stations: geo.stations,
         forms,
         contests,
         keys,
-        region_idx,
-        district_idx,
-        station_idx,
+        region_idx: geo.region_idx,
+        district_idx: geo.district_idx,
+        station_idx: geo.station_idx,
         form_idx,
         contest_idx,
+    })
+}
+
+/// `YYYY-MM-DD` with a plausible month and day.
+fn is_iso_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    let [year, month, day] = parts.as_slice() else { return false };
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(year, 4) && digits(month, 2) && digits(day, 2)) {
+        return false;
     }
+    let (month, day): (u32, u32) = (month.parse().unwrap_or(0), day.parse().unwrap_or(0));
+    (1..=12).contains(&month) && (1..=31).contains(&day)
 }
 
-fn build_stations(
-    c: &mut Collector,
-    raw: Vec<S<RawStation>>,
-    regions: &[Region],
-    region_idx: &HashMap<String, usize>,
-    districts: &[District],
-    district_idx: &HashMap<String, usize>,
-) -> Vec<Station> {
-    raw.into_iter()
-        .map(|s| {
-            let s = s.into_inner();
-            let district = district_idx.get(s.district.get_ref()).map(|&i| &districts[i]);
-            if district.is_none() {
-                c.at(s.district.span(), format!("unknown district {:?}", s.district.get_ref()));
-            }
-            let region_id = district.map(|d| d.region.clone()).unwrap_or_default();
-            if let Some(written) = &s.region {
-                if district.is_some() && written.get_ref() != &region_id {
-                    c.at(
-                        written.span(),
-                        format!(
-                            "station {:?} says region {:?} but its district {:?} is in region {:?}",
-                            s.id.get_ref(),
-                            written.get_ref(),
-                            s.district.get_ref(),
-                            region_id
-                        ),
-                    );
-                }
-            }
-            let region_abroad =
-                region_idx.get(&region_id).map(|&i| regions[i].abroad).unwrap_or(false);
-            let registered = *s.registered.get_ref();
-            if registered < 0 {
-                c.at(s.registered.span(), format!("registered voters {registered} is negative"));
-            }
-            Station {
-                id: s.id.into_inner(),
-                name: s.name,
-                district: s.district.into_inner(),
-                region: region_id,
-                registered: registered.max(0) as u64,
-                abroad: s.abroad.map(Spanned::into_inner).unwrap_or(region_abroad),
-            }
-        })
-        .collect()
+fn build_rules(c: &mut Collector, t: &Table) -> Rules {
+    let mut rules = Rules {
+        ballots_over_registered: 0,
+        turnout_warning: Share { num: 95, den: 100 },
+        machine_manual_tolerance: 0,
+    };
+    let Some(r) = t.table(c, "rules", false, RULES_KEYS) else { return rules };
+    if let Some(n) = r.count(c, "ballots_over_registered", false, 0, MAX_COUNT) {
+        rules.ballots_over_registered = n.value;
+    }
+    if let Some(share) = r.share(c, "turnout_warning", false, ShareRange::AboveZeroUpToOne) {
+        rules.turnout_warning = share.value;
+    }
+    if let Some(n) = r.count(c, "machine_manual_tolerance", false, 0, MAX_COUNT) {
+        rules.machine_manual_tolerance = n.value;
+    }
+    rules
 }
 
-fn build_form(c: &mut Collector, f: RawForm) -> Form {
-    let line_ids = index_ids(c, f.lines.iter().map(|l| &l.get_ref().id), "form line");
-    let known_line = |c: &mut Collector, id: &S<String>, what: &str| {
-        if !line_ids.contains_key(id.get_ref()) {
-            c.at(id.span(), format!("{what} names unknown form line {:?}", id.get_ref()));
-        }
+fn build_geography(c: &mut Collector, t: &Table) -> Geography {
+    let mut geo = Geography {
+        regions: Vec::new(),
+        region_idx: HashMap::new(),
+        districts: Vec::new(),
+        district_idx: HashMap::new(),
+        stations: Vec::new(),
+        station_idx: HashMap::new(),
     };
-    known_line(c, &f.registered, "registered");
-    known_line(c, &f.valid, "valid");
-    known_line(c, &f.invalid, "invalid");
-    let took_part = match crate::form::LinearExpr::parse(f.took_part.get_ref()) {
-        Ok(expr) => {
-            for line in expr.lines() {
-                if !line_ids.contains_key(line) {
-                    c.at(f.took_part.span(), format!("took_part names unknown form line {line:?}"));
-                }
+    let mut ids = Ids::new("region");
+    for node in t.array(c, "regions", false) {
+        let Some(r) = Table::open(c, node, "region", REGION_KEYS) else { continue };
+        let id = r.string(c, "id", true);
+        let name = r.names(c, "name");
+        let abroad = r.boolean(c, "abroad").is_some_and(|a| a.value);
+        if let Some(id) = id.filter(|id| ids.add(c, id, geo.regions.len())) {
+            geo.regions.push(Region { id: id.value, name, abroad });
+        }
+    }
+    geo.region_idx = ids.seen;
+
+    let mut ids = Ids::new("district");
+    for node in t.array(c, "districts", false) {
+        let Some(d) = Table::open(c, node, "district", DISTRICT_KEYS) else { continue };
+        let id = d.string(c, "id", true);
+        let name = d.names(c, "name");
+        let region = d.string(c, "region", true);
+        if let Some(region) = &region {
+            if !geo.region_idx.contains_key(&region.value) {
+                c.at(region.span.clone(), format!("unknown region {:?}", region.value));
             }
-            expr
         }
-        Err(e) => {
-            c.at(f.took_part.span(), format!("took_part: {e}"));
-            crate::form::LinearExpr { terms: Vec::new() }
+        if let (Some(id), Some(region)) = (id, region) {
+            if ids.add(c, &id, geo.districts.len()) {
+                geo.districts.push(District { id: id.value, name, region: region.value });
+            }
+        }
+    }
+    geo.district_idx = ids.seen;
+
+    let station_nodes = t.array(c, "stations", true);
+    if station_nodes.is_empty() {
+        if let Some(span) = t.key_span("stations") {
+            c.at(span, "the election has no polling stations");
+        }
+    }
+    let mut ids = Ids::new("station");
+    for node in station_nodes {
+        if let Some((id, station)) = build_station(c, node, &geo) {
+            if ids.add(c, &id, geo.stations.len()) {
+                geo.stations.push(station);
+            }
+        }
+    }
+    geo.station_idx = ids.seen;
+    geo
+}
+
+fn build_station(c: &mut Collector, node: &Node, geo: &Geography) -> Option<(At<String>, Station)> {
+    let s = Table::open(c, node, "station", STATION_KEYS)?;
+    let id = s.string(c, "id", true);
+    let name = s.string(c, "name", true);
+    let district_ref = s.string(c, "district", true);
+    let district = district_ref.as_ref().and_then(|d| {
+        let found = geo.district_idx.get(&d.value).map(|&i| &geo.districts[i]);
+        if found.is_none() {
+            c.at(d.span.clone(), format!("unknown district {:?}", d.value));
+        }
+        found
+    });
+    let region_id = district.map(|d| d.region.clone()).unwrap_or_default();
+    if let (Some(written), Some(district)) = (s.string(c, "region", false), district) {
+        if written.value != district.region {
+            c.at(
+                written.span,
+                format!(
+                    "{} says region {:?} but its district {:?} is in region {:?}",
+                    s.what, written.value, district.id, district.region
+                ),
+            );
+        }
+    }
+    let registered = s.count(c, "registered", true, 0, MAX_COUNT);
+    let region_abroad = geo.region(&region_id).is_some_and(|r| r.abroad);
+    let abroad = s.boolean(c, "abroad").map_or(region_abroad, |a| a.value);
+    let station = Station {
+        id: id.as_ref()?.value.clone(),
+        name: name?.value,
+        district: district?.id.clone(),
+        region: region_id,
+        registered: registered?.value,
+        abroad,
+    };
+    Some((id?, station))
+}
+
+fn build_forms(c: &mut Collector, t: &Table) -> (Vec<Form>, HashMap<String, usize>) {
+    let mut forms = Vec::new();
+    let mut ids = Ids::new("form");
+    for node in t.array(c, "forms", true) {
+        if let Some((id, form)) = build_form(c, node) {
+            if ids.add(c, &id, forms.len()) {
+                forms.push(form);
+            }
+        }
+    }
+    (forms, ids.seen)
+}
+
+fn build_form(c: &mut Collector, node: &Node) -> Option<(At<String>, Form)> {
+    let f = Table::open(c, node, "form", FORM_KEYS)?;
+    let id = f.string(c, "id", true);
+    let line_nodes = f.array(c, "lines", true);
+    if line_nodes.is_empty() {
+        if let Some(span) = f.key_span("lines") {
+            c.at(span, format!("{} has no lines", f.what));
+        }
+    }
+    let mut line_ids = Ids::new("form line");
+    let mut lines = Vec::new();
+    for node in line_nodes {
+        let Some(l) = Table::open(c, node, "line", LINE_KEYS) else {
+            continue;
+        };
+        let line_id = l.string(c, "id", true);
+        let name = l.names(c, "name");
+        if let Some(line_id) = line_id.filter(|i| line_ids.add(c, i, lines.len())) {
+            lines.push(FormLine { id: line_id.value, name });
+        }
+    }
+    let known = |c: &mut Collector, line: &str, span: &Range<usize>, what: &str| {
+        if !line_ids.seen.contains_key(line) {
+            c.at(span.clone(), format!("{what} names {line:?}, which is not a line of this form"));
         }
     };
-    let relations = f
-        .relations
-        .iter()
-        .filter_map(|text| match Relation::parse(text.get_ref()) {
-            Ok(relation) => {
-                for line in relation.lines() {
-                    if !line_ids.contains_key(line) {
-                        c.at(text.span(), format!("relation names unknown form line {line:?}"));
-                    }
-                }
-                Some(relation)
+    let named_line = |c: &mut Collector, key: &str| {
+        let line = f.string(c, key, true)?;
+        known(c, &line.value, &line.span, &format!("`{key}`"));
+        Some(line.value)
+    };
+    let registered = named_line(c, "registered");
+    let valid = named_line(c, "valid");
+    let invalid = named_line(c, "invalid");
+    let took_part = f.string(c, "took_part", true).and_then(|text| {
+        match crate::form::LinearExpr::parse(&text.value) {
+            Ok(expr) => {
+                expr.lines().for_each(|line| known(c, line, &text.span, "`took_part`"));
+                Some(expr)
             }
             Err(e) => {
-                c.at(text.span(), format!("relation: {e}"));
+                c.at(text.span, format!("`took_part`: {e}"));
                 None
             }
-        })
-        .collect();
-    Form {
-        id: f.id.into_inner(),
-        lines: f
-            .lines
-            .into_iter()
-            .map(|l| {
-                let l = l.into_inner();
-                FormLine { id: l.id.into_inner(), name: l.name }
-            })
-            .collect(),
-        registered: f.registered.into_inner(),
-        valid: f.valid.into_inner(),
-        invalid: f.invalid.into_inner(),
-        took_part,
-        relations,
-    }
-}
-
-fn build_candidates(c: &mut Collector, raw: Vec<S<RawCandidate>>, what: &str) -> Vec<Candidate> {
-    index_ids(c, raw.iter().map(|k| &k.get_ref().id), "candidate");
-    let mut positions = BTreeSet::new();
-    raw.into_iter()
-        .map(|k| {
-            let k = k.into_inner();
-            if !positions.insert(*k.position.get_ref()) {
-                c.at(k.position.span(), format!("duplicate {what} {}", k.position.get_ref()));
-            }
-            Candidate {
-                id: k.id.into_inner(),
-                name: k.name,
-                position: k.position.into_inner(),
-                sex: k.sex,
-                party: k.party.map(Spanned::into_inner),
-            }
-        })
-        .collect()
-}
-
-fn build_contest(
-    c: &mut Collector,
-    k: S<RawContest>,
-    form_idx: &HashMap<String, usize>,
-    district_idx: &HashMap<String, usize>,
-    region_idx: &HashMap<String, usize>,
-) -> Contest {
-    let span = k.span();
-    let k = k.into_inner();
-    if !form_idx.contains_key(k.form.get_ref()) {
-        c.at(k.form.span(), format!("unknown form {:?}", k.form.get_ref()));
-    }
-    let kind = match k.kind.get_ref().as_str() {
-        "party_list" => ContestKind::PartyList(build_party_list(c, &k, span, region_idx)),
-        "single_member" => {
-            let district = match &k.district {
-                Some(d) => {
-                    if !district_idx.contains_key(d.get_ref()) {
-                        c.at(d.span(), format!("unknown district {:?}", d.get_ref()));
-                    }
-                    d.get_ref().clone()
-                }
-                None => {
-                    c.at(span.clone(), "a single_member contest needs a district");
-                    String::new()
-                }
-            };
-            if k.candidates.is_empty() {
-                c.at(span, "a single_member contest needs at least one candidate");
-            }
-            ContestKind::SingleMember(SingleMemberContest {
-                district,
-                candidates: build_candidates(c, k.candidates, "ballot number"),
-                fails_if_against_all_leads: k.fails_if_against_all_leads.unwrap_or(k.against_all),
-            })
         }
-        other => {
+    });
+    let mut relations = Vec::new();
+    for node in f.array(c, "relations", false) {
+        let Value::String(text) = &node.value else {
             c.at(
-                k.kind.span(),
-                format!("unknown contest kind {other:?}: use \"party_list\" or \"single_member\""),
+                node.span.clone(),
+                format!("a relation must be a quoted string, not {}", node.value.kind()),
             );
-            ContestKind::SingleMember(SingleMemberContest {
-                district: String::new(),
-                candidates: Vec::new(),
-                fails_if_against_all_leads: false,
-            })
+            continue;
+        };
+        match Relation::parse(text) {
+            Ok(relation) => {
+                relation.lines().for_each(|line| known(c, line, &node.span, "relation"));
+                relations.push(relation);
+            }
+            Err(e) => c.at(node.span.clone(), format!("relation: {e}")),
+        }
+    }
+    let form = Form {
+        id: id.as_ref()?.value.clone(),
+        lines,
+        registered: registered?,
+        valid: valid?,
+        invalid: invalid?,
+        took_part: took_part?,
+        relations,
+    };
+    Some((id?, form))
+}
+
+/// A contest as read, with where the parts that other checks refer to were written. The parts are
+/// kept even when the contest itself has errors, so that the checks across contests do not report
+/// follow-on errors (a candidate's party "unknown" because its list has a bad threshold).
+struct ContestRead {
+    contest: Option<Contest>,
+    id: Option<At<String>>,
+    kind: Option<Kind>,
+    form: Option<At<String>>,
+    /// The vote options and where each is defined (for "against all": the `against_all` flag).
+    options: Vec<At<String>>,
+    /// Parties named by single-member candidates.
+    candidate_parties: Vec<At<String>>,
+    /// The district of a single-member contest.
+    district: Option<At<String>>,
+}
+
+fn build_contests(
+    c: &mut Collector,
+    t: &Table,
+    geo: &Geography,
+    forms: &[Form],
+    form_idx: &HashMap<String, usize>,
+) -> (Vec<Contest>, HashMap<String, usize>) {
+    let nodes = t.array(c, "contests", true);
+    if nodes.is_empty() {
+        if let Some(span) = t.key_span("contests") {
+            c.at(span, "the election has no contests");
+        }
+    }
+    let read: Vec<ContestRead> = nodes.iter().filter_map(|n| build_contest(c, n, geo)).collect();
+    let list_parties: BTreeSet<&str> = read
+        .iter()
+        .filter(|r| r.kind == Some(Kind::PartyList))
+        .flat_map(|r| r.options.iter().map(|o| o.value.as_str()))
+        .collect();
+    let mut district_contests: HashMap<&str, &str> = HashMap::new();
+    for r in &read {
+        let contest_id = r.id.as_ref().map_or("", |id| id.value.as_str());
+        if let Some(form_ref) = &r.form {
+            match form_idx.get(&form_ref.value).map(|&i| &forms[i]) {
+                None => c.at(form_ref.span.clone(), format!("unknown form {:?}", form_ref.value)),
+                Some(form) => check_contest_form(c, r, contest_id, form_ref, form),
+            }
+        }
+        for party in &r.candidate_parties {
+            if !list_parties.contains(party.value.as_str()) {
+                c.at(
+                    party.span.clone(),
+                    format!("unknown party {:?}: no party_list contest has it", party.value),
+                );
+            }
+        }
+        if let Some(district) = &r.district {
+            check_contest_district(c, district, contest_id, geo, &mut district_contests);
+        }
+    }
+    let mut ids = Ids::new("contest");
+    let mut contests = Vec::new();
+    for r in read {
+        let (Some(id), Some(contest)) = (r.id, r.contest) else { continue };
+        if ids.add(c, &id, contests.len()) {
+            contests.push(contest);
+        }
+    }
+    (contests, ids.seen)
+}
+
+/// One single-member contest per district, and a district that has stations in the country.
+fn check_contest_district<'a>(
+    c: &mut Collector,
+    district: &'a At<String>,
+    contest_id: &'a str,
+    geo: &Geography,
+    district_contests: &mut HashMap<&'a str, &'a str>,
+) {
+    if let Some(other) = district_contests.insert(&district.value, contest_id) {
+        c.at(
+            district.span.clone(),
+            format!("district {:?} already has single-member contest {other:?}", district.value),
+        );
+    }
+    let Some(&i) = geo.district_idx.get(&district.value) else { return };
+    let abroad = geo.region(&geo.districts[i].region).is_some_and(|r| r.abroad);
+    let has_stations = geo.stations.iter().any(|s| s.district == district.value && !s.abroad);
+    if !abroad && !has_stations {
+        c.at(
+            district.span.clone(),
+            format!("district {:?} has no polling stations in the country", district.value),
+        );
+    }
+}
+
+/// A contest's votes are recorded beside its form's lines: the two must not share an id, and the
+/// form must check the votes against its lines.
+fn check_contest_form(
+    c: &mut Collector,
+    r: &ContestRead,
+    contest_id: &str,
+    form_ref: &At<String>,
+    form: &Form,
+) {
+    for option in &r.options {
+        if form.lines.iter().any(|l| l.id == option.value) {
+            c.at(
+                option.span.clone(),
+                format!(
+                    "vote option {:?} of contest {contest_id:?} has the id of a line of form {:?}; \
+                     relations could not tell them apart",
+                    option.value, form.id
+                ),
+            );
+        }
+    }
+    let checks_votes = form
+        .relations
+        .iter()
+        .any(|rel| rel.lhs.terms.iter().chain(&rel.rhs.terms).any(|(_, t)| *t == Term::SumOptions));
+    if !checks_votes {
+        c.at(
+            form_ref.span.clone(),
+            format!(
+                "form {:?} has no control relation over the votes, such as \"{} = sum(options)\"; \
+                 the votes of contest {contest_id:?} would never be checked",
+                form.id, form.valid
+            ),
+        );
+    }
+}
+
+fn build_contest(c: &mut Collector, node: &Node, geo: &Geography) -> Option<ContestRead> {
+    let t = Table::open(c, node, "contest", CONTEST_KEYS)?;
+    let id = t.string(c, "id", true);
+    let kind = t.word(c, "kind", true, KINDS).map(|k| k.value);
+    let name = t.names(c, "name");
+    let form = t.string(c, "form", true);
+    let against_all = t.boolean(c, "against_all");
+    let mut read = ContestRead {
+        contest: None,
+        id,
+        kind,
+        form,
+        options: Vec::new(),
+        candidate_parties: Vec::new(),
+        district: None,
+    };
+    let contest_kind = match kind {
+        None => None,
+        Some(Kind::PartyList) => {
+            only_for(c, &t, SINGLE_MEMBER_ONLY, "single_member");
+            build_party_list(c, &t, geo, &mut read.options).map(ContestKind::PartyList)
+        }
+        Some(Kind::SingleMember) => {
+            only_for(c, &t, PARTY_LIST_ONLY, "party_list");
+            let parts = SingleMemberRead {
+                against_all: against_all.as_ref(),
+                options: &mut read.options,
+                candidate_parties: &mut read.candidate_parties,
+                district: &mut read.district,
+            };
+            build_single_member(c, &t, geo, parts).map(ContestKind::SingleMember)
         }
     };
-    Contest {
-        id: k.id.into_inner(),
-        name: k.name,
-        form: k.form.into_inner(),
-        against_all: k.against_all,
-        kind,
+    if let Some(flag) = against_all.as_ref().filter(|a| a.value) {
+        read.options.push(At { span: flag.span.clone(), value: AGAINST_ALL.to_string() });
+    }
+    if let (Some(id), Some(form), Some(kind)) = (&read.id, &read.form, contest_kind) {
+        read.contest = Some(Contest {
+            id: id.value.clone(),
+            name,
+            form: form.value.clone(),
+            against_all: against_all.is_some_and(|a| a.value),
+            kind,
+        });
+    }
+    Some(read)
+}
+
+/// Reports keys that belong to the other kind of contest.
+fn only_for(c: &mut Collector, t: &Table, keys: &[&str], kind: &str) {
+    for key in keys {
+        if let Some(span) = t.key_span(key) {
+            c.at(span, format!("`{key}` is only for {kind} contests, and {} is not one", t.what));
+        }
     }
 }
 
 fn build_party_list(
     c: &mut Collector,
-    k: &RawContest,
-    span: Range<usize>,
-    region_idx: &HashMap<String, usize>,
-) -> PartyListContest {
-    let seats = match &k.seats {
-        Some(s) if *s.get_ref() >= 1 && *s.get_ref() <= 100_000 => *s.get_ref() as u32,
-        Some(s) => {
-            c.at(s.span(), format!("seats {} must be between 1 and 100000", s.get_ref()));
-            1
+    t: &Table,
+    geo: &Geography,
+    options: &mut Vec<At<String>>,
+) -> Option<PartyListContest> {
+    let seats = t.count(c, "seats", true, 1, 100_000);
+    let method = t.word(c, "method", true, METHODS);
+    let threshold = match t.table(c, "threshold", false, THRESHOLD_KEYS) {
+        None if t.get("threshold").is_none() => {
+            Some(Threshold { share: Share { num: 0, den: 1 }, base: ThresholdBase::TookPart })
         }
-        None => {
-            c.at(span.clone(), "a party_list contest needs seats");
-            1
-        }
-    };
-    let method = match &k.method {
-        Some(m) => *m.get_ref(),
-        None => {
-            c.at(
-                span.clone(),
-                "a party_list contest needs a method (hare, droop, dhondt, sainte-lague)",
-            );
-            Method::Hare
+        None => None,
+        Some(th) => {
+            let share = th.share(c, "share", true, ShareRange::BelowOne);
+            let base = th.word(c, "base", true, BASES);
+            share.zip(base).map(|(share, base)| Threshold { share: share.value, base: base.value })
         }
     };
-    let threshold = match &k.threshold {
-        Some(t) => Threshold {
-            share: parse_share(c, &t.get_ref().share, "threshold share"),
-            base: t.get_ref().base,
-        },
-        None => Threshold { share: Share { num: 0, den: 1 }, base: ThresholdBase::TookPart },
+    let regional_threshold = match t.table(c, "regional_threshold", false, REGIONAL_THRESHOLD_KEYS)
+    {
+        None => None,
+        Some(th) => build_regional_threshold(c, &th, geo),
     };
-    let regional_threshold = k.regional_threshold.as_ref().map(|r| {
-        let r = r.get_ref();
-        for region in &r.regions {
-            if !region_idx.contains_key(region.get_ref()) {
-                c.at(region.span(), format!("unknown region {:?}", region.get_ref()));
-            }
+    let women_min_share = t.share(c, "women_min_share", false, ShareRange::BelowOne);
+
+    let party_nodes = t.array(c, "parties", true);
+    if party_nodes.is_empty() {
+        if let Some(span) = t.key_span("parties") {
+            c.at(span, format!("{} has no parties", t.what));
         }
-        RegionalThreshold {
-            share: parse_share(c, &r.share, "regional threshold share"),
-            base: r.base,
-            regions: r.regions.iter().map(|s| s.get_ref().clone()).collect(),
-        }
-    });
-    let women_min_share = k.women_min_share.as_ref().map(|s| parse_share(c, s, "women_min_share"));
-    if k.parties.is_empty() {
-        c.at(span, "a party_list contest needs at least one party");
     }
-    index_ids(c, k.parties.iter().map(|p| &p.get_ref().id), "party");
-    let mut ballot_numbers = BTreeMap::new();
-    let parties = k
-        .parties
-        .iter()
-        .map(|p| {
-            let p = p.get_ref();
-            if ballot_numbers.insert(*p.ballot_number.get_ref(), ()).is_some() {
-                c.at(
-                    p.ballot_number.span(),
-                    format!("duplicate ballot number {}", p.ballot_number.get_ref()),
-                );
-            }
-            if p.id.get_ref() == AGAINST_ALL {
-                c.at(p.id.span(), "\"against_all\" is reserved for the against-all line");
-            }
-            let candidates = p
-                .candidates
-                .iter()
-                .map(|k| {
-                    let k = k.get_ref();
-                    Candidate {
-                        id: k.id.get_ref().clone(),
-                        name: k.name.clone(),
-                        position: *k.position.get_ref(),
-                        sex: k.sex,
-                        party: Some(p.id.get_ref().clone()),
-                    }
-                })
-                .collect();
-            Party {
-                id: p.id.get_ref().clone(),
-                ballot_number: *p.ballot_number.get_ref(),
-                name: p.name.clone(),
-                candidates,
-            }
-        })
-        .collect();
-    PartyListContest { seats, method, threshold, regional_threshold, women_min_share, parties }
+    let mut party_ids = Ids::new("party");
+    let mut candidate_ids = Ids::new("candidate");
+    let mut ballot_numbers = BTreeSet::new();
+    let mut parties = Vec::new();
+    for node in party_nodes {
+        let Some((id, party)) = build_party(c, node, &mut candidate_ids, &mut ballot_numbers)
+        else {
+            continue;
+        };
+        if id.value == AGAINST_ALL {
+            c.at(id.span.clone(), "\"against_all\" is reserved for the against-all line");
+        }
+        if party_ids.add(c, &id, parties.len()) {
+            options.push(id);
+            parties.push(party);
+        }
+    }
+    Some(PartyListContest {
+        seats: seats?.value as u32,
+        method: method?.value,
+        threshold: threshold?,
+        regional_threshold: match t.get("regional_threshold") {
+            None => None,
+            Some(_) => Some(regional_threshold?),
+        },
+        women_min_share: match t.get("women_min_share") {
+            None => None,
+            Some(_) => Some(women_min_share?.value),
+        },
+        parties,
+    })
 }
 
-fn build_keys(
+fn build_regional_threshold(
     c: &mut Collector,
-    raw: Vec<S<KeyRecord>>,
-    station_idx: &HashMap<String, usize>,
-    district_idx: &HashMap<String, usize>,
-) -> Vec<KeyRecord> {
-    let mut seen = HashMap::new();
-    raw.into_iter()
-        .map(|k| {
-            let span = k.span();
-            let k = k.into_inner();
-            if !is_valid_id(&k.id) {
-                c.at(span.clone(), format!("key id {:?} is not valid", k.id));
-            }
-            if seen.insert(k.id.clone(), ()).is_some() {
-                c.at(span.clone(), format!("duplicate key id {:?}", k.id));
-            }
-            if crate::keys::decode_public_key(&k.public_key).is_none() {
-                c.at(span.clone(), format!("key {:?}: public_key is not base64 of 32 bytes", k.id));
-            }
-            match (k.role, &k.station, &k.district) {
-                (Role::Machine, Some(s), None) if station_idx.contains_key(s) => {}
-                (Role::Machine, Some(s), None) => {
-                    c.at(span, format!("key {:?}: unknown station {s:?}", k.id))
+    th: &Table,
+    geo: &Geography,
+) -> Option<RegionalThreshold> {
+    let share = th.share(c, "share", true, ShareRange::BelowOne);
+    let base = th.word(c, "base", true, BASES);
+    let mut regions = Vec::new();
+    for node in th.array(c, "regions", true) {
+        let Value::String(region) = &node.value else {
+            c.at(
+                node.span.clone(),
+                format!("a region id must be a quoted string, not {}", node.value.kind()),
+            );
+            continue;
+        };
+        if !geo.region_idx.contains_key(region) {
+            c.at(node.span.clone(), format!("unknown region {region:?}"));
+        } else if regions.contains(region) {
+            c.at(node.span.clone(), format!("region {region:?} is listed twice"));
+        }
+        regions.push(region.clone());
+    }
+    if regions.is_empty() {
+        if let Some(node) = th.get("regions") {
+            c.at(
+                node.span.clone(),
+                "a regional threshold must list the regions it applies to; remove \
+                 `regional_threshold` if there is none",
+            );
+        }
+    }
+    Some(RegionalThreshold { share: share?.value, base: base?.value, regions })
+}
+
+fn build_party(
+    c: &mut Collector,
+    node: &Node,
+    candidate_ids: &mut Ids,
+    ballot_numbers: &mut BTreeSet<u64>,
+) -> Option<(At<String>, Party)> {
+    let p = Table::open(c, node, "party", PARTY_KEYS)?;
+    let id = p.string(c, "id", true);
+    let ballot_number = p.count(c, "ballot_number", true, 1, i64::from(u32::MAX));
+    if let Some(n) = &ballot_number {
+        if !ballot_numbers.insert(n.value) {
+            c.at(n.span.clone(), format!("duplicate ballot number {}", n.value));
+        }
+    }
+    let name = p.names(c, "name");
+    let mut positions = BTreeSet::new();
+    let mut candidates = Vec::new();
+    for node in p.array(c, "candidates", false) {
+        let Some(k) = build_candidate(c, node, "candidate", LIST_CANDIDATE_KEYS, &mut positions)
+        else {
+            continue;
+        };
+        if candidate_ids.add(c, &k.0, candidates.len()) {
+            candidates.push(Candidate { party: id.as_ref().map(|i| i.value.clone()), ..k.1 });
+        }
+    }
+    let party = Party {
+        id: id.as_ref()?.value.clone(),
+        ballot_number: ballot_number?.value as u32,
+        name,
+        candidates,
+    };
+    Some((id?, party))
+}
+
+/// A candidate; `positions` are those already taken on the same list or ballot.
+fn build_candidate(
+    c: &mut Collector,
+    node: &Node,
+    kind: &str,
+    allowed: &[&str],
+    positions: &mut BTreeSet<u64>,
+) -> Option<(At<String>, Candidate, Option<At<String>>)> {
+    let k = Table::open(c, node, kind, allowed)?;
+    let id = k.string(c, "id", true);
+    if let Some(id) = &id {
+        if id.value == AGAINST_ALL {
+            c.at(id.span.clone(), "\"against_all\" is reserved for the against-all line");
+        }
+    }
+    let name = k.string(c, "name", true);
+    let position = k.count(c, "position", true, 1, i64::from(u32::MAX));
+    if let Some(p) = &position {
+        if !positions.insert(p.value) {
+            c.at(
+                p.span.clone(),
+                format!("duplicate position {} on the same list or ballot", p.value),
+            );
+        }
+    }
+    let sex = k.word(c, "sex", true, SEXES);
+    let party = k.string(c, "party", false);
+    let candidate = Candidate {
+        id: id.as_ref()?.value.clone(),
+        name: name?.value,
+        position: position?.value as u32,
+        sex: sex?.value,
+        party: party.as_ref().map(|p| p.value.clone()),
+    };
+    Some((id?, candidate, party))
+}
+
+/// What reading a single-member contest tells the checks across contests.
+struct SingleMemberRead<'a> {
+    against_all: Option<&'a At<bool>>,
+    options: &'a mut Vec<At<String>>,
+    candidate_parties: &'a mut Vec<At<String>>,
+    district: &'a mut Option<At<String>>,
+}
+
+fn build_single_member(
+    c: &mut Collector,
+    t: &Table,
+    geo: &Geography,
+    read: SingleMemberRead,
+) -> Option<SingleMemberContest> {
+    let SingleMemberRead { against_all, options, candidate_parties, district: district_out } = read;
+    let district = t.string(c, "district", true);
+    district_out.clone_from(&district);
+    if let Some(d) = &district {
+        match geo.district_idx.get(&d.value).map(|&i| &geo.districts[i]) {
+            None => c.at(d.span.clone(), format!("unknown district {:?}", d.value)),
+            Some(found) => {
+                if geo.region(&found.region).is_some_and(|r| r.abroad) {
+                    c.at(
+                        d.span.clone(),
+                        format!(
+                            "district {:?} is abroad (its region {:?} has abroad = true); \
+                             single-member contests are held only in the country",
+                            d.value, found.region
+                        ),
+                    );
                 }
-                (Role::Machine, _, _) => c.at(
-                    span,
-                    format!("key {:?}: a machine key needs a station and no district", k.id),
-                ),
-                (Role::Operator, None, Some(d)) if district_idx.contains_key(d) => {}
-                (Role::Operator, None, Some(d)) => {
-                    c.at(span, format!("key {:?}: unknown district {d:?}", k.id))
-                }
-                (Role::Operator, _, _) => c.at(
-                    span,
-                    format!("key {:?}: an operator key needs a district and no station", k.id),
-                ),
-                (Role::Observer | Role::Admin, None, None) => {}
-                (_, _, _) => c.at(
-                    span,
-                    format!(
-                        "key {:?}: observer and admin keys belong to no station or district",
-                        k.id
-                    ),
-                ),
             }
-            k
-        })
-        .collect()
+        }
+    }
+    let nodes = t.array(c, "candidates", true);
+    if nodes.is_empty() {
+        if let Some(span) = t.key_span("candidates") {
+            c.at(span, format!("{} has no candidates", t.what));
+        }
+    }
+    let mut ids = Ids::new("candidate");
+    let mut positions = BTreeSet::new();
+    let mut candidates = Vec::new();
+    for node in nodes {
+        let Some((id, candidate, party)) =
+            build_candidate(c, node, "candidate", DISTRICT_CANDIDATE_KEYS, &mut positions)
+        else {
+            continue;
+        };
+        candidate_parties.extend(party);
+        if ids.add(c, &id, candidates.len()) {
+            options.push(id);
+            candidates.push(candidate);
+        }
+    }
+    let against_all_on = against_all.is_some_and(|a| a.value);
+    let fails = t.boolean(c, "fails_if_against_all_leads");
+    if let Some(f) = fails.as_ref().filter(|f| f.value && !against_all_on) {
+        c.at(
+            f.span.clone(),
+            format!(
+                "{} has no \"against all\" line (against_all = true), so it cannot fail by it",
+                t.what
+            ),
+        );
+    }
+    Some(SingleMemberContest {
+        district: district?.value,
+        candidates,
+        fails_if_against_all_leads: fails.map_or(against_all_on, |f| f.value),
+    })
+}
+
+fn build_keys(c: &mut Collector, nodes: &[Node], geo: &Geography) -> Vec<KeyRecord> {
+    let mut ids = Ids::new("key");
+    let mut public_keys: HashMap<String, String> = HashMap::new();
+    let mut keys = Vec::new();
+    for node in nodes {
+        let Some(k) = Table::open(c, node, "key", KEY_KEYS) else { continue };
+        let id = k.string(c, "id", true);
+        let role = k.word(c, "role", true, ROLES);
+        let public_key = k.string(c, "public_key", true);
+        if let Some(pk) = &public_key {
+            if crate::keys::decode_public_key(&pk.value).is_none() {
+                c.at(
+                    pk.span.clone(),
+                    format!("`public_key` of {} is not base64 of a 32-byte Ed25519 key", k.what),
+                );
+            } else if let Some(other) = public_keys.get(&pk.value) {
+                c.at(
+                    pk.span.clone(),
+                    format!("{} has the same public key as key {other:?}", k.what),
+                );
+            } else if let Some(id) = &id {
+                public_keys.insert(pk.value.clone(), id.value.clone());
+            }
+        }
+        let station = k.string(c, "station", false);
+        let district = k.string(c, "district", false);
+        if let Some(role) = &role {
+            check_key_binding(c, &k, role, station.as_ref(), district.as_ref(), geo);
+        }
+        let (Some(id), Some(role), Some(public_key)) = (id, role, public_key) else { continue };
+        if ids.add(c, &id, keys.len()) {
+            keys.push(KeyRecord {
+                id: id.value,
+                role: role.value,
+                public_key: public_key.value,
+                station: station.map(|s| s.value),
+                district: district.map(|d| d.value),
+            });
+        }
+    }
+    keys
+}
+
+/// A machine key belongs to a station, an operator key to a district, the others to neither.
+fn check_key_binding(
+    c: &mut Collector,
+    k: &Table,
+    role: &At<Role>,
+    station: Option<&At<String>>,
+    district: Option<&At<String>>,
+    geo: &Geography,
+) {
+    let what = &k.what;
+    let (wants_station, wants_district) = match role.value {
+        Role::Machine => (true, false),
+        Role::Operator => (false, true),
+        Role::Observer | Role::Admin => (false, false),
+    };
+    let role_name = match role.value {
+        Role::Machine => "a machine key: it belongs to a station",
+        Role::Operator => "an operator key: it belongs to a district",
+        Role::Observer => "an observer key: it belongs to no station or district",
+        Role::Admin => "an admin key: it belongs to no station or district",
+    };
+    match (wants_station, station) {
+        (true, None) => c.at(
+            role.span.clone(),
+            format!("{what} is a machine key and needs the `station` it belongs to"),
+        ),
+        (true, Some(s)) if !geo.station_idx.contains_key(&s.value) => {
+            c.at(s.span.clone(), format!("unknown station {:?}", s.value))
+        }
+        (false, Some(s)) => c.at(s.span.clone(), format!("{what} is {role_name}, not a station")),
+        _ => {}
+    }
+    match (wants_district, district) {
+        (true, None) => c.at(
+            role.span.clone(),
+            format!(
+                "{what} is an operator key and needs the `district` whose commission it belongs to"
+            ),
+        ),
+        (true, Some(d)) if !geo.district_idx.contains_key(&d.value) => {
+            c.at(d.span.clone(), format!("unknown district {:?}", d.value))
+        }
+        (false, Some(d)) => c.at(d.span.clone(), format!("{what} is {role_name}, not a district")),
+        _ => {}
+    }
 }
