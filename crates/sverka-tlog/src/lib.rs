@@ -35,6 +35,7 @@ pub mod cosignature;
 pub mod hash;
 pub mod merkle;
 pub mod note;
+pub mod publication;
 pub mod tile;
 
 pub use builder::{
@@ -48,5 +49,8 @@ pub use hash::{leaf_hash, node_hash, Hash, EMPTY_ROOT, HASH_SIZE};
 pub use merkle::{verify_consistency, verify_inclusion, MemoryTree, ProofError, ProveError};
 pub use note::{
     Ed25519Signer, Ed25519Verifier, KeyError, Note, NoteError, NoteSignature, VerifierSet,
+};
+pub use publication::{
+    verify_publication, Expectation, PublicationError, PublicationReader, VerifiedLog,
 };
 pub use tile::{parse_path, EntryBundle, Tile, TileError, TilePath};
