@@ -74,20 +74,26 @@ struct Request<'a> {
     seats: &'a RawValue,
     #[serde(borrow)]
     method: &'a RawValue,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     threshold: Option<&'a RawValue>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     threshold_base: Option<&'a RawValue>,
     #[serde(borrow)]
     votes: &'a RawValue,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     seed: Option<&'a RawValue>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     regional_threshold: Option<&'a RawValue>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     regions: Option<&'a RawValue>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "present")]
     margins: Option<&'a RawValue>,
+}
+
+/// An optional field that is present, even as `null` (which serde would turn into `None`):
+/// `null` is then refused by the field's own parser, with its own message.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&'de RawValue>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Deserialize)]

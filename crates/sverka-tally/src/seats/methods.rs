@@ -147,10 +147,11 @@ fn largest_remainder(method: Method, seats: u32, contenders: &[Contender<'_>], s
     let given: u64 = won.iter().map(|&w| u64::from(w)).sum();
     let mut left = u64::from(seats).saturating_sub(given);
     let n = contenders.len() as u64;
-    while left >= n {
-        // Only with the Droop quota and very few votes: a full round, one seat each.
-        won.iter_mut().for_each(|w| *w += 1);
-        left -= n;
+    if left >= n {
+        // Only with the Droop quota and very few votes: full rounds, one seat each per round.
+        let rounds = u32::try_from(left / n).unwrap_or(u32::MAX);
+        won.iter_mut().for_each(|w| *w += rounds);
+        left %= n;
     }
     let mut ties = Vec::new();
     let mut boundary = Boundary::Remainder { last: None, runner_up: None };
