@@ -1,4 +1,4 @@
-//! The fuzz seeds (`fuzz/corpus/allocate_json/`) through `allocate_json` on stable: none
+//! The fuzz seeds (`fuzz/seeds/allocate_json/`) through `allocate_json` on stable: none
 //! panics, `ok-*` seeds are accepted with the house filled or empty, `err-*` seeds are refused.
 
 use std::fs;
@@ -8,7 +8,7 @@ use sverka_tally::seats::allocate_json;
 
 #[test]
 fn fuzz_seeds_run_without_panic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/allocate_json");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/allocate_json");
     let mut seen = 0;
     for entry in fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
