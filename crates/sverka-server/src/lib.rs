@@ -1,1 +1,162 @@
-//! sverka-server (being built).
+//! sverka-server: the HTTP face of sverka. It takes signed submissions (`POST /api/v1/submissions`,
+//! and a batch form), hands them to the store's sequencer and answers with durable receipts or RFC
+//! 9457 problems; it serves the static publication live (checkpoint, tiles, log key, snapshots,
+//! blobs); it keeps a live tally folded from the log and serves the latest snapshot and the results
+//! site (server-rendered HTML and SVG in Kyrgyz, Russian and English, no JavaScript needed) from
+//! memory, recomputed once per checkpoint; and it announces new checkpoints as Server-Sent Events.
+//!
+//! What it deliberately does not do: SQL or any storage of its own (it calls `sverka-store`), and
+//! any arithmetic that decides a published number (that is `sverka-tally`; the site only formats
+//! what the tally computed from the log).
+//!
+//! # Code map
+//!
+//! - [`run`]: serves a router on a listener until a shutdown future completes (tests bind port 0).
+//! - [`AppState`]: what every handler shares: the store, the election, the limits, the admission
+//!   gate and the latest [`live::Published`] results.
+//! - [`routes`]: the router, built from a route table that the OpenAPI test compares with
+//!   `openapi.json` (checked in beside this file, written by hand).
+//! - [`api`]: submissions, receipts, quarantine, results, events, the OpenAPI document.
+//! - [`publication`]: `/checkpoint`, `/tile/…`, `/log.vkey`, `/snapshot/<N>.json`, `/blob/<sha256>`.
+//! - [`live`]: the background task that folds new entries into the tally after each checkpoint and
+//!   publishes the snapshot, its ETag and the pages' inputs.
+//! - [`site`]: the results pages.
+//! - [`problem`]: problem+json and the HTTP-layer codes; [`config`]: limits and timings.
+//!
+//! **Architecture Invariant:** every number the API or the site shows comes from one
+//! [`live::Published`], which was computed by `sverka-tally` from exactly the entries its
+//! checkpoint covers and names that checkpoint.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use sverka_model::Election;
+use sverka_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify, Semaphore};
+
+pub mod api;
+pub mod config;
+pub mod live;
+pub mod problem;
+pub mod publication;
+pub mod routes;
+pub mod site;
+
+pub use config::Config;
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The log: sequencer, tiles, quarantine. Its calls block, so handlers call it on the blocking pool.
+    store: Store,
+    /// The election the log is for (its first entry), for pages and validation messages.
+    election: Arc<Election>,
+    config: Config,
+    /// Bounds the submission requests waiting for the sequencer; when none is left the server
+    /// answers 503 instead of queueing without bound.
+    admission: Arc<Semaphore>,
+    /// The latest published results; replaced as a whole after each checkpoint.
+    published: watch::Sender<Arc<live::Published>>,
+    /// Woken after each accepted submission, so the live task looks for a new checkpoint soon.
+    new_entries: Notify,
+    /// Recent snapshots for `/snapshot/<N>.json`, by checkpoint size.
+    snapshots: live::SnapshotCache,
+    /// Turns true when the server is shutting down, so event streams end and shutdown completes.
+    shutting_down: watch::Sender<bool>,
+}
+
+impl AppState {
+    /// State for a store that is open (its sequencer running).
+    pub fn new(store: Store, config: Config) -> AppState {
+        let election = store.election().clone();
+        let (published, _) = watch::channel(Arc::new(live::Published::empty(&election)));
+        AppState {
+            inner: Arc::new(Inner {
+                admission: Arc::new(Semaphore::new(config.max_pending_submissions.max(1))),
+                store,
+                election,
+                config,
+                published,
+                new_entries: Notify::new(),
+                snapshots: Default::default(),
+                shutting_down: watch::channel(false).0,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn election(&self) -> &Arc<Election> {
+        &self.inner.election
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The results currently published.
+    pub fn published(&self) -> Arc<live::Published> {
+        self.inner.published.borrow().clone()
+    }
+
+    /// A receiver that sees every newly published result.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<live::Published>> {
+        self.inner.published.subscribe()
+    }
+
+    pub(crate) fn admission(&self) -> &Arc<Semaphore> {
+        &self.inner.admission
+    }
+
+    pub(crate) fn publish(&self, published: Arc<live::Published>) {
+        self.inner.published.send_replace(published);
+    }
+
+    pub(crate) fn notify_new_entries(&self) {
+        self.inner.new_entries.notify_one();
+    }
+
+    pub(crate) async fn new_entries(&self) {
+        self.inner.new_entries.notified().await;
+    }
+
+    /// A receiver whose value turns true when the server shuts down.
+    pub(crate) fn shutting_down(&self) -> watch::Receiver<bool> {
+        self.inner.shutting_down.subscribe()
+    }
+}
+
+/// Serves the API and the site on `listener` until `shutdown` completes, then stops accepting,
+/// ends the event streams, lets requests in flight finish, and returns. The live task folding the
+/// log runs alongside and stops with it.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let follower = live::refresh(&state, live::Follower::new(state.election())).await;
+    let live = tokio::spawn(live::follow(state.clone(), follower));
+    let router = routes::router(state.clone());
+    let signal = state.inner.shutting_down.clone();
+    let mut stopped = state.shutting_down();
+    tokio::spawn(async move {
+        shutdown.await;
+        signal.send_replace(true);
+    });
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await;
+    state.inner.shutting_down.send_replace(true);
+    let _ = live.await;
+    result
+}

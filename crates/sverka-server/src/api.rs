@@ -1,0 +1,444 @@
+//! The JSON API under `/api/v1/`: submissions (one, or a batch), receipts with inclusion proofs,
+//! the quarantine, the latest results, the event stream and the OpenAPI document.
+//!
+//! Submissions go to the store's sequencer on the blocking pool. A request first takes a permit
+//! from the admission gate (`Config::max_pending_submissions`); with none left it is answered
+//! `503` + `Retry-After` at once, so a crowd of scanners meets a bounded queue, never an unbounded
+//! pile of waiting threads. The permit travels with the blocking call, so a request that times out
+//! still holds it until the store has answered.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use futures_util::stream::{self, Stream};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sverka_store::{Receipt, Rejection, SubmitError};
+use sverka_tlog::Hash;
+
+use crate::problem::{codes, Finding, Problem};
+use crate::AppState;
+
+/// The OpenAPI 3.1 document, written by hand and checked against the router by a test.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// A receipt as sent to the submitter: the same bytes for the first and every repeated submission
+/// of the same entry (`new` is said by the status code, 201 or 200).
+#[derive(Serialize)]
+struct ReceiptBody<'a> {
+    index: u64,
+    leaf_hash: String,
+    #[serde(skip_serializing_if = "<[Finding]>::is_empty")]
+    warnings: &'a [Finding],
+}
+
+fn findings(problems: &[sverka_store::Problem]) -> Vec<Finding> {
+    problems
+        .iter()
+        .map(|p| Finding {
+            code: p.code.clone(),
+            field: p.field.clone(),
+            message: p.message.clone(),
+            messages: None,
+        })
+        .collect()
+}
+
+fn receipt_json(receipt: &Receipt) -> serde_json::Value {
+    let warnings = findings(&receipt.warnings);
+    serde_json::to_value(ReceiptBody {
+        index: receipt.index,
+        leaf_hash: receipt.leaf_hash.to_hex(),
+        warnings: &warnings,
+    })
+    .expect("receipt serializes")
+}
+
+/// The HTTP status of a rejection, from its first code: malformed bytes 400, not authentic or not
+/// allowed 403, a replayed sequence number 409, anything else about the content 422.
+fn rejection_status(code: &str) -> StatusCode {
+    match code {
+        c if c.starts_with("E1") => StatusCode::BAD_REQUEST,
+        "E202" | "E203" | "E204" | "E206" | "E209" => StatusCode::FORBIDDEN,
+        "E205" => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// The problem answering a rejected submission: its first code, every finding.
+pub fn rejection_problem(rejection: &Rejection) -> Problem {
+    let code = rejection.problems.first().map_or("E100", |p| p.code.as_str());
+    let mut problem = Problem::new(
+        rejection_status(code),
+        code,
+        "submission rejected",
+        format!("{rejection}; the submission was quarantined and nothing was appended"),
+    );
+    problem.findings = findings(&rejection.problems);
+    problem
+}
+
+fn store_unavailable(error: &sverka_store::StoreError, retry_after: u32) -> Problem {
+    eprintln!("sverka-server: store error: {error}");
+    let mut problem = Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        codes::OVERLOADED,
+        "store unavailable",
+        "the log could not take the submission now; nothing was acknowledged; resubmit the same bytes",
+    );
+    problem.retry_after = Some(retry_after);
+    problem
+}
+
+/// One submission's answer: status and JSON body (a receipt or a problem).
+fn answer(
+    result: Result<Receipt, SubmitError>,
+    retry_after: u32,
+) -> (StatusCode, serde_json::Value, Option<Problem>) {
+    match result {
+        Ok(receipt) => {
+            let status = if receipt.new { StatusCode::CREATED } else { StatusCode::OK };
+            (status, receipt_json(&receipt), None)
+        }
+        Err(SubmitError::Rejected(rejection)) => {
+            let problem = rejection_problem(&rejection);
+            (problem.status, problem.to_json(), Some(problem))
+        }
+        Err(SubmitError::Store(error)) => {
+            let problem = store_unavailable(&error, retry_after);
+            (problem.status, problem.to_json(), Some(problem))
+        }
+    }
+}
+
+/// Reads a body up to `limit` bytes; past it, `H001`.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Problem> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(Problem::body_too_large(limit));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| Problem::body_too_large(limit))
+}
+
+fn sender_of(peer: Option<SocketAddr>) -> String {
+    peer.map_or_else(|| "http".to_string(), |addr| format!("http {}", addr.ip()))
+}
+
+/// `POST /api/v1/submissions`.
+pub async fn submit(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let bytes = match read_body(&headers, body, state.config().max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(problem) => return problem.into_response(),
+    };
+    let retry_after = state.config().retry_after_secs;
+    let Ok(permit) = state.admission().clone().try_acquire_owned() else {
+        return Problem::overloaded(retry_after).into_response();
+    };
+    let store = state.store().clone();
+    let sender = sender_of(peer.map(|Extension(ConnectInfo(addr))| addr));
+    let result = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        store.submit_from(bytes.to_vec(), &sender)
+    })
+    .await;
+    let Ok(result) = result else { return Problem::internal().into_response() };
+    if result.as_ref().is_ok_and(|receipt| receipt.new) {
+        state.notify_new_entries();
+    }
+    match answer(result, retry_after) {
+        (_, _, Some(problem)) => problem.into_response(),
+        (status, body, None) => (status, axum::Json(body)).into_response(),
+    }
+}
+
+/// Splits a batch body into submissions: a JSON array (each element's exact bytes) or JSON lines.
+fn split_batch(bytes: &[u8]) -> Result<Vec<Vec<u8>>, Problem> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        let items: Vec<&serde_json::value::RawValue> =
+            serde_json::from_slice(bytes).map_err(|e| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    codes::BAD_BATCH,
+                    "malformed batch",
+                    format!("not a JSON array: {e}"),
+                )
+            })?;
+        return Ok(items.into_iter().map(|raw| raw.get().as_bytes().to_vec()).collect());
+    }
+    Ok(bytes
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+/// `POST /api/v1/submissions/batch`: per-item results, in order, each what the single endpoint
+/// would have answered.
+pub async fn submit_batch(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let config = state.config();
+    let bytes = match read_body(&headers, body, config.max_batch_bytes).await {
+        Ok(bytes) => bytes,
+        Err(problem) => return problem.into_response(),
+    };
+    let items = match split_batch(&bytes) {
+        Ok(items) => items,
+        Err(problem) => return problem.into_response(),
+    };
+    if items.len() > config.max_batch_items {
+        let detail = format!(
+            "{} submissions; the limit is {} per batch",
+            items.len(),
+            config.max_batch_items
+        );
+        return Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::BATCH_TOO_LARGE,
+            "batch too large",
+            detail,
+        )
+        .into_response();
+    }
+    let retry_after = config.retry_after_secs;
+    let Ok(permit) = state.admission().clone().try_acquire_owned() else {
+        return Problem::overloaded(retry_after).into_response();
+    };
+    let store = state.store().clone();
+    let sender = sender_of(peer.map(|Extension(ConnectInfo(addr))| addr));
+    let results = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let incoming = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, bytes)| sverka_store::Incoming {
+                bytes,
+                sender: format!("{sender} batch item {i}"),
+            })
+            .collect();
+        store.submit_incoming(incoming)
+    })
+    .await;
+    let Ok(results) = results else { return Problem::internal().into_response() };
+    if results.iter().any(|r| r.as_ref().is_ok_and(|receipt| receipt.new)) {
+        state.notify_new_entries();
+    }
+    let results: Vec<serde_json::Value> = results
+        .into_iter()
+        .map(|result| match answer(result, retry_after) {
+            (status, body, None) => json!({ "status": status.as_u16(), "receipt": body }),
+            (status, body, Some(_)) => json!({ "status": status.as_u16(), "problem": body }),
+        })
+        .collect();
+    axum::Json(json!({ "results": results })).into_response()
+}
+
+/// `GET /api/v1/receipts/{leaf_hash}`.
+pub async fn receipt(State(state): State<AppState>, Path(leaf_hash): Path<String>) -> Response {
+    let Some(hash) = Hash::from_hex(&leaf_hash).filter(|_| leaf_hash.len() == 64) else {
+        return Problem::bad_parameter("leaf_hash is not 64 lower-case hex digits").into_response();
+    };
+    let store = state.store().clone();
+    let found = tokio::task::spawn_blocking(move || store.receipt(&hash)).await;
+    match found {
+        Ok(Ok(Some(receipt))) => {
+            let mut body =
+                json!({ "index": receipt.index, "leaf_hash": receipt.leaf_hash.to_hex() });
+            if let Some(checkpoint) = &receipt.checkpoint {
+                body["checkpoint"] = json!({
+                    "size": checkpoint.size,
+                    "root": checkpoint.root.to_hex(),
+                    "note": checkpoint.note,
+                });
+                body["inclusion_proof"] = receipt.proof.iter().map(Hash::to_hex).collect();
+            }
+            axum::Json(body).into_response()
+        }
+        Ok(Ok(None)) => Problem::not_found("no entry has this leaf hash").into_response(),
+        Ok(Err(error)) => {
+            store_unavailable(&error, state.config().retry_after_secs).into_response()
+        }
+        Err(_) => Problem::internal().into_response(),
+    }
+}
+
+/// Query of `GET /api/v1/quarantine`.
+#[derive(Deserialize)]
+pub struct QuarantineQuery {
+    code: Option<String>,
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/quarantine`: rejected submissions, oldest first, paged with `after`.
+pub async fn quarantine(
+    State(state): State<AppState>,
+    query: Result<Query<QuarantineQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return Problem::bad_parameter("expected code=E…, after=<id>, limit=1..1000")
+            .into_response();
+    };
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Problem::bad_parameter("limit must be 1 to 1000").into_response();
+    }
+    let filter = sverka_store::QuarantineFilter {
+        code: query.code,
+        after_id: query.after,
+        limit: Some(limit),
+    };
+    let store = state.store().clone();
+    let records = tokio::task::spawn_blocking(move || store.quarantine(&filter)).await;
+    let records = match records {
+        Ok(Ok(records)) => records,
+        Ok(Err(error)) => {
+            return store_unavailable(&error, state.config().retry_after_secs).into_response()
+        }
+        Err(_) => return Problem::internal().into_response(),
+    };
+    let body: Vec<serde_json::Value> = records
+        .iter()
+        .map(|record| {
+            let mut item = json!({
+                "id": record.id,
+                "received_at": record.received_at,
+                "sender": record.sender,
+                "codes": record.problems.iter().map(|p| p.code.as_str()).collect::<Vec<_>>(),
+                "problems": findings(&record.problems),
+            });
+            match std::str::from_utf8(&record.bytes) {
+                Ok(text) => item["text"] = json!(text),
+                Err(_) => item["base64"] = json!(STANDARD.encode(&record.bytes)),
+            }
+            item
+        })
+        .collect();
+    no_store(axum::Json(body).into_response())
+}
+
+fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`).
+pub fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
+    headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|value| {
+        value.split(',').any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag == etag || tag.strip_prefix("W/") == Some(etag)
+        })
+    })
+}
+
+/// `GET /api/v1/results`: the latest snapshot, from memory.
+pub async fn results(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let published = state.published();
+    let cache = HeaderValue::from_static("public, max-age=2");
+    let etag = HeaderValue::from_str(&published.etag).expect("etags are ASCII");
+    if etag_matches(&headers, &published.etag) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache)])
+            .into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, cache),
+        ],
+        published.snapshot.clone(),
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/events`: a `checkpoint` event now and after every newly published result.
+pub async fn events(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let published = state.subscribe();
+    let shutdown = state.shutting_down();
+    let stream = stream::unfold(
+        (published, shutdown, true),
+        |(mut published, mut shutdown, first)| async move {
+            if !first {
+                tokio::select! {
+                    changed = published.changed() => changed.ok()?,
+                    _ = shutdown.wait_for(|stop| *stop) => return None,
+                }
+            }
+            if *shutdown.borrow() {
+                return None;
+            }
+            let current = published.borrow_and_update().clone();
+            let data = json!({ "size": current.size(), "root": current.root_hex() }).to_string();
+            let event = Event::default().event("checkpoint").data(data);
+            Some((Ok(event), (published, shutdown, false)))
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        OPENAPI_JSON,
+    )
+        .into_response()
+}
+
+/// `GET /healthz`.
+pub async fn health() -> &'static str {
+    "ok\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_bodies_split_into_exact_items() {
+        let array = br#"[{"a":1}, {"b":[2,3]}]"#;
+        assert_eq!(
+            split_batch(array).unwrap(),
+            vec![b"{\"a\":1}".to_vec(), b"{\"b\":[2,3]}".to_vec()]
+        );
+        let lines = b"{\"a\":1}\r\n\n{\"b\":2}\n";
+        assert_eq!(split_batch(lines).unwrap(), vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()]);
+        assert_eq!(split_batch(b"[1,").unwrap_err().code, codes::BAD_BATCH);
+    }
+
+    #[test]
+    fn rejection_codes_map_to_statuses() {
+        assert_eq!(rejection_status("E102"), StatusCode::BAD_REQUEST);
+        assert_eq!(rejection_status("E203"), StatusCode::FORBIDDEN);
+        assert_eq!(rejection_status("E205"), StatusCode::CONFLICT);
+        assert_eq!(rejection_status("E310"), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}

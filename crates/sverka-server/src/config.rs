@@ -1,0 +1,41 @@
+//! The server's limits and timings, in one place, each with the default `sverka serve` uses.
+
+use std::time::Duration;
+
+/// Limits and timings of one server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Largest body of `POST /api/v1/submissions` (a submission is at most 64 KiB; answered `H001`).
+    pub max_body_bytes: usize,
+    /// Largest body of `POST /api/v1/submissions/batch` (answered `H001`).
+    pub max_batch_bytes: usize,
+    /// Most submissions in one batch (answered `H004`).
+    pub max_batch_items: usize,
+    /// Longest a request may take, body included (answered `H002`); the event stream is exempt.
+    pub request_timeout: Duration,
+    /// Submission requests that may wait for the store at once; past that the server answers
+    /// `503` with `Retry-After` (`H003`) instead of queueing without bound.
+    pub max_pending_submissions: usize,
+    /// The `Retry-After` seconds sent with `H003`.
+    pub retry_after_secs: u32,
+    /// How often the sequencer is asked to sign a checkpoint while new entries wait, and so how
+    /// stale the results may be.
+    pub checkpoint_interval: Duration,
+    /// Snapshots kept in memory for `/snapshot/<N>.json` besides those the store publishes.
+    pub snapshots_in_memory: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_body_bytes: 64 * 1024,
+            max_batch_bytes: 32 * 1024 * 1024,
+            max_batch_items: 10_000,
+            request_timeout: Duration::from_secs(30),
+            max_pending_submissions: 1024,
+            retry_after_secs: 1,
+            checkpoint_interval: Duration::from_millis(1000),
+            snapshots_in_memory: 64,
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! RFC 9457 problem details (`application/problem+json`): how every error leaves this server.
+//!
+//! Each problem carries a stable `code`: a validation rule code from `sverka-model` (`E…`, with
+//! the findings and their messages in Kyrgyz, Russian and English) or one of the HTTP-layer codes
+//! below (`H…`). Internal details are never returned; they are logged.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// HTTP-layer problem codes: stable, documented in the OpenAPI file, one per limit.
+pub mod codes {
+    /// The request body is larger than the configured limit.
+    pub const BODY_TOO_LARGE: &str = "H001";
+    /// The request took longer than the configured request timeout.
+    pub const TIMEOUT: &str = "H002";
+    /// The server's submission queue is full; retry after the `Retry-After` seconds.
+    pub const OVERLOADED: &str = "H003";
+    /// A batch holds more items than the configured limit.
+    pub const BATCH_TOO_LARGE: &str = "H004";
+    /// A batch body is neither a JSON array of submissions nor JSON lines.
+    pub const BAD_BATCH: &str = "H005";
+    /// No such resource.
+    pub const NOT_FOUND: &str = "H006";
+    /// The server failed; the details are in its log, and nothing was acknowledged.
+    pub const INTERNAL: &str = "H007";
+    /// A path or query parameter is malformed.
+    pub const BAD_PARAMETER: &str = "H008";
+}
+
+/// One finding of validation, as returned to the sender.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    /// Stable rule code: `E…` errors, `W…` warnings.
+    pub code: String,
+    /// The field or protocol line the finding is about, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// What is wrong, in words a clerk understands (English).
+    pub message: String,
+    /// The message in Kyrgyz, Russian and English, where the rule provides them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Messages>,
+}
+
+/// A message in the three languages of the site.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, Default)]
+pub struct Messages {
+    pub ky: String,
+    pub ru: String,
+    pub en: String,
+}
+
+/// A problem details object.
+#[derive(Clone, Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    #[serde(serialize_with = "serialize_status")]
+    pub status: StatusCode,
+    pub detail: String,
+    pub code: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+    /// Seconds the client should wait before retrying (also sent as `Retry-After`).
+    #[serde(skip)]
+    pub retry_after: Option<u32>,
+}
+
+fn serialize_status<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u16(status.as_u16())
+}
+
+impl Problem {
+    /// A problem with `code`, a short `title` (the same for every occurrence of the code) and a
+    /// `detail` about this occurrence.
+    pub fn new(status: StatusCode, code: &str, title: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            type_uri: format!("urn:sverka:problem:{code}"),
+            title: title.to_string(),
+            status,
+            detail: detail.into(),
+            code: code.to_string(),
+            findings: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "not found", what)
+    }
+
+    pub fn internal() -> Problem {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::INTERNAL,
+            "internal error",
+            "the server failed; nothing was acknowledged; retry later",
+        )
+    }
+
+    pub fn overloaded(retry_after: u32) -> Problem {
+        let mut problem = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            codes::OVERLOADED,
+            "server busy",
+            "the submission queue is full; nothing was appended; retry after the Retry-After delay",
+        );
+        problem.retry_after = Some(retry_after);
+        problem
+    }
+
+    pub fn body_too_large(limit: usize) -> Problem {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            codes::BODY_TOO_LARGE,
+            "request body too large",
+            format!("the body exceeds the limit of {limit} bytes; nothing was appended"),
+        )
+    }
+
+    pub fn timeout(seconds: u64) -> Problem {
+        let mut problem = Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::TIMEOUT,
+            "request timed out",
+            format!(
+                "the request did not complete within {seconds} s; a submission may still land: \
+                 resubmit the same bytes to get its receipt"
+            ),
+        );
+        problem.retry_after = Some(1);
+        problem
+    }
+
+    pub fn bad_parameter(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, codes::BAD_PARAMETER, "malformed parameter", detail)
+    }
+
+    /// The JSON body.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("problem serializes")
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self).expect("problem serializes");
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

@@ -1,0 +1,102 @@
+//! The router, built from a route table: every route is added through [`Routes`], which records
+//! its method and path, so a test can compare the router with `openapi.json` both ways.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::handler::Handler;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+
+use crate::problem::Problem;
+use crate::{api, publication, site, AppState};
+
+/// A router under construction and the table of what it routes.
+pub struct Routes {
+    router: Router<AppState>,
+    table: Vec<(&'static str, &'static str)>,
+}
+
+impl Routes {
+    fn new() -> Routes {
+        Routes { router: Router::new(), table: Vec::new() }
+    }
+
+    fn add(
+        mut self,
+        method: &'static str,
+        path: &'static str,
+        route: MethodRouter<AppState>,
+    ) -> Routes {
+        self.table.push((method, path));
+        self.router = self.router.route(path, route);
+        self
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Routes {
+        self.add("GET", path, get(handler))
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Routes {
+        self.add("POST", path, post(handler))
+    }
+
+    fn merge(mut self, other: Routes) -> Routes {
+        self.table.extend(other.table);
+        self.router = self.router.merge(other.router);
+        self
+    }
+}
+
+/// Every route: the API under a request timeout, and the event stream without one.
+fn routes(timeout: Duration) -> Routes {
+    let timed = Routes::new()
+        .post("/api/v1/submissions", api::submit)
+        .post("/api/v1/submissions/batch", api::submit_batch)
+        .get("/api/v1/receipts/{leaf_hash}", api::receipt)
+        .get("/api/v1/quarantine", api::quarantine)
+        .get("/api/v1/results", api::results)
+        .get("/api/v1/openapi.json", api::openapi)
+        .get("/checkpoint", publication::checkpoint)
+        .get("/tile/{*path}", publication::tile)
+        .get("/log.vkey", publication::log_vkey)
+        .get("/snapshot/{file}", publication::snapshot)
+        .get("/blob/{sha256}", publication::blob)
+        .get("/", site::national)
+        .get("/region/{id}", site::region)
+        .get("/district/{id}", site::district)
+        .get("/station/{id}", site::station)
+        .get("/find", site::find)
+        .get("/healthz", api::health);
+    let timed = Routes {
+        router: timed.router.layer(middleware::from_fn_with_state(timeout, request_timeout)),
+        table: timed.table,
+    };
+    timed.merge(Routes::new().get("/api/v1/events", api::events))
+}
+
+/// The `(method, path)` of every route, in axum's path syntax.
+pub fn table() -> Vec<(&'static str, &'static str)> {
+    routes(Duration::from_secs(1)).table
+}
+
+/// The application's router.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.config().request_timeout;
+    routes(timeout).router.fallback(fallback).with_state(state)
+}
+
+async fn fallback() -> Problem {
+    Problem::not_found("no such route")
+}
+
+/// Answers `H002` when a request (reading its body included) takes longer than the limit. A
+/// submission whose request timed out may still land; resubmitting the same bytes is safe.
+async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Problem::timeout(limit.as_secs()).into_response(),
+    }
+}

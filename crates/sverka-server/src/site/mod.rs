@@ -1,0 +1,211 @@
+//! The results site (issue 6): server-rendered HTML with inline SVG, in Kyrgyz, Russian and
+//! English, complete without JavaScript.
+//!
+//! - [`national`], [`region`], [`district`], [`station`], [`find`]: the handlers;
+//! - `pages`: the national, region and district pages; `station`: the station page;
+//! - `html`: escaping and the page shell; `charts`: SVG; `i18n`: languages and numbers.
+//!
+//! Every page is rendered from one [`crate::live::Published`] (so it names the checkpoint its
+//! numbers came from), once per checkpoint, language and view, and then served from memory with an
+//! `ETag`. Pages are public and short-lived in caches (`max-age=5`), so a CDN in front absorbs a
+//! crowd while the night moves on.
+
+pub mod charts;
+pub mod html;
+pub mod i18n;
+mod pages;
+mod station;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use sverka_tally::tabulate::View;
+
+use crate::api::etag_matches;
+use crate::live::{CachedPage, Published};
+use crate::AppState;
+use i18n::Lang;
+
+/// Query parameters every page takes.
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    lang: Option<String>,
+    view: Option<String>,
+    q: Option<String>,
+}
+
+/// What a page is rendered for.
+pub(crate) struct Ctx<'a> {
+    pub lang: Lang,
+    pub view: View,
+    pub state: &'a AppState,
+    pub published: &'a Published,
+}
+
+fn view_of(query: &PageQuery) -> View {
+    match query.view.as_deref() {
+        Some("official") => View::Official,
+        _ => View::Preliminary,
+    }
+}
+
+fn lang_of(query: &PageQuery, headers: &HeaderMap) -> Lang {
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    Lang::negotiate(query.lang.as_deref(), accept)
+}
+
+fn html_response(headers: &HeaderMap, page: CachedPage, status: StatusCode) -> Response {
+    let etag = HeaderValue::from_str(&page.etag).expect("etags are ASCII");
+    let common = [
+        (header::ETAG, etag),
+        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=5")),
+        (header::VARY, HeaderValue::from_static("Accept-Language")),
+    ];
+    if status == StatusCode::OK && etag_matches(headers, &page.etag) {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    let content_type =
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))];
+    (status, common, content_type, page.html).into_response()
+}
+
+/// Serves the page `key` from the cache or renders it with `render` (None: not found).
+async fn serve_page<F, Fut>(
+    state: &AppState,
+    headers: &HeaderMap,
+    key: String,
+    render: F,
+) -> Response
+where
+    F: FnOnce(std::sync::Arc<Published>) -> Fut,
+    Fut: std::future::Future<Output = Option<String>>,
+{
+    let published = state.published();
+    if let Some(page) = published.page(&key) {
+        return html_response(headers, page, StatusCode::OK);
+    }
+    match render(published.clone()).await {
+        Some(html) => html_response(headers, published.store_page(key, html), StatusCode::OK),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+fn not_found_page(state: &AppState, lang: Lang, what: &str) -> Response {
+    let election = state.election();
+    let shell = html::Shell {
+        lang,
+        title: lang.t(i18n::Msg::NotFound),
+        election: election.name.get(lang.code()),
+        path: "/",
+        crumbs: &[],
+        checkpoint_size: state.published().size(),
+    };
+    let body = format!(
+        "<section><p>{}</p><p><a href=\"/?lang={}\">{}</a></p></section>",
+        html::esc(what),
+        lang.code(),
+        html::esc(lang.t(i18n::Msg::Country))
+    );
+    let html = html::page(&shell, &body);
+    (
+        StatusCode::NOT_FOUND,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=5"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+/// `GET /`: the national page.
+pub async fn national(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (lang, view) = (lang_of(&query, &headers), view_of(&query));
+    let key = format!("/|{}|{}", lang.code(), view.as_str());
+    let task_state = state.clone();
+    serve_page(&state, &headers, key, |published| async move {
+        let ctx = Ctx { lang, view, state: &task_state, published: &published };
+        Some(pages::national(&ctx))
+    })
+    .await
+}
+
+/// `GET /region/{id}`.
+pub async fn region(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (lang, view) = (lang_of(&query, &headers), view_of(&query));
+    if state.election().region(&id).is_none() {
+        return not_found_page(&state, lang, &format!("{}: {id}", lang.t(i18n::Msg::Region)));
+    }
+    let key = format!("/region/{id}|{}|{}", lang.code(), view.as_str());
+    let task_state = state.clone();
+    serve_page(&state, &headers, key, |published| async move {
+        let ctx = Ctx { lang, view, state: &task_state, published: &published };
+        pages::region(&ctx, &id)
+    })
+    .await
+}
+
+/// `GET /district/{id}`.
+pub async fn district(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (lang, view) = (lang_of(&query, &headers), view_of(&query));
+    if state.election().district(&id).is_none() {
+        return not_found_page(&state, lang, &format!("{}: {id}", lang.t(i18n::Msg::District)));
+    }
+    let key = format!("/district/{id}|{}|{}", lang.code(), view.as_str());
+    let task_state = state.clone();
+    serve_page(&state, &headers, key, |published| async move {
+        let ctx = Ctx { lang, view, state: &task_state, published: &published };
+        pages::district(&ctx, &id)
+    })
+    .await
+}
+
+/// `GET /station/{id}`.
+pub async fn station(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang_of(&query, &headers);
+    if state.election().station(&id).is_none() {
+        return not_found_page(&state, lang, &format!("{}: {id}", lang.t(i18n::Msg::Station)));
+    }
+    let key = format!("/station/{id}|{}", lang.code());
+    let task_state = state.clone();
+    serve_page(&state, &headers, key, |published| async move {
+        station::render(&task_state, &published, lang, &id).await
+    })
+    .await
+}
+
+/// `GET /find?q=…`: to the station with that number.
+pub async fn find(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang_of(&query, &headers);
+    let wanted = query.q.as_deref().unwrap_or("").trim();
+    match state.election().station(wanted) {
+        Some(station) => {
+            Redirect::to(&html::link(&format!("/station/{}", station.id), lang)).into_response()
+        }
+        None => not_found_page(&state, lang, &format!("{}: {wanted}", lang.t(i18n::Msg::Station))),
+    }
+}
