@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd_allocate;
 mod cmd_simulate;
+mod cmd_verify;
 mod not_built;
 
 /// sverka: open election results, from polling-station protocols to seats, on a verifiable log.
@@ -43,7 +44,7 @@ enum Command {
     /// Risk-limiting audit workflow
     Audit(not_built::Args),
     /// Observers' full check of a publication; exit 1 on any failure
-    Verify(not_built::Args),
+    Verify(cmd_verify::Args),
     /// Cosigning witness service
     Witness(not_built::Args),
 }
@@ -61,7 +62,7 @@ fn main() -> ExitCode {
         Command::Results(args) => not_built::run("results", args),
         Command::Reconcile(args) => not_built::run("reconcile", args),
         Command::Audit(args) => not_built::run("audit", args),
-        Command::Verify(args) => not_built::run("verify", args),
+        Command::Verify(args) => cmd_verify::run(args),
         Command::Witness(args) => not_built::run("witness", args),
     };
     match result {

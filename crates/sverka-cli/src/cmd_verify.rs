@@ -1,0 +1,218 @@
+//! `sverka verify PUBDIR_OR_URL [--state FILE] [--key VKEY]`: the observers' full check of a
+//! publication. Reads it from a directory or over HTTP, checks the log (sverka_tlog::publication),
+//! decodes every entry as a canonical signed submission, and remembers the checkpoint in `--state` so
+//! the next run proves the log only grew. Exit 0 only if everything holds; 1 with the first failure.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use sverka_model::submission::{Body, Submission};
+use sverka_tlog::{Ed25519Verifier, Expectation, Hash, PublicationReader, VerifierSet};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The publication: a directory written by `sverka publish`, or an http:// URL of one
+    target: String,
+    /// A file remembering the log key and the last checkpoint verified (created if absent)
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// The log's verifier key (`name+hex+base64`); default: the one pinned in --state, else the
+    /// publication's own log.vkey (trusted on first use)
+    #[arg(long)]
+    key: Option<String>,
+}
+
+/// Reads publication files from a directory.
+struct DirReader(PathBuf);
+
+impl PublicationReader for DirReader {
+    type Error = std::io::Error;
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, Self::Error> {
+        match std::fs::read(self.0.join(path)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Reads publication files over plain HTTP.
+struct HttpReader {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl PublicationReader for HttpReader {
+    type Error = String;
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, Self::Error> {
+        let url = format!("{}/{path}", self.base.trim_end_matches('/'));
+        match self.agent.get(&url).call() {
+            Ok(mut response) => response
+                .body_mut()
+                .with_config()
+                .limit(64 * 1024 * 1024)
+                .read_to_vec()
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            Err(ureq::Error::StatusCode(404)) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// What `--state` remembers between runs.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct State {
+    vkey: String,
+    origin: String,
+    size: u64,
+    root: String,
+}
+
+fn load_state(path: &Path) -> anyhow::Result<Option<State>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(
+            serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let reader: Box<dyn Fn(&str) -> Result<Option<Vec<u8>>, String>> =
+        if args.target.starts_with("http://") || args.target.starts_with("https://") {
+            let http =
+                HttpReader { base: args.target.clone(), agent: ureq::Agent::new_with_defaults() };
+            Box::new(move |p| http.read(p))
+        } else {
+            let dir = DirReader(PathBuf::from(&args.target));
+            if !dir.0.is_dir() {
+                eprintln!("sverka verify: {} is not a directory or an http:// URL", args.target);
+                return Ok(ExitCode::from(2));
+            }
+            Box::new(move |p| dir.read(p).map_err(|e| e.to_string()))
+        };
+    match verify(&args, &FnReader(reader)) {
+        Ok(summary) => {
+            println!("{summary}");
+            println!("OK: everything published under this checkpoint holds");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            eprintln!("FAILED: {failure:#}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+struct FnReader(Box<dyn Fn(&str) -> Result<Option<Vec<u8>>, String>>);
+
+impl PublicationReader for FnReader {
+    type Error = String;
+    fn read(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        (self.0)(path)
+    }
+}
+
+fn verify(args: &Args, reader: &FnReader) -> anyhow::Result<String> {
+    let state = match &args.state {
+        Some(path) => load_state(path)?,
+        None => None,
+    };
+    let published_vkey = reader
+        .read("log.vkey")
+        .map_err(|e| anyhow::anyhow!("log.vkey: {e}"))?
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let vkey = match (&args.key, &state, &published_vkey) {
+        (Some(key), _, _) => key.clone(),
+        (None, Some(state), _) => state.vkey.clone(),
+        (None, None, Some(published)) => published.clone(),
+        (None, None, None) => bail!("log.vkey: missing, and no --key given"),
+    };
+    if let (Some(published), Some(state)) = (&published_vkey, &state) {
+        if published != &state.vkey {
+            bail!("log.vkey: the log key changed from {} to {published}", state.vkey);
+        }
+    }
+    let verifier = Ed25519Verifier::from_vkey(&vkey).context("the log's verifier key")?;
+    let keys = VerifierSet::with(vec![Box::new(verifier)]).context("the log's verifier key")?;
+    let previous = match &state {
+        Some(s) => Some((s.size, Hash::from_hex(&s.root).context("--state: root is not hex")?)),
+        None => None,
+    };
+    let expect = Expectation {
+        log_keys: &keys,
+        origin: state.as_ref().map(|s| s.origin.as_str()),
+        previous,
+    };
+
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} entries").expect("template"),
+    );
+    bar.set_message("verifying");
+    let mut entry_failure: Option<String> = None;
+    let mut counts = std::collections::BTreeMap::<&'static str, u64>::new();
+    let mut on_entry = |index: u64, bytes: &[u8]| {
+        if entry_failure.is_some() {
+            return;
+        }
+        match Submission::decode(bytes) {
+            Err(e) => entry_failure = Some(format!("entry {index}: {e}")),
+            Ok(submission) => {
+                let kind = match &submission.payload.body {
+                    Body::Protocol(_) => "protocols",
+                    Body::Annulment(_) => "annulments",
+                    Body::KeyRegistration(_) => "key registrations",
+                    Body::KeyRevocation(_) => "key revocations",
+                    Body::Election(_) => "election definitions",
+                };
+                if (index == 0) != (kind == "election definitions") {
+                    entry_failure = Some(format!(
+                        "entry {index}: the first entry, and only it, must be the election definition"
+                    ));
+                }
+                *counts.entry(kind).or_default() += 1;
+            }
+        }
+    };
+    let log =
+        sverka_tlog::verify_publication(reader, &expect, &mut on_entry, &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        });
+    bar.finish_and_clear();
+    let log = log?;
+    if let Some(failure) = entry_failure {
+        bail!(failure);
+    }
+    let checkpoint = &log.checkpoint;
+    if let Some(path) = &args.state {
+        let state = State {
+            vkey,
+            origin: checkpoint.origin().to_string(),
+            size: checkpoint.size(),
+            root: checkpoint.root().to_hex(),
+        };
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&state)?)?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let mut summary = format!(
+        "log {}: checkpoint size {}, root {}\n  signature by the log key: ok\n  {} entry bundles and hash tiles: every one rebuilt from the entries and equal\n",
+        checkpoint.origin(),
+        checkpoint.size(),
+        checkpoint.root(),
+        log.tiles_checked
+    );
+    if let Some((seen, _)) = previous {
+        summary.push_str(&format!("  consistent with the checkpoint of size {seen} seen before\n"));
+    }
+    for (kind, n) in counts {
+        summary.push_str(&format!("  {n} {kind}, each a canonical signed submission\n"));
+    }
+    Ok(summary.trim_end().to_string())
+}
