@@ -1,0 +1,195 @@
+//! The static publication (DESIGN.md "The log"): everything a verifier or a CDN needs, as files.
+//!
+//! ```text
+//! PUBDIR/checkpoint                  the latest signed checkpoint (replaced; serve no-cache)
+//! PUBDIR/log.vkey                    the log's verifier key (signed-note)
+//! PUBDIR/tile/<L>/<N>[.p/<W>]        hash tiles (C2SP tlog-tiles v1)
+//! PUBDIR/tile/entries/<N>[.p/<W>]    entry bundles
+//! PUBDIR/snapshot/<N>.json           results of the first N entries (from a SnapshotSource)
+//! PUBDIR/blob/<sha256>               scans and other content-addressed files
+//! ```
+//!
+//! Every file but `checkpoint` is a pure function of the log at a size: its path names what it
+//! holds (a partial tile's path carries its width). So every such file is written once: an existing
+//! file with the same bytes is left alone, and one with different bytes stops the publication with
+//! [`StoreError::PublishedConflict`] (that would be rewriting published history). Files are written
+//! to a temporary name, synced, and renamed into place; their directories are synced before the
+//! new `checkpoint` replaces the old one, last, so a reader never sees a checkpoint whose tiles are
+//! not there, whatever the moment of a crash.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sverka_tlog::root_from_tiles;
+use sverka_tlog::tile::new_tiles;
+
+use crate::db::DbTiles;
+use crate::error::StoreError;
+use crate::fault::FaultPoint;
+use crate::store::{entry_bundle_at, hash_tile_at, sync_dir, SignedCheckpoint, Store};
+
+/// Computes `snapshot/<N>.json` for a checkpoint: the CLI passes one built on `sverka-tally`
+/// (`snapshot(N) = tabulate(entries[0..N])`, naming the checkpoint's size and root). It must be
+/// deterministic: publishing the same checkpoint twice must give the same bytes.
+pub trait SnapshotSource {
+    fn snapshot(&self, store: &Store, checkpoint: &SignedCheckpoint) -> Result<Vec<u8>, String>;
+}
+
+impl<F> SnapshotSource for F
+where
+    F: Fn(&Store, &SignedCheckpoint) -> Result<Vec<u8>, String>,
+{
+    fn snapshot(&self, store: &Store, checkpoint: &SignedCheckpoint) -> Result<Vec<u8>, String> {
+        self(store, checkpoint)
+    }
+}
+
+/// What to publish besides the log itself.
+#[derive(Default)]
+pub struct PublishOptions<'a> {
+    /// Writes `snapshot/<N>.json` when present.
+    pub snapshot: Option<&'a dyn SnapshotSource>,
+}
+
+/// What a publication did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublishReport {
+    /// The published checkpoint's size.
+    pub size: u64,
+    /// Files created.
+    pub written: u64,
+    /// Files that existed with the right bytes.
+    pub unchanged: u64,
+    /// Bytes of the files created.
+    pub bytes_written: u64,
+    /// Whether `checkpoint` changed.
+    pub checkpoint_replaced: bool,
+}
+
+/// Writes files under one output directory and remembers which directories to sync.
+struct Writer<'a> {
+    out: &'a Path,
+    report: PublishReport,
+    dirs: BTreeSet<PathBuf>,
+}
+
+impl Writer<'_> {
+    /// Writes `relative` once: skip if identical, refuse if different.
+    fn write_once(&mut self, relative: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.out.join(relative);
+        match fs::read(&path) {
+            Ok(existing) if existing == bytes => {
+                self.report.unchanged += 1;
+                return Ok(());
+            }
+            Ok(_) => return Err(StoreError::PublishedConflict { path }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(path, e)),
+        }
+        self.replace(&path, bytes)?;
+        self.report.written += 1;
+        self.report.bytes_written += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Atomically replaces `path` by `bytes`: temporary file, fsync, rename.
+    fn replace(&mut self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let dir = path.parent().expect("published files are inside the output directory");
+        if !self.dirs.contains(dir) {
+            fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+            self.dirs.insert(dir.to_path_buf());
+        }
+        let name = path.file_name().expect("a file name").to_string_lossy();
+        let temporary = dir.join(format!(".{name}.tmp"));
+        let mut file = fs::File::create(&temporary).map_err(|e| StoreError::io(&temporary, e))?;
+        file.write_all(bytes).map_err(|e| StoreError::io(&temporary, e))?;
+        file.sync_all().map_err(|e| StoreError::io(&temporary, e))?;
+        fs::rename(&temporary, path).map_err(|e| StoreError::io(path, e))
+    }
+
+    /// Syncs every directory written into and their parents up to the output directory,
+    /// deepest first, so every new name is durable.
+    fn sync_dirs(&mut self) -> Result<(), StoreError> {
+        let mut all = BTreeSet::new();
+        all.insert(self.out.to_path_buf());
+        for dir in std::mem::take(&mut self.dirs) {
+            let mut current = Some(dir.as_path());
+            while let Some(d) = current.filter(|d| d.starts_with(self.out) && *d != self.out) {
+                all.insert(d.to_path_buf());
+                current = d.parent();
+            }
+        }
+        let mut dirs: Vec<PathBuf> = all.into_iter().collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        dirs.iter().try_for_each(|dir| sync_dir(dir))
+    }
+}
+
+impl Store {
+    /// Publishes the latest signed checkpoint into `out`: see the module documentation.
+    ///
+    /// Before writing anything it checks that the stored tiles reproduce the signed root, so
+    /// nothing inconsistent is ever published.
+    pub fn publish(
+        &self,
+        out: &Path,
+        options: &PublishOptions,
+    ) -> Result<PublishReport, StoreError> {
+        let checkpoint = self.checkpoint()?;
+        let size = checkpoint.size;
+        fs::create_dir_all(out).map_err(|e| StoreError::io(out, e))?;
+        let mut writer = Writer {
+            out,
+            report: PublishReport { size, ..PublishReport::default() },
+            dirs: BTreeSet::new(),
+        };
+        self.with_reader(|conn| {
+            let root = root_from_tiles(&DbTiles(conn), size)
+                .map_err(|e| StoreError::Corrupt(format!("tiles at size {size}: {e}")))?;
+            if root != checkpoint.root {
+                return Err(StoreError::Corrupt(format!(
+                    "the tiles give root {root} at size {size}, but {} was signed",
+                    checkpoint.root
+                )));
+            }
+            for (written, tile) in new_tiles(0, size).into_iter().enumerate() {
+                let bytes = hash_tile_at(conn, &tile, size)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("tile {tile} is missing")))?;
+                writer.write_once(&tile.path(), &bytes)?;
+                if let Some(bundle) = tile.entry_bundle() {
+                    let bytes = entry_bundle_at(conn, bundle.index(), bundle.width(), size)?
+                        .ok_or_else(|| {
+                            StoreError::Corrupt(format!("bundle {bundle} is missing"))
+                        })?;
+                    writer.write_once(&bundle.path(), &bytes)?;
+                }
+                if written == 0 {
+                    self.faults().check(FaultPoint::DuringPublish)?;
+                }
+            }
+            Ok(())
+        })?;
+        writer.write_once("log.vkey", format!("{}\n", self.verifier_key()).as_bytes())?;
+        for id in self.blob_ids()? {
+            let bytes = self.blob(&id)?.expect("listed blob");
+            writer.write_once(&format!("blob/{id}"), &bytes)?;
+        }
+        if let Some(source) = options.snapshot {
+            let bytes = source
+                .snapshot(self, &checkpoint)
+                .map_err(|message| StoreError::Snapshot { size, message })?;
+            writer.write_once(&format!("snapshot/{size}.json"), &bytes)?;
+        }
+        writer.sync_dirs()?;
+        let path = out.join("checkpoint");
+        let current = fs::read(&path).ok();
+        if current.as_deref() != Some(checkpoint.note.as_bytes()) {
+            writer.replace(&path, checkpoint.note.as_bytes())?;
+            sync_dir(out)?;
+            writer.report.checkpoint_replaced = true;
+        }
+        Ok(writer.report)
+    }
+}

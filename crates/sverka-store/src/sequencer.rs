@@ -1,0 +1,592 @@
+//! The sequencer: the only writer of the log.
+//!
+//! [`Writer`] holds the write connection, the admission [`State`], the tree size and root, and the
+//! log key. [`Writer::append_batch`] is one group commit: admit each submission in order, insert the
+//! accepted entries (with their leaf hashes) and the quarantine rows, integrate the new leaves into
+//! tiles, and commit, all in one SQLite transaction; only after the commit returns are receipts
+//! handed out. [`Writer::sign_checkpoint`] signs the current tree through the compare-and-swap
+//! record. [`Writer::load`] is crash recovery: it rebuilds whatever a crash left unfinished from
+//! the entries, checks the tiles against the last signed root, and refolds the admission state.
+//!
+//! [`run`] is the thread around it: it drains the job queue into batches (up to
+//! `Config::max_batch` submissions per transaction), and after an error rolls back, answers the
+//! batch's waiters with the error, and reloads everything from the database (errors are split by
+//! recovery: the batch fails, the log does not).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::VerifyingKey;
+use rusqlite::{Connection, TransactionBehavior};
+use sverka_model::submission::DecodeError;
+use sverka_model::{Body, Election, Submission};
+use sverka_tlog::note::{Ed25519Signer, NoteSigner};
+use sverka_tlog::{append_leaves, root_from_tiles, Checkpoint, Hash};
+
+use crate::admission::{admit_checked, Rejection, State, LOG_SIGNER};
+use crate::db::{self, DbTiles, EntryRow};
+use crate::error::{StoreError, SubmitError};
+use crate::fault::FaultPoint;
+use crate::store::{CheckpointPolicy, Config, Receipt, SignedCheckpoint};
+
+/// A submission ready for the sequencer: decoded, hashed and (when its key was known) with its
+/// signature checked, all on the submitting thread.
+pub(crate) struct Prepared {
+    pub bytes: Vec<u8>,
+    pub sender: String,
+    pub leaf_hash: Hash,
+    pub decoded: Result<Submission, DecodeError>,
+    /// The public key the signature verified with, if it was checked already.
+    pub verified_with: Option<VerifyingKey>,
+}
+
+/// What the sequencer thread is asked to do.
+pub(crate) enum Job {
+    Submit { items: Vec<Prepared>, reply: Sender<Vec<Result<Receipt, SubmitError>>> },
+    Checkpoint { reply: Sender<Result<SignedCheckpoint, StoreError>> },
+}
+
+/// The kind column of an entry row.
+fn kind_of(body: &Body) -> &'static str {
+    match body {
+        Body::Protocol(_) => "protocol",
+        Body::Annulment(_) => "annulment",
+        Body::KeyRegistration(_) => "key_registration",
+        Body::KeyRevocation(_) => "key_revocation",
+        Body::Election(_) => "election",
+    }
+}
+
+/// The log's writer: see the module documentation.
+pub(crate) struct Writer {
+    conn: Connection,
+    state: State,
+    /// Entries in the log (= leaves covered by the stored tiles, after [`Writer::load`]).
+    size: u64,
+    /// The tree head of `size` leaves.
+    root: Hash,
+    signer: Ed25519Signer,
+    origin: String,
+    config: Config,
+    /// Set when an accepted entry registered or revoked a key, so the shared key map is refreshed.
+    keys_changed: bool,
+}
+
+/// Whether the tiles of a tree of `size` leaves are all readable.
+fn tiles_complete(conn: &Connection, size: u64) -> bool {
+    root_from_tiles(&DbTiles(conn), size).is_ok()
+}
+
+impl Writer {
+    /// Opens the writer on `db_path` and recovers: see [`Writer::load`].
+    pub(crate) fn open(
+        db_path: &Path,
+        election_file: &str,
+        signer: Ed25519Signer,
+        config: Config,
+    ) -> Result<Writer, StoreError> {
+        let conn = Connection::open(db_path)?;
+        crate::schema::configure(&conn)?;
+        let origin = signer.name().to_string();
+        let genesis = genesis_state(&conn, election_file, signer.verifier().public_key())?;
+        let mut writer = Writer {
+            conn,
+            state: genesis,
+            size: 0,
+            root: sverka_tlog::EMPTY_ROOT,
+            signer,
+            origin,
+            config,
+            keys_changed: true,
+        };
+        writer.load(election_file)?;
+        Ok(writer)
+    }
+
+    /// An empty database's writer, used once by `Store::init` to write the log's first entry.
+    pub(crate) fn for_genesis(
+        conn: Connection,
+        state: State,
+        signer: Ed25519Signer,
+        config: Config,
+    ) -> Result<Writer, StoreError> {
+        let origin = signer.name().to_string();
+        Ok(Writer {
+            conn,
+            state,
+            size: 0,
+            root: sverka_tlog::EMPTY_ROOT,
+            signer,
+            origin,
+            config,
+            keys_changed: true,
+        })
+    }
+
+    pub(crate) fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Crash recovery, idempotent: completes the tiles for entries a crash left unintegrated (or
+    /// rebuilds them all if any is missing), checks that the tiles reproduce the last signed root,
+    /// and refolds the admission state from the entries.
+    pub(crate) fn load(&mut self, election_file: &str) -> Result<(), StoreError> {
+        let entries = db::entry_count(&self.conn)?;
+        let mut tiled = db::tile_size(&self.conn)?;
+        if tiled > entries {
+            return Err(StoreError::Corrupt(format!(
+                "tiles cover {tiled} entries but only {entries} are stored"
+            )));
+        }
+        if !tiles_complete(&self.conn, tiled) {
+            let tx = self.conn.transaction()?;
+            tx.execute("DELETE FROM partial_tiles", [])?;
+            db::meta_set(&tx, "tree_size", "0")?;
+            tx.commit()?;
+            tiled = 0;
+        }
+        const CHUNK: u64 = 1 << 16;
+        while tiled < entries {
+            let end = entries.min(tiled + CHUNK);
+            let tx = self.conn.transaction()?;
+            let leaves = db::leaf_hashes(&tx, tiled..end)?;
+            let outcome = append_leaves(&DbTiles(&tx), tiled, &leaves).map_err(tile_error)?;
+            db::write_tiles(&tx, outcome.tiles())?;
+            db::meta_set(&tx, "tree_size", &end.to_string())?;
+            tx.commit()?;
+            tiled = end;
+        }
+        self.size = entries;
+        self.root = root_from_tiles(&DbTiles(&self.conn), entries).map_err(tile_error)?;
+        if let Some((signed_size, signed_root, _)) = db::signed_checkpoint(&self.conn)? {
+            if signed_size > entries {
+                return Err(StoreError::Corrupt(format!(
+                    "checkpoint {signed_size} was signed but only {entries} entries are stored"
+                )));
+            }
+            let root = root_from_tiles(&DbTiles(&self.conn), signed_size).map_err(tile_error)?;
+            if root != signed_root {
+                return Err(StoreError::Corrupt(format!(
+                    "the tiles give root {root} at size {signed_size}, but {signed_root} was signed"
+                )));
+            }
+        }
+        let log_key = *self.state.log_key();
+        self.state = genesis_state(&self.conn, election_file, &log_key)?;
+        refold_state(&self.conn, &mut self.state)?;
+        self.keys_changed = true;
+        Ok(())
+    }
+
+    /// The public keys admission currently accepts, for signature checks on submitting threads.
+    pub(crate) fn take_keys_if_changed(&mut self) -> Option<HashMap<String, VerifyingKey>> {
+        if !std::mem::take(&mut self.keys_changed) {
+            return None;
+        }
+        Some(self.state.public_keys())
+    }
+
+    /// Writes the log's first entry (the election definition signed by the log key) into an empty
+    /// database, integrates it and signs checkpoint 1.
+    pub(crate) fn append_genesis(
+        &mut self,
+        bytes: Vec<u8>,
+    ) -> Result<SignedCheckpoint, StoreError> {
+        let leaf_hash = sverka_tlog::leaf_hash(&bytes);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if db::entry_count(&tx)? != 0 {
+            return Err(StoreError::Corrupt("the log is not empty".into()));
+        }
+        let row = EntryRow {
+            idx: 0,
+            leaf_hash,
+            bytes: &bytes,
+            signer: LOG_SIGNER,
+            seq: 1,
+            kind: "election",
+        };
+        db::insert_entry(&tx, &row)?;
+        let outcome = append_leaves(&DbTiles(&tx), 0, &[leaf_hash]).map_err(tile_error)?;
+        db::write_tiles(&tx, outcome.tiles())?;
+        db::meta_set(&tx, "tree_size", "1")?;
+        tx.commit()?;
+        self.size = 1;
+        self.root = outcome.root();
+        self.sign_checkpoint()
+    }
+
+    /// One group commit; see the module documentation. Returns one outcome per item, in order.
+    pub(crate) fn append_batch(
+        &mut self,
+        items: Vec<Prepared>,
+    ) -> Result<Vec<Result<Receipt, Rejection>>, StoreError> {
+        let received_at = crate::time::now_rfc3339();
+        let faults = self.config.faults.clone();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcomes = Vec::with_capacity(items.len());
+        let mut new_leaves: Vec<Hash> = Vec::new();
+        let mut accepted: Vec<(usize, Submission)> = Vec::new();
+        let mut rejected: Vec<(usize, String)> = Vec::new();
+        let mut in_batch: HashMap<Hash, u64> = HashMap::new();
+        for (position, item) in items.iter().enumerate() {
+            let known = match in_batch.get(&item.leaf_hash) {
+                Some(&index) => Some(index),
+                None => db::find_leaf(&tx, &item.leaf_hash)?,
+            };
+            if let Some(index) = known {
+                let receipt =
+                    Receipt { index, leaf_hash: item.leaf_hash, new: false, warnings: Vec::new() };
+                outcomes.push(Ok(receipt));
+                continue;
+            }
+            let verdict = match &item.decoded {
+                Err(error) => Err(Rejection::from_decode(error)),
+                Ok(submission) => {
+                    admit_checked(&self.state, submission, item.verified_with.as_ref())
+                }
+            };
+            match verdict {
+                Ok(warnings) => {
+                    let submission = item.decoded.as_ref().expect("admitted, so decoded").clone();
+                    let index = self.size + new_leaves.len() as u64;
+                    self.state.apply(&submission);
+                    if matches!(
+                        submission.payload.body,
+                        Body::KeyRegistration(_) | Body::KeyRevocation(_)
+                    ) {
+                        self.keys_changed = true;
+                    }
+                    in_batch.insert(item.leaf_hash, index);
+                    new_leaves.push(item.leaf_hash);
+                    accepted.push((position, submission));
+                    outcomes.push(Ok(Receipt {
+                        index,
+                        leaf_hash: item.leaf_hash,
+                        new: true,
+                        warnings,
+                    }));
+                }
+                Err(rejection) => {
+                    let codes = serde_json::to_string(&rejection.problems)
+                        .expect("problems serialise to JSON");
+                    rejected.push((position, codes));
+                    outcomes.push(Err(rejection));
+                }
+            }
+        }
+        faults.check(FaultPoint::BeforeInsert)?;
+        for (offset, (position, submission)) in accepted.iter().enumerate() {
+            let item = &items[*position];
+            db::insert_entry(
+                &tx,
+                &EntryRow {
+                    idx: self.size + offset as u64,
+                    leaf_hash: item.leaf_hash,
+                    bytes: &item.bytes,
+                    signer: &submission.payload.signer,
+                    seq: submission.payload.seq,
+                    kind: kind_of(&submission.payload.body),
+                },
+            )?;
+        }
+        for (position, codes) in &rejected {
+            let item = &items[*position];
+            db::insert_quarantine(&tx, &received_at, &item.sender, &item.bytes, codes)?;
+        }
+        faults.check(FaultPoint::AfterInsert)?;
+        let outcome = append_leaves(&DbTiles(&tx), self.size, &new_leaves).map_err(tile_error)?;
+        db::write_tiles(&tx, outcome.tiles())?;
+        db::meta_set(&tx, "tree_size", &outcome.size().to_string())?;
+        faults.check(FaultPoint::AfterTiles)?;
+        tx.commit()?;
+        self.size = outcome.size();
+        self.root = outcome.root();
+        faults.check(FaultPoint::AfterCommit)?;
+        Ok(outcomes)
+    }
+
+    /// Signs the current tree if it is not signed yet, through the compare-and-swap record: the
+    /// last signed `(size, root)` is read and checked first (a smaller size whose root the tiles
+    /// still reproduce), then replaced only if it is still the same. Signatures are deterministic
+    /// (Ed25519, and the note has no timestamp), so signing the same tree again after a crash gives
+    /// byte-identical notes.
+    pub(crate) fn sign_checkpoint(&mut self) -> Result<SignedCheckpoint, StoreError> {
+        let (size, root) = (self.size, self.root);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let signed = db::signed_checkpoint(&tx)?;
+        let conflict = |signed_size: u64, signed_root: &Hash| StoreError::CheckpointConflict {
+            size,
+            root: root.to_base64(),
+            signed_size,
+            signed_root: signed_root.to_base64(),
+        };
+        if let Some((signed_size, signed_root, note)) = &signed {
+            if *signed_size == size && *signed_root == root {
+                return Ok(SignedCheckpoint { size, root, note: note.clone() });
+            }
+            if *signed_size >= size {
+                return Err(conflict(*signed_size, signed_root));
+            }
+            let old_root = root_from_tiles(&DbTiles(&tx), *signed_size).map_err(tile_error)?;
+            if old_root != *signed_root {
+                return Err(conflict(*signed_size, signed_root));
+            }
+        }
+        let note = Checkpoint::new(&self.origin, size, root)
+            .and_then(|checkpoint| checkpoint.sign(&self.signer as &dyn NoteSigner))
+            .map_err(|e| StoreError::Corrupt(format!("signing the checkpoint: {e}")))?;
+        let note = String::from_utf8(note.to_bytes()).expect("notes are UTF-8 text");
+        if let Some(observer) = &self.config.on_checkpoint_signed {
+            observer(&note);
+        }
+        self.config.faults.check(FaultPoint::AfterSign)?;
+        let old = signed.as_ref().map(|(s, r, _)| (*s, *r));
+        if !db::swap_checkpoint(&tx, old, (size, root, &note), &crate::time::now_rfc3339())? {
+            return Err(StoreError::Corrupt(
+                "the checkpoint record changed while signing: another sequencer is running".into(),
+            ));
+        }
+        tx.commit()?;
+        Ok(SignedCheckpoint { size, root, note })
+    }
+
+    /// Whether the current tree is already covered by the signed checkpoint.
+    fn signed_is_current(&self) -> Result<bool, StoreError> {
+        Ok(db::signed_checkpoint(&self.conn)?.is_some_and(|(size, _, _)| size == self.size))
+    }
+}
+
+fn tile_error<E: std::fmt::Display>(error: E) -> StoreError {
+    StoreError::Corrupt(format!("tiles: {error}"))
+}
+
+/// The state after entry 0: the election it defines and the log key that signed it.
+fn genesis_state(
+    conn: &Connection,
+    election_file: &str,
+    log_key: &VerifyingKey,
+) -> Result<State, StoreError> {
+    let bytes =
+        db::entry(conn, 0)?.ok_or_else(|| StoreError::Corrupt("the log is empty".into()))?;
+    let election = election_from_entry(&bytes, election_file, log_key)?;
+    Ok(State::new(Arc::new(election), *log_key))
+}
+
+/// Decodes the log's first entry: an `election` body signed by the log key (signer `"log"`).
+pub(crate) fn election_from_entry(
+    bytes: &[u8],
+    election_file: &str,
+    log_key: &VerifyingKey,
+) -> Result<Election, StoreError> {
+    let corrupt = |why: String| StoreError::Corrupt(format!("entry 0: {why}"));
+    let submission = Submission::decode(bytes).map_err(|e| corrupt(e.to_string()))?;
+    if submission.payload.signer != LOG_SIGNER || !submission.verify(log_key) {
+        return Err(corrupt("not signed by this log's key".into()));
+    }
+    let Body::Election(definition) = &submission.payload.body else {
+        return Err(corrupt("not the election definition".into()));
+    };
+    Election::from_toml(election_file, &definition.definition)
+        .map_err(|e| StoreError::Election(e.to_string()))
+}
+
+/// Folds the stored entries into the state: the last sequence number of every signer (from the
+/// indexed `signer`/`seq` columns) and every key registration and revocation, in log order.
+fn refold_state(conn: &Connection, state: &mut State) -> Result<(), StoreError> {
+    let mut statement =
+        conn.prepare("SELECT signer, MAX(seq) FROM entries WHERE idx > 0 GROUP BY signer")?;
+    let rows =
+        statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (signer, seq) = row?;
+        state.note_seq(&signer, seq as u64);
+    }
+    let mut statement = conn.prepare(
+        "SELECT idx, bytes FROM entries WHERE kind IN ('key_registration', 'key_revocation') ORDER BY idx",
+    )?;
+    let rows =
+        statement.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))?;
+    for row in rows {
+        let (idx, bytes) = row?;
+        let submission = Submission::decode(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("entry {idx} does not decode: {e}")))?;
+        state.apply(&submission);
+    }
+    Ok(())
+}
+
+/// The sequencer thread: see the module documentation.
+pub(crate) fn run(
+    mut writer: Writer,
+    jobs: Receiver<Job>,
+    keys: Arc<RwLock<HashMap<String, VerifyingKey>>>,
+    election_file: String,
+) {
+    let policy = writer.config.checkpoint;
+    let max_batch = writer.config.max_batch.max(1);
+    let mut failed: Option<String> = None;
+    let mut last_signed = Instant::now();
+    publish_keys(&mut writer, &keys);
+    if policy != CheckpointPolicy::Manual {
+        sign_or_fail(&mut writer, &mut failed, &election_file);
+    }
+    loop {
+        let wait = match policy {
+            CheckpointPolicy::Interval(every) => every.saturating_sub(last_signed.elapsed()),
+            _ => Duration::from_secs(3600),
+        };
+        let first = match jobs.recv_timeout(wait) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => {
+                if failed.is_none() && matches!(policy, CheckpointPolicy::Interval(_)) {
+                    sign_or_fail(&mut writer, &mut failed, &election_file);
+                    last_signed = Instant::now();
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut submits = Vec::new();
+        let mut checkpoints = Vec::new();
+        let mut count = 0;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Submit { items, reply } => {
+                    count += items.len();
+                    submits.push((items, reply));
+                }
+                Job::Checkpoint { reply } => checkpoints.push(reply),
+            }
+            if count < max_batch {
+                next = jobs.try_recv().ok();
+            }
+        }
+        if let Some(reason) = &failed {
+            answer_failed(submits, checkpoints, reason);
+            continue;
+        }
+        if !submits.is_empty() {
+            run_batch(&mut writer, submits, &mut failed, &election_file);
+            publish_keys(&mut writer, &keys);
+            if failed.is_none() && policy == CheckpointPolicy::EveryBatch {
+                sign_or_fail(&mut writer, &mut failed, &election_file);
+            }
+        }
+        for reply in checkpoints {
+            let result = match &failed {
+                Some(reason) => Err(StoreError::Stopped(reason.clone())),
+                None => {
+                    let result = writer.sign_checkpoint();
+                    if let Err(error) = &result {
+                        recover(&mut writer, &mut failed, &election_file, error);
+                    }
+                    result
+                }
+            };
+            let _ = reply.send(result);
+        }
+        if let CheckpointPolicy::Interval(every) = policy {
+            if failed.is_none() && last_signed.elapsed() >= every {
+                sign_or_fail(&mut writer, &mut failed, &election_file);
+                last_signed = Instant::now();
+            }
+        }
+    }
+}
+
+type SubmitJob = (Vec<Prepared>, Sender<Vec<Result<Receipt, SubmitError>>>);
+
+fn run_batch(
+    writer: &mut Writer,
+    submits: Vec<SubmitJob>,
+    failed: &mut Option<String>,
+    election_file: &str,
+) {
+    let mut lengths = Vec::with_capacity(submits.len());
+    let mut replies = Vec::with_capacity(submits.len());
+    let mut items = Vec::new();
+    for (job_items, reply) in submits {
+        lengths.push(job_items.len());
+        replies.push(reply);
+        items.extend(job_items);
+    }
+    match writer.append_batch(items) {
+        Ok(outcomes) => {
+            let mut outcomes = outcomes.into_iter();
+            for (length, reply) in lengths.into_iter().zip(replies) {
+                let answers: Vec<_> = outcomes
+                    .by_ref()
+                    .take(length)
+                    .map(|outcome| outcome.map_err(SubmitError::Rejected))
+                    .collect();
+                let _ = reply.send(answers);
+            }
+        }
+        Err(error) => {
+            let message = error.to_string();
+            for (length, reply) in lengths.into_iter().zip(replies) {
+                let answers = (0..length)
+                    .map(|_| Err(SubmitError::Store(StoreError::Batch(message.clone()))))
+                    .collect();
+                let _ = reply.send(answers);
+            }
+            recover(writer, failed, election_file, &error);
+        }
+    }
+}
+
+/// Signs per the policy; a failure reloads the writer (or stops it if it cannot recover).
+fn sign_or_fail(writer: &mut Writer, failed: &mut Option<String>, election_file: &str) {
+    match writer.signed_is_current() {
+        Ok(true) => return,
+        Ok(false) => {}
+        Err(error) => return recover(writer, failed, election_file, &error),
+    }
+    if let Err(error) = writer.sign_checkpoint() {
+        recover(writer, failed, election_file, &error);
+    }
+}
+
+/// After an error: reload from the database; a conflict of signed roots or a failed reload stops
+/// the sequencer for good (every later job is answered with the reason).
+fn recover(
+    writer: &mut Writer,
+    failed: &mut Option<String>,
+    election_file: &str,
+    error: &StoreError,
+) {
+    if matches!(error, StoreError::CheckpointConflict { .. }) {
+        *failed = Some(error.to_string());
+        return;
+    }
+    if let Err(reload) = writer.load(election_file) {
+        *failed = Some(format!("{error}; then recovery failed: {reload}"));
+    }
+}
+
+fn publish_keys(writer: &mut Writer, keys: &RwLock<HashMap<String, VerifyingKey>>) {
+    if let Some(map) = writer.take_keys_if_changed() {
+        *keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = map;
+    }
+}
+
+fn answer_failed(
+    submits: Vec<SubmitJob>,
+    checkpoints: Vec<Sender<Result<SignedCheckpoint, StoreError>>>,
+    reason: &str,
+) {
+    for (items, reply) in submits {
+        let answers = items
+            .iter()
+            .map(|_| Err(SubmitError::Store(StoreError::Stopped(reason.into()))))
+            .collect();
+        let _ = reply.send(answers);
+    }
+    for reply in checkpoints {
+        let _ = reply.send(Err(StoreError::Stopped(reason.into())));
+    }
+}

@@ -1,0 +1,809 @@
+//! [`Store`]: a data directory (`sverka.db`, `keys/log.key`) and the handle to it.
+//!
+//! A `Store` is cheap to clone (an `Arc`) and may be used from any number of threads. Submissions
+//! are decoded and their signatures checked on the calling thread, then queued to the single
+//! sequencer thread (see the `sequencer` module), which answers once the batch holding them is
+//! durable. Reads go to a small pool of SQLite connections and never block the sequencer (WAL).
+//!
+//! Layout of a data directory:
+//!
+//! ```text
+//! DIR/sverka.db       SQLite (WAL, synchronous=FULL); schema in `crate::schema`
+//! DIR/keys/log.key    the log's signing key, signed-note format PRIVATE+KEY+<origin>+<id>+<key>, mode 0600
+//! ```
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sverka_model::submission::{ElectionDefinition, FORMAT_VERSION, MAX_SUBMISSION_BYTES};
+use sverka_model::{Body, Election, Payload, Submission};
+use sverka_tlog::note::Ed25519Signer;
+use sverka_tlog::tile::{tile_at, Tile, TilePath, TILE_HEIGHT};
+use sverka_tlog::{encode_bundle, parse_path, Hash, TileHashSource};
+
+use crate::admission::{Problem, State, LOG_SIGNER};
+use crate::db::{self, DbTiles};
+use crate::error::{StoreError, SubmitError};
+use crate::fault::FaultPlan;
+use crate::sequencer::{self, Job, Prepared, Writer};
+
+/// The database file inside a data directory.
+pub const DB_FILE: &str = "sverka.db";
+/// The log key file inside a data directory.
+pub const LOG_KEY_FILE: &str = "keys/log.key";
+
+/// When the sequencer signs checkpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckpointPolicy {
+    /// After every committed batch (and on open, if the log grew since the last one).
+    EveryBatch,
+    /// At most this often, when the log has grown (and on open).
+    Interval(Duration),
+    /// Only when [`Store::checkpoint_now`] asks.
+    Manual,
+}
+
+/// Signed-checkpoint observer: called with every note right after it is signed, before it is
+/// recorded (tests keep a record of everything the log key ever signed).
+pub type CheckpointObserver = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How a store runs.
+#[derive(Clone)]
+pub struct Config {
+    /// When checkpoints are signed.
+    pub checkpoint: CheckpointPolicy,
+    /// The most submissions one transaction takes (more queued work waits for the next batch).
+    pub max_batch: usize,
+    /// Injected failures (tests only; the default injects none).
+    pub faults: FaultPlan,
+    /// Called with each checkpoint note as soon as it is signed.
+    pub on_checkpoint_signed: Option<CheckpointObserver>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            checkpoint: CheckpointPolicy::EveryBatch,
+            max_batch: 4096,
+            faults: FaultPlan::none(),
+            on_checkpoint_signed: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("checkpoint", &self.checkpoint)
+            .field("max_batch", &self.max_batch)
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a submitter gets once its submission is durable: where it is in the log. The HTTP layer
+/// answers `201` when `new`, `200` when the same bytes were already in the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Receipt {
+    pub index: u64,
+    #[serde(serialize_with = "hex_hash")]
+    pub leaf_hash: Hash,
+    pub new: bool,
+    /// Warnings of the accepted submission (empty for a repeat).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Problem>,
+}
+
+fn hex_hash<S: serde::Serializer>(hash: &Hash, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&hash.to_hex())
+}
+
+/// A receipt looked up later, with its inclusion proof once a signed checkpoint covers it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryReceipt {
+    pub index: u64,
+    pub leaf_hash: Hash,
+    /// The latest signed checkpoint, if it covers the entry.
+    pub checkpoint: Option<SignedCheckpoint>,
+    /// The inclusion proof in `checkpoint` (RFC 9162 §2.1.3), empty when not covered.
+    pub proof: Vec<Hash>,
+}
+
+/// A checkpoint signed by the log key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    /// The signed note (C2SP tlog-checkpoint in signed-note), as served at `/checkpoint`.
+    pub note: String,
+}
+
+/// A submission as it arrives: its bytes and a note on who sent it (kept in the quarantine).
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    pub bytes: Vec<u8>,
+    /// Free text: `"import night/submissions.jsonl:17"`, `"http 10.0.0.5"`.
+    pub sender: String,
+}
+
+/// Submissions decoded and signature-checked by [`Store::prepare`], ready for
+/// [`Store::submit_prepared`] (lets a server verify on its request threads, and a benchmark time
+/// the sequencing path alone).
+pub struct PreparedBatch(Vec<Prepared>);
+
+impl std::fmt::Debug for PreparedBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PreparedBatch({} submissions)", self.0.len())
+    }
+}
+
+impl PreparedBatch {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// One quarantined submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct QuarantineRecord {
+    pub id: u64,
+    pub received_at: String,
+    pub sender: String,
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+    pub problems: Vec<Problem>,
+}
+
+/// Which quarantine records to list.
+#[derive(Clone, Debug, Default)]
+pub struct QuarantineFilter {
+    /// Only records with a problem of this code.
+    pub code: Option<String>,
+    /// Only records with an id above this (paging).
+    pub after_id: Option<u64>,
+    /// At most this many (all when `None`).
+    pub limit: Option<usize>,
+}
+
+/// A data directory, open. See the module documentation.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.inner.dir.display())
+    }
+}
+
+struct Inner {
+    dir: PathBuf,
+    db_path: PathBuf,
+    election: Arc<Election>,
+    origin: String,
+    verifier_key: String,
+    /// Idle read connections.
+    readers: Mutex<Vec<Connection>>,
+    /// The sequencer's queue; `None` once shutting down.
+    jobs: Mutex<Option<Sender<Job>>>,
+    /// Registered public keys by id, refreshed by the sequencer, for checking signatures on the
+    /// submitting threads.
+    keys: Arc<RwLock<HashMap<String, VerifyingKey>>>,
+    sequencer: Mutex<Option<JoinHandle<()>>>,
+    /// Injected failures for the publication (the sequencer has its own copy).
+    faults: FaultPlan,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        lock(&self.jobs).take();
+        if let Some(handle) = lock(&self.sequencer).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::io(path, source)
+}
+
+/// Writes a new file with `content`, mode 0600 on Unix, and syncs it.
+fn write_secret_file(path: &Path, content: &str) -> Result<(), StoreError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(io(path))?;
+    file.write_all(content.as_bytes()).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+/// Syncs a directory so the names created in it survive a crash.
+pub(crate) fn sync_dir(path: &Path) -> Result<(), StoreError> {
+    fs::File::open(path).and_then(|dir| dir.sync_all()).map_err(io(path))
+}
+
+/// Refuses anything but a missing path or an empty directory.
+fn check_new_dir(dir: &Path) -> Result<(), StoreError> {
+    match fs::read_dir(dir) {
+        Ok(entries) => match entries.count() {
+            0 => Ok(()),
+            _ => Err(StoreError::NotEmpty(dir.to_path_buf())),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(_) if dir.exists() => Err(StoreError::NotEmpty(dir.to_path_buf())),
+        Err(e) => Err(StoreError::io(dir, e)),
+    }
+}
+
+impl Store {
+    /// Creates a data directory for the election defined by `election_toml` (`file_name` names it
+    /// in error messages) with the default [`Config`]. See [`Store::init_with`].
+    pub fn init(dir: &Path, election_toml: &str, file_name: &str) -> Result<Store, StoreError> {
+        Store::init_with(dir, election_toml, file_name, Config::default())
+    }
+
+    /// Creates a data directory: refuses an existing non-empty `dir`; validates the election;
+    /// generates the log key (`keys/log.key`, mode 0600); creates `sverka.db`; and writes the log's
+    /// first entry, the election definition, and signs checkpoint 1.
+    ///
+    /// The first entry is the one submission not signed by a registered key: its `signer` is
+    /// `"log"` ([`crate::admission::LOG_SIGNER`]) and it is signed by the log key itself, whose
+    /// public half is published as `log.vkey`. Admission refuses every later submission by
+    /// `"log"` and every later `election` body.
+    ///
+    /// Everything is built in a temporary sibling directory and renamed into place, so a failed
+    /// init leaves nothing behind.
+    pub fn init_with(
+        dir: &Path,
+        election_toml: &str,
+        file_name: &str,
+        config: Config,
+    ) -> Result<Store, StoreError> {
+        let election = Election::from_toml(file_name, election_toml)
+            .map_err(|e| StoreError::Election(e.to_string()))?;
+        check_new_dir(dir)?;
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let signer = Ed25519Signer::new(&election.log_origin, key.clone())
+            .map_err(|e| StoreError::Election(format!("log_origin: {e}")))?;
+        let genesis = genesis_bytes(&election, election_toml, &key)?;
+        let staging = staging_dir(dir)?;
+        let built = build_data_dir(&staging, file_name, election, signer, genesis, &config);
+        if let Err(error) = built {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(error);
+        }
+        if dir.exists() {
+            fs::remove_dir(dir).map_err(io(dir))?;
+        }
+        fs::rename(&staging, dir).map_err(io(dir))?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+        Store::open_with(dir, config)
+    }
+
+    /// Opens a data directory with the default [`Config`].
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(dir, Config::default())
+    }
+
+    /// Opens a data directory: migrates the schema, recovers from any crash (see
+    /// `Writer::load`), starts the sequencer, and signs a checkpoint if the log grew since the last
+    /// one (unless the policy is [`CheckpointPolicy::Manual`]).
+    pub fn open_with(dir: &Path, config: Config) -> Result<Store, StoreError> {
+        let db_path = dir.join(DB_FILE);
+        if !db_path.is_file() {
+            return Err(StoreError::NotADataDir(dir.to_path_buf()));
+        }
+        let mut conn = Connection::open(&db_path)?;
+        crate::schema::configure(&conn)?;
+        crate::schema::migrate(&mut conn)?;
+        let election_file = db::meta_get(&conn, "election_file")?.unwrap_or_default();
+        let key_path = dir.join(LOG_KEY_FILE);
+        let key_text = fs::read_to_string(&key_path).map_err(io(&key_path))?;
+        let signer = Ed25519Signer::from_skey(key_text.trim())
+            .map_err(|_| StoreError::BadKeyFile(key_path.clone()))?;
+        let verifier_key = signer.verifier().to_vkey();
+        if db::meta_get(&conn, "log_verifier_key")?.as_deref() != Some(&verifier_key) {
+            return Err(StoreError::BadKeyFile(key_path));
+        }
+        let faults = config.faults.clone();
+        let writer = Writer::open(&db_path, &election_file, signer, config)?;
+        let election = writer.state().election().clone();
+        let keys = Arc::new(RwLock::new(HashMap::new()));
+        let (sender, receiver) = mpsc::channel();
+        let thread_keys = keys.clone();
+        let handle = std::thread::Builder::new()
+            .name("sverka-sequencer".into())
+            .spawn(move || sequencer::run(writer, receiver, thread_keys, election_file))
+            .map_err(io(dir))?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                db_path,
+                origin: election.log_origin.clone(),
+                election,
+                verifier_key,
+                readers: Mutex::new(vec![conn]),
+                jobs: Mutex::new(Some(sender)),
+                keys,
+                sequencer: Mutex::new(Some(handle)),
+                faults,
+            }),
+        };
+        Ok(store)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Submissions
+
+    /// Submits one submission and waits until it is durable (or refused).
+    pub fn submit(&self, bytes: Vec<u8>) -> Result<Receipt, SubmitError> {
+        self.submit_from(bytes, "")
+    }
+
+    /// [`Store::submit`] with a note on the sender, kept if it is quarantined.
+    pub fn submit_from(&self, bytes: Vec<u8>, sender: &str) -> Result<Receipt, SubmitError> {
+        let incoming = Incoming { bytes, sender: sender.to_string() };
+        self.submit_incoming(vec![incoming]).pop().expect("one answer per submission")
+    }
+
+    /// Submits many; one answer per submission, in order. They may share a transaction with
+    /// submissions from other threads.
+    pub fn submit_batch(&self, items: Vec<Vec<u8>>) -> Vec<Result<Receipt, SubmitError>> {
+        let items = items.into_iter().map(|bytes| Incoming { bytes, sender: String::new() });
+        self.submit_incoming(items.collect())
+    }
+
+    /// [`Store::submit_batch`] with sender notes.
+    pub fn submit_incoming(&self, items: Vec<Incoming>) -> Vec<Result<Receipt, SubmitError>> {
+        self.submit_prepared(self.prepare(items))
+    }
+
+    /// Decodes, hashes and checks signatures on this thread (no store access).
+    pub fn prepare(&self, items: Vec<Incoming>) -> PreparedBatch {
+        let keys = self.inner.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let prepared = items
+            .into_iter()
+            .map(|incoming| {
+                let leaf_hash = sverka_tlog::leaf_hash(&incoming.bytes);
+                let decoded = Submission::decode(&incoming.bytes);
+                let verified_with = decoded.as_ref().ok().and_then(|submission| {
+                    let key = keys.get(&submission.payload.signer)?;
+                    submission.verify(key).then_some(*key)
+                });
+                Prepared {
+                    bytes: incoming.bytes,
+                    sender: incoming.sender,
+                    leaf_hash,
+                    decoded,
+                    verified_with,
+                }
+            })
+            .collect();
+        PreparedBatch(prepared)
+    }
+
+    /// Queues prepared submissions to the sequencer and waits for their answers.
+    pub fn submit_prepared(&self, batch: PreparedBatch) -> Vec<Result<Receipt, SubmitError>> {
+        let count = batch.0.len();
+        if count == 0 {
+            return Vec::new();
+        }
+        let stopped = || {
+            (0..count)
+                .map(|_| Err(SubmitError::Store(StoreError::Stopped("store is closing".into()))))
+                .collect()
+        };
+        let (reply, answer) = mpsc::channel();
+        let Some(jobs) = lock(&self.inner.jobs).clone() else {
+            return stopped();
+        };
+        if jobs.send(Job::Submit { items: batch.0, reply }).is_err() {
+            return stopped();
+        }
+        answer.recv().unwrap_or_else(|_| stopped())
+    }
+
+    /// Asks the sequencer to sign the current tree now (a no-op if it is signed) and returns the
+    /// latest signed checkpoint.
+    pub fn checkpoint_now(&self) -> Result<SignedCheckpoint, StoreError> {
+        let (reply, answer) = mpsc::channel();
+        let jobs = lock(&self.inner.jobs)
+            .clone()
+            .ok_or_else(|| StoreError::Stopped("store is closing".into()))?;
+        jobs.send(Job::Checkpoint { reply })
+            .map_err(|_| StoreError::Stopped("the sequencer has stopped".into()))?;
+        answer.recv().map_err(|_| StoreError::Stopped("the sequencer has stopped".into()))?
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reads
+
+    /// Runs `f` on a pooled read connection.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = lock(&self.inner.readers).pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open(&self.inner.db_path)?;
+                crate::schema::configure(&conn)?;
+                conn
+            }
+        };
+        let result = f(&conn);
+        let mut readers = lock(&self.inner.readers);
+        if readers.len() < 8 {
+            readers.push(conn);
+        }
+        result
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The election, as defined by the log's first entry.
+    pub fn election(&self) -> &Arc<Election> {
+        &self.inner.election
+    }
+
+    /// The log's origin line (and the key name of its checkpoints).
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    /// The log's signed-note verifier key, `<origin>+<key id>+<key>` (published as `log.vkey`).
+    pub fn verifier_key(&self) -> &str {
+        &self.inner.verifier_key
+    }
+
+    /// The latest signed checkpoint.
+    pub fn checkpoint(&self) -> Result<SignedCheckpoint, StoreError> {
+        self.read(|conn| {
+            let (size, root, note) = db::signed_checkpoint(conn)?
+                .ok_or_else(|| StoreError::Corrupt("no checkpoint was ever signed".into()))?;
+            Ok(SignedCheckpoint { size, root, note })
+        })
+    }
+
+    /// Every checkpoint the log has signed, by size.
+    pub fn checkpoint_history(&self) -> Result<Vec<SignedCheckpoint>, StoreError> {
+        self.read(|conn| {
+            let mut statement =
+                conn.prepare("SELECT size, root, note FROM signed_checkpoints ORDER BY size")?;
+            let rows = statement.query_map([], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?, row.get::<_, String>(2)?))
+            })?;
+            let mut history = Vec::new();
+            for row in rows {
+                let (size, root, note) = row?;
+                let root = Hash::from_slice(&root)
+                    .ok_or_else(|| StoreError::Corrupt("a signed root is not 32 bytes".into()))?;
+                history.push(SignedCheckpoint { size: size as u64, root, note });
+            }
+            Ok(history)
+        })
+    }
+
+    /// The number of entries in the log (committed and integrated into tiles; the latest signed
+    /// checkpoint may be smaller).
+    pub fn tree_size(&self) -> Result<u64, StoreError> {
+        self.read(db::tile_size)
+    }
+
+    /// The bytes of entry `index`.
+    pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|conn| db::entry(conn, index))
+    }
+
+    /// The bytes of entries `range`, in order; the range must be inside the log.
+    pub fn entries(&self, range: Range<u64>) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.read(|conn| {
+            let size = db::tile_size(conn)?;
+            if range.start > range.end || range.end > size {
+                return Err(StoreError::OutOfRange(format!(
+                    "entries {range:?} in a log of {size}"
+                )));
+            }
+            db::entries(conn, range)
+        })
+    }
+
+    /// The content served at a tlog-tiles path (`tile/<L>/<N>[.p/<W>]` or
+    /// `tile/entries/<N>[.p/<W>]`), or `None` if the log has no such tile.
+    pub fn read_tile(&self, path: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match parse_path(path) {
+            Err(_) => Ok(None),
+            Ok(TilePath::Hash(tile)) => self.hash_tile(&tile),
+            Ok(TilePath::Entries(bundle)) => self.entry_bundle(bundle.index(), bundle.width()),
+        }
+    }
+
+    /// The hashes of `tile`, if the log is large enough to have it.
+    pub fn hash_tile(&self, tile: &Tile) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|conn| hash_tile_at(conn, tile, db::tile_size(conn)?))
+    }
+
+    /// Entry bundle `n` of `width` entries (tlog-tiles §"Log entries"), if the log has it.
+    pub fn entry_bundle(&self, n: u64, width: u16) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|conn| entry_bundle_at(conn, n, width, db::tile_size(conn)?))
+    }
+
+    /// Quarantined submissions, oldest first.
+    pub fn quarantine(
+        &self,
+        filter: &QuarantineFilter,
+    ) -> Result<Vec<QuarantineRecord>, StoreError> {
+        self.read(|conn| {
+            let needle = filter.code.as_ref().map(|code| {
+                serde_json::to_string(&serde_json::json!({ "code": code }))
+                    .expect("json")
+                    .trim_matches(|c| c == '{' || c == '}')
+                    .to_string()
+            });
+            let mut statement = conn.prepare(
+                "SELECT id, received_at, sender, bytes, codes FROM quarantine
+                 WHERE id > ?1 AND (?2 IS NULL OR instr(codes, ?2) > 0)
+                 ORDER BY id LIMIT ?3",
+            )?;
+            let limit = filter.limit.map_or(-1, |l| l as i64);
+            let after = filter.after_id.map_or(0, |a| a as i64);
+            let rows = statement.query_map(params![after, needle, limit], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, Vec<u8>>(3)?,
+                    row.get::<_, String>(4)?,
+                ))
+            })?;
+            let mut records = Vec::new();
+            for row in rows {
+                let (id, received_at, sender, bytes, codes) = row?;
+                let problems = serde_json::from_str(&codes).map_err(|e| {
+                    StoreError::Corrupt(format!("quarantine {id}: codes are not JSON: {e}"))
+                })?;
+                records.push(QuarantineRecord {
+                    id: id as u64,
+                    received_at,
+                    sender,
+                    bytes,
+                    problems,
+                });
+            }
+            Ok(records)
+        })
+    }
+
+    /// How many submissions are in quarantine.
+    pub fn quarantine_count(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            Ok(conn.query_row("SELECT COUNT(*) FROM quarantine", [], |row| row.get::<_, i64>(0))?
+                as u64)
+        })
+    }
+
+    /// The receipt of the entry with this leaf hash, with its inclusion proof in the latest signed
+    /// checkpoint if that covers it.
+    pub fn receipt(&self, leaf_hash: &Hash) -> Result<Option<EntryReceipt>, StoreError> {
+        self.read(|conn| {
+            let Some(index) = db::find_leaf(conn, leaf_hash)? else {
+                return Ok(None);
+            };
+            let signed = db::signed_checkpoint(conn)?;
+            let covered = signed.filter(|(size, _, _)| index < *size);
+            let (checkpoint, proof) = match covered {
+                None => (None, Vec::new()),
+                Some((size, root, note)) => {
+                    let proof = inclusion_proof_in(conn, index, size)?;
+                    (Some(SignedCheckpoint { size, root, note }), proof)
+                }
+            };
+            Ok(Some(EntryReceipt { index, leaf_hash: *leaf_hash, checkpoint, proof }))
+        })
+    }
+
+    /// The inclusion proof of entry `index` in the tree of `size` entries (RFC 9162 §2.1.3).
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.read(|conn| {
+            check_size(conn, size)?;
+            inclusion_proof_in(conn, index, size)
+        })
+    }
+
+    /// The consistency proof from the tree of `old_size` entries to that of `new_size`
+    /// (RFC 9162 §2.1.4).
+    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.read(|conn| {
+            check_size(conn, new_size)?;
+            TileHashSource::new(&DbTiles(conn), new_size)
+                .consistency_proof(old_size)
+                .map_err(|e| StoreError::OutOfRange(e.to_string()))
+        })
+    }
+
+    /// Stores a blob (a scan) by its SHA-256 and returns the lower-case hex digest. Blobs are
+    /// content-addressed, so storing the same bytes twice is a no-op.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
+        let digest = hex_sha256(bytes);
+        self.read(|conn| {
+            conn.execute(
+                "INSERT OR IGNORE INTO blobs (sha256, bytes) VALUES (?1, ?2)",
+                params![digest, bytes],
+            )?;
+            Ok(())
+        })?;
+        Ok(digest)
+    }
+
+    /// A blob by its SHA-256 hex digest.
+    pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row("SELECT bytes FROM blobs WHERE sha256 = ?1", [sha256], |row| row.get(0))
+                .optional()?)
+        })
+    }
+
+    /// The digests of all blobs.
+    pub fn blob_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare("SELECT sha256 FROM blobs ORDER BY sha256")?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+    }
+
+    pub(crate) fn faults(&self) -> &FaultPlan {
+        &self.inner.faults
+    }
+
+    /// Runs `f` on a read connection (for the publication, which reads many tiles).
+    pub(crate) fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.read(f)
+    }
+}
+
+pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn check_size(conn: &Connection, size: u64) -> Result<(), StoreError> {
+    let tree = db::tile_size(conn)?;
+    if size > tree {
+        return Err(StoreError::OutOfRange(format!("size {size} is beyond the log's {tree}")));
+    }
+    Ok(())
+}
+
+fn inclusion_proof_in(conn: &Connection, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+    TileHashSource::new(&DbTiles(conn), size)
+        .inclusion_proof(index)
+        .map_err(|e| StoreError::OutOfRange(e.to_string()))
+}
+
+/// The bytes of `tile` as it is in the tree of `size` leaves (a partial tile is cut from the wider
+/// stored one), or `None` if that tree has no such tile.
+pub(crate) fn hash_tile_at(
+    conn: &Connection,
+    tile: &Tile,
+    size: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(existing) = tile_at(tile.level(), tile.index(), size) else {
+        return Ok(None);
+    };
+    if tile.width() > existing.width() {
+        return Ok(None);
+    }
+    let Some(mut bytes) = db::tile_bytes(conn, tile)? else {
+        return Err(StoreError::Corrupt(format!("tile {} is missing", tile.path())));
+    };
+    bytes.truncate(tile.byte_len());
+    Ok(Some(bytes))
+}
+
+/// Entry bundle `n` of `width` entries in a log of `size`, or `None` if it has no such bundle.
+pub(crate) fn entry_bundle_at(
+    conn: &Connection,
+    n: u64,
+    width: u16,
+    size: u64,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(first) = n.checked_shl(u32::from(TILE_HEIGHT)).filter(|f| f >> TILE_HEIGHT == n)
+    else {
+        return Ok(None);
+    };
+    let end = first + u64::from(width);
+    if width == 0 || end > size {
+        return Ok(None);
+    }
+    let entries = db::entries(conn, first..end)?;
+    encode_bundle(&entries).map(Some).map_err(|e| StoreError::Corrupt(format!("bundle {n}: {e}")))
+}
+
+/// The log's first entry: the election definition, signed by the log key as signer `"log"`.
+fn genesis_bytes(election: &Election, text: &str, key: &SigningKey) -> Result<Vec<u8>, StoreError> {
+    let payload = Payload {
+        v: FORMAT_VERSION,
+        election: election.id.clone(),
+        signer: LOG_SIGNER.to_string(),
+        seq: 1,
+        time: None,
+        body: Body::Election(ElectionDefinition { definition: text.to_string() }),
+    };
+    let bytes = payload.sign(key).to_bytes();
+    if bytes.len() > MAX_SUBMISSION_BYTES {
+        return Err(StoreError::Election(format!(
+            "the election definition makes a first log entry of {} bytes; a log entry holds at most {MAX_SUBMISSION_BYTES}",
+            bytes.len()
+        )));
+    }
+    Submission::decode(&bytes).map_err(|e| StoreError::Election(format!("first entry: {e}")))?;
+    Ok(bytes)
+}
+
+/// A fresh sibling of `dir` to build a data directory in.
+fn staging_dir(dir: &Path) -> Result<PathBuf, StoreError> {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(io(parent))?;
+    let staging = parent.join(format!(".{name}.init-{}", std::process::id()));
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+    fs::create_dir(&staging).map_err(io(&staging))?;
+    Ok(staging)
+}
+
+fn build_data_dir(
+    dir: &Path,
+    file_name: &str,
+    election: Election,
+    signer: Ed25519Signer,
+    genesis: Vec<u8>,
+    config: &Config,
+) -> Result<(), StoreError> {
+    let keys = dir.join("keys");
+    fs::create_dir(&keys).map_err(io(&keys))?;
+    write_secret_file(&dir.join(LOG_KEY_FILE), &format!("{}\n", signer.to_skey()))?;
+    sync_dir(&keys)?;
+    let mut conn = Connection::open(dir.join(DB_FILE))?;
+    crate::schema::configure(&conn)?;
+    crate::schema::migrate(&mut conn)?;
+    db::meta_set(&conn, "election_file", file_name)?;
+    db::meta_set(&conn, "log_origin", &election.log_origin)?;
+    db::meta_set(&conn, "log_verifier_key", &signer.verifier().to_vkey())?;
+    let state = State::new(Arc::new(election), *signer.verifier().public_key());
+    let mut writer = Writer::for_genesis(conn, state, signer, config.clone())?;
+    writer.append_genesis(genesis)?;
+    drop(writer);
+    sync_dir(dir)
+}
