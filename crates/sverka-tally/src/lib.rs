@@ -7,5 +7,10 @@
 //! - [`seats`]: seat allocation (Hare, Droop, D'Hondt, Sainte-Laguë), national and regional
 //!   thresholds, drawing of lots from a public seed, open-list candidate assignment with the
 //!   women rule, single-member districts, margins, and the `sverka allocate` JSON contract.
+//! - [`tabulate`]: the fold from log entries to [`tabulate::Results`]: which protocol counts,
+//!   official and preliminary views, totals per level, seats, outcomes and their sensitivity.
+//! - [`snapshot`]: the results as `sverka-snapshot/v1` canonical JSON, naming their checkpoint.
 
 pub mod seats;
+pub mod tabulate;
+pub mod snapshot;

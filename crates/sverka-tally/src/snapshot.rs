@@ -1,0 +1,425 @@
+//! The snapshot: [`Results`] as published beside checkpoint N (`snapshot/<N>.json`), format
+//! `sverka-snapshot/v1`.
+//!
+//! The bytes are RFC 8785 canonical JSON (via [`sverka_model::canonical`]): members sorted, no
+//! spaces, integers only. The same results give the same bytes on every machine, so anyone who
+//! recomputes the tally from the log can compare files byte for byte.
+//!
+//! # Format `sverka-snapshot/v1`
+//!
+//! ```text
+//! {"format": "sverka-snapshot/v1",
+//!  "checkpoint": {"size": N, "root": "<64 lower-case hex>"},   the log checkpoint it is computed from
+//!  "election": "<id>",
+//!  "entries": {"applied", "protocols", "annulments", "other"},  counts of distinct log entries
+//!  "disputed": ["<station>", ...],                              the stations the outlook set aside
+//!  "contests": [CONTEST, ...],                                   in the election's order
+//!  "corrections": [{"station", "contest", "source", "signer"?, "replaced", "by",
+//!                   "kind": "explicit" | "implicit", "reason"?}],
+//!  "annulments": [{"index", "station", "contest" (null: all), "reason"}],
+//!  "ignored":  [{"index", "code", "message"}],
+//!  "warnings": [{"index", "code", "message"}]}
+//!
+//! CONTEST = {"id", "kind": "party_list" | "single_member",
+//!   "options": [ids in ballot order, "against_all" last], "lines": [form line ids],
+//!   "progress": {"machine" | "manual" | "observer" | "recount": {"stations", "registered"},
+//!                "of": {"stations", "registered"}},
+//!   "official": VIEW, "preliminary": VIEW,
+//!   "stations": [STATION, ...]}                                   (omitted when not computed)
+//!
+//! VIEW  = {"levels": [LEVEL, ...], "outcome": LIST_OUTCOME | DISTRICT_OUTCOME}
+//! LEVEL = {"level": "nation" | "abroad" | "region" | "district", "id"?,
+//!   "stations", "registered", "stations_counted", "registered_counted",
+//!   "stations_annulled", "registered_annulled",
+//!   "took_part", "valid", "invalid", "against_all", "turnout": SHARE,
+//!   "votes": {option: n}, "lines": {line: n}, "preferences"?: {party: {candidate: n}}}
+//! SHARE = {"num", "den", "bp"}
+//! ```
+//!
+//! **Shares.** Never floats: `num` and `den` are the exact integers (turnout = took part over the
+//! registered voters of the counted stations; a party's share = votes over the threshold base);
+//! `bp` is basis points (1/100 of a percent) rounded **half up**,
+//! `bp = floor((20000·num + den) / (2·den))`, `null` when `den` is 0. Thresholds are decided on
+//! `num`/`den`, never on `bp`. Exact rationals that are not shares (quotas, quotients,
+//! remainders) are strings `"n"` or `"n/d"` in lowest terms.
+//!
+//! LIST_OUTCOME and DISTRICT_OUTCOME are documented beside [`list_outcome`] and
+//! [`district_outcome`]. A change to any of this is a new format version.
+
+use serde_json::{json, Map, Value};
+use sverka_model::canonical::{self, CanonicalError};
+use sverka_model::election::ThresholdBase;
+
+use crate::seats::{DistrictOutcome, FailureReason, SeatMargin, TieBreak};
+use crate::tabulate::{
+    ContestResults, CorrectionKind, DistrictResult, InPlay, LevelTotals, ListOutcome, ListStatus,
+    Outcome, Proportion, Results, StationCounts, StationResult, ThresholdOutlook, ViewResults,
+};
+
+/// The format name written in every snapshot.
+pub const FORMAT: &str = "sverka-snapshot/v1";
+
+/// The log checkpoint a snapshot is computed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The number of entries (`N`).
+    pub size: u64,
+    /// The Merkle tree hash of those entries.
+    pub root: [u8; 32],
+}
+
+/// Why a snapshot could not be written.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SnapshotError {
+    /// A number outside what canonical JSON carries exactly (a total over 2^53 − 1).
+    #[error("snapshot: {0}")]
+    Canonical(#[from] CanonicalError),
+}
+
+/// The canonical bytes of the snapshot of `results` at `checkpoint`.
+pub fn snapshot_json(results: &Results, checkpoint: &Checkpoint) -> Result<Vec<u8>, SnapshotError> {
+    Ok(canonical::value_to_vec(&snapshot_value(results, checkpoint))?)
+}
+
+/// The snapshot as a JSON value (what [`snapshot_json`] canonicalises).
+pub fn snapshot_value(results: &Results, checkpoint: &Checkpoint) -> Value {
+    json!({
+        "format": FORMAT,
+        "checkpoint": {"size": checkpoint.size, "root": hex(&checkpoint.root)},
+        "election": results.election,
+        "entries": {
+            "applied": results.entries,
+            "protocols": results.protocols,
+            "annulments": results.annulments_applied,
+            "other": results.other_entries,
+        },
+        "disputed": results.disputed,
+        "contests": results.contests.iter().map(contest).collect::<Vec<_>>(),
+        "corrections": results.corrections.iter().map(|c| {
+            let mut v = json!({
+                "station": c.station, "contest": c.contest, "source": c.source.as_str(),
+                "replaced": c.replaced, "by": c.by,
+            });
+            if let Some(signer) = &c.signer {
+                v["signer"] = json!(signer);
+            }
+            match c.kind {
+                CorrectionKind::Explicit(reason) => {
+                    v["kind"] = json!("explicit");
+                    v["reason"] = serde_json::to_value(reason.0).unwrap_or(Value::Null);
+                }
+                CorrectionKind::Implicit => v["kind"] = json!("implicit"),
+            }
+            v
+        }).collect::<Vec<_>>(),
+        "annulments": results.annulments.iter().map(|a| json!({
+            "index": a.index, "station": a.station, "contest": a.contest, "reason": a.reason,
+        })).collect::<Vec<_>>(),
+        "ignored": results.ignored.iter().map(|i| json!({
+            "index": i.index, "code": i.reason.code(), "message": i.reason.to_string(),
+        })).collect::<Vec<_>>(),
+        "warnings": results.warnings.iter().map(|w| json!({
+            "index": w.index, "code": w.code, "message": w.message,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn share(p: &Proportion) -> Value {
+    json!({"num": p.num, "den": p.den, "bp": p.basis_points()})
+}
+
+fn keyed(ids: &[String], values: &[u64]) -> Value {
+    Value::Object(ids.iter().zip(values).map(|(k, v)| (k.clone(), json!(v))).collect())
+}
+
+fn contest(c: &ContestResults) -> Value {
+    let kind = match c.official.outcome {
+        Outcome::PartyList(_) => "party_list",
+        Outcome::SingleMember(_) => "single_member",
+    };
+    let mut progress = Map::new();
+    for p in &c.progress {
+        progress.insert(
+            p.source.as_str().into(),
+            json!({"stations": p.stations, "registered": p.registered}),
+        );
+    }
+    if let Some(p) = c.progress.first() {
+        progress
+            .insert("of".into(), json!({"stations": p.of_stations, "registered": p.of_registered}));
+    }
+    let mut v = json!({
+        "id": c.contest,
+        "kind": kind,
+        "options": c.options,
+        "lines": c.lines,
+        "progress": progress,
+        "official": view(c, &c.official),
+        "preliminary": view(c, &c.preliminary),
+    });
+    if !c.stations.is_empty() {
+        v["stations"] = c.stations.iter().map(|s| station(c, s)).collect();
+    }
+    v
+}
+
+fn view(c: &ContestResults, v: &ViewResults) -> Value {
+    let outcome = match &v.outcome {
+        Outcome::PartyList(list) => list_outcome(list),
+        Outcome::SingleMember(district) => district_outcome(district),
+    };
+    json!({"levels": v.levels.iter().map(|l| level(c, l)).collect::<Vec<_>>(), "outcome": outcome})
+}
+
+fn level(c: &ContestResults, l: &LevelTotals) -> Value {
+    let mut v = json!({
+        "level": l.level.kind(),
+        "stations": l.stations,
+        "registered": l.registered,
+        "stations_counted": l.stations_counted,
+        "registered_counted": l.registered_counted,
+        "stations_annulled": l.stations_annulled,
+        "registered_annulled": l.registered_annulled,
+        "took_part": l.took_part,
+        "valid": l.valid,
+        "invalid": l.invalid,
+        "against_all": l.against_all,
+        "turnout": share(&l.turnout),
+        "votes": keyed(&c.options, &l.votes),
+        "lines": keyed(&c.lines, &l.lines),
+    });
+    if let Some(id) = l.level.id() {
+        v["id"] = json!(id);
+    }
+    if !c.candidates.is_empty() && l.level.kind() == "nation" {
+        let mut by_party: Map<String, Value> = Map::new();
+        for ((party, candidate), votes) in c.candidates.iter().zip(&l.preferences) {
+            let entry = by_party.entry(party.clone()).or_insert_with(|| json!({}));
+            entry[candidate] = json!(votes);
+        }
+        v["preferences"] = Value::Object(by_party);
+    }
+    v
+}
+
+fn station(c: &ContestResults, s: &StationResult) -> Value {
+    let counts = |counts: &Option<StationCounts>| match counts {
+        None => Value::Null,
+        Some(k) => json!({
+            "source": k.source.as_str(), "index": k.index, "took_part": k.took_part,
+            "valid": k.valid, "invalid": k.invalid, "against_all": k.against_all,
+            "votes": keyed(&c.options, &k.votes), "lines": keyed(&c.lines, &k.lines),
+        }),
+    };
+    json!({
+        "id": s.station,
+        "district": s.district,
+        "region": s.region,
+        "abroad": s.abroad,
+        "registered": s.registered,
+        "annulled_by": s.annulled_by,
+        "official": counts(&s.official),
+        "preliminary": counts(&s.preliminary),
+        "history": s.slots.iter().map(|h| {
+            let mut v = json!({"source": h.source.as_str(), "entries": h.entries, "current": h.current});
+            if let Some(signer) = &h.signer {
+                v["signer"] = json!(signer);
+            }
+            v
+        }).collect::<Vec<_>>(),
+    })
+}
+
+fn base_name(base: ThresholdBase) -> &'static str {
+    match base {
+        ThresholdBase::TookPart => "took_part",
+        ThresholdBase::Valid => "valid",
+        ThresholdBase::Registered => "registered",
+    }
+}
+
+/// ```text
+/// LIST_OUTCOME = {"status": "no_results" | "no_list_passed" | "allocated" | "error", "error"?,
+///   "seats", "threshold": {"num", "den", "base": "took_part" | "valid" | "registered"},
+///   "threshold_base", "regional_threshold": {"num", "den"} | null,
+///   "method"?, "quota"?: "n/d", "seat_margin"?: SEAT_MARGIN, "ties": [TIE],
+///   "parties": [{"party", "votes", "share": SHARE, "passes_national", "qualified", "seats",
+///                "regions": [{"region", "votes", "base", "share", "passes"}],
+///                "flip_fixed_base"?, "flip_base_moves"?,
+///                "elected": [{"candidate", "votes", "women_rule"}], "unfilled"}],
+///   "outlook": {"in_play": IN_PLAY, "seats": "no_results" | "decided" | "qualification_open" | "open",
+///               "parties": [{"party", "national": OUTLOOK, "regions": [{"region", ...OUTLOOK}]}]}}
+/// OUTLOOK  = {"passes", "decided", "ballots_to_flip" (null: nothing can flip it)}
+/// IN_PLAY  = {"outstanding": {"stations", "registered", "ballots"},
+///             "disputed": {"stations", "registered", "ballots"}, "ballots": W}
+/// SEAT_MARGIN = {"kind": "divisor", "last", "last_quotient", "runner_up", "runner_up_quotient",
+///                "runner_up_needs", "last_can_lose"}
+///             | {"kind": "remainder", "last", "last_remainder", "runner_up",
+///                "runner_up_remainder", "gap", "runner_up_needs_quota_fixed"}
+/// TIE = {"context", "places", "tied": [...], "winners": [...], "tickets": [{"id", "ticket"}]}
+/// ```
+pub fn list_outcome(o: &ListOutcome) -> Value {
+    let status = match &o.status {
+        ListStatus::NoResults => "no_results",
+        ListStatus::NoListPassed => "no_list_passed",
+        ListStatus::Allocated => "allocated",
+        ListStatus::Error(_) => "error",
+    };
+    let mut ties: Vec<Value> = Vec::new();
+    let mut v = json!({
+        "status": status,
+        "seats": o.seats,
+        "threshold": {"num": o.threshold.0, "den": o.threshold.1, "base": base_name(o.base_kind)},
+        "threshold_base": o.threshold_base,
+        "regional_threshold": o.regional_threshold.map(|(num, den)| json!({"num": num, "den": den})),
+        "parties": o.parties.iter().map(|p| {
+            let mut v = json!({
+                "party": p.party, "votes": p.votes, "share": share(&p.share),
+                "passes_national": p.passes_national, "qualified": p.qualified, "seats": p.seats,
+                "regions": p.regions.iter().map(|r| json!({
+                    "region": r.region, "votes": r.votes, "base": r.base,
+                    "share": share(&r.share), "passes": r.passes,
+                })).collect::<Vec<_>>(),
+                "elected": p.elected.iter().map(|e| json!({
+                    "candidate": e.candidate, "votes": e.votes, "women_rule": e.women_rule,
+                })).collect::<Vec<_>>(),
+                "unfilled": p.unfilled,
+            });
+            if let Some(flip) = p.flip_fixed_base {
+                v["flip_fixed_base"] = json!(i64::try_from(flip).unwrap_or(i64::MAX));
+            }
+            if let Some(flip) = p.flip_base_moves {
+                v["flip_base_moves"] = json!(i64::try_from(flip).unwrap_or(i64::MAX));
+            }
+            v
+        }).collect::<Vec<_>>(),
+        "outlook": {
+            "in_play": in_play(&o.outlook.in_play),
+            "seats": o.outlook.seats.as_str(),
+            "parties": o.outlook.parties.iter().map(|p| json!({
+                "party": p.party,
+                "national": outlook(&p.national),
+                "regions": p.regions.iter().map(|(region, o)| {
+                    let mut v = outlook(o);
+                    v["region"] = json!(region);
+                    v
+                }).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        },
+    });
+    if let ListStatus::Error(message) = &o.status {
+        v["error"] = json!(message);
+    }
+    if let Some(allocation) = &o.allocation {
+        v["method"] = json!(allocation.method().name());
+        if let Some(quota) = allocation.quota() {
+            v["quota"] = json!(quota.to_string());
+        }
+        if let Some(margin) = allocation.seat_margin() {
+            v["seat_margin"] = seat_margin(margin);
+        }
+        ties.extend(allocation.ties().iter().map(tie));
+    }
+    ties.extend(o.candidate_ties.iter().map(tie));
+    v["ties"] = Value::Array(ties);
+    v
+}
+
+fn outlook(o: &ThresholdOutlook) -> Value {
+    json!({"passes": o.passes, "decided": o.decided, "ballots_to_flip": o.ballots_to_flip})
+}
+
+fn in_play(p: &InPlay) -> Value {
+    json!({
+        "outstanding": {
+            "stations": p.outstanding_stations,
+            "registered": p.outstanding_registered,
+            "ballots": p.outstanding_ballots,
+        },
+        "disputed": {
+            "stations": p.disputed_stations,
+            "registered": p.disputed_registered,
+            "ballots": p.disputed_ballots,
+        },
+        "ballots": p.ballots_in_play(),
+    })
+}
+
+fn int(x: u128) -> Value {
+    json!(u64::try_from(x).unwrap_or(u64::MAX))
+}
+
+fn seat_margin(m: &SeatMargin) -> Value {
+    match m {
+        SeatMargin::Divisor {
+            last,
+            last_quotient,
+            runner_up,
+            runner_up_quotient,
+            runner_up_needs,
+            last_can_lose,
+        } => {
+            json!({
+                "kind": "divisor", "last": last.as_str(), "last_quotient": last_quotient.to_string(),
+                "runner_up": runner_up.as_str(), "runner_up_quotient": runner_up_quotient.to_string(),
+                "runner_up_needs": runner_up_needs, "last_can_lose": last_can_lose,
+            })
+        }
+        SeatMargin::Remainder {
+            last,
+            last_remainder,
+            runner_up,
+            runner_up_remainder,
+            gap,
+            runner_up_needs_quota_fixed,
+        } => json!({
+            "kind": "remainder", "last": last.as_str(), "last_remainder": last_remainder.to_string(),
+            "runner_up": runner_up.as_str(), "runner_up_remainder": runner_up_remainder.to_string(),
+            "gap": gap.to_string(), "runner_up_needs_quota_fixed": int(*runner_up_needs_quota_fixed),
+        }),
+    }
+}
+
+fn tie(t: &TieBreak) -> Value {
+    json!({
+        "context": t.context(),
+        "places": t.places(),
+        "tied": t.tied(),
+        "winners": t.winners(),
+        "tickets": t.tickets().iter().map(|k| json!({"id": k.id(), "ticket": k.ticket_hex()})).collect::<Vec<_>>(),
+    })
+}
+
+/// ```text
+/// DISTRICT_OUTCOME = {"district", "status": "no_results" | "elected" | "failed",
+///   elected: "winner", "votes", "lead", "lead_over_against_all", "tie": TIE | null;
+///   failed:  "reason": "against_all_ahead" | "no_votes", "leader_votes", "against_all";
+///   "outlook": {"in_play": IN_PLAY, "decided"}}
+/// ```
+pub fn district_outcome(d: &DistrictResult) -> Value {
+    let mut v = match &d.outcome {
+        None => json!({"status": "no_results"}),
+        Some(DistrictOutcome::Elected { winner, votes, lead, lead_over_against_all, tie: lot }) => {
+            json!({
+                "status": "elected", "winner": winner.as_str(), "votes": votes, "lead": lead,
+                "lead_over_against_all": lead_over_against_all, "tie": lot.as_ref().map(tie),
+            })
+        }
+        Some(DistrictOutcome::Failed { reason, leader_votes, against_all }) => json!({
+            "status": "failed",
+            "reason": match reason {
+                FailureReason::AgainstAllAhead => "against_all_ahead",
+                FailureReason::NoVotes => "no_votes",
+            },
+            "leader_votes": leader_votes, "against_all": against_all,
+        }),
+    };
+    v["district"] = json!(d.district);
+    v["outlook"] = json!({"in_play": in_play(&d.outlook.in_play), "decided": d.outlook.decided});
+    v
+}

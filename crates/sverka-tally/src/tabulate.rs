@@ -1,0 +1,1385 @@
+//! Tabulation: accepted log entries → live tallies → [`Results`], as a pure, incremental fold.
+//!
+//! [`Tally::new`] indexes an election; [`Tally::apply`] folds in one log entry (its index and its
+//! submission); [`Tally::results`] adds everything up, allocates seats and says how close each
+//! outcome is. `snapshot(N) = results(apply(entries[0..N]))` (DESIGN.md, "Invariant: results are
+//! a pure function of the log").
+//!
+//! # Which protocol counts
+//!
+//! Protocols are kept per station, per contest, per **slot**: one slot per source (`machine`,
+//! `manual`, `recount`), and one per signing key for `observer` copies (each party's copy is its
+//! own). Within a slot:
+//!
+//! - the entry with the highest log index is the slot's current version. A later protocol with
+//!   `supersedes` naming the earlier one is an **explicit correction**; a later protocol without it
+//!   replaces the earlier one too and is reported as an **implicit correction** (the log is
+//!   append-only and the newest word of a source is its word; hiding the change would be worse);
+//! - a `supersedes` naming an entry of another slot of the same station and contest (a recount
+//!   replacing the hand count) takes that slot's current version out if it is the one named. A
+//!   slot whose current version was named this way has no current version (older versions do not
+//!   come back). A `supersedes` naming no protocol of the same station and contest changes nothing
+//!   and is reported as a warning (`tally.supersedes_unknown`).
+//!
+//! Annulments take a station (all contests, or one) out of **both** views, whatever their order in
+//! the log: the log has no entry that restores an annulled station.
+//!
+//! # Views
+//!
+//! - **official**: the `recount` version if there is one, else the `manual` one; a station with
+//!   neither is not yet counted (DESIGN.md: the machine data has no legal force);
+//! - **preliminary**: `recount`, else `manual`, else `machine`.
+//!
+//! `observer` copies never count; they are kept for reconciliation and reported as progress.
+//!
+//! # Architecture invariant: order independence
+//!
+//! Every rule above depends only on the *set* of (index, entry) pairs applied, never on the order
+//! of the calls, so tabulating the log in another order gives the same [`Results`]; lists in the
+//! results are sorted. Applying the same index twice is a no-op.
+//!
+//! # Arithmetic
+//!
+//! Integers only. One protocol line is at most [`MAX_STATION_COUNT`] (no polling station has four
+//! billion voters; a larger number is refused, not wrapped), so sums over millions of stations fit
+//! `u64`. Per-district sums are kept up to date on every `apply` (subtract the station's old
+//! contribution, add its new one), so `apply` costs the size of one protocol and `results` the
+//! number of districts, not stations.
+
+mod outcome;
+mod sensitivity;
+
+use std::collections::{HashMap, HashSet};
+
+use sverka_model::election::{Election, Form};
+use sverka_model::form::Term;
+use sverka_model::names::CorrectionReason;
+use sverka_model::submission::{Annulment, Body, Protocol, Submission};
+use sverka_model::{ContestKind, Source};
+
+pub use outcome::{
+    DistrictResult, ElectedCandidate, ListOutcome, ListStatus, Outcome, PartyResult,
+    RegionThreshold,
+};
+pub use sensitivity::{
+    DistrictOutlook, InPlay, ListOutlook, PartyOutlook, SeatsOutlook, ThresholdOutlook,
+};
+
+/// The largest value one protocol line may carry: 2^32 − 1.
+pub const MAX_STATION_COUNT: u64 = u32::MAX as u64;
+
+/// Which protocols a result is made of (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum View {
+    /// Recount, else manual. The result with legal force.
+    Official,
+    /// Recount, else manual, else machine. Election night's best estimate.
+    Preliminary,
+}
+
+impl View {
+    /// Both views, official first.
+    pub const ALL: [View; 2] = [View::Official, View::Preliminary];
+
+    /// `official` or `preliminary`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Official => "official",
+            View::Preliminary => "preliminary",
+        }
+    }
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+
+    /// The sources this view reads, most authoritative first.
+    fn precedence(self) -> &'static [Source] {
+        match self {
+            View::Official => &[Source::Recount, Source::Manual],
+            View::Preliminary => &[Source::Recount, Source::Manual, Source::Machine],
+        }
+    }
+}
+
+fn source_slot(source: Source) -> usize {
+    match source {
+        Source::Machine => 0,
+        Source::Manual => 1,
+        Source::Observer => 2,
+        Source::Recount => 3,
+    }
+}
+
+/// What [`Tally::apply`] did with an entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// A protocol, now held in its slot (current or not, depending on its index).
+    Protocol,
+    /// An annulment.
+    Annulment,
+    /// An entry with no results in it (election definition, key registration or revocation).
+    NotResults,
+    /// This index was applied before; nothing changed.
+    Duplicate,
+    /// Not counted, for the reason given (also listed in [`Results::ignored`]).
+    Ignored(IgnoreReason),
+}
+
+/// Why an entry could not be tabulated. Entries reach the tally only after validation, so any of
+/// these means the validator and the tally disagree: it is reported, never silently dropped.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub enum IgnoreReason {
+    #[error("entry is for election {0:?}, not this one")]
+    WrongElection(String),
+    #[error("unknown station {0:?}")]
+    UnknownStation(String),
+    #[error("unknown contest {0:?}")]
+    UnknownContest(String),
+    #[error("station {station:?} does not vote in contest {contest:?}")]
+    NotInContest { station: String, contest: String },
+    #[error("line {line:?} is {value}, above the limit of {MAX_STATION_COUNT} for one station")]
+    CountTooLarge { line: String, value: u64 },
+}
+
+impl IgnoreReason {
+    /// A stable code for the rule.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IgnoreReason::WrongElection(_) => "tally.wrong_election",
+            IgnoreReason::UnknownStation(_) => "tally.unknown_station",
+            IgnoreReason::UnknownContest(_) => "tally.unknown_contest",
+            IgnoreReason::NotInContest { .. } => "tally.not_in_contest",
+            IgnoreReason::CountTooLarge { .. } => "tally.count_too_large",
+        }
+    }
+}
+
+/// Something counted but worth a look, with a stable code, e.g. a vote line for an option the
+/// contest does not have (the line is not counted).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Warning {
+    /// The log index of the entry it is about.
+    pub index: u64,
+    /// `tally.unknown_line`, `tally.unknown_option`, `tally.unknown_candidate`,
+    /// `tally.negative_took_part`, `tally.supersedes_unknown`, `tally.supersedes_later`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// An entry that was not counted.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ignored {
+    pub index: u64,
+    pub reason: IgnoreReason,
+}
+
+/// How one protocol replaced another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CorrectionKind {
+    /// The later entry named the earlier one in `supersedes`, with a reason.
+    Explicit(CorrectionReasonOrd),
+    /// The later entry of the same slot did not name the earlier one.
+    Implicit,
+}
+
+/// [`CorrectionReason`] with an order, so corrections sort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CorrectionReasonOrd(pub CorrectionReason);
+
+impl PartialOrd for CorrectionReasonOrd {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for CorrectionReasonOrd {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.0 as u8).cmp(&(other.0 as u8))
+    }
+}
+
+/// One protocol replaced by a later one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Correction {
+    pub station: String,
+    pub contest: String,
+    /// The source of the replacing entry.
+    pub source: Source,
+    /// The observer key, for observer copies.
+    pub signer: Option<String>,
+    /// The log index of the replaced entry.
+    pub replaced: u64,
+    /// The log index of the replacing entry.
+    pub by: u64,
+    pub kind: CorrectionKind,
+}
+
+/// An annulment as applied.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AnnulmentRecord {
+    pub index: u64,
+    pub station: String,
+    /// `None`: every contest of the station.
+    pub contest: Option<String>,
+    pub reason: String,
+}
+
+/// An exact proportion `num / den`, with a display rounded to basis points.
+///
+/// Rounding (documented in the snapshot format): `bp = floor((20000·num + den) / (2·den))`, i.e.
+/// 1/100 of a percent, **half up**; the display is `bp` as a percentage with two decimals
+/// (`"34.61%"`). Comparisons that decide anything (thresholds) never use the rounded value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Proportion {
+    pub num: u64,
+    pub den: u64,
+}
+
+impl Proportion {
+    pub fn new(num: u64, den: u64) -> Self {
+        Proportion { num, den }
+    }
+
+    /// Basis points (1/10 000), rounded half up; `None` when `den` is 0.
+    pub fn basis_points(&self) -> Option<u64> {
+        if self.den == 0 {
+            return None;
+        }
+        let (num, den) = (u128::from(self.num), u128::from(self.den));
+        let bp = (20_000 * num + den) / (2 * den);
+        Some(u64::try_from(bp).unwrap_or(u64::MAX))
+    }
+
+    /// `"34.61%"`, or `"n/a"` when `den` is 0.
+    pub fn display(&self) -> String {
+        match self.basis_points() {
+            Some(bp) => format!("{}.{:02}%", bp / 100, bp % 100),
+            None => "n/a".to_string(),
+        }
+    }
+}
+
+/// A unit results are added up over.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Every station of the contest.
+    Nation,
+    /// The stations abroad (DESIGN.md: "totals per district, region, abroad and nation").
+    Abroad,
+    Region(String),
+    District(String),
+}
+
+impl Level {
+    /// `nation`, `abroad`, `region`, `district`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Level::Nation => "nation",
+            Level::Abroad => "abroad",
+            Level::Region(_) => "region",
+            Level::District(_) => "district",
+        }
+    }
+
+    /// The region or district id.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Level::Region(id) | Level::District(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// Totals of one contest, one view, one unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LevelTotals {
+    pub level: Level,
+    /// Stations of the contest in the unit.
+    pub stations: u64,
+    /// Registered voters of those stations (from the election definition).
+    pub registered: u64,
+    /// Stations counted in this view (annulled ones never are).
+    pub stations_counted: u64,
+    pub registered_counted: u64,
+    /// Stations annulled (for this contest or entirely).
+    pub stations_annulled: u64,
+    pub registered_annulled: u64,
+    /// Voters who took part: the form's `took_part` expression, summed.
+    pub took_part: u64,
+    pub valid: u64,
+    pub invalid: u64,
+    /// Votes against all (0 when the contest has no such line).
+    pub against_all: u64,
+    /// Votes per option, in [`ContestResults::options`] order ("against all" last, if any).
+    pub votes: Vec<u64>,
+    /// Every form line summed, in [`ContestResults::lines`] order.
+    pub lines: Vec<u64>,
+    /// Turnout: `took_part / registered_counted` (the stations counted so far).
+    pub turnout: Proportion,
+    /// Preference votes per candidate, in [`ContestResults::candidates`] order (party lists).
+    pub preferences: Vec<u64>,
+}
+
+/// How far one source has reported, for one contest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceProgress {
+    pub source: Source,
+    /// Stations with a current protocol of this source (for observers: at least one copy).
+    pub stations: u64,
+    pub registered: u64,
+    /// Out of: every station of the contest.
+    pub of_stations: u64,
+    pub of_registered: u64,
+}
+
+/// One station's numbers, as one protocol gives them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StationCounts {
+    /// The source whose protocol this is.
+    pub source: Source,
+    /// Its log index.
+    pub index: u64,
+    pub took_part: u64,
+    pub valid: u64,
+    pub invalid: u64,
+    pub against_all: u64,
+    /// Per option, in [`ContestResults::options`] order.
+    pub votes: Vec<u64>,
+    /// Per form line, in [`ContestResults::lines`] order.
+    pub lines: Vec<u64>,
+}
+
+/// One slot's history at one station.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotHistory {
+    pub source: Source,
+    pub signer: Option<String>,
+    /// Every entry of the slot, oldest first.
+    pub entries: Vec<u64>,
+    /// The current version, `None` when a `supersedes` from another slot took it out.
+    pub current: Option<u64>,
+}
+
+/// One station in one contest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StationResult {
+    pub station: String,
+    pub district: String,
+    pub region: String,
+    pub abroad: bool,
+    pub registered: u64,
+    /// The annulments that take this station out of this contest.
+    pub annulled_by: Vec<u64>,
+    pub slots: Vec<SlotHistory>,
+    pub official: Option<StationCounts>,
+    pub preliminary: Option<StationCounts>,
+}
+
+/// One view of one contest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViewResults {
+    pub view: View,
+    /// Nation first, then abroad (when the contest has stations abroad), the regions and the
+    /// districts, each in the election's order.
+    pub levels: Vec<LevelTotals>,
+    pub outcome: Outcome,
+}
+
+impl ViewResults {
+    /// The totals of one unit.
+    pub fn level(&self, level: &Level) -> Option<&LevelTotals> {
+        self.levels.iter().find(|l| &l.level == level)
+    }
+
+    /// The nation-wide totals.
+    pub fn nation(&self) -> &LevelTotals {
+        &self.levels[0]
+    }
+}
+
+/// One contest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContestResults {
+    pub contest: String,
+    /// Option ids in ballot order, `against_all` last when the contest has it.
+    pub options: Vec<String>,
+    /// Form line ids, in the form's order.
+    pub lines: Vec<String>,
+    /// `(party, candidate)` of every list candidate, party by party in ballot order (party lists).
+    pub candidates: Vec<(String, String)>,
+    pub progress: Vec<SourceProgress>,
+    pub official: ViewResults,
+    pub preliminary: ViewResults,
+    /// Per station, in the election's order (empty unless asked for, see [`ResultsConfig`]).
+    pub stations: Vec<StationResult>,
+}
+
+impl ContestResults {
+    pub fn view(&self, view: View) -> &ViewResults {
+        match view {
+            View::Official => &self.official,
+            View::Preliminary => &self.preliminary,
+        }
+    }
+}
+
+/// Everything [`Tally::results`] computes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Results {
+    pub election: String,
+    /// Distinct log indices applied.
+    pub entries: u64,
+    /// Of which protocols, annulments, and entries without results.
+    pub protocols: u64,
+    pub annulments_applied: u64,
+    pub other_entries: u64,
+    /// The stations taken as disputed (the input, resolved and sorted).
+    pub disputed: Vec<String>,
+    pub contests: Vec<ContestResults>,
+    pub corrections: Vec<Correction>,
+    pub annulments: Vec<AnnulmentRecord>,
+    pub ignored: Vec<Ignored>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Results {
+    pub fn contest(&self, id: &str) -> Option<&ContestResults> {
+        self.contests.iter().find(|c| c.contest == id)
+    }
+}
+
+/// What [`Tally::results_with`] should add.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResultsConfig {
+    /// Station ids whose counted protocols are disputed (between sources, in quarantine, in
+    /// court): the sensitivity analysis sets their votes aside and treats their voters as in play.
+    /// Unknown ids are reported as warnings.
+    pub disputed: Vec<String>,
+    /// Whether to list every station ([`ContestResults::stations`]).
+    pub stations: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tally's state
+
+/// One version's numbers: `[form lines…, options…, took_part]`, and sparse preference votes.
+#[derive(Clone, Debug, Default)]
+struct Counts {
+    values: Box<[u32]>,
+    preferences: Box<[(u32, u32)]>,
+}
+
+#[derive(Clone, Debug)]
+struct Version {
+    index: u64,
+    supersedes: Option<(u64, CorrectionReason)>,
+}
+
+#[derive(Clone, Debug)]
+struct Slot {
+    source: Source,
+    /// Interned observer key id (observers only; 0 otherwise).
+    signer: u32,
+    /// Every version, sorted by index; the last is the slot's newest.
+    versions: Vec<Version>,
+    /// The numbers of the newest version.
+    counts: Counts,
+}
+
+/// One station in one contest.
+#[derive(Clone, Debug, Default)]
+struct Record {
+    slots: Vec<Slot>,
+    /// Indices named by a `supersedes` of an entry of this station and contest.
+    superseded: Vec<u64>,
+    /// Contest-specific annulments.
+    annulled: Vec<u64>,
+}
+
+impl Record {
+    fn current(&self, slot: &Slot) -> Option<u64> {
+        let newest = slot.versions.last()?.index;
+        (!self.superseded.contains(&newest)).then_some(newest)
+    }
+
+    fn chosen(&self, view: View, station_annulled: bool) -> Option<&Slot> {
+        if station_annulled || !self.annulled.is_empty() {
+            return None;
+        }
+        view.precedence().iter().find_map(|&source| {
+            self.slots.iter().find(|s| s.source == source && self.current(s).is_some())
+        })
+    }
+
+    fn has_current(&self, source: Source) -> bool {
+        self.slots.iter().any(|s| s.source == source && self.current(s).is_some())
+    }
+}
+
+/// Sums over the stations of one unit, one view.
+#[derive(Clone, Debug, Default)]
+struct ViewAgg {
+    stations: u64,
+    registered: u64,
+    values: Vec<u64>,
+    preferences: Vec<u64>,
+}
+
+/// Sums over the stations of one unit (a district, or the contest's stations abroad).
+#[derive(Clone, Debug, Default)]
+struct UnitAgg {
+    stations: u64,
+    registered: u64,
+    views: [ViewAgg; 2],
+    /// Per source slot: stations and registered voters with a current protocol.
+    sources: [(u64, u64); 4],
+    annulled: (u64, u64),
+}
+
+/// The compiled `took_part` expression.
+#[derive(Clone, Debug)]
+enum CompiledTerm {
+    Line(usize),
+    SumOptions,
+    Const(u64),
+}
+
+#[derive(Clone, Debug)]
+struct ContestIndex {
+    id: String,
+    party_list: bool,
+    options: Vec<String>,
+    option_idx: HashMap<String, usize>,
+    against_all: Option<usize>,
+    lines: Vec<String>,
+    line_idx: HashMap<String, usize>,
+    valid_line: usize,
+    invalid_line: usize,
+    took_part: Vec<(i8, CompiledTerm)>,
+    candidates: Vec<(String, String)>,
+    /// party → candidate → position in `candidates`.
+    candidate_idx: HashMap<String, HashMap<String, u32>>,
+    /// Election district index → position in `units` (u32::MAX: not in this contest).
+    district_unit: Vec<u32>,
+    /// The election districts of the contest, in the election's order.
+    districts: Vec<usize>,
+    /// One per district of `districts`, then one for the stations abroad.
+    units: Vec<UnitAgg>,
+}
+
+impl ContestIndex {
+    fn width(&self) -> usize {
+        self.lines.len() + self.options.len() + 1
+    }
+
+    fn abroad_unit(&self) -> usize {
+        self.units.len() - 1
+    }
+}
+
+#[derive(Clone, Debug)]
+struct StationInfo {
+    district: u32,
+    registered: u64,
+    abroad: bool,
+    /// Records of this station: `records[first..first + n]`, one per contest it votes in.
+    first: u32,
+    n: u8,
+}
+
+/// The live tally of one election. See the module documentation.
+#[derive(Clone, Debug)]
+pub struct Tally {
+    election_id: String,
+    n_stations: usize,
+    station_idx: HashMap<Box<str>, u32>,
+    stations: Vec<StationInfo>,
+    contests: Vec<ContestIndex>,
+    contest_idx: HashMap<String, usize>,
+    records: Vec<Record>,
+    record_contest: Vec<u16>,
+    station_annulled: HashMap<u32, Vec<u64>>,
+    signers: Vec<String>,
+    signer_idx: HashMap<String, u32>,
+    applied: HashSet<u64>,
+    protocols: u64,
+    annulments_applied: u64,
+    other_entries: u64,
+    annulments: Vec<(u64, u32, Option<u16>, String)>,
+    ignored: Vec<Ignored>,
+    warnings: Vec<Warning>,
+}
+
+impl Tally {
+    /// An empty tally of `election`.
+    ///
+    /// # Panics
+    /// If the election has more than 65 535 contests (it indexes them in 16 bits).
+    pub fn new(election: &Election) -> Tally {
+        assert!(election.contests.len() <= usize::from(u16::MAX), "too many contests");
+        let contests: Vec<ContestIndex> =
+            election.contests.iter().map(|c| index_contest(election, c)).collect();
+        let contest_idx = contests.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
+        let district_pos: HashMap<&str, u32> =
+            election.districts.iter().enumerate().map(|(i, d)| (d.id.as_str(), i as u32)).collect();
+        let mut tally = Tally {
+            election_id: election.id.clone(),
+            n_stations: election.stations.len(),
+            station_idx: HashMap::with_capacity(election.stations.len()),
+            stations: Vec::with_capacity(election.stations.len()),
+            contests,
+            contest_idx,
+            records: Vec::new(),
+            record_contest: Vec::new(),
+            station_annulled: HashMap::new(),
+            signers: vec![String::new()],
+            signer_idx: HashMap::new(),
+            applied: HashSet::new(),
+            protocols: 0,
+            annulments_applied: 0,
+            other_entries: 0,
+            annulments: Vec::new(),
+            ignored: Vec::new(),
+            warnings: Vec::new(),
+        };
+        for (s, station) in election.stations.iter().enumerate() {
+            let district = district_pos.get(station.district.as_str()).copied().unwrap_or(0);
+            let first = tally.records.len() as u32;
+            let mut n = 0u8;
+            for (c, contest) in election.contests.iter().enumerate() {
+                if !contest.covers(station) {
+                    continue;
+                }
+                tally.records.push(Record::default());
+                tally.record_contest.push(c as u16);
+                n += 1;
+                let index = &mut tally.contests[c];
+                let unit = index.district_unit[district as usize] as usize;
+                for u in
+                    [Some(unit), station.abroad.then(|| index.abroad_unit())].into_iter().flatten()
+                {
+                    index.units[u].stations += 1;
+                    index.units[u].registered += station.registered;
+                }
+            }
+            tally.station_idx.insert(station.id.as_str().into(), s as u32);
+            tally.stations.push(StationInfo {
+                district,
+                registered: station.registered,
+                abroad: station.abroad,
+                first,
+                n,
+            });
+        }
+        tally
+    }
+
+    /// Folds in log entry `index`. Cost: the size of one protocol (plus a hash lookup per line).
+    pub fn apply(&mut self, index: u64, submission: &Submission) -> Applied {
+        if self.applied.contains(&index) {
+            return Applied::Duplicate;
+        }
+        self.applied.insert(index);
+        let payload = &submission.payload;
+        let body_has_results = matches!(payload.body, Body::Protocol(_) | Body::Annulment(_));
+        if body_has_results && payload.election != self.election_id {
+            return self.ignore(index, IgnoreReason::WrongElection(payload.election.clone()));
+        }
+        match &payload.body {
+            Body::Protocol(protocol) => self.apply_protocol(index, &payload.signer, protocol),
+            Body::Annulment(annulment) => self.apply_annulment(index, annulment),
+            _ => {
+                self.other_entries += 1;
+                Applied::NotResults
+            }
+        }
+    }
+
+    fn ignore(&mut self, index: u64, reason: IgnoreReason) -> Applied {
+        self.ignored.push(Ignored { index, reason: reason.clone() });
+        Applied::Ignored(reason)
+    }
+
+    fn record_of(&self, station: u32, contest: usize) -> Option<usize> {
+        let info = &self.stations[station as usize];
+        let range = info.first as usize..info.first as usize + usize::from(info.n);
+        range.into_iter().find(|&r| usize::from(self.record_contest[r]) == contest)
+    }
+
+    fn apply_protocol(&mut self, index: u64, signer: &str, protocol: &Protocol) -> Applied {
+        let Some(&station) = self.station_idx.get(protocol.station.as_str()) else {
+            return self.ignore(index, IgnoreReason::UnknownStation(protocol.station.clone()));
+        };
+        let Some(&contest) = self.contest_idx.get(&protocol.contest) else {
+            return self.ignore(index, IgnoreReason::UnknownContest(protocol.contest.clone()));
+        };
+        let Some(record) = self.record_of(station, contest) else {
+            let reason = IgnoreReason::NotInContest {
+                station: protocol.station.clone(),
+                contest: protocol.contest.clone(),
+            };
+            return self.ignore(index, reason);
+        };
+        let counts = match read_counts(&self.contests[contest], index, protocol, &mut self.warnings)
+        {
+            Ok(counts) => counts,
+            Err(reason) => return self.ignore(index, reason),
+        };
+        let signer = if protocol.source == Source::Observer { self.intern(signer) } else { 0 };
+        let supersedes = protocol.supersedes.as_ref().map(|s| (s.index, s.reason));
+        if let Some((named, _)) = supersedes {
+            if named >= index {
+                self.warnings.push(Warning {
+                    index,
+                    code: "tally.supersedes_later",
+                    message: format!(
+                        "entry {index} supersedes entry {named}, which is not earlier"
+                    ),
+                });
+            }
+        }
+        self.protocols += 1;
+        self.account(station, record, false);
+        let rec = &mut self.records[record];
+        let slot = match rec
+            .slots
+            .iter()
+            .position(|s| s.source == protocol.source && s.signer == signer)
+        {
+            Some(i) => i,
+            None => {
+                rec.slots.push(Slot {
+                    source: protocol.source,
+                    signer,
+                    versions: Vec::new(),
+                    counts: Counts::default(),
+                });
+                rec.slots.len() - 1
+            }
+        };
+        let slot = &mut rec.slots[slot];
+        let at = slot.versions.partition_point(|v| v.index < index);
+        if at == slot.versions.len() {
+            slot.counts = counts;
+        }
+        slot.versions.insert(at, Version { index, supersedes });
+        if let Some((named, _)) = supersedes {
+            if named != index && !rec.superseded.contains(&named) {
+                rec.superseded.push(named);
+            }
+        }
+        self.account(station, record, true);
+        Applied::Protocol
+    }
+
+    fn apply_annulment(&mut self, index: u64, annulment: &Annulment) -> Applied {
+        let Some(&station) = self.station_idx.get(annulment.station.as_str()) else {
+            return self.ignore(index, IgnoreReason::UnknownStation(annulment.station.clone()));
+        };
+        let contest = match &annulment.contest {
+            None => None,
+            Some(id) => match self.contest_idx.get(id) {
+                Some(&c) => Some(c),
+                None => return self.ignore(index, IgnoreReason::UnknownContest(id.clone())),
+            },
+        };
+        let records: Vec<usize> = match contest {
+            Some(c) => match self.record_of(station, c) {
+                Some(r) => vec![r],
+                None => {
+                    let reason = IgnoreReason::NotInContest {
+                        station: annulment.station.clone(),
+                        contest: self.contests[c].id.clone(),
+                    };
+                    return self.ignore(index, reason);
+                }
+            },
+            None => {
+                let info = &self.stations[station as usize];
+                (info.first as usize..info.first as usize + usize::from(info.n)).collect()
+            }
+        };
+        for &r in &records {
+            self.account(station, r, false);
+        }
+        match contest {
+            Some(_) => self.records[records[0]].annulled.push(index),
+            None => self.station_annulled.entry(station).or_default().push(index),
+        }
+        for &r in &records {
+            self.account(station, r, true);
+        }
+        self.annulments_applied += 1;
+        self.annulments.push((index, station, contest.map(|c| c as u16), annulment.reason.clone()));
+        Applied::Annulment
+    }
+
+    fn intern(&mut self, signer: &str) -> u32 {
+        if let Some(&i) = self.signer_idx.get(signer) {
+            return i;
+        }
+        let i = self.signers.len() as u32;
+        self.signers.push(signer.to_string());
+        self.signer_idx.insert(signer.to_string(), i);
+        i
+    }
+
+    /// Adds (`add`) or removes a station-contest's contribution to its units' sums.
+    fn account(&mut self, station: u32, record: usize, add: bool) {
+        let info = &self.stations[station as usize];
+        let station_annulled = self.station_annulled.contains_key(&station);
+        let rec = &self.records[record];
+        let index = &mut self.contests[usize::from(self.record_contest[record])];
+        let district_unit = index.district_unit[info.district as usize] as usize;
+        let abroad_unit = info.abroad.then(|| index.abroad_unit());
+        for unit in [Some(district_unit), abroad_unit].into_iter().flatten() {
+            let agg = &mut index.units[unit];
+            for view in View::ALL {
+                if let Some(slot) = rec.chosen(view, station_annulled) {
+                    add_counts(&mut agg.views[view.slot()], &slot.counts, info.registered, add);
+                }
+            }
+            for source in Source::ALL {
+                if rec.has_current(source) {
+                    let entry = &mut agg.sources[source_slot(source)];
+                    bump(&mut entry.0, 1, add);
+                    bump(&mut entry.1, info.registered, add);
+                }
+            }
+            if station_annulled || !rec.annulled.is_empty() {
+                bump(&mut agg.annulled.0, 1, add);
+                bump(&mut agg.annulled.1, info.registered, add);
+            }
+        }
+    }
+
+    /// Results with every station listed and nothing disputed.
+    ///
+    /// # Panics
+    /// If `election` is not the election this tally was made for.
+    pub fn results(&self, election: &Election) -> Results {
+        self.results_with(election, &ResultsConfig { disputed: Vec::new(), stations: true })
+    }
+
+    /// Results, with the disputed stations and the level of detail of `config`.
+    ///
+    /// # Panics
+    /// If `election` is not the election this tally was made for.
+    pub fn results_with(&self, election: &Election, config: &ResultsConfig) -> Results {
+        assert!(
+            election.id == self.election_id && election.stations.len() == self.n_stations,
+            "results asked with another election than the tally was made for"
+        );
+        let mut warnings = self.warnings.clone();
+        let mut disputed: Vec<u32> = Vec::new();
+        for id in &config.disputed {
+            match self.station_idx.get(id.as_str()) {
+                Some(&s) => disputed.push(s),
+                None => warnings.push(Warning {
+                    index: 0,
+                    code: "tally.unknown_disputed_station",
+                    message: format!("disputed station {id:?} is not in the election"),
+                }),
+            }
+        }
+        disputed.sort_unstable();
+        disputed.dedup();
+        let contests = (0..self.contests.len())
+            .map(|c| self.contest_results(election, c, &disputed, config.stations))
+            .collect();
+        let (corrections, superseding_warnings) = self.corrections(election);
+        warnings.extend(superseding_warnings);
+        warnings.sort();
+        let mut ignored = self.ignored.clone();
+        ignored.sort();
+        let mut annulments: Vec<AnnulmentRecord> = self
+            .annulments
+            .iter()
+            .map(|(index, station, contest, reason)| AnnulmentRecord {
+                index: *index,
+                station: election.stations[*station as usize].id.clone(),
+                contest: contest.map(|c| self.contests[usize::from(c)].id.clone()),
+                reason: reason.clone(),
+            })
+            .collect();
+        annulments.sort();
+        Results {
+            election: self.election_id.clone(),
+            entries: self.applied.len() as u64,
+            protocols: self.protocols,
+            annulments_applied: self.annulments_applied,
+            other_entries: self.other_entries,
+            disputed: disputed.iter().map(|&s| election.stations[s as usize].id.clone()).collect(),
+            contests,
+            corrections,
+            annulments,
+            ignored,
+            warnings,
+        }
+    }
+
+    fn contest_results(
+        &self,
+        election: &Election,
+        c: usize,
+        disputed: &[u32],
+        with_stations: bool,
+    ) -> ContestResults {
+        let index = &self.contests[c];
+        let contest = &election.contests[c];
+        let all = self.sum_units(index, |_| true);
+        let progress = Source::ALL
+            .iter()
+            .map(|&source| {
+                let (stations, registered) = all.sources[source_slot(source)];
+                SourceProgress {
+                    source,
+                    stations,
+                    registered,
+                    of_stations: all.stations,
+                    of_registered: all.registered,
+                }
+            })
+            .collect();
+        let view_results = |view: View| {
+            let levels = self.levels(election, index, view);
+            let in_play = self.in_play(election, c, view, disputed);
+            let outcome = outcome::decide(election, contest, index, &levels, &in_play, view);
+            ViewResults { view, levels, outcome }
+        };
+        ContestResults {
+            contest: index.id.clone(),
+            options: index.options.clone(),
+            lines: index.lines.clone(),
+            candidates: index.candidates.clone(),
+            progress,
+            official: view_results(View::Official),
+            preliminary: view_results(View::Preliminary),
+            stations: if with_stations { self.station_results(election, c) } else { Vec::new() },
+        }
+    }
+
+    fn sum_units(&self, index: &ContestIndex, include: impl Fn(usize) -> bool) -> UnitAgg {
+        let mut total = empty_unit(index);
+        for (u, unit) in index.units[..index.units.len() - 1].iter().enumerate() {
+            if include(u) {
+                merge_unit(&mut total, unit);
+            }
+        }
+        total
+    }
+
+    fn levels(&self, election: &Election, index: &ContestIndex, view: View) -> Vec<LevelTotals> {
+        let mut levels =
+            vec![level_totals(index, Level::Nation, &self.sum_units(index, |_| true), view)];
+        let abroad = &index.units[index.abroad_unit()];
+        if abroad.stations > 0 {
+            levels.push(level_totals(index, Level::Abroad, abroad, view));
+        }
+        for region in &election.regions {
+            let in_region = |u: usize| election.districts[index.districts[u]].region == region.id;
+            if !(0..index.districts.len()).any(in_region) {
+                continue;
+            }
+            let sum = self.sum_units(index, in_region);
+            levels.push(level_totals(index, Level::Region(region.id.clone()), &sum, view));
+        }
+        for (u, &d) in index.districts.iter().enumerate() {
+            let level = Level::District(election.districts[d].id.clone());
+            levels.push(level_totals(index, level, &index.units[u], view));
+        }
+        levels
+    }
+
+    /// The votes and voters still in play for `view`: per region and nation-wide.
+    fn in_play(&self, election: &Election, c: usize, view: View, disputed: &[u32]) -> InPlay {
+        let index = &self.contests[c];
+        let allowance = election.rules.ballots_over_registered;
+        let mut in_play = InPlay::new(index.options.len(), election.regions.len());
+        for (u, &d) in index.districts.iter().enumerate() {
+            let unit = &index.units[u];
+            let view_agg = &unit.views[view.slot()];
+            let stations = unit.stations - view_agg.stations - unit.annulled.0;
+            let registered = unit.registered - view_agg.registered - unit.annulled.1;
+            let region_id = &election.districts[d].region;
+            let region = election.regions.iter().position(|r| &r.id == region_id).unwrap_or(0);
+            in_play.add_outstanding(
+                region,
+                stations,
+                registered,
+                registered + stations * allowance,
+            );
+        }
+        for &s in disputed {
+            let Some(record) = self.record_of(s, c) else { continue };
+            let info = &self.stations[s as usize];
+            let station_annulled = self.station_annulled.contains_key(&s);
+            let Some(slot) = self.records[record].chosen(view, station_annulled) else { continue };
+            let district = &election.districts[info.district as usize];
+            let region = election.regions.iter().position(|r| r.id == district.region).unwrap_or(0);
+            let votes = option_values(index, &slot.counts);
+            in_play.add_disputed(
+                region,
+                info.registered,
+                info.registered + allowance,
+                &votes,
+                base_values(index, &slot.counts, info.registered),
+            );
+        }
+        in_play
+    }
+
+    fn station_results(&self, election: &Election, c: usize) -> Vec<StationResult> {
+        let index = &self.contests[c];
+        let mut out = Vec::new();
+        for (s, station) in election.stations.iter().enumerate() {
+            let Some(record) = self.record_of(s as u32, c) else { continue };
+            let rec = &self.records[record];
+            let mut annulled_by = rec.annulled.clone();
+            let station_annulled = match self.station_annulled.get(&(s as u32)) {
+                Some(list) => {
+                    annulled_by.extend(list);
+                    true
+                }
+                None => false,
+            };
+            annulled_by.sort_unstable();
+            let counts = |view: View| {
+                rec.chosen(view, station_annulled).map(|slot| station_counts(index, rec, slot))
+            };
+            let mut slots: Vec<SlotHistory> = rec
+                .slots
+                .iter()
+                .map(|slot| SlotHistory {
+                    source: slot.source,
+                    signer: (slot.source == Source::Observer)
+                        .then(|| self.signers[slot.signer as usize].clone()),
+                    entries: slot.versions.iter().map(|v| v.index).collect(),
+                    current: rec.current(slot),
+                })
+                .collect();
+            slots.sort_by(|a, b| (a.source, &a.signer).cmp(&(b.source, &b.signer)));
+            out.push(StationResult {
+                station: station.id.clone(),
+                district: station.district.clone(),
+                region: station.region.clone(),
+                abroad: station.abroad,
+                registered: station.registered,
+                annulled_by,
+                slots,
+                official: counts(View::Official),
+                preliminary: counts(View::Preliminary),
+            });
+        }
+        out
+    }
+
+    /// Every replacement of one protocol by another, and warnings for `supersedes` that named
+    /// nothing of their station and contest.
+    fn corrections(&self, election: &Election) -> (Vec<Correction>, Vec<Warning>) {
+        let mut corrections = Vec::new();
+        let mut warnings = Vec::new();
+        for (r, rec) in self.records.iter().enumerate() {
+            if rec.slots.iter().all(|s| s.versions.len() < 2) && rec.superseded.is_empty() {
+                continue;
+            }
+            let s = self.stations.partition_point(|info| (info.first as usize) <= r) - 1;
+            let station = election.stations[s].id.as_str();
+            let contest = &self.contests[usize::from(self.record_contest[r])].id;
+            let owner =
+                |index: u64| rec.slots.iter().find(|s| s.versions.iter().any(|v| v.index == index));
+            for slot in &rec.slots {
+                let signer = (slot.source == Source::Observer)
+                    .then(|| self.signers[slot.signer as usize].clone());
+                for (i, version) in slot.versions.iter().enumerate() {
+                    let named = version.supersedes.filter(|(n, _)| *n != version.index);
+                    if let Some((n, reason)) = named {
+                        if owner(n).is_some() {
+                            corrections.push(Correction {
+                                station: station.to_string(),
+                                contest: contest.clone(),
+                                source: slot.source,
+                                signer: signer.clone(),
+                                replaced: n,
+                                by: version.index,
+                                kind: CorrectionKind::Explicit(CorrectionReasonOrd(reason)),
+                            });
+                        } else {
+                            warnings.push(Warning {
+                                index: version.index,
+                                code: "tally.supersedes_unknown",
+                                message: format!(
+                                    "entry {} supersedes entry {n}, which is no protocol of station {station:?} in contest {contest:?}",
+                                    version.index
+                                ),
+                            });
+                        }
+                    }
+                    let previous = i.checked_sub(1).map(|p| slot.versions[p].index);
+                    if let Some(previous) = previous {
+                        if named.map(|(n, _)| n) != Some(previous) {
+                            corrections.push(Correction {
+                                station: station.to_string(),
+                                contest: contest.clone(),
+                                source: slot.source,
+                                signer: signer.clone(),
+                                replaced: previous,
+                                by: version.index,
+                                kind: CorrectionKind::Implicit,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        corrections.sort();
+        warnings.sort();
+        (corrections, warnings)
+    }
+}
+
+fn bump(value: &mut u64, by: u64, add: bool) {
+    if add {
+        *value += by;
+    } else {
+        *value -= by;
+    }
+}
+
+fn add_counts(agg: &mut ViewAgg, counts: &Counts, registered: u64, add: bool) {
+    bump(&mut agg.stations, 1, add);
+    bump(&mut agg.registered, registered, add);
+    for (sum, &v) in agg.values.iter_mut().zip(counts.values.iter()) {
+        bump(sum, u64::from(v), add);
+    }
+    for &(i, v) in counts.preferences.iter() {
+        bump(&mut agg.preferences[i as usize], u64::from(v), add);
+    }
+}
+
+fn empty_unit(index: &ContestIndex) -> UnitAgg {
+    let view = ViewAgg {
+        stations: 0,
+        registered: 0,
+        values: vec![0; index.width()],
+        preferences: vec![0; index.candidates.len()],
+    };
+    UnitAgg { views: [view.clone(), view], ..UnitAgg::default() }
+}
+
+fn merge_unit(total: &mut UnitAgg, unit: &UnitAgg) {
+    total.stations += unit.stations;
+    total.registered += unit.registered;
+    for (t, u) in total.views.iter_mut().zip(unit.views.iter()) {
+        t.stations += u.stations;
+        t.registered += u.registered;
+        for (a, b) in t.values.iter_mut().zip(&u.values) {
+            *a += b;
+        }
+        for (a, b) in t.preferences.iter_mut().zip(&u.preferences) {
+            *a += b;
+        }
+    }
+    for (t, u) in total.sources.iter_mut().zip(unit.sources.iter()) {
+        t.0 += u.0;
+        t.1 += u.1;
+    }
+    total.annulled.0 += unit.annulled.0;
+    total.annulled.1 += unit.annulled.1;
+}
+
+fn level_totals(index: &ContestIndex, level: Level, unit: &UnitAgg, view: View) -> LevelTotals {
+    let agg = &unit.views[view.slot()];
+    let n_lines = index.lines.len();
+    let n_options = index.options.len();
+    let votes = agg.values[n_lines..n_lines + n_options].to_vec();
+    let took_part = agg.values[n_lines + n_options];
+    LevelTotals {
+        level,
+        stations: unit.stations,
+        registered: unit.registered,
+        stations_counted: agg.stations,
+        registered_counted: agg.registered,
+        stations_annulled: unit.annulled.0,
+        registered_annulled: unit.annulled.1,
+        took_part,
+        valid: agg.values[index.valid_line],
+        invalid: agg.values[index.invalid_line],
+        against_all: index.against_all.map_or(0, |a| votes[a]),
+        votes,
+        lines: agg.values[..n_lines].to_vec(),
+        turnout: Proportion::new(took_part, agg.registered),
+        preferences: agg.preferences.clone(),
+    }
+}
+
+fn option_values(index: &ContestIndex, counts: &Counts) -> Vec<u64> {
+    let n_lines = index.lines.len();
+    counts.values[n_lines..n_lines + index.options.len()].iter().map(|&v| u64::from(v)).collect()
+}
+
+/// `[took_part, valid, registered]` of one station, the three possible threshold bases.
+fn base_values(index: &ContestIndex, counts: &Counts, registered: u64) -> [u64; 3] {
+    let took_part = u64::from(counts.values[index.width() - 1]);
+    [took_part, u64::from(counts.values[index.valid_line]), registered]
+}
+
+fn station_counts(index: &ContestIndex, rec: &Record, slot: &Slot) -> StationCounts {
+    let values: Vec<u64> = slot.counts.values.iter().map(|&v| u64::from(v)).collect();
+    let n_lines = index.lines.len();
+    let votes = values[n_lines..n_lines + index.options.len()].to_vec();
+    StationCounts {
+        source: slot.source,
+        index: rec.current(slot).unwrap_or(0),
+        took_part: values[index.width() - 1],
+        valid: values[index.valid_line],
+        invalid: values[index.invalid_line],
+        against_all: index.against_all.map_or(0, |a| votes[a]),
+        votes,
+        lines: values[..n_lines].to_vec(),
+    }
+}
+
+fn index_contest(election: &Election, contest: &sverka_model::Contest) -> ContestIndex {
+    let form: &Form = election.form_of(contest);
+    let options: Vec<String> = contest.option_ids().iter().map(|s| s.to_string()).collect();
+    let option_idx = options.iter().enumerate().map(|(i, o)| (o.clone(), i)).collect();
+    let against_all = options.iter().position(|o| o == sverka_model::AGAINST_ALL);
+    let lines: Vec<String> = form.lines.iter().map(|l| l.id.clone()).collect();
+    let line_idx: HashMap<String, usize> =
+        lines.iter().enumerate().map(|(i, l)| (l.clone(), i)).collect();
+    let took_part = form
+        .took_part
+        .terms
+        .iter()
+        .map(|(sign, term)| {
+            let compiled = match term {
+                Term::Line(id) => CompiledTerm::Line(line_idx.get(id).copied().unwrap_or(0)),
+                Term::SumOptions => CompiledTerm::SumOptions,
+                Term::Const(c) => CompiledTerm::Const(*c),
+            };
+            (*sign, compiled)
+        })
+        .collect();
+    let mut candidates = Vec::new();
+    let mut candidate_idx: HashMap<String, HashMap<String, u32>> = HashMap::new();
+    if let ContestKind::PartyList(list) = &contest.kind {
+        for party in &list.parties {
+            for candidate in &party.candidates {
+                candidate_idx
+                    .entry(party.id.clone())
+                    .or_default()
+                    .insert(candidate.id.clone(), candidates.len() as u32);
+                candidates.push((party.id.clone(), candidate.id.clone()));
+            }
+        }
+    }
+    let mut district_unit = vec![u32::MAX; election.districts.len()];
+    let mut districts = Vec::new();
+    for (d, district) in election.districts.iter().enumerate() {
+        let covered =
+            election.stations.iter().any(|s| s.district == district.id && contest.covers(s));
+        if covered {
+            district_unit[d] = districts.len() as u32;
+            districts.push(d);
+        }
+    }
+    let mut index = ContestIndex {
+        id: contest.id.clone(),
+        party_list: matches!(contest.kind, ContestKind::PartyList(_)),
+        options,
+        option_idx,
+        against_all,
+        valid_line: line_idx.get(&form.valid).copied().unwrap_or(0),
+        invalid_line: line_idx.get(&form.invalid).copied().unwrap_or(0),
+        lines,
+        line_idx,
+        took_part,
+        candidates,
+        candidate_idx,
+        district_unit,
+        districts,
+        units: Vec::new(),
+    };
+    let n_units = index.districts.len() + 1;
+    index.units = vec![empty_unit(&index); n_units];
+    index
+}
+
+/// Reads a protocol into the contest's layout; unknown lines, options and candidates are left
+/// out with a warning; a value over [`MAX_STATION_COUNT`] refuses the protocol.
+fn read_counts(
+    index: &ContestIndex,
+    entry: u64,
+    protocol: &Protocol,
+    warnings: &mut Vec<Warning>,
+) -> Result<Counts, IgnoreReason> {
+    let width = index.width();
+    let n_lines = index.lines.len();
+    let mut values = vec![0u32; width];
+    let mut warn = |code: &'static str, message: String| {
+        warnings.push(Warning { index: entry, code, message });
+    };
+    let narrow = |line: &str, value: u64| {
+        u32::try_from(value)
+            .map_err(|_| IgnoreReason::CountTooLarge { line: line.to_string(), value })
+    };
+    for (line, &value) in &protocol.lines {
+        match index.line_idx.get(line) {
+            Some(&i) => values[i] = narrow(line, value)?,
+            None => warn("tally.unknown_line", format!("form line {line:?} is not on the form")),
+        }
+    }
+    let mut sum_options = 0u64;
+    for (option, &value) in &protocol.votes {
+        match index.option_idx.get(option) {
+            Some(&i) => {
+                values[n_lines + i] = narrow(option, value)?;
+                sum_options += value;
+            }
+            None => warn(
+                "tally.unknown_option",
+                format!("votes for {option:?}, which is not an option of contest {:?}", index.id),
+            ),
+        }
+    }
+    let took_part: i128 = index
+        .took_part
+        .iter()
+        .map(|(sign, term)| {
+            let value = match term {
+                CompiledTerm::Line(i) => u64::from(values[*i]),
+                CompiledTerm::SumOptions => sum_options,
+                CompiledTerm::Const(c) => *c,
+            };
+            i128::from(*sign) * i128::from(value)
+        })
+        .sum();
+    if took_part < 0 {
+        warn(
+            "tally.negative_took_part",
+            format!("took part evaluates to {took_part}; counted as 0"),
+        );
+    }
+    let took_part = u64::try_from(took_part.max(0)).unwrap_or(u64::MAX);
+    values[width - 1] = narrow("took_part", took_part)?;
+    let mut preferences = Vec::new();
+    for (party, by_candidate) in &protocol.preferences {
+        for (candidate, &value) in by_candidate {
+            let position = index.candidate_idx.get(party).and_then(|m| m.get(candidate));
+            match position {
+                Some(&i) if index.party_list => {
+                    if value > 0 {
+                        preferences.push((i, narrow(candidate, value)?));
+                    }
+                }
+                _ => warn(
+                    "tally.unknown_candidate",
+                    format!("preference votes for {candidate:?} of {party:?}, not on that list"),
+                ),
+            }
+        }
+    }
+    Ok(Counts { values: values.into_boxed_slice(), preferences: preferences.into_boxed_slice() })
+}
