@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use crate::form::{Relation, Term};
+use crate::form::Relation;
 use crate::names::{is_valid_id, Names, Role};
 
 /// An exact non-negative decimal below one, such as a threshold written `"0.05"` (= 1/20).
@@ -1392,11 +1392,7 @@ fn check_contest_form(
             );
         }
     }
-    let checks_votes = form
-        .relations
-        .iter()
-        .any(|rel| rel.lhs.terms.iter().chain(&rel.rhs.terms).any(|(_, t)| *t == Term::SumOptions));
-    if !checks_votes {
+    if !form.relations.iter().any(Relation::uses_sum_options) {
         c.at(
             form_ref.span.clone(),
             format!(

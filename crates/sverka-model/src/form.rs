@@ -168,6 +168,11 @@ impl Relation {
     pub fn lines(&self) -> impl Iterator<Item = &str> {
         self.lhs.lines().chain(self.rhs.lines())
     }
+
+    /// Whether the relation reads `sum(options)`, i.e. checks the votes against the lines.
+    pub fn uses_sum_options(&self) -> bool {
+        self.lhs.terms.iter().chain(&self.rhs.terms).any(|(_, t)| *t == Term::SumOptions)
+    }
 }
 
 #[cfg(test)]

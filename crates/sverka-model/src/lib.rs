@@ -8,7 +8,9 @@ pub mod election;
 pub mod form;
 pub mod keys;
 pub mod names;
+pub mod registry;
 pub mod submission;
+pub mod validate;
 
 pub use election::{Contest, ContestKind, Election, Station, AGAINST_ALL};
 pub use names::{CorrectionReason, Names, Role, Source};

@@ -37,8 +37,11 @@ pub struct Submission {
 }
 
 /// What was signed.
+///
+/// No `deny_unknown_fields` here: serde does not support it together with `flatten` (every field
+/// of the body would be "unknown"). Unknown fields are still refused, by the body's variants,
+/// which receive every field this struct does not take.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Payload {
     /// [`FORMAT_VERSION`].
     pub v: u32,
