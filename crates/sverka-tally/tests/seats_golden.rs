@@ -3,9 +3,10 @@
 //! rule, districts failing on "against all", and the degenerate outcomes.
 
 use sverka_tally::seats::{
-    allocate, allocate_json, assign_candidates, decide_district, AllocationConfig, Candidate, CandidateId,
-    DistrictId, DistrictOutcome, DistrictVotes, FailureReason, Fraction, LotSeed, Method, PartyId, PartyVotes,
-    Ratio, Region, RegionId, RegionalThreshold, Rounding, SeatCount, SeatMargin, WomenRule,
+    allocate, allocate_json, assign_candidates, decide_district, AllocationConfig, Candidate,
+    CandidateId, DistrictId, DistrictOutcome, DistrictVotes, FailureReason, Fraction, LotSeed,
+    Method, PartyId, PartyVotes, Ratio, Region, RegionId, RegionalThreshold, Rounding, SeatCount,
+    SeatMargin, WomenRule,
 };
 
 fn party(id: &str) -> PartyId {
@@ -60,10 +61,12 @@ fn kyrgyz_2021_margins() {
     let result = allocate(&v, &config).unwrap();
     assert_eq!(result.quota(), Some(Ratio::new(813_687, 54)));
     // 5 % of 1,281,622 = 64,081.1: 64,082 votes pass. Yiman Nuru could lose 79,025 − 64,082 + 1.
-    let yiman = result.threshold_margins().iter().find(|m| m.party().as_str() == "yiman-nuru").unwrap();
+    let yiman =
+        result.threshold_margins().iter().find(|m| m.party().as_str() == "yiman-nuru").unwrap();
     assert_eq!(yiman.min_votes_fixed_base(), 64_082);
     assert_eq!(yiman.flip_fixed_base(), -14_944);
-    let el_umutu = result.threshold_margins().iter().find(|m| m.party().as_str() == "el-umutu").unwrap();
+    let el_umutu =
+        result.threshold_margins().iter().find(|m| m.party().as_str() == "el-umutu").unwrap();
     assert_eq!(el_umutu.flip_fixed_base(), 7_082);
     // Base moves too: 57,000 + x >= (1,281,622 + x)/20 ⇔ 19x >= 1,281,622 − 1,140,000 = 141,622
     // ⇔ x >= 7,453.8 → 7,454.
@@ -92,11 +95,19 @@ fn kyrgyz_2021_margins() {
 ///   9,400a 5,800b 3,133.3a 2,700c 1,933.3b. **2/2/1/0** (next: d 1,900).
 #[test]
 fn four_methods_give_four_answers() {
-    let cases = [("hare", [2, 1, 1, 1]), ("droop", [3, 1, 1, 0]), ("dhondt", [3, 2, 0, 0]), ("sainte-lague", [2, 2, 1, 0])];
+    let cases = [
+        ("hare", [2, 1, 1, 1]),
+        ("droop", [3, 1, 1, 0]),
+        ("dhondt", [3, 2, 0, 0]),
+        ("sainte-lague", [2, 2, 1, 0]),
+    ];
     for (method, expected) in cases {
-        let input = format!(r#"{{"seats":5,"method":"{method}","votes":{{"a":9400,"b":5800,"c":2700,"d":1900}}}}"#);
+        let input = format!(
+            r#"{{"seats":5,"method":"{method}","votes":{{"a":9400,"b":5800,"c":2700,"d":1900}}}}"#
+        );
         let seats = seats_of(&allocate_json(&input).unwrap());
-        let got: Vec<u64> = ["a", "b", "c", "d"].iter().map(|p| seats[p].as_u64().unwrap()).collect();
+        let got: Vec<u64> =
+            ["a", "b", "c", "d"].iter().map(|p| seats[p].as_u64().unwrap()).collect();
         assert_eq!(got, expected, "{method}");
     }
 }
@@ -109,7 +120,14 @@ fn dhondt_margin_names_the_runner_up_and_the_votes_it_needs() {
     let config = AllocationConfig::new(Method::DHondt, SeatCount::new(5).unwrap());
     let result = allocate(&v, &config).unwrap();
     match result.seat_margin().unwrap() {
-        SeatMargin::Divisor { last, last_quotient, runner_up, runner_up_quotient, runner_up_needs, last_can_lose } => {
+        SeatMargin::Divisor {
+            last,
+            last_quotient,
+            runner_up,
+            runner_up_quotient,
+            runner_up_needs,
+            last_can_lose,
+        } => {
             assert_eq!((last.as_str(), *last_quotient), ("b", Ratio::new(2900, 1)));
             assert_eq!((runner_up.as_str(), *runner_up_quotient), ("c", Ratio::new(2700, 1)));
             assert_eq!((*runner_up_needs, *last_can_lose), (201, 401));
@@ -117,9 +135,11 @@ fn dhondt_margin_names_the_runner_up_and_the_votes_it_needs() {
         other => panic!("expected a divisor margin, got {other:?}"),
     }
     // And it is right: with 201 more votes c takes b's second seat; with 200 it does not.
-    let more = allocate(&votes(&[("a", 9400), ("b", 5800), ("c", 2901), ("d", 1900)]), &config).unwrap();
+    let more =
+        allocate(&votes(&[("a", 9400), ("b", 5800), ("c", 2901), ("d", 1900)]), &config).unwrap();
     assert_eq!((more.seats_of(&party("b")), more.seats_of(&party("c"))), (1, 1));
-    let fewer = allocate(&votes(&[("a", 9400), ("b", 5800), ("c", 2900), ("d", 1900)]), &config).unwrap();
+    let fewer =
+        allocate(&votes(&[("a", 9400), ("b", 5800), ("c", 2900), ("d", 1900)]), &config).unwrap();
     assert_eq!(fewer.ties().len(), 1, "2,900 = 2,900 is a tie for the last seat, decided by lot");
 }
 
@@ -136,7 +156,9 @@ fn regional_threshold_knocks_out_a_party() {
     assert_eq!(out, r#"{"qualified":["a","b"],"seats":{"a":6,"b":4,"c":0},"ties":[]}"#);
 
     // The same through the Rust API, with the standing naming the region.
-    let region = |id: &str, base, v: &[(&str, u64)]| Region::new(RegionId::new(id).unwrap(), base, votes(v)).unwrap();
+    let region = |id: &str, base, v: &[(&str, u64)]| {
+        Region::new(RegionId::new(id).unwrap(), base, votes(v)).unwrap()
+    };
     let mut config = AllocationConfig::new(Method::Hare, SeatCount::new(10).unwrap());
     config.threshold = "0.05".parse().unwrap();
     config.threshold_base = Some(10_000);
@@ -152,7 +174,8 @@ fn regional_threshold_knocks_out_a_party() {
     assert!(c.passes_national());
     assert_eq!(c.failed_regions(), [RegionId::new("osh").unwrap()]);
     // Exactly at the regional threshold passes: 20 of 4,000 is 0.5 %.
-    config.regional.as_mut().unwrap().regions[1] = region("osh", 4000, &[("a", 2200), ("b", 1300), ("c", 20)]);
+    config.regional.as_mut().unwrap().regions[1] =
+        region("osh", 4000, &[("a", 2200), ("b", 1300), ("c", 20)]);
     let result = allocate(&votes(&[("a", 4200), ("b", 2800), ("c", 1500)]), &config).unwrap();
     assert!(result.standings()[&party("c")].qualified());
 }
@@ -167,7 +190,8 @@ fn tie_decided_by_lot_is_reported() {
         out,
         r#"{"qualified":["a","b"],"seats":{"a":1,"b":0},"ties":[{"context":"dhondt seat 1","places":1,"tickets":[{"id":"a","ticket":"64224c2d34932e9adb7bc7c271470436097a9fa557e48e3c96cacb986758affc"},{"id":"b","ticket":"7831b0d2701fdf263e8a3d550750853b01aee06baef6c3b76711ee5c10ed5bf1"}],"tied":["a","b"],"winners":["a"]}]}"#
     );
-    let three = r#"{"seats":1,"method":"dhondt","seed":"2021-12-15","votes":{"b":100,"a":100,"c":100}}"#;
+    let three =
+        r#"{"seats":1,"method":"dhondt","seed":"2021-12-15","votes":{"b":100,"a":100,"c":100}}"#;
     assert_eq!(seats_of(&allocate_json(three).unwrap())["c"], 1);
 }
 
@@ -185,7 +209,8 @@ fn remainder_tie_decided_by_lot() {
 /// Equal quotients that all fit in the seats left are no tie: a = b = 100, 2 seats.
 #[test]
 fn equal_quotients_that_all_fit_need_no_lot() {
-    let out = allocate_json(r#"{"seats":2,"method":"sainte-lague","votes":{"a":100,"b":100}}"#).unwrap();
+    let out =
+        allocate_json(r#"{"seats":2,"method":"sainte-lague","votes":{"a":100,"b":100}}"#).unwrap();
     assert_eq!(out, r#"{"qualified":["a","b"],"seats":{"a":1,"b":1},"ties":[]}"#);
 }
 
@@ -213,7 +238,10 @@ fn women_rule_moves_a_seat() {
         (ids, a.reserved_for_women())
     };
     assert_eq!(elected(None), (vec!["m1".into(), "m2".into(), "m3".into(), "w1".into()], 0));
-    assert_eq!(elected(Some(WomenRule::KYRGYZ_2021)), (vec!["m1".into(), "m2".into(), "w1".into(), "w2".into()], 2));
+    assert_eq!(
+        elected(Some(WomenRule::KYRGYZ_2021)),
+        (vec!["m1".into(), "m2".into(), "w1".into(), "w2".into()], 2)
+    );
     let floor = WomenRule { share: Fraction::new(3, 10).unwrap(), rounding: Rounding::Down };
     assert_eq!(elected(Some(floor)), (vec!["m1".into(), "m2".into(), "m3".into(), "w1".into()], 1));
 }
@@ -229,7 +257,8 @@ fn candidate_ties_by_position_then_lot() {
         Candidate::new(CandidateId::new("x").unwrap(), None, false, 500),
         Candidate::new(CandidateId::new("y").unwrap(), None, false, 500),
     ];
-    let a = assign_candidates(&party("p"), 1, &unranked, None, &LotSeed::new("s").unwrap()).unwrap();
+    let a =
+        assign_candidates(&party("p"), 1, &unranked, None, &LotSeed::new("s").unwrap()).unwrap();
     assert_eq!(a.ties().len(), 1);
     assert_eq!(a.ties()[0].context(), "candidates p votes");
     assert_eq!(a.elected()[0].candidate().as_str(), a.ties()[0].winners()[0]);
@@ -239,12 +268,18 @@ fn candidate_ties_by_position_then_lot() {
 #[test]
 fn short_list_leaves_seats_unfilled() {
     let list = [candidate("w1", 1, true, 10)];
-    let a = assign_candidates(&party("p"), 3, &list, Some(WomenRule::KYRGYZ_2021), &LotSeed::default()).unwrap();
+    let a =
+        assign_candidates(&party("p"), 3, &list, Some(WomenRule::KYRGYZ_2021), &LotSeed::default())
+            .unwrap();
     assert_eq!((a.elected().len(), a.unfilled()), (1, 2));
 }
 
 fn district(entries: &[(&str, u64)], against_all: u64) -> DistrictVotes {
-    DistrictVotes::new(entries.iter().map(|&(c, v)| (CandidateId::new(c).unwrap(), v)).collect(), against_all).unwrap()
+    DistrictVotes::new(
+        entries.iter().map(|&(c, v)| (CandidateId::new(c).unwrap(), v)).collect(),
+        against_all,
+    )
+    .unwrap()
 }
 
 /// As in Sverdlovsky and Pervomaisky (Bishkek, 2021): against all ahead of the leader fails
@@ -256,7 +291,11 @@ fn district_fails_when_against_all_leads() {
     let failed = decide_district(&id, &district(&[("x", 3000), ("y", 2500)], 3001), &seed);
     assert_eq!(
         failed,
-        DistrictOutcome::Failed { reason: FailureReason::AgainstAllAhead, leader_votes: 3000, against_all: 3001 }
+        DistrictOutcome::Failed {
+            reason: FailureReason::AgainstAllAhead,
+            leader_votes: 3000,
+            against_all: 3001
+        }
     );
     match decide_district(&id, &district(&[("x", 3000), ("y", 2500)], 3000), &seed) {
         DistrictOutcome::Elected { winner, lead, lead_over_against_all, tie, .. } => {
@@ -287,14 +326,20 @@ fn district_tie_for_first_is_a_lot() {
 #[test]
 fn no_list_qualifying_is_an_outcome() {
     let input = r#"{"seats":54,"method":"hare","threshold":0.05,"threshold_base":1000000,"votes":{"a":40000,"b":10000}}"#;
-    assert_eq!(allocate_json(input).unwrap(), r#"{"qualified":[],"seats":{"a":0,"b":0},"ties":[]}"#);
+    assert_eq!(
+        allocate_json(input).unwrap(),
+        r#"{"qualified":[],"seats":{"a":0,"b":0},"ties":[]}"#
+    );
 }
 
 #[test]
 fn zero_votes_is_an_outcome() {
     for method in ["hare", "droop", "dhondt", "sainte-lague"] {
         let input = format!(r#"{{"seats":3,"method":"{method}","votes":{{"a":0,"b":0}}}}"#);
-        assert_eq!(allocate_json(&input).unwrap(), r#"{"qualified":[],"seats":{"a":0,"b":0},"ties":[]}"#);
+        assert_eq!(
+            allocate_json(&input).unwrap(),
+            r#"{"qualified":[],"seats":{"a":0,"b":0},"ties":[]}"#
+        );
     }
 }
 
@@ -318,8 +363,10 @@ fn seats_below_one_are_refused() {
 /// remainder — both 0, so a lot (reported).
 #[test]
 fn droop_with_few_votes_fills_the_house() {
-    let out: serde_json::Value =
-        serde_json::from_str(&allocate_json(r#"{"seats":10,"method":"droop","votes":{"a":2,"b":1}}"#).unwrap()).unwrap();
+    let out: serde_json::Value = serde_json::from_str(
+        &allocate_json(r#"{"seats":10,"method":"droop","votes":{"a":2,"b":1}}"#).unwrap(),
+    )
+    .unwrap();
     let (a, b) = (out["seats"]["a"].as_u64().unwrap(), out["seats"]["b"].as_u64().unwrap());
     assert_eq!(a + b, 10);
     assert!((a, b) == (6, 4) || (a, b) == (5, 5));

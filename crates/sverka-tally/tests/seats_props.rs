@@ -4,15 +4,18 @@
 
 use proptest::prelude::*;
 use sverka_tally::seats::{
-    allocate, allocate_json, AllocationConfig, Fraction, LotSeed, Method, PartyId, PartyVotes, SeatCount,
-    SeatMargin,
+    allocate, allocate_json, AllocationConfig, Fraction, LotSeed, Method, PartyId, PartyVotes,
+    SeatCount, SeatMargin,
 };
 
 const METHODS: [Method; 4] = [Method::Hare, Method::Droop, Method::DHondt, Method::SainteLague];
 const THRESHOLDS: [&str; 5] = ["0", "0.05", "0.1", "0.005", "0.3"];
 
 fn party_votes(counts: &[u64]) -> PartyVotes {
-    PartyVotes::new(counts.iter().enumerate().map(|(i, v)| (PartyId::new(&format!("p{i}")).unwrap(), *v))).unwrap()
+    PartyVotes::new(
+        counts.iter().enumerate().map(|(i, v)| (PartyId::new(&format!("p{i}")).unwrap(), *v)),
+    )
+    .unwrap()
 }
 
 fn config(method: Method, seats: u32, threshold: &str, base: Option<u64>) -> AllocationConfig {

@@ -13,7 +13,12 @@ fuzz_target!(|data: &[u8]| {
     let request: serde_json::Value = serde_json::from_str(input).expect("accepted input is JSON");
     let response: serde_json::Value = serde_json::from_str(&output).expect("output is JSON");
     let house = request["seats"].as_u64().expect("accepted seats are a number");
-    let given: u64 = response["seats"].as_object().expect("seats object").values().map(|v| v.as_u64().unwrap()).sum();
+    let given: u64 = response["seats"]
+        .as_object()
+        .expect("seats object")
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     let qualified = response["qualified"].as_array().expect("qualified list");
     assert_eq!(given, if qualified.is_empty() { 0 } else { house });
     assert_eq!(

@@ -33,7 +33,14 @@ pub struct AllocationConfig {
 impl AllocationConfig {
     /// A config with no threshold, no regions and the empty seed.
     pub fn new(method: Method, seats: SeatCount) -> Self {
-        Self { method, seats, threshold: Fraction::ZERO, threshold_base: None, regional: None, seed: LotSeed::default() }
+        Self {
+            method,
+            seats,
+            threshold: Fraction::ZERO,
+            threshold_base: None,
+            regional: None,
+            seed: LotSeed::default(),
+        }
     }
 }
 
@@ -189,18 +196,25 @@ impl Allocation {
 /// "Against all" must not be in `votes` (the type refuses it); count it in `threshold_base`.
 /// When no party qualifies (or nobody voted) every party gets 0 seats and `qualified()` is
 /// empty: that is an outcome, not an error.
-pub fn allocate(votes: &PartyVotes, config: &AllocationConfig) -> Result<Allocation, AllocationError> {
+pub fn allocate(
+    votes: &PartyVotes,
+    config: &AllocationConfig,
+) -> Result<Allocation, AllocationError> {
     let base = check_inputs(votes, config)?;
     let standings: BTreeMap<PartyId, Standing> = votes
         .iter()
         .map(|(party, n_votes)| {
-            let standing = Standing::assess(party, n_votes, config.threshold, base, config.regional.as_ref());
+            let standing =
+                Standing::assess(party, n_votes, config.threshold, base, config.regional.as_ref());
             (party.clone(), standing)
         })
         .collect();
-    let threshold_margins =
-        votes.iter().map(|(party, n_votes)| ThresholdMargin::compute(party, n_votes, config.threshold, base)).collect();
-    let qualified: Vec<(&PartyId, u64)> = votes.iter().filter(|(p, _)| standings[*p].qualified()).collect();
+    let threshold_margins = votes
+        .iter()
+        .map(|(party, n_votes)| ThresholdMargin::compute(party, n_votes, config.threshold, base))
+        .collect();
+    let qualified: Vec<(&PartyId, u64)> =
+        votes.iter().filter(|(p, _)| standings[*p].qualified()).collect();
     let mut seats: BTreeMap<PartyId, u32> = votes.iter().map(|(p, _)| (p.clone(), 0)).collect();
     let mut allocation = Allocation {
         method: config.method,
@@ -247,7 +261,10 @@ fn check_inputs(votes: &PartyVotes, config: &AllocationConfig) -> Result<u64, Al
             return Err(AllocationError::DuplicateRegion(region.id().clone()));
         }
         if let Some((party, _)) = region.votes().iter().find(|(p, _)| !votes.contains(p)) {
-            return Err(AllocationError::UnknownPartyInRegion { region: region.id().clone(), party: party.clone() });
+            return Err(AllocationError::UnknownPartyInRegion {
+                region: region.id().clone(),
+                party: party.clone(),
+            });
         }
     }
     Ok(base)

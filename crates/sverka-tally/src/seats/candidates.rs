@@ -201,16 +201,25 @@ pub fn assign_candidates(
     let mut ties = Vec::new();
     let mut elected = Vec::new();
     let women_context = format!("candidates {party} women");
-    let (chosen, lot) = select_best(&women, reserved as usize, rank, |c| c.id.as_str(), seed, &women_context);
+    let (chosen, lot) =
+        select_best(&women, reserved as usize, rank, |c| c.id.as_str(), seed, &women_context);
     ties.extend(lot);
-    elected.extend(chosen.iter().map(|&i| Elected { candidate: women[i].id.clone(), votes: women[i].votes, by: ElectedBy::WomenRule }));
+    elected.extend(chosen.iter().map(|&i| Elected {
+        candidate: women[i].id.clone(),
+        votes: women[i].votes,
+        by: ElectedBy::WomenRule,
+    }));
     let taken: BTreeSet<&CandidateId> = elected.iter().map(|e| &e.candidate).collect();
     let rest: Vec<&Candidate> = candidates.iter().filter(|c| !taken.contains(&c.id)).collect();
     let open = seats as usize - elected.len();
     let votes_context = format!("candidates {party} votes");
     let (chosen, lot) = select_best(&rest, open, rank, |c| c.id.as_str(), seed, &votes_context);
     ties.extend(lot);
-    elected.extend(chosen.iter().map(|&i| Elected { candidate: rest[i].id.clone(), votes: rest[i].votes, by: ElectedBy::Votes }));
+    elected.extend(chosen.iter().map(|&i| Elected {
+        candidate: rest[i].id.clone(),
+        votes: rest[i].votes,
+        by: ElectedBy::Votes,
+    }));
     Ok(ListAssignment { party: party.clone(), seats, reserved_for_women: reserved, elected, ties })
 }
 

@@ -32,7 +32,10 @@ pub enum DistrictError {
 
 impl DistrictVotes {
     /// Validates the votes; candidate order does not matter.
-    pub fn new(candidates: Vec<(CandidateId, u64)>, against_all: u64) -> Result<Self, DistrictError> {
+    pub fn new(
+        candidates: Vec<(CandidateId, u64)>,
+        against_all: u64,
+    ) -> Result<Self, DistrictError> {
         let mut seen = BTreeSet::new();
         for (id, n_votes) in &candidates {
             if !seen.insert(id) {
@@ -96,20 +99,39 @@ pub enum DistrictOutcome {
 }
 
 /// Decides `district` by plurality; lots are drawn from `seed`.
-pub fn decide_district(district: &DistrictId, votes: &DistrictVotes, seed: &LotSeed) -> DistrictOutcome {
+pub fn decide_district(
+    district: &DistrictId,
+    votes: &DistrictVotes,
+    seed: &LotSeed,
+) -> DistrictOutcome {
     let leader_votes = votes.candidates.iter().map(|(_, v)| *v).max().unwrap_or(0);
     let against_all = votes.against_all;
     if leader_votes == 0 {
-        return DistrictOutcome::Failed { reason: FailureReason::NoVotes, leader_votes, against_all };
+        return DistrictOutcome::Failed {
+            reason: FailureReason::NoVotes,
+            leader_votes,
+            against_all,
+        };
     }
     if against_all > leader_votes {
-        return DistrictOutcome::Failed { reason: FailureReason::AgainstAllAhead, leader_votes, against_all };
+        return DistrictOutcome::Failed {
+            reason: FailureReason::AgainstAllAhead,
+            leader_votes,
+            against_all,
+        };
     }
     let context = format!("district {district}");
-    let (chosen, tie) = select_best(&votes.candidates, 1, |a, b| b.1.cmp(&a.1), |c| c.0.as_str(), seed, &context);
+    let (chosen, tie) =
+        select_best(&votes.candidates, 1, |a, b| b.1.cmp(&a.1), |c| c.0.as_str(), seed, &context);
     let (winner, n_votes) = votes.candidates[chosen[0]].clone();
-    let runner_up =
-        votes.candidates.iter().enumerate().filter(|(i, _)| *i != chosen[0]).map(|(_, c)| c.1).max().unwrap_or(0);
+    let runner_up = votes
+        .candidates
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != chosen[0])
+        .map(|(_, c)| c.1)
+        .max()
+        .unwrap_or(0);
     DistrictOutcome::Elected {
         winner,
         votes: n_votes,

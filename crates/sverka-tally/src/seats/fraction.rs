@@ -66,8 +66,8 @@ impl Fraction {
     /// places, and anything else (spaces, `.5`, `5.`, `0x1`, `NaN`).
     pub fn parse_decimal(text: &str) -> Result<Self, FractionError> {
         let malformed = || FractionError::Malformed(text.to_owned());
-        if text.starts_with('-') {
-            if parse_json_number(&text[1..]).is_none() {
+        if let Some(unsigned) = text.strip_prefix('-') {
+            if parse_json_number(unsigned).is_none() {
                 return Err(malformed());
             }
             return Err(FractionError::Negative(text.to_owned()));
@@ -186,9 +186,8 @@ struct NumberParts<'a> {
 /// Splits unsigned JSON number text (RFC 8259 §6 without the minus): `int [frac] [exp]`.
 fn parse_json_number(text: &str) -> Option<NumberParts<'_>> {
     let bytes = text.as_bytes();
-    let digits_from = |start: usize| {
-        start + bytes[start..].iter().take_while(|b| b.is_ascii_digit()).count()
-    };
+    let digits_from =
+        |start: usize| start + bytes[start..].iter().take_while(|b| b.is_ascii_digit()).count();
     let int_end = digits_from(0);
     let int_digits = &text[..int_end];
     if int_digits.is_empty() || (int_digits.len() > 1 && int_digits.starts_with('0')) {
@@ -356,8 +355,10 @@ mod tests {
         assert!(matches!(parse("0.0000000000000000001"), Err(FractionError::TooManyDecimals(_))));
         assert!(matches!(parse("1e-19"), Err(FractionError::TooManyDecimals(_))));
         assert!(matches!(parse("1e-99999999999"), Err(FractionError::TooManyDecimals(_))));
-        for bad in ["", " 0.05", "0.05 ", ".05", "5.", "0x1", "NaN", "00.5", "0,05", "+0.05", "1/20", "-", "0.05e", "-x"]
-        {
+        for bad in [
+            "", " 0.05", "0.05 ", ".05", "5.", "0x1", "NaN", "00.5", "0,05", "+0.05", "1/20", "-",
+            "0.05e", "-x",
+        ] {
             assert!(matches!(parse(bad), Err(FractionError::Malformed(_))), "{bad:?}");
         }
     }

@@ -135,9 +135,11 @@ impl<'de> Deserialize<'de> for Entries<'de> {
 /// Runs the `sverka allocate` contract: `input` is the request object, the result the response
 /// object (compact JSON, keys sorted, no trailing newline).
 pub fn allocate_json(input: &str) -> Result<String, AllocateError> {
-    let request: Request<'_> = serde_json::from_str(input).map_err(|e| AllocateError::Json(e.to_string()))?;
+    let request: Request<'_> =
+        serde_json::from_str(input).map_err(|e| AllocateError::Json(e.to_string()))?;
     let votes = parse_votes("votes", "votes", request.votes)?;
-    let mut config = AllocationConfig::new(parse_method(request.method)?, parse_seats(request.seats)?);
+    let mut config =
+        AllocationConfig::new(parse_method(request.method)?, parse_seats(request.seats)?);
     if let Some(raw) = request.threshold {
         config.threshold = parse_share("threshold", raw)?;
     }
@@ -146,13 +148,18 @@ pub fn allocate_json(input: &str) -> Result<String, AllocateError> {
     }
     if let Some(raw) = request.seed {
         let text = parse_string("seed", raw)?;
-        config.seed = LotSeed::new(&text).map_err(|e| AllocateError::invalid("seed", e.to_string()))?;
+        config.seed =
+            LotSeed::new(&text).map_err(|e| AllocateError::invalid("seed", e.to_string()))?;
     }
     config.regional = parse_regional(request.regional_threshold, request.regions)?;
     let with_margins = match request.margins {
         None => false,
-        Some(raw) => serde_json::from_str::<bool>(raw.get())
-            .map_err(|_| AllocateError::invalid("margins", format!("margins must be true or false, got {}", raw.get())))?,
+        Some(raw) => serde_json::from_str::<bool>(raw.get()).map_err(|_| {
+            AllocateError::invalid(
+                "margins",
+                format!("margins must be true or false, got {}", raw.get()),
+            )
+        })?,
     };
     let allocation = allocate(&votes, &config)?;
     Ok(render(&allocation, with_margins))
@@ -164,13 +171,19 @@ fn parse_method(raw: &RawValue) -> Result<super::Method, AllocateError> {
 }
 
 fn parse_string(field: &'static str, raw: &RawValue) -> Result<String, AllocateError> {
-    serde_json::from_str::<String>(raw.get())
-        .map_err(|_| AllocateError::invalid(field, format!("{field} must be a string, got {}", raw.get())))
+    serde_json::from_str::<String>(raw.get()).map_err(|_| {
+        AllocateError::invalid(field, format!("{field} must be a string, got {}", raw.get()))
+    })
 }
 
 fn parse_seats(raw: &RawValue) -> Result<SeatCount, AllocateError> {
     let text = raw.get();
-    let too_many = || AllocateError::invalid("seats", format!("seats must be a whole number from 1 to 65535, got {text}"));
+    let too_many = || {
+        AllocateError::invalid(
+            "seats",
+            format!("seats must be a whole number from 1 to 65535, got {text}"),
+        )
+    };
     if !is_whole_number(text) {
         return Err(too_many());
     }
@@ -180,19 +193,28 @@ fn parse_seats(raw: &RawValue) -> Result<SeatCount, AllocateError> {
 
 /// `0` or a digit string without leading zeros (JSON's integer form, no sign, no fraction).
 fn is_whole_number(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'))
+    !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'))
 }
 
 /// A vote count or base: a non-negative whole number up to [`MAX_VOTES`].
 fn parse_count(field: &'static str, what: &str, raw: &RawValue) -> Result<u64, AllocateError> {
     let text = raw.get();
     if !is_whole_number(text) {
-        let why = if text.starts_with('-') { "must not be negative" } else { "must be a non-negative whole number" };
+        let why = if text.starts_with('-') {
+            "must not be negative"
+        } else {
+            "must be a non-negative whole number"
+        };
         return Err(AllocateError::invalid(field, format!("{what} {why}, got {text}")));
     }
     match text.parse::<u64>() {
         Ok(n) if n <= MAX_VOTES => Ok(n),
-        _ => Err(AllocateError::invalid(field, format!("{what} exceeds the maximum of {MAX_VOTES}, got {text}"))),
+        _ => Err(AllocateError::invalid(
+            field,
+            format!("{what} exceeds the maximum of {MAX_VOTES}, got {text}"),
+        )),
     }
 }
 
@@ -203,24 +225,40 @@ fn parse_share(field: &'static str, raw: &RawValue) -> Result<Fraction, Allocate
     } else if text.starts_with('-') || text.starts_with(|c: char| c.is_ascii_digit()) {
         text.to_owned()
     } else {
-        return Err(AllocateError::invalid(field, format!("{field} must be a number or a string, got {text}")));
+        return Err(AllocateError::invalid(
+            field,
+            format!("{field} must be a number or a string, got {text}"),
+        ));
     };
-    Fraction::parse_decimal(&written).map_err(|e| AllocateError::invalid(field, format!("{field}: {e}")))
+    Fraction::parse_decimal(&written)
+        .map_err(|e| AllocateError::invalid(field, format!("{field}: {e}")))
 }
 
-fn parse_entries<'a>(field: &'static str, what: &str, raw: &'a RawValue) -> Result<Entries<'a>, AllocateError> {
+fn parse_entries<'a>(
+    field: &'static str,
+    what: &str,
+    raw: &'a RawValue,
+) -> Result<Entries<'a>, AllocateError> {
     serde_json::from_str::<Entries<'a>>(raw.get()).map_err(|e| {
         let message = e.to_string();
         let message = message.split(" at line ").next().unwrap_or(&message);
-        AllocateError::invalid(field, format!("{what} must be an object without repeated keys: {message}"))
+        AllocateError::invalid(
+            field,
+            format!("{what} must be an object without repeated keys: {message}"),
+        )
     })
 }
 
-fn parse_votes(field: &'static str, what: &str, raw: &RawValue) -> Result<PartyVotes, AllocateError> {
+fn parse_votes(
+    field: &'static str,
+    what: &str,
+    raw: &RawValue,
+) -> Result<PartyVotes, AllocateError> {
     let entries = parse_entries(field, what, raw)?;
     let mut parsed = Vec::with_capacity(entries.0.len());
     for (key, value) in &entries.0 {
-        let party = PartyId::new(key).map_err(|e| AllocateError::invalid(field, format!("{what}: {e}")))?;
+        let party =
+            PartyId::new(key).map_err(|e| AllocateError::invalid(field, format!("{what}: {e}")))?;
         let n_votes = parse_count(field, &format!("{what}: votes for {key:?}"), value)?;
         parsed.push((party, n_votes));
     }
@@ -244,7 +282,8 @@ fn parse_regional(
     let share = parse_share("regional_threshold", share)?;
     let mut parsed = Vec::new();
     for (key, value) in parse_entries("regions", "regions", regions)?.0 {
-        let id = RegionId::new(&key).map_err(|e| AllocateError::invalid("regions", format!("regions: {e}")))?;
+        let id = RegionId::new(&key)
+            .map_err(|e| AllocateError::invalid("regions", format!("regions: {e}")))?;
         let request: RegionRequest<'_> = serde_json::from_str(value.get()).map_err(|e| {
             let message = e.to_string();
             let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
@@ -253,7 +292,10 @@ fn parse_regional(
         let what = format!("region {key:?}");
         let base = parse_count("regions", &format!("{what}: base"), request.base)?;
         let votes = parse_votes("regions", &what, request.votes)?;
-        parsed.push(Region::new(id, base, votes).map_err(|e| AllocateError::invalid("regions", e.to_string()))?);
+        parsed.push(
+            Region::new(id, base, votes)
+                .map_err(|e| AllocateError::invalid("regions", e.to_string()))?,
+        );
     }
     Ok(Some(RegionalThreshold { share, regions: parsed }))
 }
@@ -321,7 +363,11 @@ fn tie_json(tie: &TieBreak) -> TieJson<'_> {
     TieJson {
         context: tie.context(),
         places: tie.places(),
-        tickets: tie.tickets().iter().map(|t| TicketJson { id: t.id(), ticket: t.ticket_hex() }).collect(),
+        tickets: tie
+            .tickets()
+            .iter()
+            .map(|t| TicketJson { id: t.id(), ticket: t.ticket_hex() })
+            .collect(),
         tied: tie.tied(),
         winners: tie.winners(),
     }
@@ -342,28 +388,38 @@ fn margins_json(allocation: &Allocation) -> MarginsJson<'_> {
         })
         .collect();
     let last_seat = allocation.seat_margin().map(|m| match m {
-        SeatMargin::Divisor { last, last_quotient, runner_up, runner_up_quotient, runner_up_needs, last_can_lose } => {
-            SeatMarginJson {
-                gap: None,
-                last: last.as_str(),
-                last_can_lose: Some(*last_can_lose),
-                last_value: last_quotient.to_string(),
-                runner_up: runner_up.as_str(),
-                runner_up_needs: u128::from(*runner_up_needs),
-                runner_up_value: runner_up_quotient.to_string(),
-            }
-        }
-        SeatMargin::Remainder { last, last_remainder, runner_up, runner_up_remainder, gap, runner_up_needs_quota_fixed } => {
-            SeatMarginJson {
-                gap: Some(gap.to_string()),
-                last: last.as_str(),
-                last_can_lose: None,
-                last_value: last_remainder.to_string(),
-                runner_up: runner_up.as_str(),
-                runner_up_needs: *runner_up_needs_quota_fixed,
-                runner_up_value: runner_up_remainder.to_string(),
-            }
-        }
+        SeatMargin::Divisor {
+            last,
+            last_quotient,
+            runner_up,
+            runner_up_quotient,
+            runner_up_needs,
+            last_can_lose,
+        } => SeatMarginJson {
+            gap: None,
+            last: last.as_str(),
+            last_can_lose: Some(*last_can_lose),
+            last_value: last_quotient.to_string(),
+            runner_up: runner_up.as_str(),
+            runner_up_needs: u128::from(*runner_up_needs),
+            runner_up_value: runner_up_quotient.to_string(),
+        },
+        SeatMargin::Remainder {
+            last,
+            last_remainder,
+            runner_up,
+            runner_up_remainder,
+            gap,
+            runner_up_needs_quota_fixed,
+        } => SeatMarginJson {
+            gap: Some(gap.to_string()),
+            last: last.as_str(),
+            last_can_lose: None,
+            last_value: last_remainder.to_string(),
+            runner_up: runner_up.as_str(),
+            runner_up_needs: *runner_up_needs_quota_fixed,
+            runner_up_value: runner_up_remainder.to_string(),
+        },
     });
     MarginsJson { last_seat, threshold }
 }

@@ -159,7 +159,9 @@ pub(crate) fn select_best<'s, T>(
     context: &str,
 ) -> (Vec<usize>, Option<TieBreak>) {
     let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by(|&a, &b| better(&items[a], &items[b]).then_with(|| id(&items[a]).cmp(id(&items[b]))));
+    order.sort_by(|&a, &b| {
+        better(&items[a], &items[b]).then_with(|| id(&items[a]).cmp(id(&items[b])))
+    });
     if k >= items.len() {
         return (order, None);
     }
@@ -173,8 +175,11 @@ pub(crate) fn select_best<'s, T>(
     }
     let first = order.iter().position(|&i| better(&items[i], boundary) == Ordering::Equal);
     let first = first.unwrap_or(k - 1);
-    let group: Vec<usize> =
-        order[first..].iter().copied().take_while(|&i| better(&items[i], boundary) == Ordering::Equal).collect();
+    let group: Vec<usize> = order[first..]
+        .iter()
+        .copied()
+        .take_while(|&i| better(&items[i], boundary) == Ordering::Equal)
+        .collect();
     let places = k - first;
     let ids: Vec<&str> = group.iter().map(|&i| id(&items[i])).collect();
     let lot = TieBreak::draw(seed, context, &ids, places as u32);
@@ -207,7 +212,10 @@ mod tests {
         assert_eq!(a.tied(), ["a", "b", "c"]);
         let other_seed = LotSeed::new("other").unwrap();
         let contexts: Vec<_> = (0..20)
-            .map(|i| TieBreak::draw(&other_seed, &format!("c{i}"), &["a", "b", "c"], 1).winners()[0].to_owned())
+            .map(|i| {
+                TieBreak::draw(&other_seed, &format!("c{i}"), &["a", "b", "c"], 1).winners()[0]
+                    .to_owned()
+            })
             .collect();
         assert!(contexts.iter().any(|w| w != &contexts[0]), "the context changes the draw");
     }

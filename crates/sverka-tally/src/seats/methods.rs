@@ -121,14 +121,24 @@ pub(crate) struct Apportionment {
 }
 
 /// Apportions `seats` among `contenders` (non-empty, every one with positive votes).
-pub(crate) fn apportion(method: Method, seats: u32, contenders: &[Contender<'_>], seed: &LotSeed) -> Apportionment {
+pub(crate) fn apportion(
+    method: Method,
+    seats: u32,
+    contenders: &[Contender<'_>],
+    seed: &LotSeed,
+) -> Apportionment {
     match method {
         Method::Hare | Method::Droop => largest_remainder(method, seats, contenders, seed),
         Method::DHondt | Method::SainteLague => highest_averages(method, seats, contenders, seed),
     }
 }
 
-fn largest_remainder(method: Method, seats: u32, contenders: &[Contender<'_>], seed: &LotSeed) -> Apportionment {
+fn largest_remainder(
+    method: Method,
+    seats: u32,
+    contenders: &[Contender<'_>],
+    seed: &LotSeed,
+) -> Apportionment {
     let total: u128 = contenders.iter().map(|c| u128::from(c.votes)).sum();
     let s = u128::from(seats);
     // quota = quota_num / quota_den
@@ -170,8 +180,9 @@ fn largest_remainder(method: Method, seats: u32, contenders: &[Contender<'_>], s
             won[i] += 1;
         }
         let last = chosen.last().map(|&i| (i, remainders[i]));
-        let runner_up = best_excluded(&indices, &chosen, lot.as_ref(), |i| remainders[i], |i| contenders[i].id)
-            .map(|i| (i, remainders[i]));
+        let runner_up =
+            best_excluded(&indices, &chosen, lot.as_ref(), |i| remainders[i], |i| contenders[i].id)
+                .map(|i| (i, remainders[i]));
         boundary = Boundary::Remainder { last, runner_up };
         ties.extend(lot);
     }
@@ -232,7 +243,12 @@ impl PartialOrd for Quotient<'_> {
     }
 }
 
-fn highest_averages(method: Method, seats: u32, contenders: &[Contender<'_>], seed: &LotSeed) -> Apportionment {
+fn highest_averages(
+    method: Method,
+    seats: u32,
+    contenders: &[Contender<'_>],
+    seed: &LotSeed,
+) -> Apportionment {
     let mut won = vec![0u32; contenders.len()];
     let mut heap: BinaryHeap<Quotient<'_>> = contenders
         .iter()
@@ -255,8 +271,9 @@ fn highest_averages(method: Method, seats: u32, contenders: &[Contender<'_>], se
             let context = format!("{} seat {}", method.name(), seats - left + 1);
             let ids: Vec<&str> = group.iter().map(|q| q.id).collect();
             let lot = TieBreak::draw(seed, &context, &ids, left);
-            let in_drawn_order =
-                |name: &str| group.iter().copied().find(|q| q.id == name).expect("drawn from the group");
+            let in_drawn_order = |name: &str| {
+                group.iter().copied().find(|q| q.id == name).expect("drawn from the group")
+            };
             let winners = lot.winners().into_iter().map(in_drawn_order).collect();
             runner_up = lot.tickets().get(left as usize).map(|t| in_drawn_order(t.id()));
             ties.push(lot);
@@ -286,7 +303,8 @@ mod tests {
     use super::*;
 
     fn run(method: Method, seats: u32, votes: &[(&'static str, u64)]) -> Vec<u32> {
-        let contenders: Vec<Contender<'_>> = votes.iter().map(|&(id, votes)| Contender { id, votes }).collect();
+        let contenders: Vec<Contender<'_>> =
+            votes.iter().map(|&(id, votes)| Contender { id, votes }).collect();
         apportion(method, seats, &contenders, &LotSeed::default()).seats
     }
 

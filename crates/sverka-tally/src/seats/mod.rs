@@ -28,7 +28,8 @@ pub mod types;
 
 pub use allocate::{allocate, Allocation, AllocationConfig, AllocationError, SeatMargin};
 pub use candidates::{
-    assign_candidates, Candidate, CandidateError, Elected, ElectedBy, ListAssignment, Rounding, WomenRule,
+    assign_candidates, Candidate, CandidateError, Elected, ElectedBy, ListAssignment, Rounding,
+    WomenRule,
 };
 pub use district::{decide_district, DistrictError, DistrictOutcome, DistrictVotes, FailureReason};
 pub use fraction::{Fraction, FractionError, Ratio};
@@ -37,6 +38,6 @@ pub use lot::{LotSeed, SeedError, Ticket, TieBreak};
 pub use methods::{Method, MethodError};
 pub use threshold::{Region, RegionError, RegionalThreshold, Standing, ThresholdMargin};
 pub use types::{
-    CandidateId, DistrictId, IdError, PartyId, PartyVotes, RegionId, SeatCount, SeatCountError, VotesError,
-    MAX_SEATS, MAX_VOTES,
+    CandidateId, DistrictId, IdError, PartyId, PartyVotes, RegionId, SeatCount, SeatCountError,
+    VotesError, MAX_SEATS, MAX_VOTES,
 };

@@ -94,7 +94,13 @@ impl Standing {
         regional: Option<&RegionalThreshold>,
     ) -> Self {
         let failed_regions = regional
-            .map(|r| r.regions.iter().filter(|reg| !reg.passes(party, r.share)).map(|reg| reg.id.clone()).collect())
+            .map(|r| {
+                r.regions
+                    .iter()
+                    .filter(|reg| !reg.passes(party, r.share))
+                    .map(|reg| reg.id.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         Self {
             has_votes: n_votes > 0,
@@ -152,7 +158,8 @@ impl ThresholdMargin {
         let base = u128::from(base);
         let min_votes = share.min_part(base).max(1);
         let passes = v >= min_votes;
-        let flip_fixed_base = if passes { -to_i128(v - min_votes + 1) } else { to_i128(min_votes - v) };
+        let flip_fixed_base =
+            if passes { -to_i128(v - min_votes + 1) } else { to_i128(min_votes - v) };
         Self {
             party: party.clone(),
             votes: n_votes,

@@ -152,9 +152,7 @@ pub enum VotesError {
     #[error("the total of all votes exceeds the maximum of {MAX_VOTES}")]
     TotalTooLarge,
     /// "Against all" listed as a party.
-    #[error(
-        "{0} cannot win seats: leave it out of the votes and count it in the threshold base"
-    )]
+    #[error("{0} cannot win seats: leave it out of the votes and count it in the threshold base")]
     AgainstAll(PartyId),
 }
 
@@ -177,7 +175,10 @@ impl PartyVotes {
             if n_votes > MAX_VOTES {
                 return Err(VotesError::TooManyVotes { party, votes: n_votes });
             }
-            total = total.checked_add(n_votes).filter(|t| *t <= MAX_VOTES).ok_or(VotesError::TotalTooLarge)?;
+            total = total
+                .checked_add(n_votes)
+                .filter(|t| *t <= MAX_VOTES)
+                .ok_or(VotesError::TotalTooLarge)?;
             if votes.contains_key(&party) {
                 return Err(VotesError::DuplicateParty(party));
             }
