@@ -1315,6 +1315,8 @@ fn build_contests(
         .flat_map(|r| r.options.iter().map(|o| o.value.as_str()))
         .collect();
     let mut district_contests: HashMap<&str, &str> = HashMap::new();
+    let districts_with_stations: BTreeSet<&str> =
+        geo.stations.iter().filter(|s| !s.abroad).map(|s| s.district.as_str()).collect();
     for r in &read {
         let contest_id = r.id.as_ref().map_or("", |id| id.value.as_str());
         if let Some(form_ref) = &r.form {
@@ -1332,7 +1334,15 @@ fn build_contests(
             }
         }
         if let Some(district) = &r.district {
-            check_contest_district(c, district, contest_id, geo, &mut district_contests);
+            let has_stations = districts_with_stations.contains(district.value.as_str());
+            check_contest_district(
+                c,
+                district,
+                contest_id,
+                geo,
+                has_stations,
+                &mut district_contests,
+            );
         }
     }
     let mut ids = Ids::new("contest");
@@ -1352,6 +1362,7 @@ fn check_contest_district<'a>(
     district: &'a At<String>,
     contest_id: &'a str,
     geo: &Geography,
+    has_stations: bool,
     district_contests: &mut HashMap<&'a str, &'a str>,
 ) {
     if let Some(other) = district_contests.insert(&district.value, contest_id) {
@@ -1362,7 +1373,6 @@ fn check_contest_district<'a>(
     }
     let Some(&i) = geo.district_idx.get(&district.value) else { return };
     let abroad = geo.region(&geo.districts[i].region).is_some_and(|r| r.abroad);
-    let has_stations = geo.stations.iter().any(|s| s.district == district.value && !s.abroad);
     if !abroad && !has_stations {
         c.at(
             district.span.clone(),

@@ -452,6 +452,38 @@ fn toml_syntax_error_is_located() {
     assert!(message.starts_with("not valid TOML: "), "{message}");
 }
 
+/// A second single-member contest to append to a file; its `district` is the 7th line after the
+/// file's last.
+fn second_district_contest(district: &str) -> String {
+    format!(
+        "\n[[contests]]\nid = \"smd-bis\"\nkind = \"single_member\"\nname = {{ ky = \"x\", ru = \"x\", en = \"x\" }}\n\
+         form = \"protocol\"\ndistrict = \"{district}\"\n\
+         candidates = [{{ id = \"bis-a\", name = \"X\", position = 1, sex = \"male\" }}]\n"
+    )
+}
+
+#[test]
+fn two_single_member_contests_in_one_district() {
+    let text = format!("{TINY}{}", second_district_contest("d1"));
+    assert_eq!(
+        errors(&text),
+        [(161, 12, "district \"d1\" already has single-member contest \"smd-d1\"".to_string())]
+    );
+}
+
+#[test]
+fn single_member_contest_in_a_district_without_stations() {
+    let with_d3 = edited(&[(
+        "en = \"Abroad district\" }\n",
+        "en = \"Abroad district\" }\n\n[[districts]]\nid = \"d3\"\nregion = \"north\"\nname = { ky = \"3\", ru = \"3\", en = \"3\" }\n",
+    )]);
+    let text = format!("{with_d3}{}", second_district_contest("d3"));
+    assert_eq!(
+        errors(&text),
+        [(166, 12, "district \"d3\" has no polling stations in the country".to_string())]
+    );
+}
+
 /// Keys appended to the tiny election: RFC 8032 §7.1 test keys 1 to 3.
 const KEY_1: &str = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
 const KEY_2: &str = "PUAXw+hDiVqStwqnTRt+vJyYLM8uxJaMwM1V8Sr0Zgw=";
