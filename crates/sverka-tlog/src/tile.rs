@@ -373,7 +373,7 @@ pub fn partial_tiles(size: u64) -> Vec<Tile> {
         .filter_map(|level| {
             let count = hashes_at_level(size, level);
             let width = (count % u64::from(TILE_WIDTH)) as u16;
-            (width > 0).then(|| Tile { level, index: count >> TILE_HEIGHT, width })
+            (width > 0).then_some(Tile { level, index: count >> TILE_HEIGHT, width })
         })
         .collect()
 }
