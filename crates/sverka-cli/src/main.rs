@@ -9,6 +9,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd_allocate;
+mod cmd_import;
+mod cmd_init;
+mod cmd_publish;
 mod cmd_simulate;
 mod cmd_verify;
 mod not_built;
@@ -26,15 +29,15 @@ enum Command {
     /// Election night on an embedded store: simulate, ingest live over HTTP, serve the site
     Demo(not_built::Args),
     /// Create a new data directory with its keys and the election as the log's first entry
-    Init(not_built::Args),
+    Init(cmd_init::Args),
     /// Generate a synthetic, deterministic election night (submissions, keys, planted defects)
     Simulate(cmd_simulate::Args),
     /// Ingest a file of submissions through the same validation as the API
-    Import(not_built::Args),
+    Import(cmd_import::Args),
     /// Serve the API, the results site and the static publication (and run the sequencer)
     Serve(not_built::Args),
     /// Write the static publication (checkpoint, tiles, snapshots, blobs) to a directory
-    Publish(not_built::Args),
+    Publish(cmd_publish::Args),
     /// Print tabulated results (json, csv or NIST SP 1500-100 cdf)
     Results(not_built::Args),
     /// Seat allocation only: one JSON object in, one JSON object out
@@ -55,10 +58,10 @@ fn main() -> ExitCode {
         Command::Simulate(args) => cmd_simulate::run(args),
         Command::Allocate(args) => cmd_allocate::run(args),
         Command::Demo(args) => not_built::run("demo", args),
-        Command::Init(args) => not_built::run("init", args),
-        Command::Import(args) => not_built::run("import", args),
+        Command::Init(args) => cmd_init::run(args),
+        Command::Import(args) => cmd_import::run(args),
         Command::Serve(args) => not_built::run("serve", args),
-        Command::Publish(args) => not_built::run("publish", args),
+        Command::Publish(args) => cmd_publish::run(args),
         Command::Results(args) => not_built::run("results", args),
         Command::Reconcile(args) => not_built::run("reconcile", args),
         Command::Audit(args) => not_built::run("audit", args),
