@@ -7,9 +7,12 @@
 //!
 //! - **Hare** (Hamilton, "Hare–Niemeyer"): quota `Q = V / S` (exact rational; `V` = votes of
 //!   the qualified parties, `S` = seats); each party gets `floor(v / Q)` seats, the rest go one
-//!   each to the largest remainders `v − floor(v / Q)·Q`. This is the Kyrgyz rule: law No. 68 of
-//!   2 July 2011 (as amended 26 August 2021) — "the quota is the sum of the passing lists'
-//!   votes divided by the seats", remainders by size.
+//!   each to the largest remainders `v − floor(v / Q)·Q`. This is the Kyrgyz rule: constitutional
+//!   law No. 68 of 2 July 2011 (as amended 26 August 2021, No. 103), the article on distributing
+//!   list seats (art. 63; the article number is not checked against the 2021 text here), as
+//!   summarised in `data/kyrgyzstan-2021.md`: "the quota is the sum of the passing lists' votes
+//!   divided by the seats", the remaining seats to the largest remainders. The 2021 CEC final
+//!   (15/12/9/7/6/5 of 54) is reproduced in `tests/seats_golden.rs`.
 //! - **Droop**: the same with the integer quota `Q = floor(V / (S + 1)) + 1` (Droop 1881, as
 //!   given by Wikipedia "Droop quota" and votelib's `droop`). With this quota the quota seats
 //!   never exceed `S`. With very few votes (fewer than about `S²`) more seats can remain than
