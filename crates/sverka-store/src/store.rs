@@ -380,27 +380,34 @@ impl Store {
         self.submit_prepared(self.prepare(items))
     }
 
-    /// Decodes, hashes and checks signatures on this thread (no store access).
+    /// Decodes, hashes and checks signatures on the calling thread (no store access); a large
+    /// batch is split over the machine's cores.
     pub fn prepare(&self, items: Vec<Incoming>) -> PreparedBatch {
-        let keys = self.inner.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let prepared = items
-            .into_iter()
-            .map(|incoming| {
-                let leaf_hash = sverka_tlog::leaf_hash(&incoming.bytes);
-                let decoded = Submission::decode(&incoming.bytes);
-                let verified_with = decoded.as_ref().ok().and_then(|submission| {
-                    let key = keys.get(&submission.payload.signer)?;
-                    submission.verify(key).then_some(*key)
-                });
-                Prepared {
-                    bytes: incoming.bytes,
-                    sender: incoming.sender,
-                    leaf_hash,
-                    decoded,
-                    verified_with,
-                }
-            })
-            .collect();
+        let keys = self.inner.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if items.len() < 64 || threads == 1 {
+            return PreparedBatch(items.into_iter().map(|item| prepare_one(&keys, item)).collect());
+        }
+        let chunk = items.len().div_ceil(threads);
+        let mut items = items;
+        let mut chunks = Vec::new();
+        while items.len() > chunk {
+            let rest = items.split_off(chunk);
+            chunks.push(std::mem::replace(&mut items, rest));
+        }
+        chunks.push(items);
+        let prepared = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    let keys = &keys;
+                    scope.spawn(move || {
+                        chunk.into_iter().map(|item| prepare_one(keys, item)).collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|handle| handle.join().expect("prepare thread")).collect()
+        });
         PreparedBatch(prepared)
     }
 
@@ -690,6 +697,17 @@ impl Store {
     ) -> Result<T, StoreError> {
         self.read(f)
     }
+}
+
+/// Decodes, hashes and (if its key is known) checks the signature of one submission.
+fn prepare_one(keys: &HashMap<String, VerifyingKey>, incoming: Incoming) -> Prepared {
+    let leaf_hash = sverka_tlog::leaf_hash(&incoming.bytes);
+    let decoded = Submission::decode(&incoming.bytes);
+    let verified_with = decoded.as_ref().ok().and_then(|submission| {
+        let key = keys.get(&submission.payload.signer)?;
+        submission.verify(key).then_some(*key)
+    });
+    Prepared { bytes: incoming.bytes, sender: incoming.sender, leaf_hash, decoded, verified_with }
 }
 
 pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
