@@ -470,6 +470,23 @@ mod tests {
     }
 
     #[test]
+    fn appending_256_to_a_million_reads_three_tiles_and_writes_the_right_edge() {
+        // A reader that serves any tile (zeros) and records what was asked: no tree needed.
+        let reads = RefCell::new(Vec::new());
+        let reader = |tile: &Tile| {
+            reads.borrow_mut().push(*tile);
+            Ok::<_, MissingTile>(vec![0u8; tile.byte_len()])
+        };
+        let outcome = append_leaves(&reader, 1_000_000, &leaves(0..256)).unwrap();
+        assert_eq!(*reads.borrow(), partial_tiles(1_000_000));
+        assert_eq!(reads.borrow().len(), 3);
+        let written: Vec<Tile> = outcome.tiles().iter().map(|(t, _)| *t).collect();
+        assert_eq!(written, new_tiles(1_000_000, 1_000_256));
+        let paths: Vec<String> = written.iter().map(Tile::path).collect();
+        assert_eq!(paths, ["tile/0/x003/906", "tile/0/x003/907.p/64", "tile/1/015.p/67"]);
+    }
+
+    #[test]
     fn proofs_from_tiles_match_the_memory_tree() {
         let all = leaves(0..70_000);
         let mut store = MemoryTiles::new();

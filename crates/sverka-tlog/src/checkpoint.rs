@@ -27,6 +27,9 @@ pub enum CheckpointError {
     /// The text is larger than a note may be.
     #[error("checkpoint text is too large")]
     TooLarge,
+    /// The checkpoint is for another log.
+    #[error("checkpoint origin is {found:?}, expected {expected:?}")]
+    WrongOrigin { expected: String, found: String },
     /// The signed note around the checkpoint was rejected.
     #[error("checkpoint note rejected")]
     Note(#[from] NoteError),
@@ -140,6 +143,23 @@ impl Checkpoint {
         let checkpoint = Checkpoint::parse(note.text())?;
         Ok((checkpoint, note))
     }
+
+    /// [`Checkpoint::open`] for a verifier that follows one log: the origin line must also be
+    /// `origin` (tlog-checkpoint: the origin identifies the log; a key may sign for several).
+    pub fn open_for_origin(
+        bytes: &[u8],
+        origin: &str,
+        log_keys: &VerifierSet,
+    ) -> Result<(Checkpoint, Note), CheckpointError> {
+        let (checkpoint, note) = Checkpoint::open(bytes, log_keys)?;
+        if checkpoint.origin != origin {
+            return Err(CheckpointError::WrongOrigin {
+                expected: origin.chars().take(200).collect(),
+                found: checkpoint.origin.chars().take(200).collect(),
+            });
+        }
+        Ok((checkpoint, note))
+    }
 }
 
 impl fmt::Debug for Checkpoint {
@@ -164,6 +184,29 @@ mod tests {
         assert_eq!(checkpoint.to_text(), SPEC_TEXT);
         let with_ext = format!("{SPEC_TEXT}ext one\nsecond\n");
         assert_eq!(Checkpoint::parse(&with_ext).unwrap().extensions(), ["ext one", "second"]);
+    }
+
+    #[test]
+    fn signed_checkpoints_open_only_for_their_origin_and_key() {
+        use crate::note::Ed25519Signer;
+        let signer = Ed25519Signer::from_seed("log.example", &[5; 32]).unwrap();
+        let stranger = Ed25519Signer::from_seed("log.example", &[6; 32]).unwrap();
+        let checkpoint = Checkpoint::parse(SPEC_TEXT).unwrap();
+        let bytes = checkpoint.sign(&signer).unwrap().to_bytes();
+        let keys = VerifierSet::with(vec![Box::new(signer.verifier())]).unwrap();
+        let (opened, note) =
+            Checkpoint::open_for_origin(&bytes, "example.com/behind-the-sofa", &keys).unwrap();
+        assert_eq!(opened, checkpoint);
+        assert_eq!(note.signatures().len(), 1);
+        assert!(matches!(
+            Checkpoint::open_for_origin(&bytes, "other.example", &keys),
+            Err(CheckpointError::WrongOrigin { .. })
+        ));
+        let other_keys = VerifierSet::with(vec![Box::new(stranger.verifier())]).unwrap();
+        assert_eq!(
+            Checkpoint::open(&bytes, &other_keys),
+            Err(CheckpointError::Note(NoteError::NoKnownSignature))
+        );
     }
 
     #[test]

@@ -281,6 +281,22 @@ mod tests {
     }
 
     #[test]
+    fn the_signed_message_is_the_spec_example_byte_for_byte() {
+        // tlog-cosignature §"Ed25519 signed message" example, written out independently.
+        let body =
+            "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+        let expected = "cosignature/v1\ntime 1679315147\nexample.com/behind-the-sofa\n20852163\n\
+                        CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+        assert_eq!(cosigned_message(body, 1_679_315_147), expected.as_bytes());
+        // The signature line's bytes are the timestamp then a plain Ed25519 signature of that.
+        let witness = Cosigner::from_seed("witness.example.com/w1", &[9; 32]).unwrap();
+        let line = witness.cosign_text(body, 1_679_315_147).unwrap();
+        let signature = ed25519_dalek::Signature::from_slice(&line.signature()[8..]).unwrap();
+        let public = SigningKey::from_bytes(&[9; 32]).verifying_key();
+        assert!(public.verify_strict(expected.as_bytes(), &signature).is_ok());
+    }
+
+    #[test]
     fn the_key_id_uses_type_0x04() {
         let witness = Cosigner::from_seed("w", &[1; 32]).unwrap();
         let public = witness.verifier().key;
