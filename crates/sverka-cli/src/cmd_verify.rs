@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use sverka_model::submission::{Body, Submission};
+use sverka_tally::replay::Replay;
 use sverka_tlog::{Ed25519Verifier, Expectation, Hash, PublicationReader, VerifierSet};
 
 #[derive(clap::Args)]
@@ -154,28 +155,28 @@ fn verify(args: &Args, reader: &FnReader) -> anyhow::Result<String> {
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} entries").expect("template"),
     );
     bar.set_message("verifying");
+    let snapshot_sizes = snapshot_sizes(args);
+    let mut snapshots_checked = Vec::new();
     let mut entry_failure: Option<String> = None;
     let mut counts = std::collections::BTreeMap::<&'static str, u64>::new();
+    let mut replay: Option<Replay> = None;
+    let mut leaves: Vec<Hash> = Vec::new();
     let mut on_entry = |index: u64, bytes: &[u8]| {
         if entry_failure.is_some() {
             return;
         }
-        match Submission::decode(bytes) {
-            Err(e) => entry_failure = Some(format!("entry {index}: {e}")),
-            Ok(submission) => {
-                let kind = match &submission.payload.body {
-                    Body::Protocol(_) => "protocols",
-                    Body::Annulment(_) => "annulments",
-                    Body::KeyRegistration(_) => "key registrations",
-                    Body::KeyRevocation(_) => "key revocations",
-                    Body::Election(_) => "election definitions",
-                };
-                if (index == 0) != (kind == "election definitions") {
-                    entry_failure = Some(format!(
-                        "entry {index}: the first entry, and only it, must be the election definition"
-                    ));
-                }
-                *counts.entry(kind).or_default() += 1;
+        leaves.push(sverka_tlog::leaf_hash(bytes));
+        if let Err(failure) = check_entry(index, bytes, &mut replay, &mut counts) {
+            entry_failure = Some(failure);
+            return;
+        }
+        let size = index + 1;
+        if snapshot_sizes.contains(&size) {
+            let root = sverka_tlog::merkle::root(&leaves);
+            let replay = replay.as_ref().expect("entry 0 started the replay");
+            match compare_snapshot(reader, replay, size, root) {
+                Ok(()) => snapshots_checked.push(size),
+                Err(failure) => entry_failure = Some(failure),
             }
         }
     };
@@ -188,6 +189,13 @@ fn verify(args: &Args, reader: &FnReader) -> anyhow::Result<String> {
     let log = log?;
     if let Some(failure) = entry_failure {
         bail!(failure);
+    }
+    let size = log.checkpoint.size();
+    if !snapshots_checked.contains(&size) {
+        let replay = replay.as_ref().context("the log is empty")?;
+        compare_snapshot(reader, replay, size, log.checkpoint.root())
+            .map_err(anyhow::Error::msg)?;
+        snapshots_checked.push(size);
     }
     let checkpoint = &log.checkpoint;
     if let Some(path) = &args.state {
@@ -211,8 +219,106 @@ fn verify(args: &Args, reader: &FnReader) -> anyhow::Result<String> {
     if let Some((seen, _)) = previous {
         summary.push_str(&format!("  consistent with the checkpoint of size {seen} seen before\n"));
     }
+    summary.push_str(&format!(
+        "  {} snapshot(s) recomputed from the entries and byte-identical: {}\n",
+        snapshots_checked.len(),
+        snapshots_checked
+            .iter()
+            .map(|n| format!("snapshot/{n}.json"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
     for (kind, n) in counts {
         summary.push_str(&format!("  {n} {kind}, each a canonical signed submission\n"));
     }
     Ok(summary.trim_end().to_string())
+}
+
+/// The snapshot sizes to recompute: every `snapshot/<N>.json` of a directory publication (a URL
+/// cannot be listed, so there only the checkpoint's own snapshot is checked).
+fn snapshot_sizes(args: &Args) -> std::collections::BTreeSet<u64> {
+    let dir = Path::new(&args.target).join("snapshot");
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return Default::default();
+    };
+    listing
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json")?.parse().ok())
+        .collect()
+}
+
+/// Decodes one entry and folds it into the replay.
+fn check_entry(
+    index: u64,
+    bytes: &[u8],
+    replay: &mut Option<Replay>,
+    counts: &mut std::collections::BTreeMap<&'static str, u64>,
+) -> Result<(), String> {
+    let submission = Submission::decode(bytes).map_err(|e| format!("entry {index}: {e}"))?;
+    let kind = match &submission.payload.body {
+        Body::Protocol(_) => "protocols",
+        Body::Annulment(_) => "annulments",
+        Body::KeyRegistration(_) => "key registrations",
+        Body::KeyRevocation(_) => "key revocations",
+        Body::Election(_) => "election definitions",
+    };
+    *counts.entry(kind).or_default() += 1;
+    match replay {
+        None => *replay = Some(Replay::start(bytes).map_err(|e| e.to_string())?),
+        Some(replay) => replay.apply(index, bytes).map_err(|e| e.to_string())?,
+    }
+    Ok(())
+}
+
+/// Recomputes `snapshot/<size>.json` and compares it byte for byte with the published one.
+fn compare_snapshot(
+    reader: &FnReader,
+    replay: &Replay,
+    size: u64,
+    root: Hash,
+) -> Result<(), String> {
+    let path = format!("snapshot/{size}.json");
+    let published = reader
+        .read(&path)
+        .map_err(|e| format!("{path}: cannot read: {e}"))?
+        .ok_or_else(|| format!("{path}: missing (every checkpoint needs its snapshot)"))?;
+    let recomputed = replay.snapshot(root.0).map_err(|e| format!("{path}: {e}"))?;
+    if published == recomputed {
+        return Ok(());
+    }
+    let what = match serde_json::from_slice::<serde_json::Value>(&published) {
+        Ok(value) => {
+            let ours: serde_json::Value =
+                serde_json::from_slice(&recomputed).expect("our snapshot is JSON");
+            first_difference(&value, &ours, "")
+                .unwrap_or_else(|| "same values, different bytes (not canonical)".into())
+        }
+        Err(e) => format!("not JSON: {e}"),
+    };
+    Err(format!("{path}: differs from the results recomputed from the log: {what}"))
+}
+
+/// The first place two JSON values differ, as a path with both values.
+fn first_difference(
+    published: &serde_json::Value,
+    ours: &serde_json::Value,
+    at: &str,
+) -> Option<String> {
+    use serde_json::Value;
+    match (published, ours) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            keys.into_iter().find_map(|k| match (a.get(k), b.get(k)) {
+                (Some(x), Some(y)) => first_difference(x, y, &format!("{at}/{k}")),
+                (x, y) => Some(format!("{at}/{k}: published {x:?}, recomputed {y:?}")),
+            })
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(i, (x, y))| first_difference(x, y, &format!("{at}/{i}"))),
+        (a, b) if a == b => None,
+        (a, b) => Some(format!("{at}: published {a}, recomputed {b}")),
+    }
 }

@@ -14,3 +14,5 @@
 pub mod seats;
 pub mod tabulate;
 pub mod snapshot;
+pub mod replay;
+pub mod export;

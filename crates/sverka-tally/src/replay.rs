@@ -1,0 +1,100 @@
+//! Replaying a log: the one function from log entries to a published snapshot, shared by the server,
+//! `sverka publish` and the observers' `sverka verify`, so there is no second "display" computation
+//! that could disagree with the data (the 2021 failure). `snapshot(N) = tabulate(entries[0..N])`.
+//!
+//! Entry 0 is the election definition (`Body::Election`); every later entry is folded into a
+//! [`Tally`] in log order.
+
+use sverka_model::election::Election;
+use sverka_model::submission::{Body, DecodeError, Submission};
+
+use crate::snapshot::{snapshot_json, Checkpoint, SnapshotError};
+use crate::tabulate::Tally;
+
+/// Why a log cannot be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error("entry {index}: {error}")]
+    Decode { index: u64, error: DecodeError },
+    #[error("entry 0 is not the election definition")]
+    NoElection,
+    #[error("entry 0: the election definition does not validate: {0}")]
+    Election(String),
+    #[error("entry {index}: a second election definition")]
+    SecondElection { index: u64 },
+    #[error("entries must be replayed in order: expected {expected}, got {got}")]
+    OutOfOrder { expected: u64, got: u64 },
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+}
+
+/// A log being replayed entry by entry.
+#[derive(Debug)]
+pub struct Replay {
+    election: Election,
+    tally: Tally,
+    /// How many entries have been folded in (entry 0 included).
+    size: u64,
+}
+
+impl Replay {
+    /// Starts from the log's first entry, the election definition.
+    pub fn start(entry0: &[u8]) -> Result<Replay, ReplayError> {
+        let submission =
+            Submission::decode(entry0).map_err(|error| ReplayError::Decode { index: 0, error })?;
+        let Body::Election(definition) = &submission.payload.body else {
+            return Err(ReplayError::NoElection);
+        };
+        let election = Election::from_toml("log entry 0", &definition.definition)
+            .map_err(|e| ReplayError::Election(e.to_string()))?;
+        let tally = Tally::new(&election);
+        Ok(Replay { election, tally, size: 1 })
+    }
+
+    /// Folds in the next entry.
+    pub fn apply(&mut self, index: u64, entry: &[u8]) -> Result<(), ReplayError> {
+        if index != self.size {
+            return Err(ReplayError::OutOfOrder { expected: self.size, got: index });
+        }
+        let submission =
+            Submission::decode(entry).map_err(|error| ReplayError::Decode { index, error })?;
+        if matches!(submission.payload.body, Body::Election(_)) {
+            return Err(ReplayError::SecondElection { index });
+        }
+        self.tally.apply(index, &submission);
+        self.size += 1;
+        Ok(())
+    }
+
+    /// The number of entries replayed so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn election(&self) -> &Election {
+        &self.election
+    }
+
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// The snapshot of everything replayed so far, naming `root` as the head of these entries.
+    pub fn snapshot(&self, root: [u8; 32]) -> Result<Vec<u8>, ReplayError> {
+        let results = self.tally.results(&self.election);
+        Ok(snapshot_json(&results, &Checkpoint { size: self.size, root })?)
+    }
+}
+
+/// The snapshot of a whole list of entries (entry 0 the election definition).
+pub fn snapshot_of_entries<E: AsRef<[u8]>>(
+    entries: &[E],
+    root: [u8; 32],
+) -> Result<Vec<u8>, ReplayError> {
+    let first = entries.first().ok_or(ReplayError::NoElection)?;
+    let mut replay = Replay::start(first.as_ref())?;
+    for (index, entry) in entries.iter().enumerate().skip(1) {
+        replay.apply(index as u64, entry.as_ref())?;
+    }
+    replay.snapshot(root)
+}
