@@ -100,3 +100,62 @@ async fn request_timeout(State(limit): State<Duration>, request: Request, next: 
         Err(_) => Problem::timeout(limit.as_secs()).into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// `/tile/{*path}` (axum) is `/tile/{path}` in OpenAPI.
+    fn openapi_path(axum_path: &str) -> String {
+        axum_path.replace("{*", "{")
+    }
+
+    #[test]
+    fn every_route_is_in_the_openapi_document_and_every_documented_route_is_routed() {
+        let document: serde_json::Value =
+            serde_json::from_str(crate::api::OPENAPI_JSON).expect("openapi.json is JSON");
+        assert_eq!(document["openapi"], "3.1.0");
+        let documented: BTreeSet<(String, String)> = document["paths"]
+            .as_object()
+            .expect("paths")
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .expect("path item")
+                    .keys()
+                    .map(move |method| (method.to_uppercase(), path.clone()))
+            })
+            .collect();
+        let routed: BTreeSet<(String, String)> = super::table()
+            .into_iter()
+            .map(|(method, path)| (method.to_string(), openapi_path(path)))
+            .collect();
+        let undocumented: Vec<_> = routed.difference(&documented).collect();
+        let unrouted: Vec<_> = documented.difference(&routed).collect();
+        assert!(undocumented.is_empty(), "routes missing from openapi.json: {undocumented:?}");
+        assert!(unrouted.is_empty(), "documented but not routed: {unrouted:?}");
+    }
+
+    #[test]
+    fn every_reference_in_the_openapi_document_resolves() {
+        let document: serde_json::Value =
+            serde_json::from_str(crate::api::OPENAPI_JSON).expect("JSON");
+        let mut stack = vec![&document];
+        while let Some(value) = stack.pop() {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(reference) = map.get("$ref").and_then(|r| r.as_str()) {
+                        let pointer = reference.strip_prefix('#').expect("local reference");
+                        assert!(
+                            document.pointer(pointer).is_some(),
+                            "{reference} does not resolve"
+                        );
+                    }
+                    stack.extend(map.values());
+                }
+                serde_json::Value::Array(items) => stack.extend(items),
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! The HTTP contract over real loopback HTTP: receipts, idempotent resubmission, rejections as
+//! problem+json with their codes and no trace in the log, batches, limits, results with ETags, the
+//! static publication's cache headers, and receipts with inclusion proofs.
+
+mod common;
+
+use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_submission_gets_201_and_the_same_bytes_again_get_200_with_the_same_receipt() {
+    let night = common::night(1, None);
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let line = night.lines[0].clone();
+
+    let first =
+        client.post(server.url("/api/v1/submissions")).body(line.clone()).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["index"], 1, "entry 0 is the election definition");
+    assert_eq!(first["leaf_hash"].as_str().unwrap(), sverka_tlog::leaf_hash(&line).to_hex());
+
+    let again = client.post(server.url("/api/v1/submissions")).body(line).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    assert_eq!(server.store.tree_size().unwrap(), 2, "the repeat added nothing");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_bytes_get_400_problem_json_with_their_code_and_leave_the_log_alone() {
+    let night = common::night(1, None);
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let before = server.store.tree_size().unwrap();
+
+    let response = client
+        .post(server.url("/api/v1/submissions"))
+        .body("{\"payload\": nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.headers()[CONTENT_TYPE], "application/problem+json");
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "E102");
+    assert_eq!(problem["status"], 400);
+    assert_eq!(problem["type"], "urn:sverka:problem:E102");
+    assert!(problem["title"].is_string() && problem["detail"].is_string());
+    assert_eq!(problem["findings"][0]["code"], "E102");
+    assert!(problem["findings"][0]["message"].as_str().unwrap().contains("JSON"));
+
+    // Not canonical: the same submission with a space added.
+    let mut spaced = night.lines[0].clone();
+    spaced.insert(1, b' ');
+    let response =
+        client.post(server.url("/api/v1/submissions")).body(spaced).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "E104");
+
+    assert_eq!(server.store.tree_size().unwrap(), before, "nothing appended");
+    let quarantine: Value =
+        client.get(server.url("/api/v1/quarantine")).send().await.unwrap().json().await.unwrap();
+    let codes: Vec<&str> =
+        quarantine.as_array().unwrap().iter().map(|r| r["codes"][0].as_str().unwrap()).collect();
+    assert_eq!(codes, ["E102", "E104"], "both kept in quarantine with their codes");
+    assert_eq!(quarantine[0]["text"], "{\"payload\": nope");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_answer_with_their_own_codes() {
+    let night = common::night(1, None);
+    let config = sverka_server::Config { max_batch_items: 3, ..common::test_config() };
+    let server = common::start(&night.election_toml, config).await;
+    let client = reqwest::Client::new();
+
+    let huge = vec![b'x'; 70 * 1024];
+    let response = client.post(server.url("/api/v1/submissions")).body(huge).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "H001");
+
+    let four = night.lines[..4].join(&b'\n');
+    let response =
+        client.post(server.url("/api/v1/submissions/batch")).body(four).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "H004");
+
+    let response =
+        client.post(server.url("/api/v1/submissions/batch")).body("[1,").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "H005");
+
+    let response = client.get(server.url("/api/v1/receipts/nothex")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "H008");
+
+    let response = client.get(server.url("/no/such/route")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "H006");
+    assert_eq!(server.store.tree_size().unwrap(), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_503_with_retry_after() {
+    let night = common::night(1, None);
+    let config = sverka_server::Config { max_pending_submissions: 1, ..common::test_config() };
+    let server = common::start(&night.election_toml, config).await;
+    let client = reqwest::Client::new();
+    // Many concurrent batches against one permit: some must be turned away, none may fail otherwise.
+    let body = night.lines.join(&b'\n');
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (client, url, body) =
+            (client.clone(), server.url("/api/v1/submissions/batch"), body.clone());
+        tasks.push(tokio::spawn(async move { client.post(url).body(body).send().await.unwrap() }));
+    }
+    let mut busy = 0;
+    for task in tasks {
+        let response = task.await.unwrap();
+        match response.status() {
+            StatusCode::OK => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(response.headers()[RETRY_AFTER], "1");
+                assert_eq!(response.json::<Value>().await.unwrap()["code"], "H003");
+                busy += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        busy > 0,
+        "16 concurrent batches through one permit: at least one must be told to retry"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_answer_per_item_and_the_publication_carries_cache_headers() {
+    // 120 stations: enough entries for a full tile of 256 hashes.
+    let night = common::night(2, Some(120));
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    assert!(night.lines.len() > 300, "{} lines", night.lines.len());
+
+    let mut jsonl = night.lines.join(&b'\n');
+    jsonl.extend_from_slice(b"\nnot json\n");
+    let response = client
+        .post(server.url("/api/v1/submissions/batch"))
+        .header(CONTENT_TYPE, "application/jsonl")
+        .body(jsonl)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let results: Value = response.json().await.unwrap();
+    let results = results["results"].as_array().unwrap();
+    assert_eq!(results.len(), night.lines.len() + 1);
+    assert_eq!(results.last().unwrap()["status"], 400);
+    assert_eq!(results.last().unwrap()["problem"]["code"], "E102");
+    let created = results.iter().filter(|r| r["status"] == 201).count() as u64;
+    assert!(created > 256);
+
+    // The same batch as a JSON array: every accepted item is now a 200 with the same receipt.
+    let array = format!(
+        "[{}]",
+        night.lines.iter().map(|l| String::from_utf8_lossy(l)).collect::<Vec<_>>().join(",")
+    );
+    let again: Value = client
+        .post(server.url("/api/v1/submissions/batch"))
+        .body(array)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (first, second) in results.iter().zip(again["results"].as_array().unwrap()) {
+        if first["status"] == 201 {
+            assert_eq!(second["status"], 200);
+            assert_eq!(second["receipt"], first["receipt"]);
+        }
+    }
+
+    let size = 1 + created;
+    server.results_at_least(&client, size).await;
+    let checkpoint = client.get(server.url("/checkpoint")).send().await.unwrap();
+    assert_eq!(checkpoint.status(), StatusCode::OK);
+    assert_eq!(checkpoint.headers()[CACHE_CONTROL], "no-cache");
+    let note = checkpoint.text().await.unwrap();
+    assert!(note.lines().nth(1) == Some(size.to_string().as_str()), "{note}");
+
+    let full = client.get(server.url("/tile/0/000")).send().await.unwrap();
+    assert_eq!(full.status(), StatusCode::OK);
+    assert_eq!(full.headers()[CACHE_CONTROL], "public, max-age=31536000, immutable");
+    assert_eq!(full.bytes().await.unwrap().len(), 256 * 32);
+    let bundle = client.get(server.url("/tile/entries/000")).send().await.unwrap();
+    assert_eq!(bundle.headers()[CACHE_CONTROL], "public, max-age=31536000, immutable");
+    let partial_width = size % 256;
+    let partial =
+        client.get(server.url(&format!("/tile/0/001.p/{partial_width}"))).send().await.unwrap();
+    assert_eq!(partial.status(), StatusCode::OK);
+    assert_eq!(partial.headers()[CACHE_CONTROL], "public, max-age=60");
+    let missing = client.get(server.url("/tile/0/999")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let vkey = client.get(server.url("/log.vkey")).send().await.unwrap().text().await.unwrap();
+    assert!(vkey.starts_with("sverka.example/tiny+"), "{vkey}");
+
+    let snapshot = client.get(server.url(&format!("/snapshot/{size}.json"))).send().await.unwrap();
+    assert_eq!(snapshot.status(), StatusCode::OK);
+    assert_eq!(snapshot.headers()[CACHE_CONTROL], "public, max-age=31536000, immutable");
+    let snapshot: Value = snapshot.json().await.unwrap();
+    assert_eq!(common::checkpoint_size(&snapshot), Some(size));
+    let first = client.get(server.url("/snapshot/1.json")).send().await.unwrap();
+    assert_eq!(
+        first.status(),
+        StatusCode::OK,
+        "the checkpoint signed at init has its snapshot too"
+    );
+    assert_eq!(
+        client.get(server.url("/snapshot/2.json")).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_carry_an_etag_and_answer_304_and_receipts_gain_an_inclusion_proof() {
+    let night = common::night(1, None);
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let receipt: Value = client
+        .post(server.url("/api/v1/submissions"))
+        .body(night.lines[0].clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let snapshot = server.results_at_least(&client, 2).await;
+    assert_eq!(
+        snapshot.pointer("/checkpoint/root").and_then(Value::as_str).map(str::len),
+        Some(64)
+    );
+
+    let response = client.get(server.url("/api/v1/results")).send().await.unwrap();
+    let etag = response.headers()[ETAG].to_str().unwrap().to_string();
+    assert!(etag.starts_with("\"2-"), "{etag}");
+    let cached = client
+        .get(server.url("/api/v1/results"))
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+    assert!(cached.bytes().await.unwrap().is_empty());
+
+    let leaf = receipt["leaf_hash"].as_str().unwrap();
+    let found: Value = client
+        .get(server.url(&format!("/api/v1/receipts/{leaf}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["index"], 1);
+    assert_eq!(found["checkpoint"]["size"], 2);
+    let proof: Vec<sverka_tlog::Hash> = found["inclusion_proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| sverka_tlog::Hash::from_hex(h.as_str().unwrap()).unwrap())
+        .collect();
+    let root = sverka_tlog::Hash::from_hex(found["checkpoint"]["root"].as_str().unwrap()).unwrap();
+    let leaf_hash = sverka_tlog::Hash::from_hex(leaf).unwrap();
+    assert!(
+        sverka_tlog::verify_inclusion(&leaf_hash, 1, 2, &proof, &root).is_ok(),
+        "the proof verifies"
+    );
+    let unknown = client
+        .get(server.url(&format!("/api/v1/receipts/{}", "0".repeat(64))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_announces_checkpoints() {
+    let night = common::night(1, None);
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let mut events = client.get(server.url("/api/v1/events")).send().await.unwrap();
+    assert_eq!(events.headers()[CONTENT_TYPE], "text/event-stream");
+    let first = String::from_utf8(events.chunk().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(first.contains("event: checkpoint") && first.contains("\"size\":1"), "{first}");
+    client
+        .post(server.url("/api/v1/submissions"))
+        .body(night.lines[0].clone())
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    while !seen.contains("\"size\":2") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), events.chunk())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(events);
+    server.stop().await;
+}

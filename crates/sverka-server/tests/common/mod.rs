@@ -1,0 +1,116 @@
+//! Shared by the server's tests (and `sverka-cli`'s `serve_*` tests, which include this file): a
+//! simulated night of the tiny example election and a server on a loopback port chosen by the OS.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use sverka_model::simulate::{Config as SimConfig, Night};
+
+/// The tiny example election of the repository.
+pub const TINY: &str = include_str!("../../../../examples/tiny/election.toml");
+
+/// The 2021 Kyrgyz parliamentary election as the repository models it.
+pub const KYRGYZSTAN_2021: &str =
+    include_str!("../../../../examples/kyrgyzstan-2021/election.toml");
+
+/// A simulated night: the election with its keys, and every submission line in night order.
+pub struct SimulatedNight {
+    pub election_toml: String,
+    pub lines: Vec<Vec<u8>>,
+}
+
+/// Simulates the tiny election, rescaled to `stations` stations when given.
+pub fn night(seed: u64, stations: Option<u64>) -> SimulatedNight {
+    night_of(TINY, seed, stations)
+}
+
+/// Simulates the election `toml`, rescaled to `stations` stations when given.
+pub fn night_of(toml: &str, seed: u64, stations: Option<u64>) -> SimulatedNight {
+    let config = SimConfig {
+        seed,
+        stations,
+        observer_discrepancy_count: 1,
+        broken_relation_count: 1,
+        ..SimConfig::default()
+    };
+    let night = Night::new("election.toml", toml, config).expect("the tiny election simulates");
+    let lines = night
+        .submissions()
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    SimulatedNight { election_toml: night.election_toml(), lines }
+}
+
+/// A running server over a fresh data directory.
+pub struct TestServer {
+    pub base: String,
+    pub store: sverka_store::Store,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Limits for tests: small, fast checkpoints.
+pub fn test_config() -> sverka_server::Config {
+    sverka_server::Config {
+        checkpoint_interval: Duration::from_millis(20),
+        ..sverka_server::Config::default()
+    }
+}
+
+/// Initialises a data directory for `election_toml` and serves it on 127.0.0.1 (port 0).
+pub async fn start(election_toml: &str, config: sverka_server::Config) -> TestServer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let store_config = sverka_store::Config {
+        checkpoint: sverka_store::CheckpointPolicy::Manual,
+        ..Default::default()
+    };
+    let store = sverka_store::Store::init_with(&data, election_toml, "election.toml", store_config)
+        .expect("init");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let state = sverka_server::AppState::new(store.clone(), config);
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(sverka_server::run(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    TestServer { base, store, shutdown: Some(shutdown), handle: Some(handle), _dir: dir }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops the server and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.expect("server task").expect("server");
+        }
+    }
+
+    /// Waits until `/api/v1/results` names a checkpoint of at least `size` entries; returns it.
+    pub async fn results_at_least(&self, client: &reqwest::Client, size: u64) -> serde_json::Value {
+        for _ in 0..500 {
+            let snapshot: serde_json::Value =
+                client.get(self.url("/api/v1/results")).send().await.unwrap().json().await.unwrap();
+            if checkpoint_size(&snapshot).is_some_and(|s| s >= size) {
+                return snapshot;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("results never reached checkpoint size {size}");
+    }
+}
+
+/// The checkpoint size a snapshot names.
+pub fn checkpoint_size(snapshot: &serde_json::Value) -> Option<u64> {
+    snapshot.pointer("/checkpoint/size").and_then(serde_json::Value::as_u64)
+}

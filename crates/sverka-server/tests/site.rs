@@ -1,0 +1,262 @@
+//! The results site as a reader meets it: every page in Kyrgyz, Russian and English, the numbers
+//! on the pages equal to the API's, ETags, the drill-down links, station pages with the sources
+//! side by side, and the national page's weight.
+
+mod common;
+
+use reqwest::header::{
+    ACCEPT_LANGUAGE, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// The value of `attribute="…"` on the element that also carries `marker`.
+fn attribute_after(html: &str, marker: &str, attribute: &str) -> Option<String> {
+    let at = html.find(marker)?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag = &html[tag_start..tag_end];
+    let start = tag.find(&format!("{attribute}=\""))? + attribute.len() + 2;
+    let end = start + tag[start..].find('"')?;
+    Some(tag[start..end].to_string())
+}
+
+async fn get_page(client: &reqwest::Client, url: &str) -> String {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{url}");
+    assert_eq!(response.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+    response.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_in_three_languages_with_the_apis_numbers() {
+    let night = common::night(3, None);
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let body = night.lines.join(&b'\n');
+    let results: Value = client
+        .post(server.url("/api/v1/submissions/batch"))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let accepted =
+        results["results"].as_array().unwrap().iter().filter(|r| r["status"] == 201).count() as u64;
+    let snapshot = server.results_at_least(&client, 1 + accepted).await;
+    let size = common::checkpoint_size(&snapshot).unwrap();
+
+    let election =
+        sverka_model::Election::from_toml("election.toml", &night.election_toml).unwrap();
+    let list = &snapshot["contests"][0];
+    assert_eq!(list["contest"], "list");
+    for view in ["preliminary", "official"] {
+        let api = &list[view];
+        for lang in ["ky", "ru", "en"] {
+            let html = get_page(&client, &server.url(&format!("/?lang={lang}&view={view}"))).await;
+            assert!(
+                html.starts_with("<!doctype html>\n<html lang=\"")
+                    && html.contains(&format!("<html lang=\"{lang}\""))
+            );
+            assert!(html.contains(election.name.get(lang)), "{lang}: the election's name");
+            assert_eq!(
+                attribute_after(&html, "data-checkpoint-size", "data-checkpoint-size"),
+                Some(size.to_string())
+            );
+            assert_eq!(
+                attribute_after(&html, "data-took-part", "data-took-part").unwrap(),
+                api["took_part"].to_string(),
+                "{lang} {view}"
+            );
+            assert_eq!(
+                attribute_after(&html, "data-valid", "data-valid").unwrap(),
+                api["valid"].to_string()
+            );
+            for (option, votes) in api["votes"].as_object().unwrap() {
+                let marker = format!("data-option=\"{option}\"");
+                assert_eq!(
+                    attribute_after(&html, &marker, "data-votes").unwrap(),
+                    votes.to_string(),
+                    "{lang} {view} {option}"
+                );
+            }
+            assert!(html.contains("<svg class=\"share\""), "share bars");
+            assert!(
+                !html.contains("<script src")
+                    && !html.contains("http://")
+                    && !html.contains("https://"),
+                "nothing external"
+            );
+        }
+    }
+
+    for lang in ["ky", "ru", "en"] {
+        for region in &election.regions {
+            let html =
+                get_page(&client, &server.url(&format!("/region/{}?lang={lang}", region.id))).await;
+            assert!(html.contains(region.name.get(lang)));
+        }
+        for district in &election.districts {
+            let html =
+                get_page(&client, &server.url(&format!("/district/{}?lang={lang}", district.id)))
+                    .await;
+            assert!(html.contains(district.name.get(lang)));
+            for station in election.stations.iter().filter(|s| s.district == district.id) {
+                assert!(
+                    html.contains(&format!("href=\"/station/{}?lang={lang}\"", station.id)),
+                    "drill-down link"
+                );
+            }
+        }
+        for station in &election.stations {
+            let html =
+                get_page(&client, &server.url(&format!("/station/{}?lang={lang}", station.id)))
+                    .await;
+            assert!(html.contains(&station.name));
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_language_follows_accept_language_and_pages_revalidate_with_etags() {
+    let night = common::night(1, None);
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let russian = client
+        .get(server.url("/"))
+        .header(ACCEPT_LANGUAGE, "ru-RU,ru;q=0.9,en;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(russian.headers()["vary"], "Accept-Language");
+    assert_eq!(russian.headers()[CACHE_CONTROL], "public, max-age=5");
+    let etag = russian.headers()[ETAG].to_str().unwrap().to_string();
+    assert!(russian.text().await.unwrap().contains("<html lang=\"ru\""));
+    let english = client
+        .get(server.url("/?lang=en"))
+        .header(ACCEPT_LANGUAGE, "ru")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(english.contains("<html lang=\"en\""), "?lang= wins over the header");
+    let kyrgyz = client.get(server.url("/")).send().await.unwrap().text().await.unwrap();
+    assert!(kyrgyz.contains("<html lang=\"ky\""), "Kyrgyz by default");
+    let again = client
+        .get(server.url("/"))
+        .header(ACCEPT_LANGUAGE, "ru")
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    let redirect_client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let found = redirect_client.get(server.url("/find?q=1003&lang=en")).send().await.unwrap();
+    assert_eq!(found.status(), StatusCode::SEE_OTHER);
+    assert_eq!(found.headers()[LOCATION], "/station/1003?lang=en");
+    let missing = client.get(server.url("/find?q=nowhere&lang=en")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.text().await.unwrap().contains("nowhere"));
+    let escaped = client
+        .get(server.url("/find?q=%3Cscript%3E&lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        escaped.contains("&lt;script&gt;") && !escaped.contains("<script>alert"),
+        "search text is escaped"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_station_page_shows_sources_side_by_side_and_highlights_differences() {
+    let night = common::night(1, None);
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    // A machine protocol and a hand count of one station that differ.
+    let machine = night
+        .lines
+        .iter()
+        .find(|l| String::from_utf8_lossy(l).contains("\"source\":\"machine\""))
+        .unwrap();
+    let text = String::from_utf8_lossy(machine).to_string();
+    let station =
+        text.split("\"station\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let contest =
+        text.split("\"contest\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let manual = night
+        .lines
+        .iter()
+        .find(|l| {
+            let t = String::from_utf8_lossy(l);
+            t.contains("\"source\":\"manual\"")
+                && t.contains(&format!("\"station\":\"{station}\""))
+                && t.contains(&format!("\"contest\":\"{contest}\""))
+        })
+        .unwrap();
+    for line in [machine, manual] {
+        let status = client
+            .post(server.url("/api/v1/submissions"))
+            .body(line.clone())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    server.results_at_least(&client, 3).await;
+    let html = get_page(&client, &server.url(&format!("/station/{station}?lang=en"))).await;
+    assert!(
+        html.contains("Ballot scanner") && html.contains("Hand count"),
+        "both sources as columns"
+    );
+    assert!(html.contains("/api/v1/receipts/"), "history links to inclusion proofs");
+    let numbers = |line: &[u8]| {
+        let payload = serde_json::from_slice::<Value>(line).unwrap()["payload"].clone();
+        (payload["lines"].clone(), payload["votes"].clone())
+    };
+    let differ = numbers(machine) != numbers(manual);
+    assert_eq!(
+        html.contains("class=\"n diff\""),
+        differ,
+        "differences highlighted exactly when they exist"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_national_page_of_a_night_with_every_station_counted_is_under_100_kb() {
+    // 120 stations: the store holds the definition (with every key) in one 64 KiB log entry, which
+    // the 2021 definition (21 full party lists) does not fit yet.
+    let night = common::night(4, Some(120));
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    for chunk in night.lines.chunks(2000) {
+        let response = client
+            .post(server.url("/api/v1/submissions/batch"))
+            .body(chunk.join(&b'\n'))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let size = server.store.tree_size().unwrap();
+    server.results_at_least(&client, size).await;
+    for lang in ["ky", "ru", "en"] {
+        let html = get_page(&client, &server.url(&format!("/?lang={lang}"))).await;
+        assert!(html.len() <= 100 * 1024, "{lang}: {} bytes", html.len());
+        assert!(html.contains("<svg class=\"hemicycle\""), "seats drawn once stations are counted");
+    }
+    server.stop().await;
+}
