@@ -15,4 +15,3 @@ pub mod seats;
 pub mod tabulate;
 pub mod snapshot;
 pub mod replay;
-pub mod export;
