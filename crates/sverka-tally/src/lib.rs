@@ -15,3 +15,4 @@ pub mod seats;
 pub mod tabulate;
 pub mod snapshot;
 pub mod replay;
+pub mod export;
