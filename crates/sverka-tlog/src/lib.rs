@@ -13,6 +13,7 @@
 //! | [`tile`] | C2SP tlog-tiles v1.0.0: tile and entry bundle paths, which tiles exist, tile contents |
 //! | [`bundle`] | C2SP tlog-tiles v1.0.0 §"Log entries": entry bundles |
 //! | [`builder`] | tlog-tiles applied: appending to a tiled tree, heads and proofs from tiles |
+//! | [`publication`] | tlog-tiles applied: checking a whole static publication, as an observer does |
 //! | [`note`] | C2SP signed-note v1.0.0 with Ed25519 (type 0x01) keys |
 //! | [`checkpoint`] | C2SP tlog-checkpoint v1.0.0 |
 //! | [`cosignature`] | C2SP tlog-cosignature v1 (`cosignature/v1`), Ed25519 type 0x04 only |

@@ -465,6 +465,16 @@ mod tests {
     }
 
     #[test]
+    fn huge_sizes_fail_cleanly() {
+        let leaf = leaf_hash(b"x");
+        let proof = vec![leaf; 64];
+        assert!(verify_inclusion(&leaf, u64::MAX - 1, u64::MAX, &proof, &leaf).is_err());
+        assert!(verify_inclusion(&leaf, 0, u64::MAX, &proof[..63], &leaf).is_err());
+        assert!(verify_consistency(u64::MAX - 1, u64::MAX, &proof, &leaf, &leaf).is_err());
+        assert!(verify_consistency(1, u64::MAX, &vec![leaf; 200], &leaf, &leaf).is_err());
+    }
+
+    #[test]
     fn consistency_from_the_empty_tree_needs_the_empty_root() {
         let head = root(&leaves(3));
         assert_eq!(verify_consistency(0, 3, &[], &EMPTY_ROOT, &head), Ok(()));

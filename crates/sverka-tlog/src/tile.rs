@@ -345,7 +345,7 @@ fn parse_index(path: &str, text: &str) -> Result<u64, TileError> {
 /// The number of tile levels a tree of `size` leaves has (0 for the empty tree).
 pub fn tile_levels(size: u64) -> u8 {
     (0..=MAX_TILE_LEVEL)
-        .find(|level| size >> (u32::from(TILE_HEIGHT) * u32::from(*level)) == 0)
+        .find(|level| hashes_at_level(size, *level) == 0)
         .unwrap_or(MAX_TILE_LEVEL + 1)
 }
 
@@ -479,10 +479,12 @@ pub fn split_stored_hash_index(index: u64) -> (u8, u64) {
         index_n = stored_hash_index(0, n).unwrap_or(u64::MAX);
     }
     loop {
-        let next = index_n + 1 + u64::from((n + 1).trailing_zeros());
-        if next > index {
+        let next = index_n
+            .checked_add(1 + u64::from((n + 1).trailing_zeros()))
+            .filter(|next| *next <= index);
+        let Some(next) = next else {
             break;
-        }
+        };
         n += 1;
         index_n = next;
     }
@@ -499,10 +501,10 @@ pub fn stored_hash_count(size: u64) -> u64 {
     let mut count = stored_hash_index(0, size - 1).unwrap_or(u64::MAX);
     let mut i = size - 1;
     while i & 1 == 1 {
-        count += 1;
+        count = count.saturating_add(1);
         i >>= 1;
     }
-    count + 1
+    count.saturating_add(1)
 }
 
 /// The tile holding stored hash `index` and the byte range of the hashes inside that tile whose
@@ -595,6 +597,32 @@ mod tests {
             EntryBundle::from_path("tile/entries/x072/x057/x594/x037/x927/935").unwrap(),
             EntryBundle::new((1 << 56) - 1, 256).unwrap()
         );
+    }
+
+    #[test]
+    fn the_largest_trees_do_not_overflow() {
+        assert_eq!(tile_levels(0), 0);
+        assert_eq!(tile_levels(255), 1);
+        assert_eq!(tile_levels(256), 2);
+        assert_eq!(tile_levels(u64::MAX), 8);
+        let edge = partial_tiles(u64::MAX);
+        assert_eq!(edge.len(), 8);
+        assert!(edge.iter().all(|t| t.width() == 255));
+        assert_eq!(
+            new_tiles(u64::MAX - 1, u64::MAX),
+            vec![Tile::new(0, (1 << 56) - 1, 255).unwrap()]
+        );
+        assert_eq!(tile_at(7, 0, u64::MAX), Some(Tile::new(7, 0, 255).unwrap()));
+        assert_eq!(tile_at(8, 0, u64::MAX), None);
+        for index in [u64::MAX, u64::MAX - 1, u64::MAX / 2, 1 << 63] {
+            let (level, n) = split_stored_hash_index(index);
+            assert!(level < 64);
+            assert!(stored_hash_index(level, n).is_none_or(|i| i <= index));
+        }
+        assert_eq!(stored_hash_count(u64::MAX), u64::MAX);
+        assert_eq!(Tile::full(0, 0).unwrap().leaf_range(), 0..256);
+        assert_eq!(Tile::new(2, 1, 3).unwrap().leaf_range(), (1 << 24)..(1 << 24) + 3 * 65536);
+        assert_eq!(Tile::full(0, (1 << 56) - 1).unwrap().leaf_range().end, u64::MAX);
     }
 
     #[test]
