@@ -282,7 +282,22 @@ pub struct TileHashSource<'r, R> {
 impl<'r, R: TileReader> TileHashSource<'r, R> {
     /// A source for the tree of `size` leaves; caches up to 4,096 expanded tiles (about 64 MiB).
     pub fn new(reader: &'r R, size: u64) -> TileHashSource<'r, R> {
-        TileHashSource { reader, size, cache: HashMap::new(), max_cached_tiles: 4096 }
+        TileHashSource::with_cache_capacity(reader, size, 4096)
+    }
+
+    /// A source that keeps at most `max_cached_tiles` expanded tiles (16 KiB each); when full, the
+    /// cache is emptied and refilled. A cold proof costs about 255 node hashes per tile level.
+    pub fn with_cache_capacity(
+        reader: &'r R,
+        size: u64,
+        max_cached_tiles: usize,
+    ) -> TileHashSource<'r, R> {
+        TileHashSource {
+            reader,
+            size,
+            cache: HashMap::new(),
+            max_cached_tiles: max_cached_tiles.max(1),
+        }
     }
 
     /// The same source for another tree size, keeping the cached full tiles.
@@ -495,8 +510,14 @@ mod tests {
         let size = 70_000;
         let head = root_from_tiles(&store, size).unwrap();
         assert_eq!(head, tree.root());
+        // A one-tile cache still answers correctly, re-reading as it goes.
+        let mut tiny = TileHashSource::with_cache_capacity(&store, size, 1);
         let mut source = TileHashSource::new(&store, size);
         for index in [0, 1, 255, 256, 65_535, 65_536, 69_999] {
+            assert_eq!(
+                tiny.inclusion_proof(index).unwrap(),
+                source.inclusion_proof(index).unwrap()
+            );
             let proof = source.inclusion_proof(index).unwrap();
             assert_eq!(proof, merkle::inclusion_proof(&mut tree, index, size).unwrap());
             assert_eq!(verify_inclusion(&all[index as usize], index, size, &proof, &head), Ok(()));
