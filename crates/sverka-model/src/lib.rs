@@ -9,6 +9,7 @@ pub mod form;
 pub mod keys;
 pub mod names;
 pub mod registry;
+pub mod simulate;
 pub mod submission;
 pub mod validate;
 
