@@ -25,14 +25,17 @@ use serde_json::json;
 use sverka_store::{Receipt, Rejection, SubmitError};
 use sverka_tlog::Hash;
 
-use crate::problem::{codes, Finding, Problem};
+use sverka_model::validate;
+
+use crate::problem::{codes, Finding, Messages, Problem};
 use crate::AppState;
 
 /// The OpenAPI 3.1 document, written by hand and checked against the router by a test.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
-/// A receipt as sent to the submitter: the same bytes for the first and every repeated submission
-/// of the same entry (`new` is said by the status code, 201 or 200).
+/// A receipt as sent to the submitter: the same index and leaf hash for the first and every
+/// repeated submission of the same entry (`new` is said by the status code, 201 or 200); the
+/// warnings of the accepted submission come with the 201 only (the store reports them once).
 #[derive(Serialize)]
 struct ReceiptBody<'a> {
     index: u64,
@@ -46,11 +49,26 @@ fn findings(problems: &[sverka_store::Problem]) -> Vec<Finding> {
         .iter()
         .map(|p| Finding {
             code: p.code.clone(),
-            field: p.field.clone(),
+            field: p.line.clone(),
             message: p.message.clone(),
-            messages: None,
+            messages: messages(p),
         })
         .collect()
+}
+
+/// The finding's message in the three languages, from its rule's templates and its values.
+fn messages(problem: &sverka_store::Problem) -> Option<Messages> {
+    let rule = validate::rule(&problem.code)?;
+    let mut finding = validate::Finding::new(rule.code);
+    finding.line = problem.line.clone();
+    for template in [rule.en, rule.ru, rule.ky] {
+        for name in validate::placeholders(template) {
+            if let Some(value) = problem.params.get(name) {
+                finding.params.insert(name, value.clone());
+            }
+        }
+    }
+    Some(Messages { ky: finding.message("ky"), ru: finding.message("ru"), en: finding.message("en") })
 }
 
 fn receipt_json(receipt: &Receipt) -> serde_json::Value {
@@ -63,20 +81,21 @@ fn receipt_json(receipt: &Receipt) -> serde_json::Value {
     .expect("receipt serializes")
 }
 
-/// The HTTP status of a rejection, from its first code: malformed bytes 400, not authentic or not
-/// allowed 403, a replayed sequence number 409, anything else about the content 422.
+/// The HTTP status of a rejection, from its first code: malformed bytes (`E0xx`) 400; a key that
+/// is unknown, revoked, does not verify or may not sign this (`E102`–`E104`, `E106`–`E109`) 403; a
+/// replayed sequence number (`E105`) 409; anything else about the content 422.
 fn rejection_status(code: &str) -> StatusCode {
     match code {
-        c if c.starts_with("E1") => StatusCode::BAD_REQUEST,
-        "E202" | "E203" | "E204" | "E206" | "E209" => StatusCode::FORBIDDEN,
-        "E205" => StatusCode::CONFLICT,
+        c if c.starts_with("E0") => StatusCode::BAD_REQUEST,
+        "E102" | "E103" | "E104" | "E106" | "E107" | "E108" | "E109" => StatusCode::FORBIDDEN,
+        "E105" => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 
 /// The problem answering a rejected submission: its first code, every finding.
 pub fn rejection_problem(rejection: &Rejection) -> Problem {
-    let code = rejection.problems.first().map_or("E100", |p| p.code.as_str());
+    let code = rejection.problems.first().map_or("E003", |p| p.code.as_str());
     let mut problem = Problem::new(
         rejection_status(code),
         code,
@@ -436,9 +455,9 @@ mod tests {
 
     #[test]
     fn rejection_codes_map_to_statuses() {
-        assert_eq!(rejection_status("E102"), StatusCode::BAD_REQUEST);
-        assert_eq!(rejection_status("E203"), StatusCode::FORBIDDEN);
-        assert_eq!(rejection_status("E205"), StatusCode::CONFLICT);
-        assert_eq!(rejection_status("E310"), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(rejection_status("E002"), StatusCode::BAD_REQUEST);
+        assert_eq!(rejection_status("E104"), StatusCode::FORBIDDEN);
+        assert_eq!(rejection_status("E105"), StatusCode::CONFLICT);
+        assert_eq!(rejection_status("E401"), StatusCode::UNPROCESSABLE_ENTITY);
     }
 }

@@ -141,7 +141,7 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let follower = live::refresh(&state, live::Follower::new(state.election())).await;
+    let follower = live::refresh(&state, live::Follower::new()).await;
     let live = tokio::spawn(live::follow(state.clone(), follower));
     let router = routes::router(state.clone());
     let signal = state.inner.shutting_down.clone();

@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use sha2::{Digest, Sha256};
-use sverka_model::{Election, Submission};
+use sverka_model::Election;
 use sverka_store::{SignedCheckpoint, Store, StoreError};
-use sverka_tally::tabulate::{Results, ResultsConfig, Tally};
+use sverka_tally::replay::{Replay, ReplayError};
+use sverka_tally::tabulate::{Results, ResultsConfig};
 
 use crate::problem::Problem;
 use crate::AppState;
@@ -99,76 +100,60 @@ pub fn etag_of(size: u64, bytes: &[u8]) -> String {
     format!("\"{size}-{}\"", hex::encode(&digest[..12]))
 }
 
-/// The snapshot bytes for `results` computed from exactly the entries `checkpoint` covers.
-///
-/// Interim format until `sverka-tally` publishes `sverka-snapshot/v1`: the checkpoint it names and,
-/// per contest and view, the national totals.
-pub fn snapshot_bytes(
-    _election: &Election,
-    results: &Results,
-    checkpoint: &SignedCheckpoint,
-) -> Vec<u8> {
-    let contests: Vec<serde_json::Value> = results
-        .contests
-        .iter()
-        .map(|contest| {
-            let view = |view: sverka_tally::tabulate::View| {
-                let nation = contest.view(view).nation();
-                serde_json::json!({
-                    "stations": nation.stations,
-                    "stations_counted": nation.stations_counted,
-                    "registered_counted": nation.registered_counted,
-                    "took_part": nation.took_part,
-                    "valid": nation.valid,
-                    "invalid": nation.invalid,
-                    "votes": contest.options.iter().cloned().zip(nation.votes.iter().map(|v| serde_json::json!(v))).collect::<serde_json::Map<String, serde_json::Value>>(),
-                })
-            };
-            serde_json::json!({
-                "contest": contest.contest,
-                "official": view(sverka_tally::tabulate::View::Official),
-                "preliminary": view(sverka_tally::tabulate::View::Preliminary),
-            })
-        })
-        .collect();
-    let body = serde_json::json!({
-        "format": "sverka-server-interim",
-        "election": results.election,
-        "checkpoint": { "size": checkpoint.size, "root": checkpoint.root.to_hex() },
-        "contests": contests,
-    });
-    serde_json::to_vec(&body).expect("snapshot serializes")
-}
-
-/// The tally and how far into the log it has folded.
+/// The tally folded from the log so far (through `sverka_tally::replay`, the one function from log
+/// entries to a snapshot that `sverka publish` and `sverka verify` use too).
 pub struct Follower {
-    tally: Tally,
-    applied: u64,
+    /// `None` until entry 0 (the election definition) has been read.
+    replay: Option<Replay>,
 }
 
 impl Follower {
-    pub fn new(election: &Election) -> Follower {
-        Follower { tally: Tally::new(election), applied: 0 }
+    pub fn new() -> Follower {
+        Follower { replay: None }
+    }
+
+    /// Entries folded so far.
+    fn applied(&self) -> u64 {
+        self.replay.as_ref().map_or(0, Replay::size)
     }
 }
 
-/// Folds entries `follower.applied..size` into the tally.
-fn fold_to(store: &Store, follower: &mut Follower, size: u64) -> Result<(), StoreError> {
-    while follower.applied < size {
-        let end = size.min(follower.applied + READ_CHUNK);
-        let entries = store.entries(follower.applied..end)?;
+impl Default for Follower {
+    fn default() -> Follower {
+        Follower::new()
+    }
+}
+
+/// Why the live results could not be brought up to a checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+}
+
+/// Folds entries up to `size` into the replay.
+fn fold_to(store: &Store, follower: &mut Follower, size: u64) -> Result<(), FollowError> {
+    while follower.applied() < size {
+        let start = follower.applied();
+        let end = size.min(start + READ_CHUNK);
+        let entries = store.entries(start..end)?;
         for (offset, bytes) in entries.iter().enumerate() {
-            let index = follower.applied + offset as u64;
-            match Submission::decode(bytes) {
-                Ok(submission) => {
-                    follower.tally.apply(index, &submission);
-                }
-                Err(error) => eprintln!("sverka-server: entry {index} does not decode: {error}"),
+            let index = start + offset as u64;
+            match follower.replay.as_mut() {
+                None => follower.replay = Some(Replay::start(bytes)?),
+                Some(replay) => replay.apply(index, bytes)?,
             }
         }
-        follower.applied = end;
     }
     Ok(())
+}
+
+/// The snapshot bytes of what `follower` has folded, naming `checkpoint`.
+fn snapshot_of(follower: &Follower, checkpoint: &SignedCheckpoint) -> Result<Vec<u8>, FollowError> {
+    let replay = follower.replay.as_ref().ok_or(ReplayError::NoElection)?;
+    Ok(replay.snapshot(*checkpoint.root.as_bytes())?)
 }
 
 /// Asks for a checkpoint of everything sequenced, and if it is newer than what is published,
@@ -176,7 +161,7 @@ fn fold_to(store: &Store, follower: &mut Follower, size: u64) -> Result<(), Stor
 fn refresh_blocking(
     state: &AppState,
     follower: &mut Follower,
-) -> Result<Option<Arc<Published>>, StoreError> {
+) -> Result<Option<Arc<Published>>, FollowError> {
     let store = state.store();
     let checkpoint = store.checkpoint_now()?;
     let current = state.published();
@@ -184,11 +169,10 @@ fn refresh_blocking(
         return Ok(None);
     }
     fold_to(store, follower, checkpoint.size)?;
-    let election = state.election();
-    let results = follower
-        .tally
-        .results_with(election, &ResultsConfig { stations: true, ..ResultsConfig::default() });
-    let snapshot = Bytes::from(snapshot_bytes(election, &results, &checkpoint));
+    let snapshot = Bytes::from(snapshot_of(follower, &checkpoint)?);
+    let replay = follower.replay.as_ref().ok_or(ReplayError::NoElection)?;
+    let config = ResultsConfig { stations: true, ..ResultsConfig::default() };
+    let results = replay.tally().results_with(replay.election(), &config);
     remember_snapshot(state, checkpoint.size, snapshot.clone());
     Ok(Some(Arc::new(Published::new(Some(checkpoint), snapshot, Some(Arc::new(results))))))
 }
@@ -214,7 +198,7 @@ pub async fn refresh(state: &AppState, follower: Follower) -> Follower {
         }
         Err(panic) => {
             eprintln!("sverka-server: the results task panicked: {panic}; starting the fold over");
-            Follower::new(state.election())
+            Follower::new()
         }
     }
 }
@@ -254,17 +238,15 @@ pub async fn snapshot_at(state: &AppState, size: u64) -> Result<Option<(Bytes, S
         return Ok(Some(found.clone()));
     }
     let task_state = state.clone();
-    let computed = tokio::task::spawn_blocking(move || -> Result<Option<Bytes>, StoreError> {
+    let computed = tokio::task::spawn_blocking(move || -> Result<Option<Bytes>, FollowError> {
         let store = task_state.store();
         let history = store.checkpoint_history()?;
         let Some(checkpoint) = history.into_iter().find(|c| c.size == size) else {
             return Ok(None);
         };
-        let mut follower = Follower::new(task_state.election());
+        let mut follower = Follower::new();
         fold_to(store, &mut follower, size)?;
-        let election = task_state.election();
-        let results = follower.tally.results_with(election, &ResultsConfig::default());
-        Ok(Some(Bytes::from(snapshot_bytes(election, &results, &checkpoint))))
+        Ok(Some(Bytes::from(snapshot_of(&follower, &checkpoint)?)))
     })
     .await;
     match computed {

@@ -51,9 +51,11 @@ async fn every_page_renders_in_three_languages_with_the_apis_numbers() {
     let election =
         sverka_model::Election::from_toml("election.toml", &night.election_toml).unwrap();
     let list = &snapshot["contests"][0];
-    assert_eq!(list["contest"], "list");
+    assert_eq!(list["id"], "list");
+    assert_eq!(snapshot["format"], "sverka-snapshot/v1");
     for view in ["preliminary", "official"] {
-        let api = &list[view];
+        let api = &list[view]["levels"][0];
+        assert_eq!(api["level"], "nation");
         for lang in ["ky", "ru", "en"] {
             let html = get_page(&client, &server.url(&format!("/?lang={lang}&view={view}"))).await;
             assert!(
