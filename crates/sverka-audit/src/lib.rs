@@ -1,1 +1,34 @@
-//! sverka-audit (being built).
+//! sverka-audit: the mathematics of risk-limiting audits (issue 7), pure and deterministic.
+//!
+//! Code map:
+//! - [`assertion`]: ballot kinds, linear assertions and their assorters (weight vectors over ballot kinds,
+//!   so assorter means and margins are dot products), after SHANGRLA (Stark 2020) and Blom et al.
+//!   (E-Vote-ID 2021).
+//! - [`contest`]: the full assertion set for a reported outcome: list contests (threshold, Hamilton,
+//!   D'Hondt, Sainte-Laguë) and single-member plurality districts with "against all" as a candidate.
+//! - [`alpha`]: the ALPHA supermartingale test (Stark 2023) with its estimators, and Kaplan–Markov.
+//! - [`comparison`]: overstatement assorters for ballot-level and batch-level (polling stations as
+//!   batches, sampled with probability proportional to size = error bound) comparison audits.
+//! - [`sample_size`]: sample sizes before an audit starts, for a risk limit and assumed error rates.
+//! - [`escalation`]: the stopping and escalation rule, ending in a full hand count.
+//! - [`sampler`]: the normative seeded SHA-256 sampler (cryptorandom's `SHA256`, as SHANGRLA uses it).
+//!
+//! What this crate deliberately does not do: no I/O, no clock, no log entries, no HTTP. The audit workflow
+//! (manifests, seed commitment, recorded hand counts) lives in the store, server and CLI, and feeds plain
+//! numbers into the functions here. Statistics use `f64`; who gets a seat is never decided here.
+
+pub mod alpha;
+pub mod assertion;
+pub mod comparison;
+pub mod contest;
+pub mod escalation;
+pub mod sample_size;
+pub mod sampler;
+
+pub use alpha::{AlphaTest, Estimator, TestError};
+pub use assertion::{Assertion, AssertionError, AssertionKind, Assorter, BallotKind, KindCounts};
+pub use contest::{
+    list_contest_assertions, plurality_assertions, ContestError, ListContest, SeatMethod,
+};
+pub use escalation::{Decision, RiskLimit, RiskLimitError};
+pub use sampler::Sha256Prng;
