@@ -9,9 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd_allocate;
+mod cmd_demo;
 mod cmd_import;
 mod cmd_init;
 mod cmd_publish;
+mod cmd_serve;
 mod cmd_simulate;
 mod cmd_verify;
 mod not_built;
@@ -27,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Election night on an embedded store: simulate, ingest live over HTTP, serve the site
-    Demo(not_built::Args),
+    Demo(cmd_demo::Args),
     /// Create a new data directory with its keys and the election as the log's first entry
     Init(cmd_init::Args),
     /// Generate a synthetic, deterministic election night (submissions, keys, planted defects)
@@ -35,7 +37,7 @@ enum Command {
     /// Ingest a file of submissions through the same validation as the API
     Import(cmd_import::Args),
     /// Serve the API, the results site and the static publication (and run the sequencer)
-    Serve(not_built::Args),
+    Serve(cmd_serve::Args),
     /// Write the static publication (checkpoint, tiles, snapshots, blobs) to a directory
     Publish(cmd_publish::Args),
     /// Print tabulated results (json, csv or NIST SP 1500-100 cdf)
@@ -57,10 +59,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Simulate(args) => cmd_simulate::run(args),
         Command::Allocate(args) => cmd_allocate::run(args),
-        Command::Demo(args) => not_built::run("demo", args),
+        Command::Demo(args) => cmd_demo::run(args),
         Command::Init(args) => cmd_init::run(args),
         Command::Import(args) => cmd_import::run(args),
-        Command::Serve(args) => not_built::run("serve", args),
+        Command::Serve(args) => cmd_serve::run(args),
         Command::Publish(args) => cmd_publish::run(args),
         Command::Results(args) => not_built::run("results", args),
         Command::Reconcile(args) => not_built::run("reconcile", args),
