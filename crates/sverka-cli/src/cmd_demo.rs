@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -170,8 +170,15 @@ fn replay(base: &str, lines: Vec<Vec<u8>>, speed: f64) {
     let first = times.iter().copied().fold(f64::INFINITY, f64::min);
     let span = (times.iter().copied().fold(0.0, f64::max) - first).max(1.0);
     let scale = NIGHT_SECONDS / speed / span;
-    let queue: Arc<Mutex<std::vec::IntoIter<(usize, Vec<u8>)>>> =
-        Arc::new(Mutex::new(lines.into_iter().enumerate().collect::<Vec<_>>().into_iter()));
+    // One queue per sender, each signer's lines always in the same queue and in file order: a
+    // signer's sequence numbers must arrive in order (a later one first makes the earlier a replay).
+    let mut queues: Vec<Vec<(usize, Vec<u8>)>> = vec![Vec::new(); SENDERS];
+    for (i, line) in lines.into_iter().enumerate() {
+        let signer = signer_of(&line);
+        let hash =
+            signer.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        queues[hash % SENDERS].push((i, line));
+    }
     let times = Arc::new(times);
     let tally = Arc::new(Tally::default());
     let start = Instant::now();
@@ -181,22 +188,23 @@ fn replay(base: &str, lines: Vec<Vec<u8>>, speed: f64) {
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into();
-    let workers: Vec<_> = (0..SENDERS)
-        .map(|_| {
-            let (queue, times, tally, url, agent) =
-                (queue.clone(), times.clone(), tally.clone(), url.clone(), agent.clone());
-            std::thread::spawn(move || loop {
-                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                let Some((i, line)) = next else { return };
-                let due = Duration::from_secs_f64(((times[i] - first).max(0.0)) * scale);
-                if let Some(wait) = due.checked_sub(start.elapsed()) {
-                    std::thread::sleep(wait);
-                }
-                send(&agent, &url, &line, &tally);
-                // About one modem in fifty loses the answer and sends the same bytes again.
-                if i % 50 == 7 {
-                    tally.retried.fetch_add(1, Ordering::Relaxed);
+    let workers: Vec<_> = queues
+        .into_iter()
+        .map(|queue| {
+            let (times, tally, url, agent) =
+                (times.clone(), tally.clone(), url.clone(), agent.clone());
+            std::thread::spawn(move || {
+                for (i, line) in queue {
+                    let due = Duration::from_secs_f64(((times[i] - first).max(0.0)) * scale);
+                    if let Some(wait) = due.checked_sub(start.elapsed()) {
+                        std::thread::sleep(wait);
+                    }
                     send(&agent, &url, &line, &tally);
+                    // About one modem in fifty loses the answer and sends the same bytes again.
+                    if i % 50 == 7 {
+                        tally.retried.fetch_add(1, Ordering::Relaxed);
+                        send(&agent, &url, &line, &tally);
+                    }
                 }
             })
         })
@@ -214,6 +222,16 @@ fn replay(base: &str, lines: Vec<Vec<u8>>, speed: f64) {
         tally.failed.load(Ordering::Relaxed),
     );
     println!("  the site keeps serving the final results; Ctrl-C stops it.");
+}
+
+/// The `signer` of a submission line.
+fn signer_of(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    text.split("\"signer\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// POSTs one submission, retrying with backoff on 503 and network errors.

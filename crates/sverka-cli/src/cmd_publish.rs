@@ -1,6 +1,6 @@
 //! `sverka publish DIR --out PUBDIR`: the static publication of the latest checkpoint (see
 //! `sverka_store::publish`). Full tiles are written once; publishing again only adds files and
-//! replaces `checkpoint`.
+//! replaces `checkpoint`. Each checkpoint gets its `snapshot/<N>.json`, replayed from the log.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,7 +25,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spinner = ProgressBar::new_spinner();
     spinner.set_message(format!("publishing checkpoint {}", checkpoint.size));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let result = store.publish(&args.out, &PublishOptions::default());
+    let snapshots = sverka_store::snapshot::ReplaySnapshots;
+    let result = store.publish(&args.out, &PublishOptions { snapshot: Some(&snapshots) });
     spinner.finish_and_clear();
     let report = match result {
         Ok(report) => report,

@@ -166,7 +166,7 @@ fn verify(args: &Args, reader: &FnReader) -> anyhow::Result<String> {
             return;
         }
         leaves.push(sverka_tlog::leaf_hash(bytes));
-        if let Err(failure) = check_entry(index, bytes, &mut replay, &mut counts) {
+        if let Err(failure) = check_entry(reader, index, bytes, &mut replay, &mut counts) {
             entry_failure = Some(failure);
             return;
         }
@@ -249,6 +249,7 @@ fn snapshot_sizes(args: &Args) -> std::collections::BTreeSet<u64> {
 
 /// Decodes one entry and folds it into the replay.
 fn check_entry(
+    reader: &FnReader,
     index: u64,
     bytes: &[u8],
     replay: &mut Option<Replay>,
@@ -264,7 +265,15 @@ fn check_entry(
     };
     *counts.entry(kind).or_default() += 1;
     match replay {
-        None => *replay = Some(Replay::start(bytes).map_err(|e| e.to_string())?),
+        None => {
+            let sha256 = Replay::definition_sha256(bytes).map_err(|e| e.to_string())?;
+            let path = format!("blob/{sha256}");
+            let definition =
+                reader.read(&path).map_err(|e| format!("{path}: cannot read: {e}"))?.ok_or_else(
+                    || format!("{path}: missing (the election definition of entry 0)"),
+                )?;
+            *replay = Some(Replay::start(bytes, &definition).map_err(|e| format!("{path}: {e}"))?);
+        }
         Some(replay) => replay.apply(index, bytes).map_err(|e| e.to_string())?,
     }
     Ok(())

@@ -44,8 +44,27 @@ fn election_toml() -> String {
     text
 }
 
-/// A machine protocol line of the submissions file.
+/// A machine protocol line of the submissions file: a protocol that passes every control
+/// relation of the tiny example's form.
 fn protocol_line(signer: &str, seed: u8, station: &str, seq: u64) -> String {
+    let options = [("sun", seq % 300), ("river", 10), ("mountain", 5), ("against_all", 1)];
+    let valid: u64 = options.iter().map(|(_, n)| n).sum();
+    let issued = valid + 2;
+    let registered = if station == "1001" { 1200 } else { 900 };
+    let lines = [
+        ("registered", registered),
+        ("ballots_received", 400),
+        ("issued_early", 0),
+        ("issued_in_room", issued),
+        ("issued_outside", 0),
+        ("cancelled", 400 - issued),
+        ("in_portable_boxes", 0),
+        ("in_stationary_boxes", issued),
+        ("invalid", 2),
+        ("valid", valid),
+        ("lost", 0),
+        ("unaccounted", 0),
+    ];
     let payload = Payload {
         v: sverka_model::submission::FORMAT_VERSION,
         election: "tiny".into(),
@@ -56,8 +75,8 @@ fn protocol_line(signer: &str, seed: u8, station: &str, seq: u64) -> String {
             station: station.into(),
             contest: "list".into(),
             source: Source::Machine,
-            lines: BTreeMap::from([("valid".into(), 100 + seq)]),
-            votes: BTreeMap::from([("sun".into(), 100 + seq)]),
+            lines: lines.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            votes: options.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             preferences: BTreeMap::new(),
             supersedes: None,
             scan_sha256: None,
@@ -145,7 +164,7 @@ fn init_import_publish_verify_then_grow_consistently() {
     let summary = stdout(&import);
     assert!(summary.contains("accepted, new:         300"), "{summary}");
     assert!(summary.contains("already in the log:    1"), "{summary}");
-    assert!(summary.contains("E203: 1") && summary.contains("E102: 1"), "{summary}");
+    assert!(summary.contains("E104: 1") && summary.contains("E002: 1"), "{summary}");
     assert!(summary.contains("quarantine"), "{summary}");
 
     let publish = sverka(&[&"publish", &data, &"--out", &public]);

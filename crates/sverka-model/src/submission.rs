@@ -124,11 +124,34 @@ pub struct KeyRevocation {
 }
 
 /// The election definition as the log's first entry, so the log describes its own election.
+///
+/// A real definition (2,494 stations, their keys) is far larger than a log entry may be
+/// ([`MAX_SUBMISSION_BYTES`], the 16-bit length of a tlog-tiles entry bundle), so the entry commits
+/// to the `election.toml` bytes by their SHA-256 and the file itself is published beside the log as
+/// `blob/<sha256>`, like a protocol's scan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ElectionDefinition {
-    /// The `election.toml` text, verbatim.
-    pub definition: String,
+    /// SHA-256 (lower-case hex) of the `election.toml` bytes, verbatim.
+    pub definition_sha256: String,
+}
+
+impl ElectionDefinition {
+    /// The entry body committing to `definition`.
+    pub fn of(definition: &[u8]) -> ElectionDefinition {
+        ElectionDefinition { definition_sha256: sha256_hex(definition) }
+    }
+
+    /// Whether `definition` is the file this entry commits to.
+    pub fn matches(&self, definition: &[u8]) -> bool {
+        sha256_hex(definition) == self.definition_sha256
+    }
+}
+
+/// Lower-case hex SHA-256, as blobs are named.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Why bytes are not a well-formed submission (before any election-specific validation).

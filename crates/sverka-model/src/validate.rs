@@ -652,12 +652,14 @@ pub fn validate_submission(
         }
         Body::KeyRevocation(_) => Vec::new(),
         Body::Election(definition) => {
-            match Election::from_toml("election.toml", &definition.definition) {
-                Ok(_) => Vec::new(),
-                Err(errors) => {
-                    let first = errors.0.first().map(ToString::to_string).unwrap_or_default();
-                    vec![Finding::new("E603").with("detail", first)]
-                }
+            let hash = &definition.definition_sha256;
+            let is_hex = hash.len() == 64
+                && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if is_hex {
+                Vec::new()
+            } else {
+                let detail = "definition_sha256 is not 64 lower-case hex digits";
+                vec![Finding::new("E603").with("detail", detail)]
             }
         }
     }

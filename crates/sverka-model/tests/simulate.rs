@@ -342,3 +342,51 @@ fn profiles_are_checked_against_the_election() {
     let err = Night::new("tiny", &text, config("[parties]\nmoon = 0.5\n")).unwrap_err();
     assert!(err.to_string().contains("moon"), "{err}");
 }
+
+/// What ingestion will do with the night (`validate.rs`, `registry.rs`): every line passes the
+/// signer checks in file order; the planted broken relations, and nothing else, are rejected with
+/// `E401`; the hand counts of the planted machine/manual mismatches, and no others, warn `W104`.
+#[test]
+fn the_validator_rejects_exactly_the_planted_breaks_and_warns_on_the_mismatches() {
+    use sverka_model::registry::KeyRegistry;
+    use sverka_model::validate::{validate_submission, ProtocolContext};
+
+    for seed in 1..=3 {
+        let out = output(&tiny(small_config(seed)));
+        let broken = defect_lines(&out, "control_relation_broken");
+        let mismatched: BTreeSet<(String, String)> = defects_of(&out, "machine_manual_mismatch")
+            .iter()
+            .map(|d| (d["station"].as_str().unwrap().into(), d["contest"].as_str().unwrap().into()))
+            .collect();
+        let mut registry = KeyRegistry::from_election(&out.election);
+        let mut accepted: BTreeMap<(String, String, Source), Protocol> = BTreeMap::new();
+        let (mut rejected, mut warned) = (BTreeSet::new(), BTreeSet::new());
+        for (i, s) in out.lines.iter().enumerate() {
+            let line = i as u64 + 1;
+            registry.check(s).unwrap_or_else(|f| panic!("seed {seed} line {line}: {f}"));
+            let p = protocol(s);
+            let other = match p.source {
+                Source::Machine => Some(Source::Manual),
+                Source::Manual => Some(Source::Machine),
+                _ => None,
+            };
+            let other = other.and_then(|o| accepted.get(&(p.station.clone(), p.contest.clone(), o)));
+            let context = ProtocolContext { superseded: None, other_source: other };
+            let findings = validate_submission(&out.election, &s.payload, &context);
+            let errors: Vec<&str> =
+                findings.iter().filter(|f| f.is_error()).map(|f| f.rule().code).collect();
+            if !errors.is_empty() {
+                assert!(errors.iter().all(|c| *c == "E401"), "seed {seed} line {line}: {errors:?}");
+                rejected.insert(line);
+                continue;
+            }
+            if p.source == Source::Manual && findings.iter().any(|f| f.rule().code == "W104") {
+                warned.insert((p.station.clone(), p.contest.clone()));
+            }
+            registry.apply(s);
+            accepted.insert((p.station.clone(), p.contest.clone(), p.source), p.clone());
+        }
+        assert_eq!(rejected, broken, "seed {seed}");
+        assert_eq!(warned, mismatched, "seed {seed}");
+    }
+}

@@ -733,12 +733,12 @@ fn submission_cases(e: &Election) -> Vec<Case> {
         ),
         case(
             "the election entry with a broken definition",
-            validate(Body::Election(ElectionDefinition { definition: "id = 1".into() })),
+            validate(Body::Election(ElectionDefinition { definition_sha256: "not-a-hash".into() })),
             &["E603"],
         ),
         case(
             "the election entry",
-            validate(Body::Election(ElectionDefinition { definition: TINY.into() })),
+            validate(Body::Election(ElectionDefinition::of(TINY.as_bytes()))),
             &[],
         ),
     ]

@@ -68,7 +68,11 @@ fn messages(problem: &sverka_store::Problem) -> Option<Messages> {
             }
         }
     }
-    Some(Messages { ky: finding.message("ky"), ru: finding.message("ru"), en: finding.message("en") })
+    Some(Messages {
+        ky: finding.message("ky"),
+        ru: finding.message("ru"),
+        en: finding.message("en"),
+    })
 }
 
 fn receipt_json(receipt: &Receipt) -> serde_json::Value {

@@ -27,6 +27,10 @@
 //! [`live::Published`], which was computed by `sverka-tally` from exactly the entries its
 //! checkpoint covers and names that checkpoint.
 
+// `Problem` (a few strings) is the error of request paths that end in an HTTP answer anyway;
+// boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::future::Future;
 use std::sync::Arc;
 

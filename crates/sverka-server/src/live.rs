@@ -142,7 +142,11 @@ fn fold_to(store: &Store, follower: &mut Follower, size: u64) -> Result<(), Foll
         for (offset, bytes) in entries.iter().enumerate() {
             let index = start + offset as u64;
             match follower.replay.as_mut() {
-                None => follower.replay = Some(Replay::start(bytes)?),
+                None => {
+                    let sha256 = Replay::definition_sha256(bytes)?;
+                    let definition = store.blob(&sha256)?.ok_or(ReplayError::DefinitionMismatch)?;
+                    follower.replay = Some(Replay::start(bytes, &definition)?);
+                }
                 Some(replay) => replay.apply(index, bytes)?,
             }
         }

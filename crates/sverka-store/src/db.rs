@@ -45,11 +45,14 @@ pub(crate) struct EntryRow<'a> {
     pub signer: &'a str,
     pub seq: u64,
     pub kind: &'a str,
+    /// Station, contest and source of a protocol entry.
+    pub protocol: Option<(&'a str, &'a str, &'a str)>,
 }
 
 pub(crate) fn insert_entry(conn: &Connection, row: &EntryRow) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO entries (idx, leaf_hash, bytes, signer, seq, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO entries (idx, leaf_hash, bytes, signer, seq, kind, station, contest, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         row.idx as i64,
@@ -57,9 +60,28 @@ pub(crate) fn insert_entry(conn: &Connection, row: &EntryRow) -> Result<(), Stor
         row.bytes,
         row.signer,
         row.seq as i64,
-        row.kind
+        row.kind,
+        row.protocol.map(|p| p.0),
+        row.protocol.map(|p| p.1),
+        row.protocol.map(|p| p.2),
     ])?;
     Ok(())
+}
+
+/// The bytes of the latest protocol entry of a station, contest and source.
+pub(crate) fn latest_protocol(
+    conn: &Connection,
+    station: &str,
+    contest: &str,
+    source: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT bytes FROM entries WHERE station = ?1 AND contest = ?2 AND source = ?3
+             ORDER BY idx DESC LIMIT 1",
+        )?
+        .query_row([station, contest, source], |row| row.get(0))
+        .optional()?)
 }
 
 pub(crate) fn entry_count(conn: &Connection) -> Result<u64, StoreError> {

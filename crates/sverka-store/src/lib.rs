@@ -15,7 +15,8 @@
 //!   tiles and commits (fsync) in one SQLite transaction, and only then answers the waiters
 //!   (group commit). It signs checkpoints through the compare-and-swap record.
 //! - [`admission`]: [`admit`], the pure decision "may this submission enter the log?" given the
-//!   [`State`] folded from the log so far (keys, roles, revocations, per-signer sequence numbers).
+//!   [`State`] folded from the log so far; the rules and their codes are `sverka-model`'s
+//!   (`registry` for keys, roles, revocations and sequence numbers; `validate` for the rest).
 //! - [`schema`]: the SQLite schema, its version and migrations.
 //! - [`publish`]: the static publication (`checkpoint`, `log.vkey`, `tile/…`, `tile/entries/…`,
 //!   `snapshot/<N>.json`, `blob/<sha256>`).
@@ -40,6 +41,7 @@ pub mod admission;
 pub mod fault;
 pub mod publish;
 pub mod schema;
+pub mod snapshot;
 pub mod store;
 
 pub use admission::{admit, Problem, Rejection, State, Warnings};

@@ -5,7 +5,7 @@
 //! | table | holds | written |
 //! |---|---|---|
 //! | `meta(key, value)` | `schema_version`, `election_file`, `log_origin`, `log_public_key`, `tree_size` (how many entries the tiles cover) | on init; `tree_size` by each batch |
-//! | `entries(idx, leaf_hash, bytes, signer, seq, kind)` | the log: entry `idx` is `bytes`; `signer`, `seq`, `kind` are copied from the bytes for indexed lookups | appended by the sequencer; never updated or deleted (triggers) |
+//! | `entries(idx, leaf_hash, bytes, signer, seq, kind, station, contest, source)` | the log: entry `idx` is `bytes`; the other columns are copied from the bytes for indexed lookups (admission state, the other counting source of a protocol) | appended by the sequencer; never updated or deleted (triggers) |
 //! | `tiles(path, data)` | full hash tiles by tlog-tiles path | inserted once; never updated or deleted (triggers) |
 //! | `partial_tiles(level, idx, width, data)` | the right edge: one growing partial tile per level | replaced by each batch; deleted when the full tile exists |
 //! | `checkpoint(id = 1, size, root, note)` | the compare-and-swap record: the last signed checkpoint | `UPDATE … WHERE size = old AND root = old` only |
@@ -35,9 +35,13 @@ CREATE TABLE entries (
     bytes     BLOB NOT NULL,
     signer    TEXT NOT NULL,
     seq       INTEGER NOT NULL,
-    kind      TEXT NOT NULL
+    kind      TEXT NOT NULL,
+    station   TEXT,
+    contest   TEXT,
+    source    TEXT
 ) STRICT;
 CREATE INDEX entries_by_signer ON entries (signer, seq);
+CREATE INDEX entries_by_protocol ON entries (station, contest, source, idx) WHERE source IS NOT NULL;
 CREATE INDEX entries_by_kind ON entries (kind) WHERE kind IN ('key_registration', 'key_revocation');
 CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
     BEGIN SELECT RAISE(ABORT, 'log entries are append-only'); END;

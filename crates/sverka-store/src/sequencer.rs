@@ -16,31 +16,29 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
-use rusqlite::{Connection, TransactionBehavior};
-use sverka_model::submission::DecodeError;
-use sverka_model::{Body, Election, Submission};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use sverka_model::submission::{Annulment, FORMAT_VERSION};
+use sverka_model::validate::{Finding, ProtocolContext};
+use sverka_model::{Body, Election, Payload, Protocol, Source, Submission};
 use sverka_tlog::note::{Ed25519Signer, NoteSigner};
 use sverka_tlog::{append_leaves, root_from_tiles, Checkpoint, Hash};
 
-use crate::admission::{admit_checked, Rejection, State, LOG_SIGNER};
+use crate::admission::{admit, Rejection, State, LOG_SIGNER};
 use crate::db::{self, DbTiles, EntryRow};
 use crate::error::{StoreError, SubmitError};
 use crate::fault::FaultPoint;
 use crate::store::{CheckpointPolicy, Config, Receipt, SignedCheckpoint};
 
-/// A submission ready for the sequencer: decoded, hashed and (when its key was known) with its
-/// signature checked, all on the submitting thread.
+/// A submission ready for the sequencer: hashed and decoded on the submitting thread.
 pub(crate) struct Prepared {
     pub bytes: Vec<u8>,
     pub sender: String,
     pub leaf_hash: Hash,
-    pub decoded: Result<Submission, DecodeError>,
-    /// The public key the signature verified with, if it was checked already.
-    pub verified_with: Option<VerifyingKey>,
+    pub decoded: Result<Submission, Finding>,
 }
 
 /// What the sequencer thread is asked to do.
@@ -71,8 +69,6 @@ pub(crate) struct Writer {
     signer: Ed25519Signer,
     origin: String,
     config: Config,
-    /// Set when an accepted entry registered or revoked a key, so the shared key map is refreshed.
-    keys_changed: bool,
 }
 
 /// Whether the tiles of a tree of `size` leaves are all readable.
@@ -100,7 +96,6 @@ impl Writer {
             signer,
             origin,
             config,
-            keys_changed: true,
         };
         writer.load(election_file)?;
         Ok(writer)
@@ -114,16 +109,7 @@ impl Writer {
         config: Config,
     ) -> Result<Writer, StoreError> {
         let origin = signer.name().to_string();
-        Ok(Writer {
-            conn,
-            state,
-            size: 0,
-            root: sverka_tlog::EMPTY_ROOT,
-            signer,
-            origin,
-            config,
-            keys_changed: true,
-        })
+        Ok(Writer { conn, state, size: 0, root: sverka_tlog::EMPTY_ROOT, signer, origin, config })
     }
 
     pub(crate) fn state(&self) -> &State {
@@ -177,16 +163,7 @@ impl Writer {
         let log_key = *self.state.log_key();
         self.state = genesis_state(&self.conn, election_file, &log_key)?;
         refold_state(&self.conn, &mut self.state)?;
-        self.keys_changed = true;
         Ok(())
-    }
-
-    /// The public keys admission currently accepts, for signature checks on submitting threads.
-    pub(crate) fn take_keys_if_changed(&mut self) -> Option<HashMap<String, VerifyingKey>> {
-        if !std::mem::take(&mut self.keys_changed) {
-            return None;
-        }
-        Some(self.state.public_keys())
     }
 
     /// Writes the log's first entry (the election definition signed by the log key) into an empty
@@ -207,6 +184,7 @@ impl Writer {
             signer: LOG_SIGNER,
             seq: 1,
             kind: "election",
+            protocol: None,
         };
         db::insert_entry(&tx, &row)?;
         let outcome = append_leaves(&DbTiles(&tx), 0, &[leaf_hash]).map_err(tile_error)?;
@@ -243,9 +221,15 @@ impl Writer {
                 continue;
             }
             let verdict = match &item.decoded {
-                Err(error) => Err(Rejection::from_decode(error)),
+                Err(finding) => Err(Rejection::from_finding(finding)),
                 Ok(submission) => {
-                    admit_checked(&self.state, submission, item.verified_with.as_ref())
+                    let superseded = superseded_protocol(&tx, self.size, &accepted, submission)?;
+                    let other = other_source_protocol(&tx, &accepted, submission)?;
+                    let context = ProtocolContext {
+                        superseded: superseded.as_ref(),
+                        other_source: other.as_ref(),
+                    };
+                    admit(&self.state, submission, &context)
                 }
             };
             match verdict {
@@ -253,12 +237,6 @@ impl Writer {
                     let submission = item.decoded.as_ref().expect("admitted, so decoded").clone();
                     let index = self.size + new_leaves.len() as u64;
                     self.state.apply(&submission);
-                    if matches!(
-                        submission.payload.body,
-                        Body::KeyRegistration(_) | Body::KeyRevocation(_)
-                    ) {
-                        self.keys_changed = true;
-                    }
                     in_batch.insert(item.leaf_hash, index);
                     new_leaves.push(item.leaf_hash);
                     accepted.push((position, submission));
@@ -289,6 +267,10 @@ impl Writer {
                     signer: &submission.payload.signer,
                     seq: submission.payload.seq,
                     kind: kind_of(&submission.payload.body),
+                    protocol: match &submission.payload.body {
+                        Body::Protocol(p) => Some((&p.station, &p.contest, p.source.as_str())),
+                        _ => None,
+                    },
                 },
             )?;
         }
@@ -371,12 +353,13 @@ fn genesis_state(
 ) -> Result<State, StoreError> {
     let bytes =
         db::entry(conn, 0)?.ok_or_else(|| StoreError::Corrupt("the log is empty".into()))?;
-    let election = election_from_entry(&bytes, election_file, log_key)?;
+    let election = election_from_entry(conn, &bytes, election_file, log_key)?;
     Ok(State::new(Arc::new(election), *log_key))
 }
 
 /// Decodes the log's first entry: an `election` body signed by the log key (signer `"log"`).
 pub(crate) fn election_from_entry(
+    conn: &Connection,
     bytes: &[u8],
     election_file: &str,
     log_key: &VerifyingKey,
@@ -389,21 +372,25 @@ pub(crate) fn election_from_entry(
     let Body::Election(definition) = &submission.payload.body else {
         return Err(corrupt("not the election definition".into()));
     };
-    Election::from_toml(election_file, &definition.definition)
-        .map_err(|e| StoreError::Election(e.to_string()))
+    let text: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT bytes FROM blobs WHERE sha256 = ?1",
+            [&definition.definition_sha256],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let text = text.ok_or_else(|| corrupt("the election definition blob is missing".into()))?;
+    if !definition.matches(&text) {
+        return Err(corrupt("the election definition blob does not match its hash".into()));
+    }
+    let text = String::from_utf8(text).map_err(|_| corrupt("election.toml is not UTF-8".into()))?;
+    Election::from_toml(election_file, &text).map_err(|e| StoreError::Election(e.to_string()))
 }
 
-/// Folds the stored entries into the state: the last sequence number of every signer (from the
-/// indexed `signer`/`seq` columns) and every key registration and revocation, in log order.
+/// Folds the stored entries into the state without decoding all of them: every key registration
+/// and revocation in log order (found by the indexed `kind` column), then each signer's highest
+/// sequence number (from the indexed `signer`/`seq` columns), folded as a body-less step.
 fn refold_state(conn: &Connection, state: &mut State) -> Result<(), StoreError> {
-    let mut statement =
-        conn.prepare("SELECT signer, MAX(seq) FROM entries WHERE idx > 0 GROUP BY signer")?;
-    let rows =
-        statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
-    for row in rows {
-        let (signer, seq) = row?;
-        state.note_seq(&signer, seq as u64);
-    }
     let mut statement = conn.prepare(
         "SELECT idx, bytes FROM entries WHERE kind IN ('key_registration', 'key_revocation') ORDER BY idx",
     )?;
@@ -415,21 +402,105 @@ fn refold_state(conn: &Connection, state: &mut State) -> Result<(), StoreError> 
             .map_err(|e| StoreError::Corrupt(format!("entry {idx} does not decode: {e}")))?;
         state.apply(&submission);
     }
+    let mut statement =
+        conn.prepare("SELECT signer, MAX(seq) FROM entries WHERE idx > 0 GROUP BY signer")?;
+    let rows =
+        statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (signer, seq) = row?;
+        state.apply(&sequence_step(state.election(), signer, seq as u64));
+    }
     Ok(())
 }
 
+/// A stand-in submission that carries only "`signer` reached `seq`": what
+/// `KeyRegistry::apply` folds from a body that registers or revokes no key.
+fn sequence_step(election: &Election, signer: String, seq: u64) -> Submission {
+    let body =
+        Body::Annulment(Annulment { station: String::new(), contest: None, reason: String::new() });
+    let payload =
+        Payload { v: FORMAT_VERSION, election: election.id.clone(), signer, seq, time: None, body };
+    Submission { payload, signature: String::new() }
+}
+
+/// The protocol of a logged entry (or of one accepted earlier in this batch).
+fn logged_protocol(
+    conn: &Connection,
+    size: u64,
+    batch: &[(usize, Submission)],
+    index: u64,
+) -> Result<Option<Protocol>, StoreError> {
+    let as_protocol = |submission: &Submission| match &submission.payload.body {
+        Body::Protocol(protocol) => Some(protocol.clone()),
+        _ => None,
+    };
+    if index >= size {
+        let offset = usize::try_from(index - size).unwrap_or(usize::MAX);
+        return Ok(batch.get(offset).and_then(|(_, submission)| as_protocol(submission)));
+    }
+    let Some(bytes) = db::entry(conn, index)? else {
+        return Ok(None);
+    };
+    Ok(Submission::decode(&bytes).ok().as_ref().and_then(as_protocol))
+}
+
+/// The protocol a correction supersedes, if it names one the log holds.
+fn superseded_protocol(
+    conn: &Connection,
+    size: u64,
+    batch: &[(usize, Submission)],
+    submission: &Submission,
+) -> Result<Option<Protocol>, StoreError> {
+    match &submission.payload.body {
+        Body::Protocol(Protocol { supersedes: Some(supersedes), .. }) => {
+            logged_protocol(conn, size, batch, supersedes.index)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// For a machine protocol the latest accepted hand count of the same station and contest, and the
+/// reverse (issue 4's machine/manual tolerance warning).
+fn other_source_protocol(
+    conn: &Connection,
+    batch: &[(usize, Submission)],
+    submission: &Submission,
+) -> Result<Option<Protocol>, StoreError> {
+    let Body::Protocol(protocol) = &submission.payload.body else {
+        return Ok(None);
+    };
+    let other = match protocol.source {
+        Source::Machine => Source::Manual,
+        Source::Manual => Source::Machine,
+        Source::Observer | Source::Recount => return Ok(None),
+    };
+    let same = |p: &Protocol| {
+        p.station == protocol.station && p.contest == protocol.contest && p.source == other
+    };
+    for (_, earlier) in batch.iter().rev() {
+        if let Body::Protocol(p) = &earlier.payload.body {
+            if same(p) {
+                return Ok(Some(p.clone()));
+            }
+        }
+    }
+    let Some(bytes) =
+        db::latest_protocol(conn, &protocol.station, &protocol.contest, other.as_str())?
+    else {
+        return Ok(None);
+    };
+    Ok(Submission::decode(&bytes).ok().and_then(|s| match s.payload.body {
+        Body::Protocol(p) => Some(p),
+        _ => None,
+    }))
+}
+
 /// The sequencer thread: see the module documentation.
-pub(crate) fn run(
-    mut writer: Writer,
-    jobs: Receiver<Job>,
-    keys: Arc<RwLock<HashMap<String, VerifyingKey>>>,
-    election_file: String,
-) {
+pub(crate) fn run(mut writer: Writer, jobs: Receiver<Job>, election_file: String) {
     let policy = writer.config.checkpoint;
     let max_batch = writer.config.max_batch.max(1);
     let mut failed: Option<String> = None;
     let mut last_signed = Instant::now();
-    publish_keys(&mut writer, &keys);
     if policy != CheckpointPolicy::Manual {
         sign_or_fail(&mut writer, &mut failed, &election_file);
     }
@@ -471,7 +542,6 @@ pub(crate) fn run(
         }
         if !submits.is_empty() {
             run_batch(&mut writer, submits, &mut failed, &election_file);
-            publish_keys(&mut writer, &keys);
             if failed.is_none() && policy == CheckpointPolicy::EveryBatch {
                 sign_or_fail(&mut writer, &mut failed, &election_file);
             }
@@ -565,12 +635,6 @@ fn recover(
     }
     if let Err(reload) = writer.load(election_file) {
         *failed = Some(format!("{error}; then recovery failed: {reload}"));
-    }
-}
-
-fn publish_keys(writer: &mut Writer, keys: &RwLock<HashMap<String, VerifyingKey>>) {
-    if let Some(map) = writer.take_keys_if_changed() {
-        *keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = map;
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`Store`]: a data directory (`sverka.db`, `keys/log.key`) and the handle to it.
 //!
 //! A `Store` is cheap to clone (an `Arc`) and may be used from any number of threads. Submissions
-//! are decoded and their signatures checked on the calling thread, then queued to the single
+//! are hashed and decoded on the calling thread, then queued to the single
 //! sequencer thread (see the `sequencer` module), which answers once the batch holding them is
 //! durable. Reads go to a small pool of SQLite connections and never block the sequencer (WAL).
 //!
@@ -12,17 +12,16 @@
 //! DIR/keys/log.key    the log's signing key, signed-note format PRIVATE+KEY+<origin>+<id>+<key>, mode 0600
 //! ```
 
-use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ed25519_dalek::{SigningKey, VerifyingKey};
+use ed25519_dalek::SigningKey;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -201,9 +200,6 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// The sequencer's queue; `None` once shutting down.
     jobs: Mutex<Option<Sender<Job>>>,
-    /// Registered public keys by id, refreshed by the sequencer, for checking signatures on the
-    /// submitting threads.
-    keys: Arc<RwLock<HashMap<String, VerifyingKey>>>,
     sequencer: Mutex<Option<JoinHandle<()>>>,
     /// Injected failures for the publication (the sequencer has its own copy).
     faults: FaultPlan,
@@ -287,7 +283,15 @@ impl Store {
             .map_err(|e| StoreError::Election(format!("log_origin: {e}")))?;
         let genesis = genesis_bytes(&election, election_toml, &key)?;
         let staging = staging_dir(dir)?;
-        let built = build_data_dir(&staging, file_name, election, signer, genesis, &config);
+        let built = build_data_dir(
+            &staging,
+            file_name,
+            election,
+            signer,
+            genesis,
+            election_toml.as_bytes(),
+            &config,
+        );
         if let Err(error) = built {
             let _ = fs::remove_dir_all(&staging);
             return Err(error);
@@ -330,12 +334,10 @@ impl Store {
         let faults = config.faults.clone();
         let writer = Writer::open(&db_path, &election_file, signer, config)?;
         let election = writer.state().election().clone();
-        let keys = Arc::new(RwLock::new(HashMap::new()));
         let (sender, receiver) = mpsc::channel();
-        let thread_keys = keys.clone();
         let handle = std::thread::Builder::new()
             .name("sverka-sequencer".into())
-            .spawn(move || sequencer::run(writer, receiver, thread_keys, election_file))
+            .spawn(move || sequencer::run(writer, receiver, election_file))
             .map_err(io(dir))?;
         let store = Store {
             inner: Arc::new(Inner {
@@ -346,7 +348,6 @@ impl Store {
                 verifier_key,
                 readers: Mutex::new(vec![conn]),
                 jobs: Mutex::new(Some(sender)),
-                keys,
                 sequencer: Mutex::new(Some(handle)),
                 faults,
             }),
@@ -380,13 +381,12 @@ impl Store {
         self.submit_prepared(self.prepare(items))
     }
 
-    /// Decodes, hashes and checks signatures on the calling thread (no store access); a large
-    /// batch is split over the machine's cores.
+    /// Hashes and decodes on the calling thread (no store access); a large batch is split over
+    /// the machine's cores.
     pub fn prepare(&self, items: Vec<Incoming>) -> PreparedBatch {
-        let keys = self.inner.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         if items.len() < 64 || threads == 1 {
-            return PreparedBatch(items.into_iter().map(|item| prepare_one(&keys, item)).collect());
+            return PreparedBatch(items.into_iter().map(prepare_one).collect());
         }
         let chunk = items.len().div_ceil(threads);
         let mut items = items;
@@ -400,10 +400,7 @@ impl Store {
             let handles: Vec<_> = chunks
                 .into_iter()
                 .map(|chunk| {
-                    let keys = &keys;
-                    scope.spawn(move || {
-                        chunk.into_iter().map(|item| prepare_one(keys, item)).collect::<Vec<_>>()
-                    })
+                    scope.spawn(move || chunk.into_iter().map(prepare_one).collect::<Vec<_>>())
                 })
                 .collect();
             handles.into_iter().flat_map(|handle| handle.join().expect("prepare thread")).collect()
@@ -699,15 +696,11 @@ impl Store {
     }
 }
 
-/// Decodes, hashes and (if its key is known) checks the signature of one submission.
-fn prepare_one(keys: &HashMap<String, VerifyingKey>, incoming: Incoming) -> Prepared {
+/// Hashes and decodes one submission.
+fn prepare_one(incoming: Incoming) -> Prepared {
     let leaf_hash = sverka_tlog::leaf_hash(&incoming.bytes);
-    let decoded = Submission::decode(&incoming.bytes);
-    let verified_with = decoded.as_ref().ok().and_then(|submission| {
-        let key = keys.get(&submission.payload.signer)?;
-        submission.verify(key).then_some(*key)
-    });
-    Prepared { bytes: incoming.bytes, sender: incoming.sender, leaf_hash, decoded, verified_with }
+    let decoded = sverka_model::validate::decode_submission(&incoming.bytes);
+    Prepared { bytes: incoming.bytes, sender: incoming.sender, leaf_hash, decoded }
 }
 
 pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
@@ -775,7 +768,7 @@ fn genesis_bytes(election: &Election, text: &str, key: &SigningKey) -> Result<Ve
         signer: LOG_SIGNER.to_string(),
         seq: 1,
         time: None,
-        body: Body::Election(ElectionDefinition { definition: text.to_string() }),
+        body: Body::Election(ElectionDefinition::of(text.as_bytes())),
     };
     let bytes = payload.sign(key).to_bytes();
     if bytes.len() > MAX_SUBMISSION_BYTES {
@@ -807,6 +800,7 @@ fn build_data_dir(
     election: Election,
     signer: Ed25519Signer,
     genesis: Vec<u8>,
+    definition: &[u8],
     config: &Config,
 ) -> Result<(), StoreError> {
     let keys = dir.join("keys");
@@ -823,5 +817,11 @@ fn build_data_dir(
     let mut writer = Writer::for_genesis(conn, state, signer, config.clone())?;
     writer.append_genesis(genesis)?;
     drop(writer);
+    let conn = Connection::open(dir.join(DB_FILE))?;
+    conn.execute(
+        "INSERT OR IGNORE INTO blobs (sha256, bytes) VALUES (?1, ?2)",
+        rusqlite::params![sverka_model::submission::sha256_hex(definition), definition],
+    )?;
+    drop(conn);
     sync_dir(dir)
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use sverka_model::election::KeyRecord;
-use sverka_model::{Role, Source};
+use sverka_model::{Body, Role, Source};
 use sverka_store::{Config, QuarantineFilter, SubmitError};
 
 fn rejected_codes(result: Result<sverka_store::Receipt, SubmitError>) -> Vec<String> {
@@ -34,31 +34,31 @@ fn each_kind_of_bad_submission_is_quarantined_with_its_code_and_nothing_else_cha
     let mut foreign = sverka_model::Submission::decode(&good).unwrap().payload;
     foreign.election = "another".into();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("garbage", b"not json".to_vec(), "E102"),
-        ("not canonical", format!(" {}", String::from_utf8_lossy(&good)).into_bytes(), "E104"),
-        ("bad signature", bad_signature, "E203"),
-        ("another election", foreign.sign(&machine).to_bytes(), "E201"),
+        ("garbage", b"not json".to_vec(), "E002"),
+        ("not canonical", format!(" {}", String::from_utf8_lossy(&good)).into_bytes(), "E004"),
+        ("bad signature", bad_signature, "E104"),
+        ("another election", foreign.sign(&machine).to_bytes(), "E101"),
         (
             "unknown key",
             signed("ghost", &key(77), 1, protocol_body("1001", Source::Machine, 7)),
-            "E202",
+            "E102",
         ),
-        ("log key", signed("log", &key(77), 2, protocol_body("1001", Source::Machine, 7)), "E209"),
+        ("log key", signed("log", &key(77), 2, protocol_body("1001", Source::Machine, 7)), "E102"),
         (
             "machine of another station",
             signed(MACHINE_1001.0, &machine, 2, protocol_body("1002", Source::Machine, 7)),
-            "E206",
+            "E106",
         ),
         (
             "observer claiming manual",
             signed("obs-0", &observer(0).1, 11, protocol_body("1001", Source::Manual, 7)),
-            "E206",
+            "E107",
         ),
-        ("replayed sequence", observer_protocol(0, 9), "E205"),
+        ("replayed sequence", observer_protocol(0, 9), "E105"),
         (
             "unknown station",
             signed(OPERATOR_D1.0, &key(OPERATOR_D1.1), 1, protocol_body("7777", Source::Manual, 7)),
-            "E210",
+            "E201",
         ),
         (
             "registration by an observer",
@@ -76,9 +76,9 @@ fn each_kind_of_bad_submission_is_quarantined_with_its_code_and_nothing_else_cha
                     },
                 }),
             ),
-            "E206",
+            "E109",
         ),
-        ("revoking an unknown key", key_revocation(1, "nobody"), "E208"),
+        ("revoking an unknown key", key_revocation(1, "nobody"), "E111"),
     ];
     for (what, bytes, code) in &cases {
         assert_eq!(rejected_codes(store.submit_from(bytes.clone(), what)), [*code], "{what}");
@@ -95,8 +95,8 @@ fn each_kind_of_bad_submission_is_quarantined_with_its_code_and_nothing_else_cha
         assert_eq!(record.problems[0].code, *code);
         assert!(!record.problems[0].message.is_empty());
     }
-    let only = QuarantineFilter { code: Some("E206".into()), ..QuarantineFilter::default() };
-    assert_eq!(store.quarantine(&only).unwrap().len(), 3);
+    let only = QuarantineFilter { code: Some("E106".into()), ..QuarantineFilter::default() };
+    assert_eq!(store.quarantine(&only).unwrap().len(), 1);
     // The rejected ones did not advance anyone's sequence number: the good one still goes in.
     let receipt = store.submit(good).unwrap();
     assert_eq!((receipt.index, receipt.new), (accepted.index + 1, true));
@@ -119,10 +119,35 @@ fn a_revoked_key_is_refused_and_a_registered_key_is_accepted() {
     assert!(store.submit(from_new).unwrap().new);
     store.submit(key_revocation(2, "m-1003")).unwrap();
     let after = signed("m-1003", &key(60), 2, protocol_body("1003", Source::Machine, 6));
-    assert_eq!(rejected_codes(store.submit(after.clone())), ["E204"]);
+    assert_eq!(rejected_codes(store.submit(after.clone())), ["E103"]);
     drop(store);
     // The registry is refolded from the log on open.
     let store = sverka_store::Store::open(&dir).unwrap();
-    assert_eq!(rejected_codes(store.submit(after)), ["E204"]);
+    assert_eq!(rejected_codes(store.submit(after)), ["E103"]);
     assert_eq!(store.tree_size().unwrap(), 4);
+}
+
+#[test]
+fn protocol_rules_come_from_the_model_errors_reject_and_warnings_ride_along() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = init(&temp.path().join("data"), Config::default());
+    let Body::Protocol(mut broken) = protocol_body("1001", Source::Machine, 100) else {
+        unreachable!()
+    };
+    *broken.lines.get_mut("valid").unwrap() += 1;
+    let machine = key(MACHINE_1001.1);
+    let codes =
+        rejected_codes(store.submit(signed(MACHINE_1001.0, &machine, 1, Body::Protocol(broken))));
+    assert!(codes.iter().all(|c| c.starts_with("E4")), "a control relation fails: {codes:?}");
+    // The machine count, then a hand count that differs by one vote: accepted with W104, which
+    // needs the other source's protocol from the log.
+    let machine_count =
+        signed(MACHINE_1001.0, &machine, 2, protocol_body("1001", Source::Machine, 100));
+    assert!(store.submit(machine_count).unwrap().warnings.is_empty());
+    let hand =
+        signed(OPERATOR_D1.0, &key(OPERATOR_D1.1), 1, protocol_body("1001", Source::Manual, 101));
+    let receipt = store.submit(hand).unwrap();
+    assert!(receipt.new);
+    let codes: Vec<&str> = receipt.warnings.iter().map(|w| w.code.as_str()).collect();
+    assert!(codes.contains(&"W104"), "{codes:?}");
 }

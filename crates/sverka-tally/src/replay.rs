@@ -20,6 +20,8 @@ pub enum ReplayError {
     NoElection,
     #[error("entry 0: the election definition does not validate: {0}")]
     Election(String),
+    #[error("entry 0: the election definition file does not match the SHA-256 the log commits to")]
+    DefinitionMismatch,
     #[error("entry {index}: a second election definition")]
     SecondElection { index: u64 },
     #[error("entries must be replayed in order: expected {expected}, got {got}")]
@@ -38,14 +40,30 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Starts from the log's first entry, the election definition.
-    pub fn start(entry0: &[u8]) -> Result<Replay, ReplayError> {
+    /// The SHA-256 (hex) of the election definition that entry 0 commits to; the definition itself
+    /// is published as `blob/<sha256>`.
+    pub fn definition_sha256(entry0: &[u8]) -> Result<String, ReplayError> {
         let submission =
             Submission::decode(entry0).map_err(|error| ReplayError::Decode { index: 0, error })?;
-        let Body::Election(definition) = &submission.payload.body else {
+        match submission.payload.body {
+            Body::Election(definition) => Ok(definition.definition_sha256),
+            _ => Err(ReplayError::NoElection),
+        }
+    }
+
+    /// Starts from the log's first entry and the `election.toml` bytes it commits to.
+    pub fn start(entry0: &[u8], definition: &[u8]) -> Result<Replay, ReplayError> {
+        let submission =
+            Submission::decode(entry0).map_err(|error| ReplayError::Decode { index: 0, error })?;
+        let Body::Election(committed) = &submission.payload.body else {
             return Err(ReplayError::NoElection);
         };
-        let election = Election::from_toml("log entry 0", &definition.definition)
+        if !committed.matches(definition) {
+            return Err(ReplayError::DefinitionMismatch);
+        }
+        let text = std::str::from_utf8(definition)
+            .map_err(|_| ReplayError::Election("election.toml is not UTF-8".into()))?;
+        let election = Election::from_toml("election.toml", text)
             .map_err(|e| ReplayError::Election(e.to_string()))?;
         let tally = Tally::new(&election);
         Ok(Replay { election, tally, size: 1 })
@@ -86,13 +104,15 @@ impl Replay {
     }
 }
 
-/// The snapshot of a whole list of entries (entry 0 the election definition).
+/// The snapshot of a whole list of entries (entry 0 the election definition, committing to
+/// `definition`).
 pub fn snapshot_of_entries<E: AsRef<[u8]>>(
     entries: &[E],
+    definition: &[u8],
     root: [u8; 32],
 ) -> Result<Vec<u8>, ReplayError> {
     let first = entries.first().ok_or(ReplayError::NoElection)?;
-    let mut replay = Replay::start(first.as_ref())?;
+    let mut replay = Replay::start(first.as_ref(), definition)?;
     for (index, entry) in entries.iter().enumerate().skip(1) {
         replay.apply(index as u64, entry.as_ref())?;
     }

@@ -50,6 +50,7 @@ mod outcome;
 mod sensitivity;
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use sverka_model::election::{Election, Form};
 use sverka_model::form::Term;
@@ -64,6 +65,32 @@ pub use outcome::{
 pub use sensitivity::{
     DistrictOutlook, InPlay, ListOutlook, PartyOutlook, SeatsOutlook, ThresholdOutlook,
 };
+
+/// FxHash (the hasher of rustc): quick on short ids and integers. Every key hashed here is an id of
+/// the election definition, a registered signer or a log index, none chosen by an attacker, so
+/// the tally needs no protection against engineered collisions.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// The largest value one protocol line may carry: 2^32 − 1.
 pub const MAX_STATION_COUNT: u64 = u32::MAX as u64;
@@ -550,16 +577,16 @@ struct ContestIndex {
     id: String,
     party_list: bool,
     options: Vec<String>,
-    option_idx: HashMap<String, usize>,
+    option_idx: FastMap<String, usize>,
     against_all: Option<usize>,
     lines: Vec<String>,
-    line_idx: HashMap<String, usize>,
+    line_idx: FastMap<String, usize>,
     valid_line: usize,
     invalid_line: usize,
     took_part: Vec<(i8, CompiledTerm)>,
     candidates: Vec<(String, String)>,
     /// party → candidate → position in `candidates`.
-    candidate_idx: HashMap<String, HashMap<String, u32>>,
+    candidate_idx: FastMap<String, FastMap<String, u32>>,
     /// Election district index → position in `units` (u32::MAX: not in this contest).
     district_unit: Vec<u32>,
     /// The election districts of the contest, in the election's order.
@@ -593,16 +620,16 @@ struct StationInfo {
 pub struct Tally {
     election_id: String,
     n_stations: usize,
-    station_idx: HashMap<Box<str>, u32>,
+    station_idx: FastMap<Box<str>, u32>,
     stations: Vec<StationInfo>,
     contests: Vec<ContestIndex>,
-    contest_idx: HashMap<String, usize>,
+    contest_idx: FastMap<String, usize>,
     records: Vec<Record>,
     record_contest: Vec<u16>,
-    station_annulled: HashMap<u32, Vec<u64>>,
+    station_annulled: FastMap<u32, Vec<u64>>,
     signers: Vec<String>,
-    signer_idx: HashMap<String, u32>,
-    applied: HashSet<u64>,
+    signer_idx: FastMap<String, u32>,
+    applied: HashSet<u64, BuildHasherDefault<FxHasher>>,
     protocols: u64,
     annulments_applied: u64,
     other_entries: u64,
@@ -626,16 +653,19 @@ impl Tally {
         let mut tally = Tally {
             election_id: election.id.clone(),
             n_stations: election.stations.len(),
-            station_idx: HashMap::with_capacity(election.stations.len()),
+            station_idx: FastMap::with_capacity_and_hasher(
+                election.stations.len(),
+                Default::default(),
+            ),
             stations: Vec::with_capacity(election.stations.len()),
             contests,
             contest_idx,
             records: Vec::new(),
             record_contest: Vec::new(),
-            station_annulled: HashMap::new(),
+            station_annulled: FastMap::default(),
             signers: vec![String::new()],
-            signer_idx: HashMap::new(),
-            applied: HashSet::new(),
+            signer_idx: FastMap::default(),
+            applied: HashSet::default(),
             protocols: 0,
             annulments_applied: 0,
             other_entries: 0,
@@ -1247,7 +1277,7 @@ fn index_contest(election: &Election, contest: &sverka_model::Contest) -> Contes
     let option_idx = options.iter().enumerate().map(|(i, o)| (o.clone(), i)).collect();
     let against_all = options.iter().position(|o| o == sverka_model::AGAINST_ALL);
     let lines: Vec<String> = form.lines.iter().map(|l| l.id.clone()).collect();
-    let line_idx: HashMap<String, usize> =
+    let line_idx: FastMap<String, usize> =
         lines.iter().enumerate().map(|(i, l)| (l.clone(), i)).collect();
     let took_part = form
         .took_part
@@ -1263,7 +1293,7 @@ fn index_contest(election: &Election, contest: &sverka_model::Contest) -> Contes
         })
         .collect();
     let mut candidates = Vec::new();
-    let mut candidate_idx: HashMap<String, HashMap<String, u32>> = HashMap::new();
+    let mut candidate_idx: FastMap<String, FastMap<String, u32>> = FastMap::default();
     if let ContestKind::PartyList(list) = &contest.kind {
         for party in &list.parties {
             for candidate in &party.candidates {
@@ -1275,15 +1305,19 @@ fn index_contest(election: &Election, contest: &sverka_model::Contest) -> Contes
             }
         }
     }
+    let district_pos: HashMap<&str, usize> =
+        election.districts.iter().enumerate().map(|(i, d)| (d.id.as_str(), i)).collect();
+    let mut covered = vec![false; election.districts.len()];
+    for station in election.stations.iter().filter(|s| contest.covers(s)) {
+        if let Some(&d) = district_pos.get(station.district.as_str()) {
+            covered[d] = true;
+        }
+    }
     let mut district_unit = vec![u32::MAX; election.districts.len()];
     let mut districts = Vec::new();
-    for (d, district) in election.districts.iter().enumerate() {
-        let covered =
-            election.stations.iter().any(|s| s.district == district.id && contest.covers(s));
-        if covered {
-            district_unit[d] = districts.len() as u32;
-            districts.push(d);
-        }
+    for d in (0..election.districts.len()).filter(|&d| covered[d]) {
+        district_unit[d] = districts.len() as u32;
+        districts.push(d);
     }
     let mut index = ContestIndex {
         id: contest.id.clone(),

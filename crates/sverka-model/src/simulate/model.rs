@@ -335,11 +335,10 @@ impl Model {
                     return out;
                 }
                 weights.clear();
-                weights.extend(
-                    party.weights_by_region[station.region as usize]
-                        .iter()
-                        .map(|w| w * (0.6 + 0.8 * rng.uniform())),
-                );
+                for pulls in party.weights_by_region[station.region as usize].chunks(4) {
+                    let jitter = rng.coarse4();
+                    weights.extend(pulls.iter().zip(jitter).map(|(w, j)| w * (0.6 + 0.8 * j)));
+                }
                 apportion(marks, &weights, &mut out);
                 out
             })

@@ -4,7 +4,7 @@
 //! The plan is small per submission (one [`Event`] of 24 bytes), so a million stations fit in memory;
 //! the submissions themselves are generated and signed later, chunk by chunk, in `emit.rs`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 
 use ed25519_dalek::SigningKey;
@@ -759,8 +759,9 @@ fn check_key_ids(
     stations: &[SimStation],
     keys: &[NamedKey],
 ) -> Result<(), SimulateError> {
-    let existing: BTreeSet<&str> = election.keys.iter().map(|k| k.id.as_str()).collect();
-    let mut generated = BTreeSet::new();
+    // Membership only (never iterated), so a hash set cannot leak an order into the output.
+    let existing: HashSet<&str> = election.keys.iter().map(|k| k.id.as_str()).collect();
+    let mut generated = HashSet::with_capacity(stations.len() + keys.len());
     let machine_ids = stations.iter().map(|s| machine_key_id(&s.id));
     for id in keys.iter().map(|k| k.id.clone()).chain(machine_ids) {
         if !is_valid_id(&id) {

@@ -48,6 +48,13 @@ impl Rng {
         (self.inner.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
+    /// Four coarse uniforms in [0, 1) (16 bits each) from one draw, for jitter where resolution
+    /// does not matter and speed does.
+    pub(crate) fn coarse4(&mut self) -> [f64; 4] {
+        let bits = self.inner.next_u64();
+        std::array::from_fn(|i| ((bits >> (16 * i)) & 0xffff) as f64 * (1.0 / 65_536.0))
+    }
+
     /// Uniform in `0..n` (n > 0); the tiny modulo bias is irrelevant here.
     pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.inner.next_u64() % n

@@ -117,7 +117,7 @@ pub fn hemicycle(parts: &[Part<'_>], title: &str) -> String {
     let total: u64 = parts.iter().map(|p| p.value).sum();
     let positions = hemicycle_positions(u32::try_from(total).unwrap_or(u32::MAX).min(5000));
     let mut out = format!(
-        "<svg class=\"hemicycle\" viewBox=\"0 0 200 105\" role=\"img\" aria-label=\"{}\">",
+        "<svg class=\"hemicycle\" viewBox=\"0 0 200 108\" role=\"img\" aria-label=\"{}\">",
         esc(title)
     );
     let mut seat = positions.iter();
@@ -141,7 +141,7 @@ pub fn hemicycle(parts: &[Part<'_>], title: &str) -> String {
     }
     let _ = write!(
         out,
-        "<text x=\"100\" y=\"100\" text-anchor=\"middle\" class=\"total\">{total}</text></svg>"
+        "<text x=\"100\" y=\"96\" text-anchor=\"middle\" class=\"total\">{total}</text></svg>"
     );
     out
 }
@@ -156,7 +156,7 @@ mod tests {
             let positions = hemicycle_positions(seats);
             assert_eq!(positions.len(), seats as usize);
             for (x, y, _) in &positions {
-                assert!((0.0..=200.0).contains(x) && (0.0..=105.0).contains(y), "{seats}: {x},{y}");
+                assert!((8.0..=192.0).contains(x) && (8.0..=100.0).contains(y), "{seats}: {x},{y}");
             }
         }
         let svg = hemicycle(

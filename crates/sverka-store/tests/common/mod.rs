@@ -65,14 +65,45 @@ pub fn payload(signer: &str, seq: u64, body: Body) -> Payload {
     }
 }
 
-/// A protocol of `station` for the party-list contest, with `votes` for the first party.
+/// Registered voters of the tiny example's stations.
+fn registered(station: &str) -> u64 {
+    match station {
+        "1001" => 1200,
+        "1002" => 900,
+        "1003" => 1500,
+        "1004" => 400,
+        "9001" => 2500,
+        _ => 800,
+    }
+}
+
+/// A protocol of `station` for the party-list contest that passes every control relation of the
+/// tiny example's form, with `votes` (at most 300) for the first party.
 pub fn protocol_body(station: &str, source: Source, votes: u64) -> Body {
+    let options = [("sun", votes), ("river", 10), ("mountain", 5), ("against_all", 1)];
+    let valid: u64 = options.iter().map(|(_, n)| n).sum();
+    let invalid = 2;
+    let issued = valid + invalid;
+    let lines = [
+        ("registered", registered(station)),
+        ("ballots_received", 400),
+        ("issued_early", 0),
+        ("issued_in_room", issued),
+        ("issued_outside", 0),
+        ("cancelled", 400 - issued),
+        ("in_portable_boxes", 0),
+        ("in_stationary_boxes", issued),
+        ("invalid", invalid),
+        ("valid", valid),
+        ("lost", 0),
+        ("unaccounted", 0),
+    ];
     Body::Protocol(Protocol {
         station: station.into(),
         contest: "list".into(),
         source,
-        lines: BTreeMap::from([("registered".into(), 1200), ("valid".into(), votes)]),
-        votes: BTreeMap::from([("sun".into(), votes)]),
+        lines: lines.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        votes: options.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         preferences: BTreeMap::new(),
         supersedes: None,
         scan_sha256: None,
@@ -87,7 +118,7 @@ pub fn signed(signer: &str, key: &SigningKey, seq: u64, body: Body) -> Vec<u8> {
 /// An observer's protocol: distinct for each `(n, seq)`.
 pub fn observer_protocol(n: u8, seq: u64) -> Vec<u8> {
     let (id, key) = observer(n);
-    signed(&id, &key, seq, protocol_body("1001", Source::Observer, seq))
+    signed(&id, &key, seq, protocol_body("1001", Source::Observer, seq % 300))
 }
 
 /// An annulment by the admin, padded to about `size` bytes with its reason.

@@ -1,0 +1,52 @@
+//! Snapshots from the stored log: `snapshot(N) = tabulate(entries[0..N])`, computed by
+//! `sverka_tally::replay` — the same function the server's live results and `sverka verify` use, so
+//! a published snapshot is exactly what any observer recomputes.
+
+use sverka_tally::replay::{Replay, ReplayError};
+
+use crate::error::StoreError;
+use crate::publish::SnapshotSource;
+use crate::store::{SignedCheckpoint, Store};
+
+/// Entries read from the database per round trip while replaying.
+const READ_CHUNK: u64 = 4096;
+
+/// Why the stored log could not be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    #[error("the election definition blob {0} is missing")]
+    MissingDefinition(String),
+}
+
+/// Replays the first `size` entries of the stored log.
+pub fn replay_to(store: &Store, size: u64) -> Result<Replay, SnapshotError> {
+    let first = store.entries(0..1.min(size))?;
+    let entry0 = first.first().ok_or(ReplayError::NoElection)?;
+    let sha256 = Replay::definition_sha256(entry0)?;
+    let definition = store.blob(&sha256)?.ok_or(SnapshotError::MissingDefinition(sha256))?;
+    let mut replay = Replay::start(entry0, &definition)?;
+    let mut start = 1;
+    while start < size {
+        let end = size.min(start + READ_CHUNK);
+        for (offset, bytes) in store.entries(start..end)?.iter().enumerate() {
+            replay.apply(start + offset as u64, bytes)?;
+        }
+        start = end;
+    }
+    Ok(replay)
+}
+
+/// The [`SnapshotSource`] that `sverka publish` uses: a full replay up to the checkpoint.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReplaySnapshots;
+
+impl SnapshotSource for ReplaySnapshots {
+    fn snapshot(&self, store: &Store, checkpoint: &SignedCheckpoint) -> Result<Vec<u8>, String> {
+        let replay = replay_to(store, checkpoint.size).map_err(|e| e.to_string())?;
+        replay.snapshot(*checkpoint.root.as_bytes()).map_err(|e| e.to_string())
+    }
+}
