@@ -9,6 +9,9 @@
 //!   after the batch (the default `CheckpointPolicy::EveryBatch`).
 //! - `durable_batch_256x1kib_end_to_end`: `Store::submit_batch`, decoding and Ed25519 verification
 //!   on the calling thread included.
+//! - `admission_256`: `admit` alone (the model's key registry, whose check verifies the Ed25519
+//!   signature, and protocol validation) for 256 such submissions, in memory: what the
+//!   sequencing path spends on admission, so the durable write path is the difference.
 //! - `tiles_and_checkpoint_1m`: opening a store whose 1,000,000 entries have no tiles yet (the
 //!   crash-recovery path): read the leaf hashes, build and store every tile, sign checkpoint
 //!   1,000,000. Goal ≤ 10 s.
@@ -127,6 +130,21 @@ fn durable_batch_256x1kib_end_to_end(bencher: Bencher) {
             }
         },
     );
+}
+
+#[divan::bench(sample_count = 20, sample_size = 1)]
+fn admission_256(bencher: Bencher) {
+    let election = sverka_model::Election::from_toml("e.toml", &election_toml()).expect("election");
+    let state = sverka_store::State::new(std::sync::Arc::new(election), admin().verifying_key());
+    let submissions: Vec<sverka_model::Submission> = (1..=BATCH)
+        .map(|seq| sverka_model::Submission::decode(&submission(seq)).expect("decode"))
+        .collect();
+    let context = sverka_model::validate::ProtocolContext::default();
+    bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
+        for submission in &submissions {
+            sverka_store::admit(&state, submission, &context).expect("admitted");
+        }
+    });
 }
 
 const LARGE: u64 = 1_000_000;
