@@ -58,7 +58,7 @@ pub fn share_bar(color: &str, share_ppm: u64, threshold_ppm: u64, scale_max_ppm:
     out
 }
 
-/// Seat positions of a hemicycle with `seats` seats, left to right: (x, y, r) in a 200×105 box.
+/// Seat positions of a hemicycle with `seats` seats, left to right: (x, y, r) in a 200×108 box.
 fn hemicycle_positions(seats: u32) -> Vec<(f64, f64, f64)> {
     if seats == 0 {
         return Vec::new();
@@ -106,10 +106,8 @@ fn hemicycle_positions(seats: u32) -> Vec<(f64, f64, f64)> {
         }
     }
     positions.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.3.total_cmp(&b.3)));
-    positions
-        .into_iter()
-        .map(|(_, x, y, _)| (100.0 + 97.0 * x, 101.0 - 97.0 * y, 97.0 * dot))
-        .collect()
+    let radius = (90.0 * dot).min(8.0);
+    positions.into_iter().map(|(_, x, y, _)| (100.0 + 90.0 * x, 98.0 - 90.0 * y, radius)).collect()
 }
 
 /// A hemicycle of seats coloured by party, in the order given (left to right).
