@@ -612,7 +612,7 @@ struct StationInfo {
     abroad: bool,
     /// Records of this station: `records[first..first + n]`, one per contest it votes in.
     first: u32,
-    n: u8,
+    n: u16,
 }
 
 /// The live tally of one election. See the module documentation.
@@ -629,7 +629,10 @@ pub struct Tally {
     station_annulled: FastMap<u32, Vec<u64>>,
     signers: Vec<String>,
     signer_idx: FastMap<String, u32>,
-    applied: HashSet<u64, BuildHasherDefault<FxHasher>>,
+    /// Log indices applied: a bitset for the dense indices a log has, a set beyond it.
+    applied_bits: Vec<u64>,
+    applied_sparse: HashSet<u64, BuildHasherDefault<FxHasher>>,
+    applied_count: u64,
     protocols: u64,
     annulments_applied: u64,
     other_entries: u64,
@@ -665,7 +668,9 @@ impl Tally {
             station_annulled: FastMap::default(),
             signers: vec![String::new()],
             signer_idx: FastMap::default(),
-            applied: HashSet::default(),
+            applied_bits: Vec::new(),
+            applied_sparse: HashSet::default(),
+            applied_count: 0,
             protocols: 0,
             annulments_applied: 0,
             other_entries: 0,
@@ -676,7 +681,7 @@ impl Tally {
         for (s, station) in election.stations.iter().enumerate() {
             let district = district_pos.get(station.district.as_str()).copied().unwrap_or(0);
             let first = tally.records.len() as u32;
-            let mut n = 0u8;
+            let mut n = 0u16;
             for (c, contest) in election.contests.iter().enumerate() {
                 if !contest.covers(station) {
                     continue;
@@ -707,10 +712,9 @@ impl Tally {
 
     /// Folds in log entry `index`. Cost: the size of one protocol (plus a hash lookup per line).
     pub fn apply(&mut self, index: u64, submission: &Submission) -> Applied {
-        if self.applied.contains(&index) {
+        if !self.mark_applied(index) {
             return Applied::Duplicate;
         }
-        self.applied.insert(index);
         let payload = &submission.payload;
         let body_has_results = matches!(payload.body, Body::Protocol(_) | Body::Annulment(_));
         if body_has_results && payload.election != self.election_id {
@@ -724,6 +728,58 @@ impl Tally {
                 Applied::NotResults
             }
         }
+    }
+
+    /// Records `index` as applied; `false` if it already was.
+    fn mark_applied(&mut self, index: u64) -> bool {
+        const DENSE_LIMIT: u64 = 1 << 32;
+        let fresh = if index < DENSE_LIMIT {
+            let (word, bit) = ((index / 64) as usize, index % 64);
+            if word >= self.applied_bits.len() {
+                self.applied_bits.resize((word + 1).next_power_of_two(), 0);
+            }
+            let fresh = self.applied_bits[word] & (1 << bit) == 0;
+            self.applied_bits[word] |= 1 << bit;
+            fresh
+        } else {
+            self.applied_sparse.insert(index)
+        };
+        self.applied_count += u64::from(fresh);
+        fresh
+    }
+
+    /// An estimate of the heap memory the tally holds, in bytes (capacities times element sizes;
+    /// allocator overhead not included).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let slot_bytes = |slot: &Slot| {
+            slot.versions.capacity() * size_of::<Version>()
+                + slot.counts.values.len() * size_of::<u32>()
+                + slot.counts.preferences.len() * size_of::<(u32, u32)>()
+        };
+        let records: usize = self
+            .records
+            .iter()
+            .map(|r| {
+                r.slots.capacity() * size_of::<Slot>()
+                    + r.slots.iter().map(slot_bytes).sum::<usize>()
+                    + (r.superseded.capacity() + r.annulled.capacity()) * size_of::<u64>()
+            })
+            .sum();
+        let station_ids: usize = self.station_idx.keys().map(|k| k.len()).sum();
+        records
+            + self.records.capacity() * size_of::<Record>()
+            + self.record_contest.capacity() * size_of::<u16>()
+            + self.stations.capacity() * size_of::<StationInfo>()
+            + self.station_idx.capacity() * (size_of::<(Box<str>, u32)>() + 1)
+            + station_ids
+            + self.applied_bits.capacity() * size_of::<u64>()
+            + self.applied_sparse.capacity() * (size_of::<u64>() + 1)
+            + self
+                .contests
+                .iter()
+                .map(|c| c.units.len() * (2 * c.width() + 2 * c.candidates.len()) * 8)
+                .sum::<usize>()
     }
 
     fn ignore(&mut self, index: u64, reason: IgnoreReason) -> Applied {
@@ -936,7 +992,7 @@ impl Tally {
         annulments.sort();
         Results {
             election: self.election_id.clone(),
-            entries: self.applied.len() as u64,
+            entries: self.applied_count,
             protocols: self.protocols,
             annulments_applied: self.annulments_applied,
             other_entries: self.other_entries,
@@ -1398,7 +1454,8 @@ fn read_counts(
     }
     let took_part = u64::try_from(took_part.max(0)).unwrap_or(u64::MAX);
     values[width - 1] = narrow("took_part", took_part)?;
-    let mut preferences = Vec::new();
+    let n_preferences = protocol.preferences.values().map(|m| m.len()).sum();
+    let mut preferences = Vec::with_capacity(n_preferences);
     for (party, by_candidate) in &protocol.preferences {
         for (candidate, &value) in by_candidate {
             let position = index.candidate_idx.get(party).and_then(|m| m.get(candidate));
