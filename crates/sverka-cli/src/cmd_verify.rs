@@ -25,6 +25,9 @@ pub struct Args {
     key: Option<String>,
 }
 
+/// A publication file reader: `Ok(None)` when the file is not there.
+type ReadFn = Box<dyn Fn(&str) -> Result<Option<Vec<u8>>, String>>;
+
 /// Reads publication files from a directory.
 struct DirReader(PathBuf);
 
@@ -84,7 +87,7 @@ fn load_state(path: &Path) -> anyhow::Result<Option<State>> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let reader: Box<dyn Fn(&str) -> Result<Option<Vec<u8>>, String>> =
+    let reader: ReadFn =
         if args.target.starts_with("http://") || args.target.starts_with("https://") {
             let http =
                 HttpReader { base: args.target.clone(), agent: ureq::Agent::new_with_defaults() };
@@ -110,7 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-struct FnReader(Box<dyn Fn(&str) -> Result<Option<Vec<u8>>, String>>);
+struct FnReader(ReadFn);
 
 impl PublicationReader for FnReader {
     type Error = String;

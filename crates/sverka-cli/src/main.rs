@@ -13,6 +13,7 @@ mod cmd_demo;
 mod cmd_import;
 mod cmd_init;
 mod cmd_publish;
+mod cmd_results;
 mod cmd_serve;
 mod cmd_simulate;
 mod cmd_verify;
@@ -41,7 +42,7 @@ enum Command {
     /// Write the static publication (checkpoint, tiles, snapshots, blobs) to a directory
     Publish(cmd_publish::Args),
     /// Print tabulated results (json, csv or NIST SP 1500-100 cdf)
-    Results(not_built::Args),
+    Results(cmd_results::Args),
     /// Seat allocation only: one JSON object in, one JSON object out
     Allocate(cmd_allocate::Args),
     /// Compare every source with every other, per station
@@ -64,7 +65,7 @@ fn main() -> ExitCode {
         Command::Import(args) => cmd_import::run(args),
         Command::Serve(args) => cmd_serve::run(args),
         Command::Publish(args) => cmd_publish::run(args),
-        Command::Results(args) => not_built::run("results", args),
+        Command::Results(args) => cmd_results::run(args),
         Command::Reconcile(args) => not_built::run("reconcile", args),
         Command::Audit(args) => not_built::run("audit", args),
         Command::Verify(args) => cmd_verify::run(args),

@@ -27,7 +27,7 @@ fn agent() -> ureq::Agent {
 /// Starts `sverka serve DIR` and waits until it answers.
 fn serve(data: &Path) -> (Child, String) {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_sverka"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sverka"))
         .arg("serve")
         .arg(data)
         .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -43,6 +43,8 @@ fn serve(data: &Path) -> (Child, String) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("sverka serve did not come up");
 }
 

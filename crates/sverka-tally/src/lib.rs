@@ -11,8 +11,8 @@
 //!   official and preliminary views, totals per level, seats, outcomes and their sensitivity.
 //! - [`snapshot`]: the results as `sverka-snapshot/v1` canonical JSON, naming their checkpoint.
 
-pub mod seats;
-pub mod tabulate;
-pub mod snapshot;
-pub mod replay;
 pub mod export;
+pub mod replay;
+pub mod seats;
+pub mod snapshot;
+pub mod tabulate;
