@@ -108,76 +108,87 @@ impl AlphaTest {
         self.population
     }
 
-    /// Null means `m_j` for a hypothesised mean `mean`, before each draw.
-    fn null_means(&self, mean: f64, x: &[f64]) -> Vec<f64> {
-        let Some(n_pop) = self.population else {
-            return vec![mean; x.len()];
-        };
-        let big_n = n_pop as f64;
-        let mut s = 0.0;
-        let mut out = Vec::with_capacity(x.len());
-        for (i, xi) in x.iter().enumerate() {
-            let j = (i + 1) as f64;
-            out.push((big_n * mean - s) / (big_n - j + 1.0));
-            s += xi;
-        }
-        out
-    }
-
     /// The sequence `η_j`.
     pub fn etas(&self, x: &[f64]) -> Result<Vec<f64>, TestError> {
+        self.check_shrinkage(x)?;
+        let mut stream = Stream::new(self);
+        Ok(x.iter().map(|xi| stream.step(*xi).1).collect())
+    }
+
+    fn check_shrinkage(&self, x: &[f64]) -> Result<(), TestError> {
         match self.estimator {
-            Estimator::Fixed { eta } => Ok(self.null_means(eta, x)),
-            Estimator::ShrinkTrunc { eta, d, f, c, minsd } => {
-                self.shrink_trunc(x, eta, d, f, c, minsd)
-            }
+            Estimator::ShrinkTrunc { .. } if x.len() < 2 => Err(TestError::TooFewForShrinkage),
+            _ => Ok(()),
         }
     }
 
-    fn shrink_trunc(
-        &self,
-        x: &[f64],
-        eta: f64,
-        d: f64,
-        f: f64,
-        c: Option<f64>,
-        minsd: f64,
-    ) -> Result<Vec<f64>, TestError> {
-        if x.len() < 2 {
-            return Err(TestError::TooFewForShrinkage);
+    /// The running product term for one draw, with SHANGRLA's per-term conventions applied.
+    fn term(&self, prod: f64, m: f64) -> f64 {
+        let atol = 2.0 * EPS;
+        let mut t = prod;
+        if m > self.u {
+            t = 0.0; // the null mean is out of reach: no evidence from this term
         }
-        let (u, t) = (self.u, self.t);
-        let mut c = c.unwrap_or((eta - t) / 2.0 - EPS);
-        if u - c < t + c {
-            c = (u - c) / 2.0;
+        if isclose(0.0, m, atol, 1e-5) || isclose(self.u, m, atol, 1e-6) {
+            t = 1.0;
         }
-        let m = self.null_means(t, x);
-        let sd = lagged_sd(x, minsd);
-        let mut s = 0.0;
-        let mut out = Vec::with_capacity(x.len());
-        for (i, xi) in x.iter().enumerate() {
-            let j = (i + 1) as f64;
-            let weighted = ((d * eta + s) / (d + j - 1.0) + u * f / sd[i]) / (1.0 + f / sd[i]);
-            let tol = c / (d + j - 1.0).sqrt();
-            out.push((u * (1.0 - EPS) - tol).min(weighted.max(m[i] * (1.0 + EPS) + tol)));
-            s += xi;
+        if isclose(0.0, t, atol, 1e-5) {
+            t = 1.0; // martingale vanished
         }
-        Ok(out)
+        if m < 0.0 {
+            t = f64::INFINITY; // the null is certainly false
+        }
+        t
     }
 
     /// The ALPHA p-value of the draws `x` in the order drawn.
     pub fn p_values(&self, x: &[f64]) -> Result<PValues, TestError> {
         self.check(x)?;
-        let (u, t) = (self.u, self.t);
-        let m = self.null_means(t, x);
-        let eta = self.etas(x)?;
-        let mut terms = Vec::with_capacity(x.len());
+        self.check_shrinkage(x)?;
+        let u = self.u;
+        let mut stream = Stream::new(self);
         let mut prod = 1.0;
-        for i in 0..x.len() {
-            prod *= (x[i] * eta[i] / m[i] + (u - x[i]) * (u - eta[i]) / (u - m[i])) / u;
-            terms.push(prod);
+        let mut terms = Vec::with_capacity(x.len());
+        for xi in x {
+            let (m, eta) = stream.step(*xi);
+            prod *= (xi * eta / m + (u - xi) * (u - eta) / (u - m)) / u;
+            terms.push(self.term(prod, m));
         }
-        Ok(self.finish(terms, &m, x))
+        if self.exceeds_null_total(stream.sum) {
+            *terms.last_mut().expect("non-empty") = f64::INFINITY;
+        }
+        let max = terms.iter().copied().fold(f64::NEG_INFINITY, nan_max);
+        Ok(PValues {
+            p_value: (1.0 / max).min(1.0),
+            history: terms.iter().map(|v| (1.0 / v).min(1.0)).collect(),
+        })
+    }
+
+    /// The first draw (1-based) whose p-value `min(1, 1/T_j)` is at most `alpha`, stopping there:
+    /// the same answer as scanning [`AlphaTest::p_values`]' history, without computing the rest.
+    pub fn first_crossing(&self, x: &[f64], alpha: f64) -> Result<Option<usize>, TestError> {
+        self.check(x)?;
+        self.check_shrinkage(x)?;
+        let u = self.u;
+        let mut stream = Stream::new(self);
+        let mut prod = 1.0;
+        for (i, xi) in x.iter().enumerate() {
+            let (m, eta) = stream.step(*xi);
+            prod *= (xi * eta / m + (u - xi) * (u - eta) / (u - m)) / u;
+            let mut t = self.term(prod, m);
+            if i + 1 == x.len() && self.exceeds_null_total(stream.sum) {
+                t = f64::INFINITY;
+            }
+            if (1.0 / t).min(1.0) <= alpha {
+                return Ok(Some(i + 1));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Without replacement: the sample total alone already exceeds `N t`.
+    fn exceeds_null_total(&self, total: f64) -> bool {
+        self.population.is_some_and(|n| total > n as f64 * self.t)
     }
 
     fn check(&self, x: &[f64]) -> Result<(), TestError> {
@@ -192,36 +203,6 @@ impl AlphaTest {
         match x.iter().find(|v| !(**v >= 0.0 && **v <= self.u)) {
             Some(v) => Err(TestError::OutOfRange(*v)),
             None => Ok(()),
-        }
-    }
-
-    /// Applies SHANGRLA's conventions to the running products and turns them into p-values.
-    fn finish(&self, mut terms: Vec<f64>, m: &[f64], x: &[f64]) -> PValues {
-        let atol = 2.0 * EPS;
-        for i in 0..terms.len() {
-            if m[i] > self.u {
-                terms[i] = 0.0; // the null mean is out of reach: no evidence from this term
-            }
-            if isclose(0.0, m[i], atol, 1e-5) || isclose(self.u, m[i], atol, 1e-6) {
-                terms[i] = 1.0;
-            }
-            if isclose(0.0, terms[i], atol, 1e-5) {
-                terms[i] = 1.0; // martingale vanished
-            }
-            if m[i] < 0.0 {
-                terms[i] = f64::INFINITY; // the null is certainly false
-            }
-        }
-        if let Some(n) = self.population {
-            let total: f64 = x.iter().sum();
-            if total > n as f64 * self.t {
-                *terms.last_mut().expect("non-empty") = f64::INFINITY;
-            }
-        }
-        let max = terms.iter().copied().fold(f64::NEG_INFINITY, nan_max);
-        PValues {
-            p_value: (1.0 / max).min(1.0),
-            history: terms.iter().map(|v| (1.0 / v).min(1.0)).collect(),
         }
     }
 }
@@ -243,23 +224,78 @@ fn nan_max(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Running standard deviations by Welford's method, lagged one draw: `σ_1 = σ_2 = 1`, then the
-/// (population) standard deviation of the first `j − 1` draws floored at `minsd` (SHANGRLA
-/// `welford_mean_var` as used by `shrink_trunc`).
-fn lagged_sd(x: &[f64], minsd: f64) -> Vec<f64> {
-    let mut sd = Vec::with_capacity(x.len());
-    sd.push(1.0);
-    let (mut mean, mut m2) = (x[0], 0.0);
-    for (i, xi) in x.iter().enumerate().skip(1) {
-        // variance of the first i draws is m2 / i
-        sd.push((m2 / i as f64).sqrt().max(minsd));
-        let new_mean = mean + (xi - mean) / (i + 1) as f64;
-        m2 += (xi - mean) * (xi - new_mean);
-        mean = new_mean;
+/// The per-draw state of a test: the null mean `m_j` and the estimate `η_j` before draw `j`, computed
+/// as the draws arrive. The shrinkage estimator's `σ_j` is the running (population) standard deviation
+/// of the first `j − 1` draws by Welford's method, with `σ_1 = σ_2 = 1` and floored at `minsd`
+/// (SHANGRLA `welford_mean_var` as used by `shrink_trunc`).
+struct Stream<'a> {
+    test: &'a AlphaTest,
+    /// Draws so far, `j − 1`.
+    seen: usize,
+    /// `S_j`, the sum of the draws so far.
+    sum: f64,
+    mean: f64,
+    m2: f64,
+    /// The truncation scale `c` after SHANGRLA's consistency reset.
+    c: f64,
+}
+
+impl<'a> Stream<'a> {
+    fn new(test: &'a AlphaTest) -> Self {
+        let c = match test.estimator {
+            Estimator::ShrinkTrunc { eta, c, .. } => {
+                let c = c.unwrap_or((eta - test.t) / 2.0 - EPS);
+                if test.u - c < test.t + c {
+                    (test.u - c) / 2.0
+                } else {
+                    c
+                }
+            }
+            Estimator::Fixed { .. } => 0.0,
+        };
+        Self { test, seen: 0, sum: 0.0, mean: 0.0, m2: 0.0, c }
     }
-    sd.truncate(x.len());
-    sd[1] = 1.0;
-    sd
+
+    /// `(N·mean − S_j)/(N − j + 1)`, or `mean` with replacement.
+    fn adjusted(&self, mean: f64) -> f64 {
+        match self.test.population {
+            Some(n) => {
+                let (big_n, j) = (n as f64, (self.seen + 1) as f64);
+                (big_n * mean - self.sum) / (big_n - j + 1.0)
+            }
+            None => mean,
+        }
+    }
+
+    /// `(m_j, η_j)` for the next draw, then takes the draw `xi` into the state.
+    fn step(&mut self, xi: f64) -> (f64, f64) {
+        let (u, t) = (self.test.u, self.test.t);
+        let m = self.adjusted(t);
+        let eta = match self.test.estimator {
+            Estimator::Fixed { eta } => self.adjusted(eta),
+            Estimator::ShrinkTrunc { eta, d, f, minsd, .. } => {
+                let j = (self.seen + 1) as f64;
+                let sd = if self.seen < 2 {
+                    1.0
+                } else {
+                    (self.m2 / self.seen as f64).sqrt().max(minsd)
+                };
+                let weighted = ((d * eta + self.sum) / (d + j - 1.0) + u * f / sd) / (1.0 + f / sd);
+                let tol = self.c / (d + j - 1.0).sqrt();
+                (u * (1.0 - EPS) - tol).min(weighted.max(m * (1.0 + EPS) + tol))
+            }
+        };
+        if self.seen == 0 {
+            self.mean = xi;
+        } else {
+            let new_mean = self.mean + (xi - self.mean) / (self.seen + 1) as f64;
+            self.m2 += (xi - self.mean) * (xi - new_mean);
+            self.mean = new_mean;
+        }
+        self.seen += 1;
+        self.sum += xi;
+        (m, eta)
+    }
 }
 
 /// The Kaplan–Markov p-value `min(1, min_j Π_{i≤j} (t + g)/(X_i + g))` for draws with replacement

@@ -31,8 +31,7 @@ pub fn sample_size_from_data(
         }
         None => x.to_vec(),
     };
-    let history = test.p_values(&pop)?.history;
-    let crossed = history.iter().position(|p| *p <= alpha.get()).map(|i| i as u64 + 1);
+    let crossed = test.first_crossing(&pop, alpha.get())?.map(|i| i as u64);
     Ok(match test.population() {
         Some(n) => Some(crossed.unwrap_or(n)),
         None => crossed,
