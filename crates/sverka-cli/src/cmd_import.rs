@@ -27,8 +27,12 @@ pub struct Args {
 struct Summary {
     new: u64,
     repeated: u64,
+    /// Error codes of rejected submissions (a rejection may also carry warnings; not counted).
     rejected: BTreeMap<String, u64>,
     rejected_lines: u64,
+    /// Warning codes of accepted submissions.
+    warnings: BTreeMap<String, u64>,
+    warned_lines: u64,
     failed: u64,
     first_failure: Option<String>,
 }
@@ -82,11 +86,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn count(summary: &mut Summary, answer: Result<sverka_store::Receipt, SubmitError>) {
     match answer {
-        Ok(receipt) if receipt.new => summary.new += 1,
+        Ok(receipt) if receipt.new => {
+            summary.new += 1;
+            if !receipt.warnings.is_empty() {
+                summary.warned_lines += 1;
+            }
+            for warning in &receipt.warnings {
+                *summary.warnings.entry(warning.code.clone()).or_default() += 1;
+            }
+        }
         Ok(_) => summary.repeated += 1,
         Err(SubmitError::Rejected(rejection)) => {
             summary.rejected_lines += 1;
-            for code in rejection.codes() {
+            for code in rejection.codes().into_iter().filter(|code| is_error(code)) {
                 *summary.rejected.entry(code.to_string()).or_default() += 1;
             }
         }
@@ -97,9 +109,19 @@ fn count(summary: &mut Summary, answer: Result<sverka_store::Receipt, SubmitErro
     }
 }
 
+/// Whether a code is an error of the rule catalogue (warnings ride along in rejections too).
+fn is_error(code: &str) -> bool {
+    sverka_model::validate::rule(code)
+        .is_none_or(|rule| rule.severity == sverka_model::validate::Severity::Error)
+}
+
 fn print_summary(args: &Args, summary: &Summary, lines: usize, size: u64) {
     println!("{}: {lines} submissions", args.file.display());
     println!("  accepted, new:         {}", summary.new);
+    println!("    with warnings:       {}", summary.warned_lines);
+    for (code, n) in &summary.warnings {
+        println!("      {code}: {n}");
+    }
     println!("  already in the log:    {}", summary.repeated);
     println!("  rejected:              {}", summary.rejected_lines);
     for (code, n) in &summary.rejected {
