@@ -125,3 +125,19 @@ fn receipts_survive_a_reopen_and_resubmission_after_it_is_still_a_repeat() {
     let acknowledged: Vec<_> = receipts.into_iter().zip(bytes).collect();
     assert_log_sound(&store, &acknowledged);
 }
+
+#[test]
+fn with_an_interval_policy_the_sequencer_signs_on_its_own_once_the_interval_passes() {
+    let temp = tempfile::tempdir().unwrap();
+    let every = std::time::Duration::from_millis(100);
+    let config =
+        Config { checkpoint: sverka_store::CheckpointPolicy::Interval(every), ..Config::default() };
+    let store = init(&temp.path().join("data"), config);
+    store.submit(observer_protocol(3, 1)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.checkpoint().unwrap().size < 2 {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint was signed within 10 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(store.checkpoint_history().unwrap().len(), 2);
+}
