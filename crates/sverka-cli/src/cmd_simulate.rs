@@ -5,7 +5,7 @@
 //! interrupted run leaves no half-written night behind.
 
 use std::fs;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -147,12 +147,12 @@ fn write_night(night: &Night, dir: &Path, bar: &Bar) -> anyhow::Result<()> {
     }
     write("defects.json", night.defects_json().as_bytes())?;
     let path = dir.join("submissions.jsonl");
-    let file = fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-    let mut out = BufWriter::with_capacity(8 << 20, file);
+    // The lines come in chunks of about a megabyte: written as they are, no buffer in between.
+    let mut file =
+        fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     night
-        .write_submissions(&mut |lines| out.write_all(lines), &mut |p| bar.show(p))
+        .write_submissions(&mut |lines| file.write_all(lines), &mut |p| bar.show(p))
         .with_context(|| format!("writing {}", path.display()))?;
-    out.flush().with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 

@@ -370,7 +370,8 @@ fn the_validator_rejects_exactly_the_planted_breaks_and_warns_on_the_mismatches(
                 Source::Manual => Some(Source::Machine),
                 _ => None,
             };
-            let other = other.and_then(|o| accepted.get(&(p.station.clone(), p.contest.clone(), o)));
+            let other =
+                other.and_then(|o| accepted.get(&(p.station.clone(), p.contest.clone(), o)));
             let context = ProtocolContext { superseded: None, other_source: other };
             let findings = validate_submission(&out.election, &s.payload, &context);
             let errors: Vec<&str> =

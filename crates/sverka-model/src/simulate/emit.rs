@@ -97,7 +97,7 @@ pub(crate) fn write_submissions<E>(
     let total = plan.events.len();
     let work = |chunk: usize| -> Vec<u8> {
         let events = &plan.events[chunk * CHUNK..((chunk + 1) * CHUNK).min(total)];
-        let mut out = Vec::with_capacity(events.len() * 1500);
+        let mut out = Vec::with_capacity(events.len() * 2600);
         let mut scratch = Vec::with_capacity(4096);
         for event in events {
             encoder.line(event, &mut scratch, &mut out);

@@ -126,7 +126,8 @@ pub(crate) struct PartyPreferences {
     /// The party's position among the contest's options.
     pub option: usize,
     pub candidate_ids: Vec<String>,
-    /// Per region, each candidate's pull: falls with list position, stronger in a home region.
+    /// Per region, each candidate's pull: falls with the square of the list position (most voters
+    /// mark a leader), five times stronger in the candidate's home region.
     weights_by_region: Vec<Vec<f64>>,
 }
 
@@ -525,9 +526,9 @@ fn party_preferences(
                 .zip(&homes)
                 .map(|(c, home)| {
                     let position = f64::from(c.position.max(1));
-                    let pull = 1.0 / (position * position.sqrt());
+                    let pull = 1.0 / (position * position);
                     if *home == region {
-                        pull * 4.0
+                        pull * 5.0
                     } else {
                         pull
                     }

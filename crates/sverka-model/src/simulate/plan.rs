@@ -673,18 +673,28 @@ impl Plan {
     }
 
     pub(crate) fn defects_json(&self) -> String {
-        let counts: BTreeMap<&str, u64> = DefectKind::ALL
+        /// The document, fields in the order a reader wants them.
+        #[derive(serde::Serialize)]
+        struct DefectsFile<'a> {
+            election: &'a str,
+            seed: u64,
+            stations: usize,
+            submissions: usize,
+            counts: BTreeMap<&'static str, u64>,
+            defects: &'a [Defect],
+        }
+        let counts = DefectKind::ALL
             .iter()
             .map(|k| (k.as_str(), self.defects.iter().filter(|d| d.kind == *k).count() as u64))
             .collect();
-        let document = json!({
-            "election": self.election.id,
-            "seed": self.config.seed,
-            "stations": self.stations.len(),
-            "submissions": self.events.len(),
-            "counts": counts,
-            "defects": self.defects,
-        });
+        let document = DefectsFile {
+            election: &self.election.id,
+            seed: self.config.seed,
+            stations: self.stations.len(),
+            submissions: self.events.len(),
+            counts,
+            defects: &self.defects,
+        };
         let mut text = serde_json::to_string_pretty(&document).expect("plain JSON values");
         text.push('\n');
         text

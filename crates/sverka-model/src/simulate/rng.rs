@@ -113,16 +113,18 @@ pub(crate) fn apportion(total: u64, weights: &[f64], out: &mut Vec<u64>) {
         remainders.push((quota - floor as f64, i));
     }
     let mut left = total - given;
-    if left == 0 {
-        return;
-    }
-    remainders.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (_, i) in remainders.iter().cycle() {
-        if left == 0 {
-            break;
+    // The `left` largest remainders (ties to the lower index) get one more each: a selection, not
+    // a sort, since this runs for every party and candidate list of every protocol.
+    let by_remainder = |a: &(f64, usize), b: &(f64, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    while left > 0 {
+        let k = (left as usize).min(remainders.len());
+        if k < remainders.len() {
+            remainders.select_nth_unstable_by(k - 1, by_remainder);
         }
-        out[*i] += 1;
-        left -= 1;
+        for (_, i) in &remainders[..k] {
+            out[*i] += 1;
+        }
+        left -= k as u64;
     }
 }
 
@@ -140,6 +142,13 @@ mod tests {
         }
         apportion(5, &[0.0, 0.0], &mut out);
         assert_eq!(out, [5, 0]);
+        // Largest remainders first, ties to the lower index.
+        apportion(10, &[1.0, 1.0, 1.0], &mut out);
+        assert_eq!(out, [4, 3, 3]);
+        apportion(3, &[0.2, 0.35, 0.45], &mut out);
+        assert_eq!(out, [1, 1, 1]);
+        apportion(4, &[0.2, 0.35, 0.45], &mut out);
+        assert_eq!(out, [1, 1, 2]);
     }
 
     #[test]
