@@ -66,7 +66,7 @@ pub use sensitivity::{
     DistrictOutlook, InPlay, ListOutlook, PartyOutlook, SeatsOutlook, ThresholdOutlook,
 };
 
-/// FxHash (the hasher of rustc): quick on short ids and integers. Every key hashed here is an id of
+/// FxHash (the hasher of rustc) with a MurmurHash3 finaliser: quick on short ids and integers. Every key hashed here is an id of
 /// the election definition, a registered signer or a log index, none chosen by an attacker, so
 /// the tally needs no protection against engineered collisions.
 #[derive(Clone, Copy, Debug, Default)]
@@ -86,7 +86,14 @@ impl Hasher for FxHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // The Fx rounds leave the low bits depending on the first bytes only ("s123456" and
+        // "s199999" would share buckets); MurmurHash3's fmix64 spreads every bit over all.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
