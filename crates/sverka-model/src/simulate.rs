@@ -149,6 +149,8 @@ pub enum SimulateError {
         "the election already registers a key {0:?}; the simulator would generate the same id"
     )]
     KeyCollision(String),
+    #[error("the simulator would generate key id {0:?} twice (two stations or districts with ids that differ only in a generated suffix?)")]
+    DuplicateKeyId(String),
     #[error("election date {0:?} is not YYYY-MM-DD")]
     Date(String),
 }

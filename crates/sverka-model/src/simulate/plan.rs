@@ -777,8 +777,11 @@ fn check_key_ids(
         if !is_valid_id(&id) {
             return Err(SimulateError::KeyId(id));
         }
-        if existing.contains(id.as_str()) || !generated.insert(id.clone()) {
+        if existing.contains(id.as_str()) {
             return Err(SimulateError::KeyCollision(id));
+        }
+        if !generated.insert(id.clone()) {
+            return Err(SimulateError::DuplicateKeyId(id));
         }
     }
     Ok(())
