@@ -186,27 +186,53 @@ async fn the_station_page_shows_sources_side_by_side_and_highlights_differences(
     let night = common::night(1, None);
     let server = common::start(&night.election_toml, common::test_config()).await;
     let client = reqwest::Client::new();
-    // A machine protocol and a hand count of one station that differ.
-    let machine = night
+    // A machine protocol and a hand count of one station (a hand count the validator accepts: the
+    // simulated night also plants hand counts that break a control relation).
+    let election =
+        sverka_model::Election::from_toml("election.toml", &night.election_toml).unwrap();
+    let accepted = |line: &[u8]| {
+        let submission = sverka_model::Submission::decode(line).unwrap();
+        let sverka_model::Body::Protocol(protocol) = &submission.payload.body else {
+            return false;
+        };
+        let findings = sverka_model::validate::validate_protocol(
+            &election,
+            protocol,
+            &sverka_model::validate::ProtocolContext::default(),
+        );
+        !sverka_model::validate::has_errors(&findings)
+    };
+    let source_of = |line: &[u8], source: &str| {
+        String::from_utf8_lossy(line).contains(&format!("\"source\":\"{source}\""))
+    };
+    let (machine, manual) = night
         .lines
         .iter()
-        .find(|l| String::from_utf8_lossy(l).contains("\"source\":\"machine\""))
+        .filter(|l| source_of(l, "machine"))
+        .find_map(|machine| {
+            let text = String::from_utf8_lossy(machine).to_string();
+            let field = |name: &str| {
+                text.split(&format!("\"{name}\":\""))
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            };
+            let (station, contest) = (field("station"), field("contest"));
+            let manual = night.lines.iter().find(|l| {
+                let t = String::from_utf8_lossy(l);
+                source_of(l, "manual")
+                    && t.contains(&format!("\"station\":\"{station}\""))
+                    && t.contains(&format!("\"contest\":\"{contest}\""))
+            })?;
+            accepted(manual).then_some((machine, manual))
+        })
         .unwrap();
     let text = String::from_utf8_lossy(machine).to_string();
     let station =
         text.split("\"station\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let contest =
-        text.split("\"contest\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let manual = night
-        .lines
-        .iter()
-        .find(|l| {
-            let t = String::from_utf8_lossy(l);
-            t.contains("\"source\":\"manual\"")
-                && t.contains(&format!("\"station\":\"{station}\""))
-                && t.contains(&format!("\"contest\":\"{contest}\""))
-        })
-        .unwrap();
     for line in [machine, manual] {
         let status = client
             .post(server.url("/api/v1/submissions"))
