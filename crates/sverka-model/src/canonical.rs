@@ -91,7 +91,7 @@ fn write_integer(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), Canoni
 }
 
 /// ECMAScript `JSON.stringify` string escaping (ECMA-262 `QuoteJSONString`), as RFC 8785 §3.2.2.2 requires.
-fn write_string(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     for ch in s.chars() {
         match ch {

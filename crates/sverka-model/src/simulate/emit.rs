@@ -123,26 +123,7 @@ fn member(id: &str) -> Vec<u8> {
 
 /// Writes a JSON string as RFC 8785 (ECMAScript `JSON.stringify`) escapes it.
 fn json_string(text: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\u{8}' => out.extend_from_slice(b"\\b"),
-            '\u{c}' => out.extend_from_slice(b"\\f"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 => {
-                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-            }
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        }
-    }
-    out.push(b'"');
+    crate::canonical::write_string(text, out);
 }
 
 fn number(n: u64, out: &mut Vec<u8>) {
