@@ -126,7 +126,8 @@ fn child(spec: &str) {
         on_checkpoint_signed: Some(std::sync::Arc::new(move |note: &str| {
             let mut file =
                 std::fs::OpenOptions::new().create(true).append(true).open(&notes_path).unwrap();
-            writeln!(file, "{}", serde_json::to_string(note).unwrap()).unwrap();
+            let record = format!("{}\n", serde_json::to_string(note).unwrap());
+            file.write_all(record.as_bytes()).unwrap();
             file.sync_all().unwrap();
         })),
         ..Config::default()
@@ -136,7 +137,8 @@ fn child(spec: &str) {
     let out = root.join("public");
     let publish = (point == FaultPoint::DuringPublish).then_some(out.as_path());
     run_night(&store, publish, &mut |receipt, bytes| {
-        writeln!(acks, "{} {}", receipt.index, STANDARD.encode(bytes)).unwrap();
+        let record = format!("{} {}\n", receipt.index, STANDARD.encode(bytes));
+        acks.write_all(record.as_bytes()).unwrap();
         acks.sync_all().unwrap();
     });
     // Reaching here means the fault never fired; the parent treats a clean exit as a failure.
@@ -162,13 +164,16 @@ fn an_abort_at_any_write_step_loses_nothing_acknowledged() {
         assert!(!status.success(), "the child was not aborted at {point:?}");
         let notes = SignedNotes::default();
         let text = std::fs::read_to_string(temp.path().join("notes.jsonl")).unwrap_or_default();
-        for line in text.lines() {
+        for line in text.split_inclusive('\n').filter_map(|l| l.strip_suffix('\n')) {
             notes.0.lock().unwrap().push(serde_json::from_str(line).unwrap());
         }
         assert!(!notes.all().is_empty(), "checkpoint 1 was signed before the crash");
         let acks = std::fs::read_to_string(temp.path().join("acks.txt")).unwrap_or_default();
+        // The abort can land while the child is writing its last record: only complete lines count
+        // (a torn record is the test's own bookkeeping, written before the receipt is used).
         let acknowledged: Vec<(Receipt, Vec<u8>)> = acks
-            .lines()
+            .split_inclusive('\n')
+            .filter_map(|line| line.strip_suffix('\n'))
             .map(|line| {
                 let (index, bytes) = line.split_once(' ').unwrap();
                 let bytes = STANDARD.decode(bytes).unwrap();
