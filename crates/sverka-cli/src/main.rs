@@ -10,13 +10,19 @@ use clap::{Parser, Subcommand};
 
 mod cmd_allocate;
 mod cmd_demo;
+mod cmd_forensics;
 mod cmd_import;
 mod cmd_init;
+mod cmd_keys;
 mod cmd_publish;
+mod cmd_quarantine;
+mod cmd_receipt;
+mod cmd_reconcile;
 mod cmd_results;
 mod cmd_serve;
 mod cmd_simulate;
 mod cmd_verify;
+mod cmd_witness;
 mod not_built;
 
 /// sverka: open election results, from polling-station protocols to seats, on a verifiable log.
@@ -46,13 +52,21 @@ enum Command {
     /// Seat allocation only: one JSON object in, one JSON object out
     Allocate(cmd_allocate::Args),
     /// Compare every source with every other, per station
-    Reconcile(not_built::Args),
+    Reconcile(cmd_reconcile::Args),
     /// Risk-limiting audit workflow
     Audit(not_built::Args),
     /// Observers' full check of a publication; exit 1 on any failure
     Verify(cmd_verify::Args),
     /// Cosigning witness service
-    Witness(not_built::Args),
+    Witness(cmd_witness::Args),
+    /// Create, register and revoke keys (scanners, operators, observers, CEC admins)
+    Keys(cmd_keys::Args),
+    /// List and inspect rejected submissions
+    Quarantine(cmd_quarantine::Args),
+    /// An entry's offline receipt: fetch it with its inclusion proof, or check one later
+    Receipt(cmd_receipt::Args),
+    /// Statistical anomaly flags on station-level results (never proof)
+    Forensics(cmd_forensics::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,10 +80,14 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd_serve::run(args),
         Command::Publish(args) => cmd_publish::run(args),
         Command::Results(args) => cmd_results::run(args),
-        Command::Reconcile(args) => not_built::run("reconcile", args),
+        Command::Reconcile(args) => cmd_reconcile::run(args),
         Command::Audit(args) => not_built::run("audit", args),
         Command::Verify(args) => cmd_verify::run(args),
-        Command::Witness(args) => not_built::run("witness", args),
+        Command::Witness(args) => cmd_witness::run(args),
+        Command::Keys(args) => cmd_keys::run(args),
+        Command::Quarantine(args) => cmd_quarantine::run(args),
+        Command::Receipt(args) => cmd_receipt::run(args),
+        Command::Forensics(args) => cmd_forensics::run(args),
     };
     match result {
         Ok(code) => code,

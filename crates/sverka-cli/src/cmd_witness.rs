@@ -1,0 +1,7 @@
+//! `sverka witness`: not built yet; this module is its place.
+
+pub use crate::not_built::Args;
+
+pub fn run(args: Args) -> anyhow::Result<std::process::ExitCode> {
+    crate::not_built::run("witness", args)
+}
