@@ -789,6 +789,31 @@ impl Tally {
                 .sum::<usize>()
     }
 
+    /// The current protocol of every source at one station in one contest (one per observer copy,
+    /// with its signer), for analyses that compare sources (forensics). Empty for an unknown
+    /// station or contest, or a station the contest does not cover. Annulments are not applied here.
+    pub fn current_protocols(
+        &self,
+        station: &str,
+        contest: &str,
+    ) -> Vec<(Option<String>, StationCounts)> {
+        let (Some(&s), Some(&c)) = (self.station_idx.get(station), self.contest_idx.get(contest))
+        else {
+            return Vec::new();
+        };
+        let Some(record) = self.record_of(s, c) else { return Vec::new() };
+        let rec = &self.records[record];
+        rec.slots
+            .iter()
+            .filter(|slot| rec.current(slot).is_some())
+            .map(|slot| {
+                let signer = (slot.source == Source::Observer)
+                    .then(|| self.signers[slot.signer as usize].clone());
+                (signer, station_counts(&self.contests[c], rec, slot))
+            })
+            .collect()
+    }
+
     fn ignore(&mut self, index: u64, reason: IgnoreReason) -> Applied {
         self.ignored.push(Ignored { index, reason: reason.clone() });
         Applied::Ignored(reason)
