@@ -36,8 +36,11 @@ pub mod cosignature;
 pub mod hash;
 pub mod merkle;
 pub mod note;
+pub mod policy;
+pub mod proof;
 pub mod publication;
 pub mod tile;
+pub mod witness;
 
 pub use builder::{
     append_leaves, consistency_proof_from_tiles, inclusion_proof_from_tiles, root_from_tiles,
