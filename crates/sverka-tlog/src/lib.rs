@@ -17,6 +17,8 @@
 //! | [`note`] | C2SP signed-note v1.0.0 with Ed25519 (type 0x01) keys |
 //! | [`checkpoint`] | C2SP tlog-checkpoint v1.0.0 |
 //! | [`cosignature`] | C2SP tlog-cosignature v1 (`cosignature/v1`), Ed25519 type 0x04 only |
+//! | [`policy`] | C2SP tlog-policy: log keys, witnesses, groups, quorum; evaluation on a note |
+//! | [`proof`] | C2SP tlog-proof@v1: an entry's offline inclusion proof with its checkpoint |
 //!
 //! Code map for the callers:
 //!
