@@ -439,6 +439,27 @@ impl fmt::Display for Finding {
     }
 }
 
+/// The message of rule `code` in `lang` with the values a stored finding kept (`params`, as the
+/// quarantine and receipts store them); `None` for a code that is not in [`RULES`] (an `H…` code
+/// of the HTTP layer, say).
+pub fn message_of<'a>(
+    code: &str,
+    line: Option<&str>,
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    lang: &str,
+) -> Option<String> {
+    let rule = rule(code)?;
+    let mut finding = Finding::new(rule.code);
+    finding.line = line.map(str::to_string);
+    let names: Vec<&str> = [rule.en, rule.ru, rule.ky].into_iter().flat_map(placeholders).collect();
+    for (name, value) in params {
+        if let Some(known) = names.iter().find(|known| **known == name) {
+            finding.params.insert(*known, value.to_string());
+        }
+    }
+    Some(finding.message(lang))
+}
+
 /// Replaces each `{name}` with its value; a name without a value stays as written.
 fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(template.len() + 32);
@@ -1093,6 +1114,16 @@ mod tests {
         let f = |name: &str| (name == "a").then(|| "1".to_string());
         assert_eq!(fill("x {a} {b} {", f), "x 1 {b} {");
         assert_eq!(fill("{a}{a}", f), "11");
+    }
+
+    #[test]
+    fn stored_findings_speak_every_language() {
+        let params = [("signer", "box-7")];
+        let en = message_of("E103", None, params, "en").unwrap();
+        assert_eq!(en, "key box-7 has been revoked; nothing signed with it is accepted any more");
+        let ru = message_of("E103", None, params, "ru").unwrap();
+        assert_eq!(ru, "ключ box-7 отозван; подписанное им больше не принимается");
+        assert_eq!(message_of("H001", None, params, "en"), None);
     }
 
     #[test]
