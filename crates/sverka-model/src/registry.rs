@@ -2,7 +2,8 @@
 //! as pure state over the accepted entries of the log.
 //!
 //! [`KeyRegistry::from_election`] starts from the keys of `election.toml`;
-//! [`KeyRegistry::check`] decides whether a submission's signer may sign it (and whether a key
+//! [`KeyRegistry::check`] (or [`KeyRegistry::check_candidate`], for a submission whose signature
+//! was verified on another thread: a [`Candidate`]) decides whether a submission's signer may sign it (and whether a key
 //! registration or revocation makes sense); [`KeyRegistry::apply`] folds an accepted submission
 //! in. Replaying the log's entries through `apply` rebuilds the same registry, so the registry
 //! at entry N is a pure function of the log's first N entries, like everything published.
@@ -27,7 +28,7 @@ use ed25519_dalek::VerifyingKey;
 
 use crate::election::{Election, KeyRecord};
 use crate::names::{Role, Source};
-use crate::submission::{Body, Submission};
+use crate::submission::{Body, Refuted, Submission, Verified};
 use crate::validate::Finding;
 
 /// A registered key and what the log has said about it since.
@@ -108,10 +109,44 @@ impl KeyRegistry {
         self.check_key_entry(submission)
     }
 
+    /// The public key registered under `id` (revoked or not). Keys never change and ids are never
+    /// reused, so a signature verified under this key on another thread stays valid for `id`.
+    pub fn verifying_key(&self, id: &str) -> Option<&VerifyingKey> {
+        self.keys.get(id).map(|k| &k.verifying_key)
+    }
+
+    /// Every registered key id with its public key (revoked ones too).
+    pub fn verifying_keys(&self) -> impl Iterator<Item = (&str, &VerifyingKey)> {
+        self.keys.iter().map(|(id, key)| (id.as_str(), &key.verifying_key))
+    }
+
+    /// [`KeyRegistry::check`] for a submission whose signature may already have been checked on
+    /// another thread: the same rules and codes, but a [`Candidate::Verified`] or
+    /// [`Candidate::Refuted`] under the signer's registered key costs no Ed25519 operation here.
+    pub fn check_candidate(&self, candidate: &Candidate) -> Result<(), Finding> {
+        let submission = candidate.submission();
+        let signature_ok = |key: &VerifyingKey| match candidate {
+            Candidate::Verified(verified) => verified.key() == key || submission.verify(key),
+            Candidate::Refuted(refuted) => refuted.key() != key && submission.verify(key),
+            Candidate::Unchecked(_) => submission.verify(key),
+        };
+        self.check_signer_with(submission, signature_ok)?;
+        self.check_key_entry(submission)
+    }
+
     /// Whether the signer may sign this submission: right election (`E101`), a registered
     /// (`E102`) and unrevoked (`E103`) key, a signature that verifies (`E104`), the role for what
     /// is signed (`E106` to `E109`), and a sequence number above the signer's last (`E105`).
     pub fn check_signer(&self, submission: &Submission) -> Result<(), Finding> {
+        self.check_signer_with(submission, |key| submission.verify(key))
+    }
+
+    /// [`KeyRegistry::check_signer`] with the signature check (under the registered key) given.
+    fn check_signer_with(
+        &self,
+        submission: &Submission,
+        signature_ok: impl FnOnce(&VerifyingKey) -> bool,
+    ) -> Result<(), Finding> {
         let payload = &submission.payload;
         if payload.election != self.election_id {
             return Err(Finding::new("E101")
@@ -125,7 +160,7 @@ impl KeyRegistry {
         if key.revoked {
             return Err(Finding::new("E103").with("signer", signer));
         }
-        if !submission.verify(&key.verifying_key) {
+        if !signature_ok(&key.verifying_key) {
             return Err(Finding::new("E104").with("signer", signer));
         }
         self.check_role(&key.record, &payload.body)?;
@@ -236,6 +271,51 @@ impl KeyRegistry {
     }
 }
 
+/// A decoded submission and what is known of its signature before the registry sees it. The
+/// store verifies signatures on the submitting threads, in parallel, under the key the signer had
+/// when the submission arrived ([`Candidate::new`]); the single sequencer thread then only checks
+/// that this was the signer's registered key ([`KeyRegistry::check_candidate`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Candidate {
+    /// The signature verified under this key.
+    Verified(Verified),
+    /// The signature did not verify under this key.
+    Refuted(Refuted),
+    /// No key was known for the signer yet (say, it is registered by an entry still in flight):
+    /// the registry verifies it when it checks it.
+    Unchecked(Submission),
+}
+
+impl Candidate {
+    /// Verifies `submission` under `key`, the signer's registered key as far as the caller knows;
+    /// with no key, leaves it to the registry.
+    pub fn new(submission: Submission, key: Option<&VerifyingKey>) -> Candidate {
+        match key {
+            None => Candidate::Unchecked(submission),
+            Some(key) => match submission.verify_under(key) {
+                Ok(verified) => Candidate::Verified(verified),
+                Err(refuted) => Candidate::Refuted(refuted),
+            },
+        }
+    }
+
+    pub fn submission(&self) -> &Submission {
+        match self {
+            Candidate::Verified(verified) => verified.submission(),
+            Candidate::Refuted(refuted) => refuted.submission(),
+            Candidate::Unchecked(submission) => submission,
+        }
+    }
+
+    pub fn into_submission(self) -> Submission {
+        match self {
+            Candidate::Verified(verified) => verified.into_submission(),
+            Candidate::Refuted(refuted) => refuted.into_submission(),
+            Candidate::Unchecked(submission) => submission,
+        }
+    }
+}
+
 /// A role as the format writes it.
 pub fn role_name(role: Role) -> &'static str {
     match role {
@@ -243,5 +323,145 @@ pub fn role_name(role: Role) -> &'static str {
         Role::Operator => "operator",
         Role::Observer => "observer",
         Role::Admin => "admin",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The signature checked once, on the submitting thread: a [`Candidate`] is worth only the key
+    //! it was checked under, so a signature that verified under some other key is refused exactly
+    //! as [`KeyRegistry::check`] refuses it.
+
+    use ed25519_dalek::SigningKey;
+
+    use super::*;
+    use crate::submission::{Annulment, Payload, FORMAT_VERSION};
+
+    const TINY: &str = include_str!("../tests/data/tiny.toml");
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    /// The tiny election with admin `cec` (seed 4) and observer `obs` (seed 7).
+    fn registry() -> KeyRegistry {
+        let public = |seed| crate::keys::encode_public_key(&key(seed).verifying_key());
+        let keys = format!(
+            "\n[[keys]]\nid = \"cec\"\nrole = \"admin\"\npublic_key = \"{}\"\n\
+             \n[[keys]]\nid = \"obs\"\nrole = \"observer\"\npublic_key = \"{}\"\n",
+            public(4),
+            public(7)
+        );
+        let election = Election::from_toml("election.toml", &format!("{TINY}{keys}")).unwrap();
+        KeyRegistry::from_election(&election)
+    }
+
+    /// An annulment claiming signer `cec`, signed by the key of `seed`.
+    fn annulment_signed_by(seed: u8) -> Submission {
+        let registry = registry();
+        Payload {
+            v: FORMAT_VERSION,
+            election: registry.election_id.clone(),
+            signer: "cec".into(),
+            seq: 1,
+            time: None,
+            body: Body::Annulment(Annulment {
+                station: "1001".into(),
+                contest: None,
+                reason: "CEC decision No. 1".into(),
+            }),
+        }
+        .sign(&key(seed))
+    }
+
+    fn code(result: Result<(), Finding>) -> Option<&'static str> {
+        result.err().map(|finding| finding.code)
+    }
+
+    #[test]
+    fn a_signature_verified_under_the_registered_key_is_admitted() {
+        let registry = registry();
+        let good = annulment_signed_by(4);
+        let candidate = Candidate::new(good.clone(), registry.verifying_key("cec"));
+        assert!(matches!(candidate, Candidate::Verified(_)));
+        assert_eq!(code(registry.check_candidate(&candidate)), None);
+        assert_eq!(code(registry.check(&good)), None);
+    }
+
+    #[test]
+    fn a_signature_verified_under_another_key_is_refused_e104() {
+        let registry = registry();
+        // Signed by the observer's key but claiming the admin: it verifies under the observer's
+        // key, which is not the one registered for "cec".
+        let forged = annulment_signed_by(7);
+        let candidate = Candidate::new(forged.clone(), Some(&key(7).verifying_key()));
+        assert!(matches!(candidate, Candidate::Verified(_)));
+        assert_eq!(code(registry.check_candidate(&candidate)), Some("E104"));
+        assert_eq!(code(registry.check(&forged)), Some("E104"));
+    }
+
+    #[test]
+    fn a_refuted_signature_is_refused_only_if_refuted_under_the_registered_key() {
+        let registry = registry();
+        let forged = annulment_signed_by(7);
+        let refuted = Candidate::new(forged, registry.verifying_key("cec"));
+        assert!(matches!(refuted, Candidate::Refuted(_)));
+        assert_eq!(code(registry.check_candidate(&refuted)), Some("E104"));
+        // A good signature refuted under a stale or wrong key is checked again, and admitted.
+        let good = Candidate::new(annulment_signed_by(4), Some(&key(7).verifying_key()));
+        assert!(matches!(good, Candidate::Refuted(_)));
+        assert_eq!(code(registry.check_candidate(&good)), None);
+    }
+
+    #[test]
+    fn an_unchecked_candidate_gets_the_same_answers_as_check() {
+        let registry = registry();
+        for seed in [4, 7] {
+            let submission = annulment_signed_by(seed);
+            let unchecked = Candidate::Unchecked(submission.clone());
+            assert_eq!(
+                code(registry.check_candidate(&unchecked)),
+                code(registry.check(&submission)),
+                "seed {seed}"
+            );
+        }
+        assert_eq!(code(registry.check(&annulment_signed_by(7))), Some("E104"));
+    }
+
+    #[test]
+    fn a_revoked_key_is_refused_e103_before_its_signature_is_looked_at() {
+        let mut registry = registry();
+        registry.keys.get_mut("cec").unwrap().revoked = true;
+        let verified = Candidate::new(annulment_signed_by(4), Some(&key(4).verifying_key()));
+        assert_eq!(code(registry.check_candidate(&verified)), Some("E103"));
+    }
+
+    #[test]
+    fn a_malleated_signature_is_refused() {
+        // S + ℓ (the group order) satisfies the verification equation but is not the canonical
+        // encoding of S; RFC 8032 §5.1.7 and `verify_strict` refuse it, so one submission keeps
+        // one byte string.
+        const ELL: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let registry = registry();
+        let good = annulment_signed_by(4);
+        let mut signature = good.signature_bytes().unwrap();
+        let mut carry = 0u16;
+        for (byte, add) in signature[32..].iter_mut().zip(ELL) {
+            let sum = u16::from(*byte) + u16::from(add) + carry;
+            *byte = sum as u8;
+            carry = sum >> 8;
+        }
+        assert_eq!(carry, 0);
+        use base64::Engine;
+        let malleated = Submission {
+            payload: good.payload.clone(),
+            signature: base64::engine::general_purpose::STANDARD.encode(signature),
+        };
+        assert!(!malleated.verify(registry.verifying_key("cec").unwrap()));
+        let candidate = Candidate::new(malleated, registry.verifying_key("cec"));
+        assert_eq!(code(registry.check_candidate(&candidate)), Some("E104"));
     }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::canonical;
@@ -229,11 +229,74 @@ impl Submission {
         bytes.try_into().map_err(|_| DecodeError::SignatureEncoding)
     }
 
-    /// Whether the signature verifies under `key`.
-    pub fn verify(&self, key: &ed25519_dalek::VerifyingKey) -> bool {
+    /// Whether the signature verifies under `key`: one Ed25519 check, `verify_strict` (RFC 8032
+    /// §5.1.7 with the canonical-S check, and no small-order keys or `R`), which accepts nothing the
+    /// plain check would refuse.
+    pub fn verify(&self, key: &VerifyingKey) -> bool {
         match self.signature_bytes() {
-            Ok(signature) => crate::keys::verify(key, &self.payload.signing_message(), &signature),
+            Ok(signature) => key
+                .verify_strict(&self.payload.signing_message(), &Signature::from_bytes(&signature))
+                .is_ok(),
             Err(_) => false,
         }
+    }
+
+    /// Verifies the signature under `key`, once, and says so in the type: a [`Verified`] when it
+    /// verifies, a [`Refuted`] when it does not. These are the only ways to make either, so code
+    /// holding one (the sequencer) can skip the Ed25519 check that was done on another thread.
+    #[allow(clippy::result_large_err)] // both variants carry the submission; nothing to box
+    pub fn verify_under(self, key: &VerifyingKey) -> Result<Verified, Refuted> {
+        if self.verify(key) {
+            Ok(Verified { submission: self, key: *key })
+        } else {
+            Err(Refuted { submission: self, key: *key })
+        }
+    }
+}
+
+/// A submission whose signature verified under [`Verified::key`]. Made only by
+/// [`Submission::verify_under`]; whether that key is the signer's registered key is for the
+/// registry to decide ([`crate::registry::KeyRegistry::check_candidate`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    submission: Submission,
+    key: VerifyingKey,
+}
+
+impl Verified {
+    pub fn submission(&self) -> &Submission {
+        &self.submission
+    }
+
+    /// The key the signature verified under.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
+    pub fn into_submission(self) -> Submission {
+        self.submission
+    }
+}
+
+/// A submission whose signature did not verify under [`Refuted::key`]. Made only by
+/// [`Submission::verify_under`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refuted {
+    submission: Submission,
+    key: VerifyingKey,
+}
+
+impl Refuted {
+    pub fn submission(&self) -> &Submission {
+        &self.submission
+    }
+
+    /// The key the signature failed under.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
+    pub fn into_submission(self) -> Submission {
+        self.submission
     }
 }
