@@ -1,15 +1,21 @@
-//! `sverka verify PUBDIR_OR_URL [--state FILE] [--key VKEY]`: the observers' full check of a
-//! publication. Reads it from a directory or over HTTP, checks the log (sverka_tlog::publication),
-//! decodes every entry as a canonical signed submission, and remembers the checkpoint in `--state` so
-//! the next run proves the log only grew. Exit 0 only if everything holds; 1 with the first failure.
+//! `sverka verify PUBDIR_OR_URL [--state FILE] [--key VKEY] [--policy FILE | --witness VKEY...
+//! [--quorum K]]`: the observers' full check of a publication. Reads it from a directory or over
+//! HTTP; checks the checkpoint's signature and its witnesses' cosignatures against a C2SP
+//! tlog-policy (sverka_tlog::policy), the log (sverka_tlog::publication), every entry as a canonical
+//! submission signed by a key the log had registered for that role (entry 0 by the log key), every
+//! snapshot recomputed byte for byte, and every blob against its SHA-256; and remembers the
+//! checkpoint in `--state` so the next run proves the log only grew. Exit 0 only if everything
+//! holds; 1 with the first failure; 2 for a usage error (a policy file that does not parse).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use sverka_model::submission::{Body, Submission};
+use sverka_model::registry::KeyRegistry;
+use sverka_model::submission::{sha256_hex, Body, Submission};
 use sverka_tally::replay::Replay;
+use sverka_tlog::policy::{CosignatureStatus, Policy};
 use sverka_tlog::{Ed25519Verifier, Expectation, Hash, PublicationReader, VerifierSet};
 
 #[derive(clap::Args)]
@@ -23,6 +29,17 @@ pub struct Args {
     /// publication's own log.vkey (trusted on first use)
     #[arg(long)]
     key: Option<String>,
+    /// A witness policy (C2SP tlog-policy: `log VKEY`, `witness NAME VKEY`, `group NAME k|any|all
+    /// NAME...`, `quorum NAME|none`) the checkpoint's cosignatures must meet; its log keys, if any,
+    /// are the keys the checkpoint must be signed by
+    #[arg(long, conflicts_with_all = ["witness", "quorum"])]
+    policy: Option<PathBuf>,
+    /// A witness's cosignature verifier key (tlog-cosignature, type 0x04); repeat for each
+    #[arg(long)]
+    witness: Vec<String>,
+    /// How many of the --witness keys must have cosigned the checkpoint (default: all)
+    #[arg(long, requires = "witness")]
+    quorum: Option<usize>,
 }
 
 /// A publication file reader: `Ok(None)` when the file is not there.
@@ -86,7 +103,31 @@ fn load_state(path: &Path) -> anyhow::Result<Option<State>> {
     }
 }
 
+/// The policy of `--policy` or of `--witness`/`--quorum`; `Err` is a usage error.
+fn load_policy(args: &Args) -> Result<Option<Policy>, String> {
+    if let Some(path) = &args.policy {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--policy {}: {e}", path.display()))?;
+        return Policy::parse(&text)
+            .map(Some)
+            .map_err(|e| format!("--policy {}: {e}", path.display()));
+    }
+    if args.witness.is_empty() {
+        return Ok(None);
+    }
+    let k = args.quorum.unwrap_or(args.witness.len());
+    let witnesses: Vec<&str> = args.witness.iter().map(String::as_str).collect();
+    Policy::k_of(&[], &witnesses, k).map(Some).map_err(|e| format!("--witness/--quorum: {e}"))
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let policy = match load_policy(&args) {
+        Ok(policy) => policy,
+        Err(message) => {
+            eprintln!("sverka verify: {message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let reader: ReadFn =
         if args.target.starts_with("http://") || args.target.starts_with("https://") {
             let http =
@@ -100,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             Box::new(move |p| dir.read(p).map_err(|e| e.to_string()))
         };
-    match verify(&args, &FnReader(reader)) {
+    match verify(&args, policy.as_ref(), &FnReader(reader)) {
         Ok(summary) => {
             println!("{summary}");
             println!("OK: everything published under this checkpoint holds");
@@ -122,7 +163,7 @@ impl PublicationReader for FnReader {
     }
 }
 
-fn verify(args: &Args, reader: &FnReader) -> anyhow::Result<String> {
+fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Result<String> {
     let state = match &args.state {
         Some(path) => load_state(path)?,
         None => None,
@@ -131,19 +172,39 @@ fn verify(args: &Args, reader: &FnReader) -> anyhow::Result<String> {
         .read("log.vkey")
         .map_err(|e| anyhow::anyhow!("log.vkey: {e}"))?
         .map(|b| String::from_utf8_lossy(&b).trim().to_string());
-    let vkey = match (&args.key, &state, &published_vkey) {
-        (Some(key), _, _) => key.clone(),
-        (None, Some(state), _) => state.vkey.clone(),
-        (None, None, Some(published)) => published.clone(),
-        (None, None, None) => bail!("log.vkey: missing, and no --key given"),
+    let policy_logs: Vec<String> =
+        policy.map(|p| p.logs().iter().map(|l| l.to_vkey()).collect()).unwrap_or_default();
+    let vkey = match (&args.key, policy_logs.first(), &state, &published_vkey) {
+        (Some(key), _, _, _) => key.clone(),
+        (None, Some(first), _, _) => first.clone(),
+        (None, None, Some(state), _) => state.vkey.clone(),
+        (None, None, None, Some(published)) => published.clone(),
+        (None, None, None, None) => bail!("log.vkey: missing, and no --key given"),
     };
     if let (Some(published), Some(state)) = (&published_vkey, &state) {
         if published != &state.vkey {
             bail!("log.vkey: the log key changed from {} to {published}", state.vkey);
         }
     }
-    let verifier = Ed25519Verifier::from_vkey(&vkey).context("the log's verifier key")?;
-    let keys = VerifierSet::with(vec![Box::new(verifier)]).context("the log's verifier key")?;
+    let log_vkeys = if args.key.is_none() && !policy_logs.is_empty() {
+        policy_logs
+    } else {
+        vec![vkey.clone()]
+    };
+    let mut log_verifiers = Vec::new();
+    for vkey in &log_vkeys {
+        log_verifiers.push(
+            Ed25519Verifier::from_vkey(vkey)
+                .with_context(|| format!("the log's verifier key {vkey}"))?,
+        );
+    }
+    let keys = VerifierSet::with(
+        log_verifiers
+            .iter()
+            .map(|v| Box::new(v.clone()) as Box<dyn sverka_tlog::note::NoteVerifier>)
+            .collect(),
+    )
+    .context("the log's verifier keys")?;
     let previous = match &state {
         Some(s) => Some((s.size, Hash::from_hex(&s.root).context("--state: root is not hex")?)),
         None => None,
@@ -152,6 +213,7 @@ fn verify(args: &Args, reader: &FnReader) -> anyhow::Result<String> {
         log_keys: &keys,
         origin: state.as_ref().map(|s| s.origin.as_str()),
         previous,
+        policy,
     };
 
     let bar = ProgressBar::new(0).with_style(
@@ -163,13 +225,16 @@ fn verify(args: &Args, reader: &FnReader) -> anyhow::Result<String> {
     let mut entry_failure: Option<String> = None;
     let mut counts = std::collections::BTreeMap::<&'static str, u64>::new();
     let mut replay: Option<Replay> = None;
+    let mut entries = EntryChecks { log_keys: &log_verifiers, registry: None, scans: Vec::new() };
     let mut leaves: Vec<Hash> = Vec::new();
     let mut on_entry = |index: u64, bytes: &[u8]| {
         if entry_failure.is_some() {
             return;
         }
         leaves.push(sverka_tlog::leaf_hash(bytes));
-        if let Err(failure) = check_entry(reader, index, bytes, &mut replay, &mut counts) {
+        if let Err(failure) =
+            check_entry(reader, index, bytes, &mut replay, &mut entries, &mut counts)
+        {
             entry_failure = Some(failure);
             return;
         }
@@ -194,6 +259,13 @@ fn verify(args: &Args, reader: &FnReader) -> anyhow::Result<String> {
         bail!(failure);
     }
     let size = log.checkpoint.size();
+    if let Some(beyond) = snapshot_sizes.range(size + 1..).next() {
+        bail!(
+            "snapshot/{beyond}.json: results for {beyond} entries, but the checkpoint signs only \
+             {size}: a stale checkpoint served with newer files"
+        );
+    }
+    let blobs = check_blobs(args, reader, &entries.scans)?;
     if !snapshots_checked.contains(&size) {
         let replay = replay.as_ref().context("the log is empty")?;
         compare_snapshot(reader, replay, size, log.checkpoint.root())
@@ -219,9 +291,21 @@ fn verify(args: &Args, reader: &FnReader) -> anyhow::Result<String> {
         checkpoint.root(),
         log.tiles_checked
     );
+    if let Some(outcome) = &log.witnesses {
+        summary.push_str(&format!("  witness quorum {:?}: met\n", outcome.quorum));
+        for (name, status) in &outcome.witnesses {
+            let line = match status {
+                CosignatureStatus::Verified(time) => format!("cosigned (time {time})"),
+                CosignatureStatus::Missing => "no cosignature".to_string(),
+                CosignatureStatus::Bad(error) => format!("BAD cosignature: {error}"),
+            };
+            summary.push_str(&format!("    {name}: {line}\n"));
+        }
+    }
     if let Some((seen, _)) = previous {
         summary.push_str(&format!("  consistent with the checkpoint of size {seen} seen before\n"));
     }
+    summary.push_str(&format!("  {blobs}\n"));
     summary.push_str(&format!(
         "  {} snapshot(s) recomputed from the entries and byte-identical: {}\n",
         snapshots_checked.len(),
@@ -232,7 +316,9 @@ fn verify(args: &Args, reader: &FnReader) -> anyhow::Result<String> {
             .join(", ")
     ));
     for (kind, n) in counts {
-        summary.push_str(&format!("  {n} {kind}, each a canonical signed submission\n"));
+        summary.push_str(&format!(
+            "  {n} {kind}, each a canonical submission signed by a key registered for it\n"
+        ));
     }
     Ok(summary.trim_end().to_string())
 }
@@ -250,15 +336,50 @@ fn snapshot_sizes(args: &Args) -> std::collections::BTreeSet<u64> {
         .collect()
 }
 
-/// Decodes one entry and folds it into the replay.
+/// What the entry checks carry from one entry to the next.
+struct EntryChecks<'a> {
+    /// The log's keys: entry 0, the election definition, is signed by the log key.
+    log_keys: &'a [Ed25519Verifier],
+    /// Who may sign what after the entries so far (from entry 0's election on).
+    registry: Option<KeyRegistry>,
+    /// `(entry, sha256)` of every scan a protocol names.
+    scans: Vec<(u64, String)>,
+}
+
+/// Decodes one entry, checks its signer against the keys registered so far (the store's
+/// admission rules E101 to E111), and folds it into the replay.
 fn check_entry(
     reader: &FnReader,
     index: u64,
     bytes: &[u8],
     replay: &mut Option<Replay>,
+    checks: &mut EntryChecks<'_>,
     counts: &mut std::collections::BTreeMap<&'static str, u64>,
 ) -> Result<(), String> {
     let submission = Submission::decode(bytes).map_err(|e| format!("entry {index}: {e}"))?;
+    match &mut checks.registry {
+        None => {
+            let signed = submission.payload.signer == "log"
+                && checks.log_keys.iter().any(|k| submission.verify(k.public_key()));
+            if !signed {
+                return Err(format!(
+                    "entry 0: the election definition is not signed by the log key (signer {:?})",
+                    submission.payload.signer
+                ));
+            }
+        }
+        Some(registry) => {
+            registry.check(&submission).map_err(|finding| {
+                format!("entry {index}: the log holds a submission its own rules refuse: {finding}")
+            })?;
+            registry.apply(&submission);
+        }
+    }
+    if let Body::Protocol(protocol) = &submission.payload.body {
+        if let Some(scan) = &protocol.scan_sha256 {
+            checks.scans.push((index, scan.clone()));
+        }
+    }
     let kind = match &submission.payload.body {
         Body::Protocol(_) => "protocols",
         Body::Annulment(_) => "annulments",
@@ -275,11 +396,50 @@ fn check_entry(
                 reader.read(&path).map_err(|e| format!("{path}: cannot read: {e}"))?.ok_or_else(
                     || format!("{path}: missing (the election definition of entry 0)"),
                 )?;
-            *replay = Some(Replay::start(bytes, &definition).map_err(|e| format!("{path}: {e}"))?);
+            let started = Replay::start(bytes, &definition).map_err(|e| format!("{path}: {e}"))?;
+            checks.registry = Some(KeyRegistry::from_election(started.election()));
+            *replay = Some(started);
         }
         Some(replay) => replay.apply(index, bytes).map_err(|e| e.to_string())?,
     }
     Ok(())
+}
+
+/// Checks every blob against its name: each scan a protocol names (missing scans are counted, not
+/// failed: a scan may be published later) and, for a directory, every file under `blob/`.
+fn check_blobs(args: &Args, reader: &FnReader, scans: &[(u64, String)]) -> anyhow::Result<String> {
+    let check = |path: &str, sha256: &str, bytes: &[u8], whose: &str| -> anyhow::Result<()> {
+        let actual = sha256_hex(bytes);
+        if actual != sha256 {
+            bail!("{path}: its content hashes to {actual}, not to its name{whose}: the file was swapped");
+        }
+        Ok(())
+    };
+    let mut unpublished = 0;
+    for (index, sha256) in scans {
+        let path = format!("blob/{sha256}");
+        match reader.read(&path).map_err(|e| anyhow::anyhow!("{path}: cannot read: {e}"))? {
+            Some(bytes) => {
+                check(&path, sha256, &bytes, &format!(" (the scan entry {index} names)"))?
+            }
+            None => unpublished += 1,
+        }
+    }
+    let mut files = 0;
+    if let Ok(listing) = std::fs::read_dir(Path::new(&args.target).join("blob")) {
+        for entry in listing.filter_map(|e| e.ok()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = format!("blob/{name}");
+            let bytes =
+                std::fs::read(entry.path()).with_context(|| format!("{path}: cannot read"))?;
+            check(&path, &name, &bytes, "")?;
+            files += 1;
+        }
+    }
+    Ok(format!(
+        "blobs: {files} file(s) under blob/ hash to their names; {} scan(s) named by protocols, {unpublished} not published",
+        scans.len()
+    ))
 }
 
 /// Recomputes `snapshot/<size>.json` and compares it byte for byte with the published one.

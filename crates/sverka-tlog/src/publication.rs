@@ -8,6 +8,9 @@
 //! checkpoint `(m, root_m)` must be the head of the first `m` leaves, which is what an RFC 9162 §2.1.4
 //! consistency proof would show, computed here directly from the leaves.
 //!
+//! With a witness [`Policy`] (C2SP tlog-policy), the checkpoint's cosignatures must meet its quorum
+//! before anything else is read.
+//!
 //! Reading is abstracted by [`PublicationReader`] so the same code checks a directory or a URL.
 
 use std::fmt;
@@ -18,7 +21,8 @@ use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::hash::{leaf_hash, Hash};
 use crate::merkle;
 use crate::note::{Note, VerifierSet};
-use crate::tile::new_entry_bundles;
+use crate::policy::{Policy, PolicyOutcome};
+use crate::tile::{new_entry_bundles, TILE_WIDTH};
 
 /// Reads a file of the publication by its path relative to the publication root
 /// (`checkpoint`, `tile/0/000`, `tile/entries/000.p/5`, ...). `Ok(None)` means "not there".
@@ -42,8 +46,12 @@ pub enum PublicationError {
     Bundle { path: String, error: BundleError },
     #[error("{path}: holds {found} entries, expected {expected}")]
     BundleWidth { path: String, found: usize, expected: usize },
-    #[error("{path}: does not match the tile rebuilt from the entries (first difference in hash {hash_index})")]
+    #[error("{path}: hash {hash_index} does not match the tile rebuilt from the entries{}", entry_note(.path, *.hash_index))]
     TileMismatch { path: String, hash_index: usize },
+    #[error("{path}: is {found} bytes, expected {expected} ({} hashes): a truncated or wrong-width tile", .expected / 32)]
+    TileLength { path: String, found: usize, expected: usize },
+    #[error("checkpoint: the witness quorum {quorum:?} is not met: {}", quorum_summary(.outcome))]
+    Quorum { quorum: String, outcome: PolicyOutcome },
     #[error("checkpoint: root {signed} is not the head of the published entries ({computed})")]
     RootMismatch { signed: Hash, computed: Hash },
     #[error("checkpoint: size {now} is smaller than the size {seen} seen before: the log was rolled back")]
@@ -52,12 +60,38 @@ pub enum PublicationError {
     Inconsistent { seen: u64, before: Hash, now: Hash },
 }
 
+/// For a level-0 tile, which entry (and bundle) a hash index stands for.
+fn entry_note(path: &str, hash_index: usize) -> String {
+    let Some(rest) = path.strip_prefix("tile/0/") else {
+        return String::new();
+    };
+    let Ok(tile) = crate::tile::Tile::from_path(path) else {
+        return String::new();
+    };
+    let entry = tile.index() * u64::from(TILE_WIDTH) + hash_index as u64;
+    format!(" (entry {entry}, in tile/entries/{rest})")
+}
+
+/// Who cosigned, who is missing, whose cosignature is bad.
+fn quorum_summary(outcome: &PolicyOutcome) -> String {
+    let list =
+        |names: Vec<&str>| if names.is_empty() { "none".to_string() } else { names.join(", ") };
+    let mut text =
+        format!("cosigned by {}; missing: {}", list(outcome.verified()), list(outcome.missing()));
+    for (name, error) in outcome.bad() {
+        text.push_str(&format!("; bad cosignature from {name}: {error}"));
+    }
+    text
+}
+
 /// What a verified publication holds.
 #[derive(Debug)]
 pub struct VerifiedLog {
     pub checkpoint: Checkpoint,
     /// The signed note, with any cosignatures it carries.
     pub note: Note,
+    /// The witness policy's verdict on the note, when a policy was given.
+    pub witnesses: Option<PolicyOutcome>,
     /// Leaf hashes of every entry, in log order.
     pub leaf_hashes: Vec<Hash>,
     /// How many tiles were checked.
@@ -73,6 +107,8 @@ pub struct Expectation<'a> {
     pub origin: Option<&'a str>,
     /// A checkpoint `(size, root)` seen before, with which this one must be consistent.
     pub previous: Option<(u64, Hash)>,
+    /// Which witnesses must have cosigned the checkpoint, if any.
+    pub policy: Option<&'a Policy>,
 }
 
 fn read<R: PublicationReader>(reader: &R, path: &str) -> Result<Vec<u8>, PublicationError> {
@@ -101,6 +137,13 @@ pub fn verify_publication<R: PublicationReader>(
             });
         }
     }
+    let witnesses = expect.policy.map(|policy| policy.evaluate(&note));
+    if let Some(outcome) = witnesses.as_ref().filter(|o| !o.quorum_met) {
+        return Err(PublicationError::Quorum {
+            quorum: outcome.quorum.clone(),
+            outcome: outcome.clone(),
+        });
+    }
     let size = checkpoint.size();
     let mut leaf_hashes = Vec::with_capacity(size as usize);
     for bundle in new_entry_bundles(0, size) {
@@ -126,6 +169,13 @@ pub fn verify_publication<R: PublicationReader>(
     for (tile, expected) in rebuilt.tiles() {
         let path = tile.path();
         let published = read(reader, &path)?;
+        if published.len() != expected.len() {
+            return Err(PublicationError::TileLength {
+                path,
+                found: published.len(),
+                expected: expected.len(),
+            });
+        }
         if &published != expected {
             let hash_index = published
                 .chunks(32)
@@ -150,7 +200,13 @@ pub fn verify_publication<R: PublicationReader>(
             return Err(PublicationError::Inconsistent { seen, before, now });
         }
     }
-    Ok(VerifiedLog { checkpoint, note, leaf_hashes, tiles_checked: rebuilt.tiles().len() })
+    Ok(VerifiedLog {
+        checkpoint,
+        note,
+        witnesses,
+        leaf_hashes,
+        tiles_checked: rebuilt.tiles().len(),
+    })
 }
 
 #[cfg(test)]
@@ -202,7 +258,12 @@ mod tests {
         previous: Option<(u64, Hash)>,
     ) -> Result<VerifiedLog, PublicationError> {
         let keys = VerifierSet::with(vec![Box::new(signer().verifier())]).unwrap();
-        let expect = Expectation { log_keys: &keys, origin: Some("sverka.example/test"), previous };
+        let expect = Expectation {
+            log_keys: &keys,
+            origin: Some("sverka.example/test"),
+            previous,
+            policy: None,
+        };
         verify_publication(files, &expect, &mut |_, _| {}, &mut |_, _| {})
     }
 
@@ -211,7 +272,7 @@ mod tests {
         let all = entries(600);
         let files = publish(&all);
         let keys = VerifierSet::with(vec![Box::new(signer().verifier())]).unwrap();
-        let expect = Expectation { log_keys: &keys, origin: None, previous: None };
+        let expect = Expectation { log_keys: &keys, origin: None, previous: None, policy: None };
         let mut seen = Vec::new();
         let log = verify_publication(
             &files,
@@ -238,6 +299,10 @@ mod tests {
             check(&files, None).unwrap_err(),
             PublicationError::TileMismatch { path: "tile/0/000".into(), hash_index: 7 }
         );
+        assert!(check(&files, None)
+            .unwrap_err()
+            .to_string()
+            .contains("entry 7, in tile/entries/000"));
     }
 
     #[test]
@@ -284,6 +349,52 @@ mod tests {
         assert_eq!(
             check(&files, None).unwrap_err(),
             PublicationError::Missing { path: "tile/0/000.p/3".into() }
+        );
+    }
+
+    #[test]
+    fn a_truncated_tile_is_named_with_its_length() {
+        let mut files = publish(&entries(300));
+        let tile = files.0.get_mut("tile/0/001.p/44").unwrap();
+        tile.truncate(43 * 32 + 5);
+        assert_eq!(
+            check(&files, None).unwrap_err(),
+            PublicationError::TileLength {
+                path: "tile/0/001.p/44".into(),
+                found: 43 * 32 + 5,
+                expected: 44 * 32
+            }
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_short_of_its_witness_quorum_is_refused_before_any_tile_is_read() {
+        use crate::cosignature::Cosigner;
+        let mut files = publish(&entries(20));
+        let w1 = Cosigner::from_seed("w1.example", &[21; 32]).unwrap();
+        let w2 = Cosigner::from_seed("w2.example", &[22; 32]).unwrap();
+        let policy =
+            Policy::k_of(&[], &[&w1.verifier().to_vkey(), &w2.verifier().to_vkey()], 2).unwrap();
+        let mut note = Note::parse(&files.0["checkpoint"]).unwrap();
+        let checkpoint = Checkpoint::parse(note.text()).unwrap();
+        note.add_signature(w1.cosign(&checkpoint, 1_700_000_000).unwrap()).unwrap();
+        files.0.insert("checkpoint".into(), note.to_bytes());
+        files.0.remove("tile/0/000.p/20");
+        let keys = VerifierSet::with(vec![Box::new(signer().verifier())]).unwrap();
+        let expect =
+            Expectation { log_keys: &keys, origin: None, previous: None, policy: Some(&policy) };
+        let error =
+            verify_publication(&files, &expect, &mut |_, _| {}, &mut |_, _| {}).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "checkpoint: the witness quorum \"flags\" is not met: cosigned by w1.example; missing: w2.example"
+        );
+        note.add_signature(w2.cosign(&checkpoint, 1_700_000_001).unwrap()).unwrap();
+        files.0.insert("checkpoint".into(), note.to_bytes());
+        // The quorum is met now, and the missing tile is the next thing found.
+        assert_eq!(
+            verify_publication(&files, &expect, &mut |_, _| {}, &mut |_, _| {}).unwrap_err(),
+            PublicationError::Missing { path: "tile/0/000.p/20".into() }
         );
     }
 }
