@@ -1,6 +1,8 @@
-//! `sverka serve DIR [--listen ADDR]`: the API, the results site and the static publication of one
-//! data directory, with its sequencer. Loopback by default; stops cleanly on Ctrl-C or SIGTERM
-//! (requests in flight finish; every receipt already sent is durable either way).
+//! `sverka serve DIR [--listen ADDR] [--witness URL=VKEY]… [--witness-quorum N] [--witness-wait]`:
+//! the API, the results site and the static publication of one data directory, with its
+//! sequencer, and with witnesses its checkpoints cosigned (`sverka_server::witnessing`). Loopback
+//! by default; stops cleanly on Ctrl-C or SIGTERM (requests in flight finish; every receipt
+//! already sent is durable either way).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,6 +20,45 @@ pub struct Args {
     /// A PostgreSQL URL for a shared store (not supported yet: the embedded SQLite store only)
     #[arg(long)]
     database: Option<String>,
+    /// A witness to cosign every new checkpoint: its URL (C2SP tlog-witness submission prefix),
+    /// `=`, its verifier key (as `sverka witness keygen` prints it); repeat for each witness
+    #[arg(long = "witness", value_name = "URL=VKEY", value_parser = parse_witness)]
+    witnesses: Vec<sverka_server::witnessing::WitnessEndpoint>,
+    /// Cosignatures a checkpoint needs to count as witnessed (default: every --witness)
+    #[arg(long, value_name = "N")]
+    witness_quorum: Option<usize>,
+    /// Publish only checkpoints that reached the quorum (default: publish each at once and mark
+    /// it unwitnessed until the quorum cosigned it)
+    #[arg(long)]
+    witness_wait: bool,
+}
+
+fn parse_witness(value: &str) -> Result<sverka_server::witnessing::WitnessEndpoint, String> {
+    sverka_server::witnessing::WitnessEndpoint::parse(value)
+}
+
+/// The server's configuration from the flags: the defaults, and the witnesses.
+fn server_config(args: &Args) -> Result<sverka_server::Config, String> {
+    let count = args.witnesses.len();
+    let quorum = args.witness_quorum.unwrap_or(count);
+    if quorum > count || (count > 0 && quorum == 0) {
+        return Err(format!(
+            "--witness-quorum {quorum} needs between 1 and {count} witnesses (--witness)"
+        ));
+    }
+    if count == 0 && args.witness_wait {
+        return Err("--witness-wait needs at least one --witness".into());
+    }
+    Ok(sverka_server::Config {
+        witnesses: args.witnesses.clone(),
+        witness_quorum: quorum,
+        witness_mode: if args.witness_wait {
+            sverka_server::witnessing::WitnessMode::WaitForQuorum
+        } else {
+            sverka_server::witnessing::WitnessMode::PublishAndMark
+        },
+        ..sverka_server::Config::default()
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -27,8 +68,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
+    let config = match server_config(&args) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("sverka serve: {message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, config))
 }
 
 /// Opens the store the way a server runs it: checkpoints are signed by the server's results task
@@ -42,14 +90,19 @@ pub fn open_store(dir: &std::path::Path) -> anyhow::Result<sverka_store::Store> 
         .with_context(|| format!("opening {}", dir.display()))
 }
 
-async fn serve(args: Args) -> anyhow::Result<ExitCode> {
+async fn serve(args: Args, config: sverka_server::Config) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.dir)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
-    let state = sverka_server::AppState::new(store, sverka_server::Config::default());
+    let witnesses = config.witnesses.len();
+    let state = sverka_server::AppState::new(store, config);
     eprintln!("sverka serve: {} on http://{address}/ (Ctrl-C stops)", args.dir.display());
+    if witnesses > 0 {
+        eprintln!("sverka serve: each checkpoint goes to {witnesses} witness(es)");
+        tokio::spawn(sverka_server::witnessing::follow(state.clone()));
+    }
     sverka_server::run(listener, state, shutdown_signal()).await.context("serving")?;
     eprintln!("sverka serve: stopped");
     Ok(ExitCode::SUCCESS)

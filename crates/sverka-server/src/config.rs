@@ -23,6 +23,16 @@ pub struct Config {
     pub checkpoint_interval: Duration,
     /// Snapshots kept in memory for `/snapshot/<N>.json` besides those the store publishes.
     pub snapshots_in_memory: usize,
+    /// Witnesses asked to cosign each new checkpoint ([`crate::witnessing`]); none by default,
+    /// and then `/checkpoint` is the log's signed checkpoint alone.
+    pub witnesses: Vec<crate::witnessing::WitnessEndpoint>,
+    /// Cosignatures a checkpoint needs to count as witnessed (capped at the number of witnesses).
+    pub witness_quorum: usize,
+    /// Whether a checkpoint below the quorum is published marked "unwitnessed" (the default) or
+    /// held back.
+    pub witness_mode: crate::witnessing::WitnessMode,
+    /// How long one witness may take to answer one request.
+    pub witness_timeout: Duration,
 }
 
 impl Default for Config {
@@ -36,6 +46,10 @@ impl Default for Config {
             retry_after_secs: 1,
             checkpoint_interval: Duration::from_millis(1000),
             snapshots_in_memory: 64,
+            witnesses: Vec::new(),
+            witness_quorum: 0,
+            witness_mode: crate::witnessing::WitnessMode::PublishAndMark,
+            witness_timeout: Duration::from_secs(10),
         }
     }
 }

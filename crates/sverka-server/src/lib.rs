@@ -46,6 +46,8 @@ pub mod problem;
 pub mod publication;
 pub mod routes;
 pub mod site;
+pub mod witness;
+pub mod witnessing;
 
 pub use config::Config;
 

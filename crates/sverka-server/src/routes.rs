@@ -59,7 +59,7 @@ fn routes(timeout: Duration) -> Routes {
         .get("/api/v1/quarantine", api::quarantine)
         .get("/api/v1/results", api::results)
         .get("/api/v1/openapi.json", api::openapi)
-        .get("/checkpoint", publication::checkpoint)
+        .get("/checkpoint", crate::witnessing::checkpoint)
         .get("/tile/{*path}", publication::tile)
         .get("/log.vkey", publication::log_vkey)
         .get("/snapshot/{file}", publication::snapshot)

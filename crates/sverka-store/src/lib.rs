@@ -38,6 +38,7 @@ mod sequencer;
 mod time;
 
 pub mod admission;
+pub mod cosigned;
 pub mod fault;
 pub mod publish;
 pub mod schema;
@@ -45,6 +46,7 @@ pub mod snapshot;
 pub mod store;
 
 pub use admission::{admit, Problem, Rejection, State, Warnings};
+pub use cosigned::{Cosigned, CosignedCheckpoint};
 pub use error::{StoreError, SubmitError};
 pub use fault::{FaultAction, FaultPlan, FaultPoint};
 pub use publish::{PublishOptions, PublishReport, SnapshotSource};

@@ -1,7 +1,9 @@
 //! The static publication (DESIGN.md "The log"): everything a verifier or a CDN needs, as files.
 //!
 //! ```text
-//! PUBDIR/checkpoint                  the latest signed checkpoint (replaced; serve no-cache)
+//! PUBDIR/checkpoint                  the latest signed checkpoint, with the witnesses'
+//!                                    cosignatures when `sverka serve` collected them (replaced;
+//!                                    serve no-cache)
 //! PUBDIR/log.vkey                    the log's verifier key (signed-note)
 //! PUBDIR/tile/<L>/<N>[.p/<W>]        hash tiles (C2SP tlog-tiles v1)
 //! PUBDIR/tile/entries/<N>[.p/<W>]    entry bundles
@@ -128,6 +130,17 @@ impl Writer<'_> {
 }
 
 impl Store {
+    /// The note to publish as `checkpoint`: the witnessed one (the log's signature and the
+    /// witnesses' cosignatures, [`crate::cosigned`]) when the server recorded one for this very
+    /// checkpoint, otherwise the log's signed checkpoint alone.
+    fn published_note(&self, checkpoint: &SignedCheckpoint) -> Result<String, StoreError> {
+        let witnessed = self.cosigned(crate::cosigned::Cosigned::Latest)?;
+        Ok(match witnessed {
+            Some(w) if w.size == checkpoint.size && w.root == checkpoint.root => w.note,
+            _ => checkpoint.note.clone(),
+        })
+    }
+
     /// Publishes the latest signed checkpoint into `out`: see the module documentation.
     ///
     /// Before writing anything it checks that the stored tiles reproduce the signed root, so
@@ -183,10 +196,11 @@ impl Store {
             writer.write_once(&format!("snapshot/{size}.json"), &bytes)?;
         }
         writer.sync_dirs()?;
+        let note = self.published_note(&checkpoint)?;
         let path = out.join("checkpoint");
         let current = fs::read(&path).ok();
-        if current.as_deref() != Some(checkpoint.note.as_bytes()) {
-            writer.replace(&path, checkpoint.note.as_bytes())?;
+        if current.as_deref() != Some(note.as_bytes()) {
+            writer.replace(&path, note.as_bytes())?;
             sync_dir(out)?;
             writer.report.checkpoint_replaced = true;
         }
