@@ -27,6 +27,7 @@ use sverka_tlog::Hash;
 
 use sverka_model::validate;
 
+use crate::limits::{claimed_signer, signature_verified};
 use crate::problem::{codes, Finding, Messages, Problem};
 use crate::AppState;
 
@@ -58,21 +59,11 @@ fn findings(problems: &[sverka_store::Problem]) -> Vec<Finding> {
 
 /// The finding's message in the three languages, from its rule's templates and its values.
 fn messages(problem: &sverka_store::Problem) -> Option<Messages> {
-    let rule = validate::rule(&problem.code)?;
-    let mut finding = validate::Finding::new(rule.code);
-    finding.line = problem.line.clone();
-    for template in [rule.en, rule.ru, rule.ky] {
-        for name in validate::placeholders(template) {
-            if let Some(value) = problem.params.get(name) {
-                finding.params.insert(name, value.clone());
-            }
-        }
-    }
-    Some(Messages {
-        ky: finding.message("ky"),
-        ru: finding.message("ru"),
-        en: finding.message("en"),
-    })
+    let message = |lang| {
+        let params = problem.params.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        validate::message_of(&problem.code, problem.line.as_deref(), params, lang)
+    };
+    Some(Messages { ky: message("ky")?, ru: message("ru")?, en: message("en")? })
 }
 
 fn receipt_json(receipt: &Receipt) -> serde_json::Value {
@@ -159,6 +150,35 @@ fn sender_of(peer: Option<SocketAddr>) -> String {
     peer.map_or_else(|| "http".to_string(), |addr| format!("http {}", addr.ip()))
 }
 
+/// The key a submission claims, if its per-key bucket has a token for it; `Ok(None)` when the
+/// limit is off or the bytes name no signer (decoding will refuse them).
+fn take_key_token(state: &AppState, bytes: &[u8]) -> Result<Option<String>, Problem> {
+    if !state.limits().per_key_enabled() {
+        return Ok(None);
+    }
+    let Some(signer) = claimed_signer(bytes) else { return Ok(None) };
+    match state.limits().take_key(&signer) {
+        Ok(()) => Ok(Some(signer)),
+        Err(wait) => Err(Problem::rate_limited_key(&signer, wait)),
+    }
+}
+
+/// Gives the key's token back unless the store's answer shows the signature verified (see
+/// [`crate::limits`]: a forged claim must not use up someone else's allowance).
+fn settle_key_token(state: &AppState, signer: Option<&str>, result: &Result<Receipt, SubmitError>) {
+    let Some(signer) = signer else { return };
+    let verified = match result {
+        Ok(_) => true,
+        Err(SubmitError::Rejected(rejection)) => {
+            signature_verified(rejection.problems.first().map(|p| p.code.as_str()))
+        }
+        Err(SubmitError::Store(_)) => false,
+    };
+    if !verified {
+        state.limits().refund_key(signer);
+    }
+}
+
 /// `POST /api/v1/submissions`.
 pub async fn submit(
     State(state): State<AppState>,
@@ -166,22 +186,34 @@ pub async fn submit(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+    if let Err(wait) = state.limits().take_ip(peer.map(|addr| addr.ip())) {
+        return Problem::rate_limited_ip(wait).into_response();
+    }
     let bytes = match read_body(&headers, body, state.config().max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(problem) => return problem.into_response(),
     };
+    let signer = match take_key_token(&state, &bytes) {
+        Ok(signer) => signer,
+        Err(problem) => return problem.into_response(),
+    };
     let retry_after = state.config().retry_after_secs;
     let Ok(permit) = state.admission().clone().try_acquire_owned() else {
+        if let Some(signer) = &signer {
+            state.limits().refund_key(signer);
+        }
         return Problem::overloaded(retry_after).into_response();
     };
     let store = state.store().clone();
-    let sender = sender_of(peer.map(|Extension(ConnectInfo(addr))| addr));
+    let sender = sender_of(peer);
     let result = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         store.submit_from(bytes.to_vec(), &sender)
     })
     .await;
     let Ok(result) = result else { return Problem::internal().into_response() };
+    settle_key_token(&state, signer.as_deref(), &result);
     if result.as_ref().is_ok_and(|receipt| receipt.new) {
         state.notify_new_entries();
     }
@@ -223,6 +255,10 @@ pub async fn submit_batch(
     body: Body,
 ) -> Response {
     let config = state.config();
+    let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+    if let Err(wait) = state.limits().take_ip(peer.map(|addr| addr.ip())) {
+        return Problem::rate_limited_ip(wait).into_response();
+    }
     let bytes = match read_body(&headers, body, config.max_batch_bytes).await {
         Ok(bytes) => bytes,
         Err(problem) => return problem.into_response(),
@@ -245,17 +281,33 @@ pub async fn submit_batch(
         )
         .into_response();
     }
+    // Items over their key's limit are answered here; the rest go to the store, in order.
+    let mut limited: Vec<Option<Problem>> = Vec::with_capacity(items.len());
+    let mut signers: Vec<Option<String>> = Vec::new();
+    let mut admitted = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        match take_key_token(&state, &item) {
+            Ok(signer) => {
+                limited.push(None);
+                signers.push(signer);
+                admitted.push((i, item));
+            }
+            Err(problem) => limited.push(Some(problem)),
+        }
+    }
     let retry_after = config.retry_after_secs;
     let Ok(permit) = state.admission().clone().try_acquire_owned() else {
+        for signer in signers.iter().flatten() {
+            state.limits().refund_key(signer);
+        }
         return Problem::overloaded(retry_after).into_response();
     };
     let store = state.store().clone();
-    let sender = sender_of(peer.map(|Extension(ConnectInfo(addr))| addr));
+    let sender = sender_of(peer);
     let results = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let incoming = items
+        let incoming = admitted
             .into_iter()
-            .enumerate()
             .map(|(i, bytes)| sverka_store::Incoming {
                 bytes,
                 sender: format!("{sender} batch item {i}"),
@@ -265,14 +317,28 @@ pub async fn submit_batch(
     })
     .await;
     let Ok(results) = results else { return Problem::internal().into_response() };
+    for (signer, result) in signers.iter().zip(&results) {
+        settle_key_token(&state, signer.as_deref(), result);
+    }
     if results.iter().any(|r| r.as_ref().is_ok_and(|receipt| receipt.new)) {
         state.notify_new_entries();
     }
-    let results: Vec<serde_json::Value> = results
+    let mut stored = results.into_iter();
+    let results: Vec<serde_json::Value> = limited
         .into_iter()
-        .map(|result| match answer(result, retry_after) {
-            (status, body, None) => json!({ "status": status.as_u16(), "receipt": body }),
-            (status, body, Some(_)) => json!({ "status": status.as_u16(), "problem": body }),
+        .map(|limited| {
+            let (status, body, problem) = match limited {
+                Some(problem) => (problem.status, problem.to_json(), Some(())),
+                None => {
+                    let result = stored.next().expect("one store answer per admitted item");
+                    let (status, body, problem) = answer(result, retry_after);
+                    (status, body, problem.map(|_| ()))
+                }
+            };
+            match problem {
+                None => json!({ "status": status.as_u16(), "receipt": body }),
+                Some(()) => json!({ "status": status.as_u16(), "problem": body }),
+            }
         })
         .collect();
     axum::Json(json!({ "results": results })).into_response()

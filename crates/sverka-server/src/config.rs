@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::limits::RateLimit;
+
 /// Limits and timings of one server.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -18,6 +20,12 @@ pub struct Config {
     pub max_pending_submissions: usize,
     /// The `Retry-After` seconds sent with `H003`.
     pub retry_after_secs: u32,
+    /// Requests to the submission endpoints per sender IP address ([`crate::limits`]; answered
+    /// `429` + `Retry-After`, `H009`); `None` turns the limit off.
+    pub rate_per_ip: Option<RateLimit>,
+    /// Submissions per signing key, counted once the signature verified ([`crate::limits`];
+    /// answered `429` + `Retry-After`, `H010`); `None` turns the limit off.
+    pub rate_per_key: Option<RateLimit>,
     /// How often the sequencer is asked to sign a checkpoint while new entries wait, and so how
     /// stale the results may be.
     pub checkpoint_interval: Duration,
@@ -44,6 +52,10 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             max_pending_submissions: 1024,
             retry_after_secs: 1,
+            // Generous: many scanners share a mobile operator's gateway address.
+            rate_per_ip: Some(RateLimit { per_second: 1000.0, burst: 5000 }),
+            // A district operator keys every protocol of the district in a burst.
+            rate_per_key: Some(RateLimit { per_second: 200.0, burst: 5000 }),
             checkpoint_interval: Duration::from_millis(1000),
             snapshots_in_memory: 64,
             witnesses: Vec::new(),

@@ -41,6 +41,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 
 pub mod api;
 pub mod config;
+pub mod limits;
 pub mod live;
 pub mod problem;
 pub mod publication;
@@ -66,6 +67,8 @@ struct Inner {
     /// Bounds the submission requests waiting for the sequencer; when none is left the server
     /// answers 503 instead of queueing without bound.
     admission: Arc<Semaphore>,
+    /// Per-IP and per-key token buckets of the submission endpoints.
+    limits: limits::Limits,
     /// The latest published results; replaced as a whole after each checkpoint.
     published: watch::Sender<Arc<live::Published>>,
     /// Woken after each accepted submission, so the live task looks for a new checkpoint soon.
@@ -84,6 +87,7 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 admission: Arc::new(Semaphore::new(config.max_pending_submissions.max(1))),
+                limits: limits::Limits::new(config.rate_per_ip, config.rate_per_key),
                 store,
                 election,
                 config,
@@ -119,6 +123,10 @@ impl AppState {
 
     pub(crate) fn admission(&self) -> &Arc<Semaphore> {
         &self.inner.admission
+    }
+
+    pub(crate) fn limits(&self) -> &limits::Limits {
+        &self.inner.limits
     }
 
     pub(crate) fn publish(&self, published: Arc<live::Published>) {

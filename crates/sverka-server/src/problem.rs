@@ -26,6 +26,10 @@ pub mod codes {
     pub const INTERNAL: &str = "H007";
     /// A path or query parameter is malformed.
     pub const BAD_PARAMETER: &str = "H008";
+    /// Too many submission requests from this IP address; retry after `Retry-After` seconds.
+    pub const RATE_LIMITED_IP: &str = "H009";
+    /// Too many submissions signed by this key; retry after `Retry-After` seconds.
+    pub const RATE_LIMITED_KEY: &str = "H010";
 }
 
 /// One finding of validation, as returned to the sender.
@@ -106,6 +110,36 @@ impl Problem {
             codes::OVERLOADED,
             "server busy",
             "the submission queue is full; nothing was appended; retry after the Retry-After delay",
+        );
+        problem.retry_after = Some(retry_after);
+        problem
+    }
+
+    /// `429` for a sender IP address over its rate limit.
+    pub fn rate_limited_ip(retry_after: u32) -> Problem {
+        let mut problem = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            codes::RATE_LIMITED_IP,
+            "too many requests from this address",
+            format!(
+                "this IP address sent more submission requests than its rate limit allows; \
+                 nothing was read or appended; retry in {retry_after} s"
+            ),
+        );
+        problem.retry_after = Some(retry_after);
+        problem
+    }
+
+    /// `429` for a signing key over its rate limit.
+    pub fn rate_limited_key(signer: &str, retry_after: u32) -> Problem {
+        let mut problem = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            codes::RATE_LIMITED_KEY,
+            "too many submissions from this key",
+            format!(
+                "key {signer} signed more submissions than its rate limit allows; nothing was \
+                 appended; send the same bytes again in {retry_after} s"
+            ),
         );
         problem.retry_after = Some(retry_after);
         problem

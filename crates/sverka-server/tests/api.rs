@@ -327,3 +327,86 @@ async fn the_event_stream_announces_checkpoints() {
     drop(events);
     server.stop().await;
 }
+
+/// Two lines of the night signed by the same key (an operator's hand counts), in night order.
+fn same_signer_pair(lines: &[Vec<u8>]) -> (Vec<u8>, Vec<u8>) {
+    let signer = |line: &[u8]| -> String {
+        let value: Value = serde_json::from_slice(line).unwrap();
+        value["payload"]["signer"].as_str().unwrap().to_string()
+    };
+    for (i, first) in lines.iter().enumerate() {
+        if let Some(second) = lines[i + 1..].iter().find(|l| signer(l) == signer(first)) {
+            return (first.clone(), second.clone());
+        }
+    }
+    panic!("no key signs two lines of the night");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_per_address_and_per_key_answer_429_with_their_own_codes() {
+    let night = common::night(1, None);
+    let slow = |burst| Some(sverka_server::limits::RateLimit::new(0.001, burst).unwrap());
+    let config = sverka_server::Config { rate_per_ip: slow(3), ..common::test_config() };
+    let server = common::start(&night.election_toml, config).await;
+    let client = reqwest::Client::new();
+    for line in &night.lines[..3] {
+        let response =
+            client.post(server.url("/api/v1/submissions")).body(line.clone()).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let response = client
+        .post(server.url("/api/v1/submissions/batch"))
+        .body(night.lines[3].clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()[RETRY_AFTER], "1000", "one token every 1000 s");
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "H009");
+    assert_eq!(server.store.tree_size().unwrap(), 4, "the refused request appended nothing");
+    server.stop().await;
+
+    let config = sverka_server::Config { rate_per_key: slow(1), ..common::test_config() };
+    let server = common::start(&night.election_toml, config).await;
+    let (first, second) = same_signer_pair(&night.lines);
+    // Forgeries naming the key (a signature that does not verify) do not use up its allowance.
+    let mut forged: Value = serde_json::from_slice(&first).unwrap();
+    forged["signature"] = Value::String(signature_of_zeros());
+    let forged = serde_json::to_vec(&forged).unwrap();
+    for _ in 0..3 {
+        let response = client
+            .post(server.url("/api/v1/submissions"))
+            .body(forged.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.json::<Value>().await.unwrap()["code"], "E104");
+    }
+    let response = client.post(server.url("/api/v1/submissions")).body(first).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "the key's one token was still there");
+    let response =
+        client.post(server.url("/api/v1/submissions")).body(second.clone()).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()[RETRY_AFTER], "1000");
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "H010");
+    let batch: Value = client
+        .post(server.url("/api/v1/submissions/batch"))
+        .body(second)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(batch["results"][0]["status"], 429);
+    assert_eq!(batch["results"][0]["problem"]["code"], "H010");
+    assert_eq!(server.store.tree_size().unwrap(), 2);
+    assert_eq!(server.store.quarantine_count().unwrap(), 3, "only the forgeries are quarantined");
+    server.stop().await;
+}
+
+/// Base64 of 64 zero bytes: a well-formed signature that verifies for nothing.
+fn signature_of_zeros() -> String {
+    "A".repeat(86) + "=="
+}
