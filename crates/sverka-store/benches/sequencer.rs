@@ -2,16 +2,18 @@
 //! `synchronous=FULL`, so every batch is fsynced):
 //!
 //! - `durable_batch_256x1kib_sequencing`: one batch of 256 signed submissions of about 1 KiB,
-//!   already decoded and signature-checked (`Store::prepare`, outside the timing): admission
-//!   (keys, roles, sequence numbers, dedup lookups), insert, tiles, commit. Goal ≥ 50,000
-//!   entries/s.
+//!   already decoded and signature-verified (`Store::prepare`, outside the timing): what the
+//!   sequencer thread does, admission without Ed25519 (keys, roles, sequence numbers, dedup
+//!   lookups), insert, tiles, commit with fsync. Goal ≥ 50,000 entries/s.
 //! - `durable_batch_256x1kib_with_checkpoint`: the same plus signing and recording a checkpoint
 //!   after the batch (the default `CheckpointPolicy::EveryBatch`).
 //! - `durable_batch_256x1kib_end_to_end`: `Store::submit_batch`, decoding and Ed25519 verification
-//!   on the calling thread included.
-//! - `admission_256`: `admit` alone (the model's key registry, whose check verifies the Ed25519
-//!   signature, and protocol validation) for 256 such submissions, in memory: what the
-//!   sequencing path spends on admission, so the durable write path is the difference.
+//!   (spread over the cores by `Store::prepare`) included.
+//! - `admission_256_verified`: `admit_candidate` alone for 256 submissions whose signatures were
+//!   verified beforehand, in memory: what the sequencer thread spends on admission, so the
+//!   durable write path is the difference.
+//! - `admission_256_verifying`: `admit` for the same, verifying each signature on the way (what
+//!   the sequencer thread spent before verification moved to the submitting threads).
 //! - `tiles_and_checkpoint_1m`: opening a store whose 1,000,000 entries have no tiles yet (the
 //!   crash-recovery path): read the leaf hashes, build and store every tile, sign checkpoint
 //!   1,000,000. Goal ≤ 10 s.
@@ -25,8 +27,10 @@ use std::sync::OnceLock;
 use divan::counter::ItemsCount;
 use divan::Bencher;
 use ed25519_dalek::SigningKey;
+use sverka_model::registry::Candidate;
 use sverka_model::submission::Annulment;
 use sverka_model::{Body, Payload};
+use sverka_store::admission::admit_candidate;
 use sverka_store::{CheckpointPolicy, Config, Incoming, Store};
 
 fn main() {
@@ -132,13 +136,32 @@ fn durable_batch_256x1kib_end_to_end(bencher: Bencher) {
     );
 }
 
-#[divan::bench(sample_count = 20, sample_size = 1)]
-fn admission_256(bencher: Bencher) {
+fn admission_fixture() -> (sverka_store::State, Vec<sverka_model::Submission>) {
     let election = sverka_model::Election::from_toml("e.toml", &election_toml()).expect("election");
     let state = sverka_store::State::new(std::sync::Arc::new(election), admin().verifying_key());
-    let submissions: Vec<sverka_model::Submission> = (1..=BATCH)
+    let submissions = (1..=BATCH)
         .map(|seq| sverka_model::Submission::decode(&submission(seq)).expect("decode"))
         .collect();
+    (state, submissions)
+}
+
+#[divan::bench(sample_count = 20, sample_size = 1)]
+fn admission_256_verified(bencher: Bencher) {
+    let (state, submissions) = admission_fixture();
+    let key = state.registry().verifying_key("cec-1").copied();
+    let candidates: Vec<Candidate> =
+        submissions.into_iter().map(|s| Candidate::new(s, key.as_ref())).collect();
+    let context = sverka_model::validate::ProtocolContext::default();
+    bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
+        for candidate in &candidates {
+            admit_candidate(&state, candidate, &context).expect("admitted");
+        }
+    });
+}
+
+#[divan::bench(sample_count = 20, sample_size = 1)]
+fn admission_256_verifying(bencher: Bencher) {
+    let (state, submissions) = admission_fixture();
     let context = sverka_model::validate::ProtocolContext::default();
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
         for submission in &submissions {

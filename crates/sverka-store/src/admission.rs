@@ -1,6 +1,7 @@
 //! Admission: may this submission enter the log?
 //!
-//! [`admit`] is a pure function of the [`State`] folded from the log so far, one decoded
+//! [`admit`] (and [`admit_candidate`], for a submission whose signature was already checked on
+//! the submitting thread) is a pure function of the [`State`] folded from the log so far, one decoded
 //! [`Submission`], and what the log holds that its checks need ([`ProtocolContext`]: the entry a
 //! correction supersedes, the other counting source of the same station and contest). The
 //! sequencer calls it for each submission of a batch, in order, and folds every accepted one into
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
-use sverka_model::registry::KeyRegistry;
+use sverka_model::registry::{Candidate, KeyRegistry};
 use sverka_model::validate::{validate_submission, Finding, ProtocolContext};
 use sverka_model::{Body, Election, Submission};
 
@@ -144,12 +145,33 @@ pub fn admit(
     submission: &Submission,
     context: &ProtocolContext,
 ) -> Result<Warnings, Rejection> {
+    admit_with(state, submission, context, || state.registry.check(submission))
+}
+
+/// [`admit`] for a submission whose signature was verified (or refuted) on the submitting thread
+/// ([`Candidate::new`], done by `Store::prepare`): the same rules, codes and order, without an
+/// Ed25519 operation when the key it was checked under is still the signer's registered key.
+pub fn admit_candidate(
+    state: &State,
+    candidate: &Candidate,
+    context: &ProtocolContext,
+) -> Result<Warnings, Rejection> {
+    let submission = candidate.submission();
+    admit_with(state, submission, context, || state.registry.check_candidate(candidate))
+}
+
+fn admit_with(
+    state: &State,
+    submission: &Submission,
+    context: &ProtocolContext,
+    registry_check: impl FnOnce() -> Result<(), Finding>,
+) -> Result<Warnings, Rejection> {
     if let Body::KeyRegistration(registration) = &submission.payload.body {
         if registration.key.id == LOG_SIGNER {
             return Err(Rejection::from_finding(&Finding::new("E110").with("key", LOG_SIGNER)));
         }
     }
-    state.registry.check(submission).map_err(|finding| Rejection::from_finding(&finding))?;
+    registry_check().map_err(|finding| Rejection::from_finding(&finding))?;
     let findings = validate_submission(&state.election, &submission.payload, context);
     let (errors, warnings): (Vec<&Finding>, Vec<&Finding>) =
         findings.iter().partition(|finding| finding.is_error());

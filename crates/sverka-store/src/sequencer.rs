@@ -16,29 +16,57 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use sverka_model::registry::Candidate;
 use sverka_model::submission::{Annulment, FORMAT_VERSION};
 use sverka_model::validate::{Finding, ProtocolContext};
 use sverka_model::{Body, Election, Payload, Protocol, Source, Submission};
 use sverka_tlog::note::{Ed25519Signer, NoteSigner};
 use sverka_tlog::{append_leaves, root_from_tiles, Checkpoint, Hash};
 
-use crate::admission::{admit, Rejection, State, LOG_SIGNER};
+use crate::admission::{admit_candidate, Rejection, State, LOG_SIGNER};
 use crate::db::{self, DbTiles, EntryRow};
 use crate::error::{StoreError, SubmitError};
 use crate::fault::FaultPoint;
 use crate::store::{CheckpointPolicy, Config, Receipt, SignedCheckpoint};
 
-/// A submission ready for the sequencer: hashed and decoded on the submitting thread.
+/// A submission ready for the sequencer: hashed, decoded and its signature verified on the
+/// submitting thread (see [`KeyDirectory`]).
 pub(crate) struct Prepared {
     pub bytes: Vec<u8>,
     pub sender: String,
     pub leaf_hash: Hash,
-    pub decoded: Result<Submission, Finding>,
+    pub decoded: Result<Candidate, Finding>,
+}
+
+/// Every registered key id with its public key, shared between the sequencer (which writes it
+/// after each batch that registers keys, and after every reload) and the submitting threads (which
+/// read it to verify signatures in parallel before queueing). It only ever gains keys: ids are
+/// never reused and a key never changes, so a stale copy at worst lacks a key, and the registry
+/// then verifies on the sequencer thread. Revocations are the registry's business, not this map's.
+#[derive(Clone, Default)]
+pub(crate) struct KeyDirectory(Arc<RwLock<HashMap<String, VerifyingKey>>>);
+
+impl KeyDirectory {
+    /// The key registered under `signer`, if the sequencer has published it.
+    pub(crate) fn get(&self, signer: &str) -> Option<VerifyingKey> {
+        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(signer).copied()
+    }
+
+    /// Adds every key of `state`'s registry not yet here.
+    fn publish(&self, state: &State) {
+        let registry = state.registry();
+        let mut keys = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (id, key) in registry.verifying_keys() {
+            if !keys.contains_key(id) {
+                keys.insert(id.to_string(), *key);
+            }
+        }
+    }
 }
 
 /// What the sequencer thread is asked to do.
@@ -69,6 +97,8 @@ pub(crate) struct Writer {
     signer: Ed25519Signer,
     origin: String,
     config: Config,
+    /// The keys the submitting threads verify under; updated here.
+    directory: KeyDirectory,
 }
 
 /// Whether the tiles of a tree of `size` leaves are all readable.
@@ -83,6 +113,7 @@ impl Writer {
         election_file: &str,
         signer: Ed25519Signer,
         config: Config,
+        directory: KeyDirectory,
     ) -> Result<Writer, StoreError> {
         let conn = Connection::open(db_path)?;
         crate::schema::configure(&conn)?;
@@ -96,6 +127,7 @@ impl Writer {
             signer,
             origin,
             config,
+            directory,
         };
         writer.load(election_file)?;
         Ok(writer)
@@ -109,7 +141,16 @@ impl Writer {
         config: Config,
     ) -> Result<Writer, StoreError> {
         let origin = signer.name().to_string();
-        Ok(Writer { conn, state, size: 0, root: sverka_tlog::EMPTY_ROOT, signer, origin, config })
+        Ok(Writer {
+            conn,
+            state,
+            size: 0,
+            root: sverka_tlog::EMPTY_ROOT,
+            signer,
+            origin,
+            config,
+            directory: KeyDirectory::default(),
+        })
     }
 
     pub(crate) fn state(&self) -> &State {
@@ -163,6 +204,7 @@ impl Writer {
         let log_key = *self.state.log_key();
         self.state = genesis_state(&self.conn, election_file, &log_key)?;
         refold_state(&self.conn, &mut self.state)?;
+        self.directory.publish(&self.state);
         Ok(())
     }
 
@@ -206,7 +248,8 @@ impl Writer {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(items.len());
         let mut new_leaves: Vec<Hash> = Vec::new();
-        let mut accepted: Vec<(usize, Submission)> = Vec::new();
+        let mut accepted: Vec<(usize, &Submission)> = Vec::new();
+        let mut registers_keys = false;
         let mut rejected: Vec<(usize, String)> = Vec::new();
         let mut in_batch: HashMap<Hash, u64> = HashMap::new();
         for (position, item) in items.iter().enumerate() {
@@ -222,21 +265,24 @@ impl Writer {
             }
             let verdict = match &item.decoded {
                 Err(finding) => Err(Rejection::from_finding(finding)),
-                Ok(submission) => {
+                Ok(candidate) => {
+                    let submission = candidate.submission();
                     let superseded = superseded_protocol(&tx, self.size, &accepted, submission)?;
                     let other = other_source_protocol(&tx, &accepted, submission)?;
                     let context = ProtocolContext {
                         superseded: superseded.as_ref(),
                         other_source: other.as_ref(),
                     };
-                    admit(&self.state, submission, &context)
+                    admit_candidate(&self.state, candidate, &context)
                 }
             };
             match verdict {
                 Ok(warnings) => {
-                    let submission = item.decoded.as_ref().expect("admitted, so decoded").clone();
+                    let submission =
+                        item.decoded.as_ref().expect("admitted, so decoded").submission();
                     let index = self.size + new_leaves.len() as u64;
-                    self.state.apply(&submission);
+                    self.state.apply(submission);
+                    registers_keys |= matches!(submission.payload.body, Body::KeyRegistration(_));
                     in_batch.insert(item.leaf_hash, index);
                     new_leaves.push(item.leaf_hash);
                     accepted.push((position, submission));
@@ -286,6 +332,9 @@ impl Writer {
         tx.commit()?;
         self.size = outcome.size();
         self.root = outcome.root();
+        if registers_keys {
+            self.directory.publish(&self.state);
+        }
         faults.check(FaultPoint::AfterCommit)?;
         Ok(outcomes)
     }
@@ -427,7 +476,7 @@ fn sequence_step(election: &Election, signer: String, seq: u64) -> Submission {
 fn logged_protocol(
     conn: &Connection,
     size: u64,
-    batch: &[(usize, Submission)],
+    batch: &[(usize, &Submission)],
     index: u64,
 ) -> Result<Option<Protocol>, StoreError> {
     let as_protocol = |submission: &Submission| match &submission.payload.body {
@@ -448,7 +497,7 @@ fn logged_protocol(
 fn superseded_protocol(
     conn: &Connection,
     size: u64,
-    batch: &[(usize, Submission)],
+    batch: &[(usize, &Submission)],
     submission: &Submission,
 ) -> Result<Option<Protocol>, StoreError> {
     match &submission.payload.body {
@@ -463,7 +512,7 @@ fn superseded_protocol(
 /// reverse (issue 4's machine/manual tolerance warning).
 fn other_source_protocol(
     conn: &Connection,
-    batch: &[(usize, Submission)],
+    batch: &[(usize, &Submission)],
     submission: &Submission,
 ) -> Result<Option<Protocol>, StoreError> {
     let Body::Protocol(protocol) = &submission.payload.body else {

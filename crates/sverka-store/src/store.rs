@@ -1,7 +1,7 @@
 //! [`Store`]: a data directory (`sverka.db`, `keys/log.key`) and the handle to it.
 //!
 //! A `Store` is cheap to clone (an `Arc`) and may be used from any number of threads. Submissions
-//! are hashed and decoded on the calling thread, then queued to the single
+//! are hashed, decoded and signature-checked on the calling thread, then queued to the single
 //! sequencer thread (see the `sequencer` module), which answers once the batch holding them is
 //! durable. Reads go to a small pool of SQLite connections and never block the sequencer (WAL).
 //!
@@ -25,6 +25,7 @@ use ed25519_dalek::SigningKey;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use sverka_model::registry::Candidate;
 use sverka_model::submission::{ElectionDefinition, FORMAT_VERSION, MAX_SUBMISSION_BYTES};
 use sverka_model::{Body, Election, Payload, Submission};
 use sverka_tlog::note::Ed25519Signer;
@@ -35,7 +36,7 @@ use crate::admission::{Problem, State, LOG_SIGNER};
 use crate::db::{self, DbTiles};
 use crate::error::{StoreError, SubmitError};
 use crate::fault::FaultPlan;
-use crate::sequencer::{self, Job, Prepared, Writer};
+use crate::sequencer::{self, Job, KeyDirectory, Prepared, Writer};
 
 /// The database file inside a data directory.
 pub const DB_FILE: &str = "sverka.db";
@@ -203,6 +204,9 @@ struct Inner {
     sequencer: Mutex<Option<JoinHandle<()>>>,
     /// Injected failures for the publication (the sequencer has its own copy).
     faults: FaultPlan,
+    /// Registered keys, kept by the sequencer, so [`Store::prepare`] can verify signatures on the
+    /// submitting threads.
+    directory: KeyDirectory,
 }
 
 impl Drop for Inner {
@@ -332,7 +336,8 @@ impl Store {
             return Err(StoreError::BadKeyFile(key_path));
         }
         let faults = config.faults.clone();
-        let writer = Writer::open(&db_path, &election_file, signer, config)?;
+        let directory = KeyDirectory::default();
+        let writer = Writer::open(&db_path, &election_file, signer, config, directory.clone())?;
         let election = writer.state().election().clone();
         let (sender, receiver) = mpsc::channel();
         let handle = std::thread::Builder::new()
@@ -350,6 +355,7 @@ impl Store {
                 jobs: Mutex::new(Some(sender)),
                 sequencer: Mutex::new(Some(handle)),
                 faults,
+                directory,
             }),
         };
         Ok(store)
@@ -381,12 +387,15 @@ impl Store {
         self.submit_prepared(self.prepare(items))
     }
 
-    /// Hashes and decodes on the calling thread (no store access); a large batch is split over
-    /// the machine's cores.
+    /// Hashes, decodes and verifies the Ed25519 signature (once, strictly, under the signer's
+    /// registered key) on the calling thread, without the database; a large batch is split over
+    /// the machine's cores. The sequencer thread then only checks keys, roles, sequence numbers
+    /// and the protocol, and writes.
     pub fn prepare(&self, items: Vec<Incoming>) -> PreparedBatch {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let directory = &self.inner.directory;
         if items.len() < 64 || threads == 1 {
-            return PreparedBatch(items.into_iter().map(prepare_one).collect());
+            return PreparedBatch(items.into_iter().map(|i| prepare_one(i, directory)).collect());
         }
         let chunk = items.len().div_ceil(threads);
         let mut items = items;
@@ -400,7 +409,9 @@ impl Store {
             let handles: Vec<_> = chunks
                 .into_iter()
                 .map(|chunk| {
-                    scope.spawn(move || chunk.into_iter().map(prepare_one).collect::<Vec<_>>())
+                    scope.spawn(move || {
+                        chunk.into_iter().map(|i| prepare_one(i, directory)).collect::<Vec<_>>()
+                    })
                 })
                 .collect();
             handles.into_iter().flat_map(|handle| handle.join().expect("prepare thread")).collect()
@@ -696,10 +707,13 @@ impl Store {
     }
 }
 
-/// Hashes and decodes one submission.
-fn prepare_one(incoming: Incoming) -> Prepared {
+/// Hashes, decodes and verifies one submission.
+fn prepare_one(incoming: Incoming, directory: &KeyDirectory) -> Prepared {
     let leaf_hash = sverka_tlog::leaf_hash(&incoming.bytes);
-    let decoded = sverka_model::validate::decode_submission(&incoming.bytes);
+    let decoded = sverka_model::validate::decode_submission(&incoming.bytes).map(|submission| {
+        let key = directory.get(&submission.payload.signer);
+        Candidate::new(submission, key.as_ref())
+    });
     Prepared { bytes: incoming.bytes, sender: incoming.sender, leaf_hash, decoded }
 }
 
