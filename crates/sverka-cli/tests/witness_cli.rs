@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use sverka_tlog::witness::AddCheckpoint;
 use sverka_tlog::{leaf_hash, Checkpoint, CosignatureVerifier, Ed25519Signer, Note};
 
+const TINY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/tiny/election.toml");
 const ELECTION: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/kyrgyzstan-2021/election.toml");
 
@@ -118,11 +119,16 @@ impl WitnessProcess {
 }
 
 fn serve(data: &Path, witnesses: &[&WitnessProcess]) -> (Running, String) {
+    let specs: Vec<String> = witnesses.iter().map(|w| format!("{}={}", w.url, w.vkey)).collect();
+    serve_with(data, &specs, &[])
+}
+
+fn serve_with(data: &Path, witnesses: &[String], flags: &[&str]) -> (Running, String) {
     let port = free_port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_sverka"));
-    command.arg("serve").arg(data).args(["--listen", &format!("127.0.0.1:{port}")]);
+    command.arg("serve").arg(data).args(["--listen", &format!("127.0.0.1:{port}")]).args(flags);
     for witness in witnesses {
-        command.args(["--witness", &format!("{}={}", witness.url, witness.vkey)]);
+        command.args(["--witness", witness]);
     }
     let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("serve starts");
     let running = Running(child);
@@ -262,4 +268,64 @@ fn the_2021_night_is_witnessed_by_two_witnesses_who_refuse_forks_rollbacks_and_f
     let (again, size) = witnessed_checkpoint(&base, final_size);
     assert_eq!(size, final_size);
     assert_eq!(cosigned_by(&again, &[&party, &ngo]), 2, "{again}");
+}
+
+/// `GET /checkpoint`: status, the `Sverka-Witnessed` header, the body.
+fn get_checkpoint(base: &str) -> (u16, String, String) {
+    let response = agent().get(format!("{base}/checkpoint")).call().unwrap();
+    let status = response.status().as_u16();
+    let witnessed = response
+        .headers()
+        .get("sverka-witnessed")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, witnessed, response.into_body().read_to_string().unwrap())
+}
+
+#[test]
+fn below_the_quorum_a_checkpoint_is_published_marked_unwitnessed_or_held_back_when_told_to_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let (night, data) = (dir.path().join("night"), dir.path().join("data"));
+    let p = |path: &Path| path.to_str().unwrap().to_owned();
+    ok(sverka(&["simulate", "--election", TINY, "--seed", "2", "--out", &p(&night)]));
+    ok(sverka(&["init", &p(&data), "--election", &p(&night.join("election.toml"))]));
+    ok(sverka(&["import", &p(&data), &p(&night.join("submissions.jsonl"))]));
+    let log_key = std::fs::read_to_string(data.join("keys/log.key")).unwrap();
+    let log_vkey = Ed25519Signer::from_skey(log_key.trim()).unwrap().verifier().to_vkey();
+    let mut up = WitnessProcess::new(dir.path(), "witness.up.example");
+    up.start(&log_vkey);
+    // A witness nobody answers for: its port is free.
+    let down = WitnessProcess::new(dir.path(), "witness.down.example");
+    let witnesses = [
+        format!("{}={}", up.url, up.vkey),
+        format!("http://127.0.0.1:{}={}", free_port(), down.vkey),
+    ];
+
+    // Default: publish and mark. One of two cosignatures: served, marked unwitnessed.
+    let (server, base) = serve_with(&data, &witnesses, &[]);
+    wait_until("the reachable witness's cosignature", 60, || {
+        let (status, _, note) = get_checkpoint(&base);
+        status == 200 && cosigned_by(&note, &[&up]) == 1
+    });
+    let (status, witnessed, note) = get_checkpoint(&base);
+    assert_eq!((status, witnessed.as_str()), (200, "no"));
+    assert_eq!(cosigned_by(&note, &[&up, &down]), 1);
+    drop(server);
+
+    // Told to wait: no checkpoint ever reached the quorum of 2, so none is served.
+    let (server, base) = serve_with(&data, &witnesses, &["--witness-wait"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(get_checkpoint(&base).0, 503, "nothing reached the quorum");
+    drop(server);
+
+    // With a quorum of 1 the same checkpoint is witnessed and served.
+    let (_server, base) =
+        serve_with(&data, &witnesses, &["--witness-wait", "--witness-quorum", "1"]);
+    let (note, _) = witnessed_checkpoint(&base, 1);
+    assert_eq!(cosigned_by(&note, &[&up]), 1);
+
+    // A quorum larger than the witnesses is a usage error.
+    let bad = sverka(&["serve", &p(&data), "--witness", &witnesses[0], "--witness-quorum", "2"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--witness-quorum 2"));
 }
