@@ -9,9 +9,12 @@
 //!   women rule, single-member districts, margins, and the `sverka allocate` JSON contract.
 //! - [`tabulate`]: the fold from log entries to [`tabulate::Results`]: which protocol counts,
 //!   official and preliminary views, totals per level, seats, outcomes and their sensitivity.
+//! - [`reconcile`]: every source against every other per station, and whether the
+//!   discrepancies could change an outcome (`sverka-reconciliation/v1`).
 //! - [`snapshot`]: the results as `sverka-snapshot/v1` canonical JSON, naming their checkpoint.
 
 pub mod export;
+pub mod reconcile;
 pub mod replay;
 pub mod seats;
 pub mod snapshot;
