@@ -12,6 +12,8 @@
 //! - [`sample_size`]: sample sizes before an audit starts, for a risk limit and assumed error rates.
 //! - [`escalation`]: the stopping and escalation rule, ending in a full hand count.
 //! - [`sampler`]: the normative seeded SHA-256 sampler (cryptorandom's `SHA256`, as SHANGRLA uses it).
+//! - [`forensics`]: election forensics (issue 11): fingerprints, round numbers, digits, source
+//!   deviations and a per-station anomaly list; flags for human review, never proof.
 //!
 //! What this crate deliberately does not do: no I/O, no clock, no log entries, no HTTP. The audit workflow
 //! (manifests, seed commitment, recorded hand counts) lives in the store, server and CLI, and feeds plain
@@ -22,6 +24,7 @@ pub mod assertion;
 pub mod comparison;
 pub mod contest;
 pub mod escalation;
+pub mod forensics;
 pub mod sample_size;
 pub mod sampler;
 
