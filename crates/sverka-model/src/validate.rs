@@ -672,16 +672,21 @@ pub fn validate_submission(
             vec![Finding::new("E602")]
         }
         Body::KeyRevocation(_) => Vec::new(),
+        // The log's one election entry is entry 0, written and signed by the log key at `sverka
+        // init` and never submitted; a submitted one would be a second definition, which no
+        // replay can follow (found by the bad-submission catalogue: it was accepted, and the
+        // live results stopped at it).
         Body::Election(definition) => {
             let hash = &definition.definition_sha256;
             let is_hex = hash.len() == 64
                 && hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            if is_hex {
-                Vec::new()
+            let detail = if is_hex {
+                "the log has its election definition already (entry 0, written by sverka init); \
+                 a log describes one election"
             } else {
-                let detail = "definition_sha256 is not 64 lower-case hex digits";
-                vec![Finding::new("E603").with("detail", detail)]
-            }
+                "definition_sha256 is not 64 lower-case hex digits"
+            };
+            vec![Finding::new("E603").with("detail", detail)]
         }
     }
 }

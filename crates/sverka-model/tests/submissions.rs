@@ -737,9 +737,9 @@ fn submission_cases(e: &Election) -> Vec<Case> {
             &["E603"],
         ),
         case(
-            "the election entry",
+            "a second election entry (entry 0 is written by init, never submitted)",
             validate(Body::Election(ElectionDefinition::of(TINY.as_bytes()))),
-            &[],
+            &["E603"],
         ),
     ]
 }
