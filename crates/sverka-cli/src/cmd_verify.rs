@@ -128,20 +128,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let reader: ReadFn =
-        if args.target.starts_with("http://") || args.target.starts_with("https://") {
-            let http =
-                HttpReader { base: args.target.clone(), agent: ureq::Agent::new_with_defaults() };
-            Box::new(move |p| http.read(p))
-        } else {
-            let dir = DirReader(PathBuf::from(&args.target));
-            if !dir.0.is_dir() {
-                eprintln!("sverka verify: {} is not a directory or an http:// URL", args.target);
-                return Ok(ExitCode::from(2));
-            }
-            Box::new(move |p| dir.read(p).map_err(|e| e.to_string()))
-        };
-    match verify(&args, policy.as_ref(), &FnReader(reader)) {
+    let Some(reader) = reader_for(&args.target) else {
+        eprintln!("sverka verify: {} is not a directory or an http:// URL", args.target);
+        return Ok(ExitCode::from(2));
+    };
+    match verify(&args, policy.as_ref(), &reader) {
         Ok(summary) => {
             println!("{summary}");
             println!("OK: everything published under this checkpoint holds");
@@ -154,7 +145,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-struct FnReader(ReadFn);
+/// Reads a publication from a directory or an http(s):// URL; `None` if `target` is neither.
+pub(crate) fn reader_for(target: &str) -> Option<FnReader> {
+    let reader: ReadFn = if target.starts_with("http://") || target.starts_with("https://") {
+        let http = HttpReader { base: target.to_string(), agent: ureq::Agent::new_with_defaults() };
+        Box::new(move |p| http.read(p))
+    } else {
+        let dir = DirReader(PathBuf::from(target));
+        if !dir.0.is_dir() {
+            return None;
+        }
+        Box::new(move |p| dir.read(p).map_err(|e| e.to_string()))
+    };
+    Some(FnReader(reader))
+}
+
+/// A publication reader over a directory or a URL (see [`reader_for`]).
+pub(crate) struct FnReader(ReadFn);
 
 impl PublicationReader for FnReader {
     type Error = String;
@@ -386,6 +393,7 @@ fn check_entry(
         Body::KeyRegistration(_) => "key registrations",
         Body::KeyRevocation(_) => "key revocations",
         Body::Election(_) => "election definitions",
+        Body::Audit(_) => "audit steps",
     };
     *counts.entry(kind).or_default() += 1;
     match replay {
