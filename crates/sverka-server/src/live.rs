@@ -15,8 +15,11 @@ use std::time::Duration;
 use axum::body::Bytes;
 use sha2::{Digest, Sha256};
 use sverka_model::Election;
+use sverka_model::Submission;
 use sverka_store::{SignedCheckpoint, Store, StoreError};
+use sverka_tally::changes::Changes;
 use sverka_tally::replay::{Replay, ReplayError};
+use sverka_tally::snapshot::Checkpoint;
 use sverka_tally::tabulate::{Results, ResultsConfig};
 
 use crate::problem::Problem;
@@ -36,6 +39,11 @@ pub struct CachedPage {
 
 /// Everything computed from one checkpoint.
 pub struct Published {
+    /// The checkpoint published before this one and its results: the default "from" of
+    /// `/changes` (what changed since the page a reader saw last).
+    pub previous: Option<(SignedCheckpoint, Arc<Results>)>,
+    /// Changes between checkpoints computed while this result was current, by (from, to).
+    changes: Mutex<HashMap<(u64, u64), Arc<Changes>>>,
     /// The checkpoint the results were computed from (`None` only before the first fold).
     pub checkpoint: Option<SignedCheckpoint>,
     /// The snapshot JSON served by `/api/v1/results`.
@@ -51,16 +59,25 @@ pub struct Published {
 impl Published {
     /// Before the first fold: no checkpoint, no results.
     pub fn empty(_election: &Election) -> Published {
-        Published::new(None, Bytes::from_static(b"{}"), None)
+        Published::new(None, Bytes::from_static(b"{}"), None, None)
     }
 
     fn new(
         checkpoint: Option<SignedCheckpoint>,
         snapshot: Bytes,
         results: Option<Arc<Results>>,
+        previous: Option<(SignedCheckpoint, Arc<Results>)>,
     ) -> Published {
         let etag = etag_of(checkpoint.as_ref().map_or(0, |c| c.size), &snapshot);
-        Published { checkpoint, snapshot, etag, results, pages: Mutex::new(HashMap::new()) }
+        Published {
+            previous,
+            changes: Mutex::new(HashMap::new()),
+            checkpoint,
+            snapshot,
+            etag,
+            results,
+            pages: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The size of the checkpoint (0 before the first fold).
@@ -178,7 +195,13 @@ fn refresh_blocking(
     let config = ResultsConfig { stations: true, ..ResultsConfig::default() };
     let results = replay.tally().results_with(replay.election(), &config);
     remember_snapshot(state, checkpoint.size, snapshot.clone());
-    Ok(Some(Arc::new(Published::new(Some(checkpoint), snapshot, Some(Arc::new(results))))))
+    let previous = current.checkpoint.clone().zip(current.results.clone());
+    Ok(Some(Arc::new(Published::new(
+        Some(checkpoint),
+        snapshot,
+        Some(Arc::new(results)),
+        previous,
+    ))))
 }
 
 /// Brings the published results up to the latest checkpoint.
@@ -273,3 +296,152 @@ pub async fn snapshot_at(state: &AppState, size: u64) -> Result<Option<(Bytes, S
 
 /// Snapshots kept in memory, by checkpoint size.
 pub(crate) type SnapshotCache = Mutex<BTreeMap<u64, (Bytes, String)>>;
+
+/// Why `/changes` cannot answer for the checkpoints asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangesError {
+    #[error("no signed checkpoint of size {0}; the log's checkpoints are listed at /checkpoint and in the snapshots")]
+    NoSuchCheckpoint(u64),
+    #[error("from ({from}) is after to ({to}): changes run forwards")]
+    Backwards { from: u64, to: u64 },
+    #[error("checkpoint {to} is not published yet (the latest is {latest})")]
+    NotYet { to: u64, latest: u64 },
+    #[error("no results are published yet")]
+    NothingPublished,
+    #[error("the server could not compute the changes")]
+    Internal,
+}
+
+/// Replays the log to each of `sizes` (ascending) and returns the results there, with stations.
+fn results_at_sizes(store: &Store, sizes: &[u64]) -> Result<Vec<Results>, FollowError> {
+    let mut follower = Follower::new();
+    let mut out = Vec::with_capacity(sizes.len());
+    let config = ResultsConfig { stations: true, ..ResultsConfig::default() };
+    for &size in sizes {
+        fold_to(store, &mut follower, size)?;
+        let replay = follower.replay.as_ref().ok_or(ReplayError::NoElection)?;
+        out.push(replay.tally().results_with(replay.election(), &config));
+    }
+    Ok(out)
+}
+
+/// The decoded entries `from..to` (entries that do not decode are skipped: the replay has
+/// already refused such a log).
+fn entries_between(
+    store: &Store,
+    from: u64,
+    to: u64,
+) -> Result<Vec<(u64, Submission)>, FollowError> {
+    let mut out = Vec::new();
+    let mut start = from;
+    while start < to {
+        let end = to.min(start + READ_CHUNK);
+        for (offset, bytes) in store.entries(start..end)?.iter().enumerate() {
+            if let Ok(submission) = Submission::decode(bytes) {
+                out.push((start + offset as u64, submission));
+            }
+        }
+        start = end;
+    }
+    Ok(out)
+}
+
+/// Only one replay for `/changes` at a time: a crowd asking for old ranges waits in line instead
+/// of replaying the log once per request.
+static CHANGES_GATE: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// The changes between checkpoints `from` and `to` (defaults: the checkpoint published before the
+/// current one, and the current one), from the results of `published` when it has them and by
+/// replaying the log otherwise. `snapshot(N) = tabulate(entries[0..N])` makes both the same.
+pub async fn changes_between(
+    state: &AppState,
+    published: &Arc<Published>,
+    from: Option<u64>,
+    to: Option<u64>,
+) -> Result<Arc<Changes>, ChangesError> {
+    let current = published.checkpoint.clone().ok_or(ChangesError::NothingPublished)?;
+    let to = to.unwrap_or(current.size);
+    let from = from.unwrap_or_else(|| match &published.previous {
+        Some((previous, _)) if previous.size <= to => previous.size,
+        _ => to,
+    });
+    if from > to {
+        return Err(ChangesError::Backwards { from, to });
+    }
+    if from == 0 {
+        // The log's first entry is the election itself; there are no results before it.
+        return Err(ChangesError::NoSuchCheckpoint(0));
+    }
+    if to > current.size {
+        return Err(ChangesError::NotYet { to, latest: current.size });
+    }
+    if let Some(found) = lock(&published.changes).get(&(from, to)) {
+        return Ok(found.clone());
+    }
+    let _permit = CHANGES_GATE.acquire().await.map_err(|_| ChangesError::Internal)?;
+    if let Some(found) = lock(&published.changes).get(&(from, to)) {
+        return Ok(found.clone());
+    }
+    let task_state = state.clone();
+    let task_published = published.clone();
+    let computed = tokio::task::spawn_blocking(move || {
+        compute_changes(&task_state, &task_published, &current, from, to)
+    })
+    .await
+    .map_err(|_| ChangesError::Internal)??;
+    let computed = Arc::new(computed);
+    let mut cache = lock(&published.changes);
+    if cache.len() < 64 {
+        cache.insert((from, to), computed.clone());
+    }
+    Ok(computed)
+}
+
+fn compute_changes(
+    state: &AppState,
+    published: &Published,
+    current: &SignedCheckpoint,
+    from: u64,
+    to: u64,
+) -> Result<Changes, ChangesError> {
+    let store = state.store();
+    let internal = |error: FollowError| {
+        eprintln!("sverka-server: changes {from}..{to}: {error}");
+        ChangesError::Internal
+    };
+    let history = store.checkpoint_history().map_err(|e| internal(e.into()))?;
+    let find = |size: u64| -> Result<SignedCheckpoint, ChangesError> {
+        if size == current.size {
+            return Ok(current.clone());
+        }
+        history.iter().find(|c| c.size == size).cloned().ok_or(ChangesError::NoSuchCheckpoint(size))
+    };
+    let (from_checkpoint, to_checkpoint) = (find(from)?, find(to)?);
+    let known = |size: u64| -> Option<Arc<Results>> {
+        if size == current.size {
+            return published.results.clone();
+        }
+        match &published.previous {
+            Some((previous, results)) if previous.size == size => Some(results.clone()),
+            _ => None,
+        }
+    };
+    let (before, after) = match (known(from), known(to)) {
+        (Some(before), Some(after)) => (before, after),
+        _ => {
+            let mut replayed = results_at_sizes(store, &[from, to]).map_err(internal)?;
+            let after = Arc::new(replayed.pop().ok_or(ChangesError::Internal)?);
+            let before = Arc::new(replayed.pop().ok_or(ChangesError::Internal)?);
+            (before, after)
+        }
+    };
+    let entries = entries_between(store, from, to).map_err(internal)?;
+    let checkpoint = |c: &SignedCheckpoint| Checkpoint { size: c.size, root: *c.root.as_bytes() };
+    Ok(sverka_tally::changes::changes(
+        &before,
+        &after,
+        &entries,
+        checkpoint(&from_checkpoint),
+        checkpoint(&to_checkpoint),
+    ))
+}

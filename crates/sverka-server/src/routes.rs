@@ -58,8 +58,10 @@ fn routes(timeout: Duration) -> Routes {
         .get("/api/v1/receipts/{leaf_hash}", api::receipt)
         .get("/api/v1/quarantine", api::quarantine)
         .get("/api/v1/results", api::results)
+        .get("/api/v1/reconciliation", crate::reconcile_api::reconciliation)
         .get("/api/v1/openapi.json", api::openapi)
         .get("/checkpoint", crate::witnessing::checkpoint)
+        .get("/witnessed.svg", crate::witnessing::badge)
         .get("/tile/{*path}", publication::tile)
         .get("/log.vkey", publication::log_vkey)
         .get("/snapshot/{file}", publication::snapshot)
@@ -68,7 +70,14 @@ fn routes(timeout: Duration) -> Routes {
         .get("/region/{id}", site::region)
         .get("/district/{id}", site::district)
         .get("/station/{id}", site::station)
+        .get("/reconciliation", site::reconcile::nation)
+        .get("/reconciliation/{district}", site::reconcile::district)
+        .get("/audit", site::audit::page)
+        .get("/forensics", site::forensics::page)
         .get("/find", site::find)
+        .get("/changes", site::changes)
+        .get("/changes.atom", site::changes_atom)
+        .get("/changes.json", site::changes_json)
         .get("/healthz", api::health);
     let timed = Routes {
         router: timed.router.layer(middleware::from_fn_with_state(timeout, request_timeout)),

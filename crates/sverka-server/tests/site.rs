@@ -288,3 +288,230 @@ async fn the_national_page_of_a_night_with_every_station_counted_is_under_100_kb
     }
     server.stop().await;
 }
+
+/// Submits `lines` as one batch; returns the log indices of the accepted ones, by line.
+async fn submit_all(
+    server: &common::TestServer,
+    client: &reqwest::Client,
+    lines: &[Vec<u8>],
+) -> Vec<Option<u64>> {
+    let results: Value = client
+        .post(server.url("/api/v1/submissions/batch"))
+        .body(lines.join(&b'\n'))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["status"] == 201).then(|| r["receipt"]["index"].as_u64().unwrap()))
+        .collect()
+}
+
+/// The nation-wide votes of the list race in one view of a snapshot.
+fn nation_votes(snapshot: &Value, view: &str) -> serde_json::Map<String, Value> {
+    snapshot["contests"][0][view]["levels"][0]["votes"].as_object().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_changed_lists_arrivals_annulments_and_every_decrease_with_its_reason() {
+    let night = common::night(5, None);
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let (first, second) = night.lines.split_at(night.lines.len() / 2);
+    submit_all(&server, &client, first).await;
+    let a = server.results_at_least(&client, server.store.tree_size().unwrap()).await;
+    let receipts = submit_all(&server, &client, second).await;
+    let b = server.results_at_least(&client, server.store.tree_size().unwrap()).await;
+    let (size_a, size_b) =
+        (common::checkpoint_size(&a).unwrap(), common::checkpoint_size(&b).unwrap());
+
+    // A → B: every protocol accepted in between is listed once, as an arrival or a correction.
+    let json: Value = client
+        .get(server.url(&format!("/changes.json?from={size_a}&to={size_b}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json["format"], "sverka-changes/v1");
+    assert_eq!(json["from"]["size"], size_a);
+    assert_eq!(json["from"]["root"], a["checkpoint"]["root"]);
+    assert_eq!(json["to"]["root"], b["checkpoint"]["root"]);
+    let mut listed: Vec<u64> = ["arrivals", "corrections"]
+        .iter()
+        .flat_map(|list| {
+            json[list].as_array().unwrap().iter().map(|e| e["index"].as_u64().unwrap())
+        })
+        .collect();
+    listed.sort_unstable();
+    let mut accepted: Vec<u64> = second
+        .iter()
+        .zip(&receipts)
+        .filter(|(line, _)| String::from_utf8_lossy(line).contains("\"type\":\"protocol\""))
+        .filter_map(|(_, index)| *index)
+        .collect();
+    accepted.sort_unstable();
+    assert!(!accepted.is_empty());
+    assert_eq!(listed, accepted);
+    let machine_stations: std::collections::BTreeSet<&str> = json["arrivals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["source"] == "machine")
+        .map(|a| a["station"].as_str().unwrap())
+        .collect();
+    let page =
+        get_page(&client, &server.url(&format!("/changes?from={size_a}&to={size_b}&lang=en")))
+            .await;
+    if !machine_stations.is_empty() {
+        assert_eq!(
+            attribute_after(&page, "data-source=\"machine\"", "data-stations"),
+            Some(machine_stations.len().to_string())
+        );
+    }
+    for station in &machine_stations {
+        assert!(page.contains(&format!("href=\"/station/{station}?lang=en\"")), "{station}");
+    }
+
+    // B → C: the CEC annuls one counted station; every total it was part of goes down.
+    let election =
+        sverka_model::Election::from_toml("election.toml", &night.election_toml).unwrap();
+    // A station counted since A: the first accepted list-race protocol of the first batch.
+    let station = first
+        .iter()
+        .map(|line| sverka_model::Submission::decode(line).unwrap())
+        .find_map(|s| match s.payload.body {
+            sverka_model::Body::Protocol(p) if p.contest == "list" => Some(p.station),
+            _ => None,
+        })
+        .unwrap();
+    let reason = "CEC decision No. 42: the ballot box seal was broken";
+    let (admin, annulment) = signed_by_night_key(5, "admin", |signer| sverka_model::Payload {
+        v: 1,
+        election: election.id.clone(),
+        signer,
+        seq: 1_000_000,
+        time: Some("2026-03-02T09:00:00+06:00".to_string()),
+        body: sverka_model::Body::Annulment(sverka_model::submission::Annulment {
+            station: station.clone(),
+            contest: None,
+            reason: reason.to_string(),
+        }),
+    });
+    let response = client
+        .post(server.url("/api/v1/submissions"))
+        .body(annulment.to_bytes())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "{}", response.text().await.unwrap());
+    let c = server.results_at_least(&client, size_b + 1).await;
+    let size_c = common::checkpoint_size(&c).unwrap();
+    let latest: Value =
+        client.get(server.url("/changes.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (latest["from"]["size"].as_u64(), latest["to"]["size"].as_u64()),
+        (Some(size_b), Some(size_c)),
+        "default: the previous checkpoint to the latest"
+    );
+    assert_eq!(latest["annulments"][0]["reason"], reason);
+    assert_eq!(latest["annulments"][0]["signer"], admin.as_str());
+    assert_eq!(latest["annulments"][0]["station"], station.as_str());
+    let decreases = latest["decreases"].as_array().unwrap();
+    for view in ["preliminary", "official"] {
+        let (before, after) = (nation_votes(&b, view), nation_votes(&c, view));
+        for (option, was) in &before {
+            let now = &after[option];
+            let listed = decreases.iter().find(|d| {
+                d["view"] == view
+                    && d["level"] == "nation"
+                    && d["total"] == "votes"
+                    && d["option"] == option.as_str()
+            });
+            if now.as_u64() < was.as_u64() {
+                let listed =
+                    listed.unwrap_or_else(|| panic!("{view} {option}: {was} → {now} not listed"));
+                assert_eq!((&listed["before"], &listed["after"]), (was, now));
+                let culprit = &listed["stations"][0];
+                assert_eq!(culprit["station"], station.as_str());
+                assert_eq!(culprit["causes"][0]["kind"], "annulment");
+                assert_eq!(culprit["causes"][0]["reason"], reason);
+            } else {
+                assert!(listed.is_none(), "{view} {option} did not go down");
+            }
+        }
+    }
+    assert!(!decreases.is_empty(), "annulling a counted station lowers totals");
+    for lang in ["ky", "ru", "en"] {
+        let page = get_page(&client, &server.url(&format!("/changes?lang={lang}"))).await;
+        assert!(page.contains(&format!("<html lang=\"{lang}\"")));
+        assert!(page.contains(&html_escaped(reason)), "{lang}: the reason is shown");
+        assert_eq!(
+            attribute_after(&page, "data-decreases", "data-decreases"),
+            Some(decreases.len().to_string())
+        );
+        assert_eq!(page.matches("class=\"decrease\"").count(), decreases.len());
+        let atom =
+            client.get(server.url(&format!("/changes.atom?lang={lang}"))).send().await.unwrap();
+        assert_eq!(atom.headers()[CONTENT_TYPE], "application/atom+xml; charset=utf-8");
+        let atom = atom.text().await.unwrap();
+        assert!(
+            atom.starts_with("<?xml")
+                && atom.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\"")
+        );
+        assert_eq!(
+            atom.matches("<entry>").count(),
+            1 + decreases.len(),
+            "the annulment and each decrease"
+        );
+        assert!(atom.contains(&html_escaped(reason)));
+    }
+    let english = get_page(&client, &server.url("/changes?lang=en")).await;
+    assert!(english.contains("Totals that went down"));
+
+    // Wrong ranges are refused with what is wrong.
+    let backwards = client
+        .get(server.url(&format!("/changes.json?from={size_c}&to={size_b}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(backwards.status(), StatusCode::BAD_REQUEST);
+    assert!(backwards.text().await.unwrap().contains("after"));
+    let missing =
+        client.get(server.url(&format!("/changes.json?to={}", size_c + 100))).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let garbage = client.get(server.url("/changes?from=yesterday")).send().await.unwrap();
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+    assert!(garbage.text().await.unwrap().contains("yesterday"));
+    server.stop().await;
+}
+
+fn html_escaped(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Signs the payload `build(key id)` with the first key whose id starts with `prefix` of the
+/// night simulated with `seed` (keys depend only on the seed and the key id).
+fn signed_by_night_key(
+    seed: u64,
+    prefix: &str,
+    build: impl FnOnce(String) -> sverka_model::Payload,
+) -> (String, sverka_model::Submission) {
+    let config = sverka_model::simulate::Config { seed, ..Default::default() };
+    let files = sverka_model::simulate::Night::new("election.toml", common::TINY, config)
+        .unwrap()
+        .key_files();
+    let file = files
+        .iter()
+        .find(|f| f.path.trim_start_matches("keys/").starts_with(prefix))
+        .expect("a key of that kind");
+    let id = file.path.trim_start_matches("keys/").trim_end_matches(".key").to_string();
+    let key = sverka_model::keys::decode_private_key(&file.contents).expect("a private key");
+    (id.clone(), build(id).sign(&key))
+}

@@ -12,7 +12,9 @@
 //! - [`reconcile`]: every source against every other per station, and whether the
 //!   discrepancies could change an outcome (`sverka-reconciliation/v1`).
 //! - [`snapshot`]: the results as `sverka-snapshot/v1` canonical JSON, naming their checkpoint.
+//! - [`changes`]: what changed between two checkpoints (`sverka-changes/v1`).
 
+pub mod changes;
 pub mod export;
 pub mod reconcile;
 pub mod replay;

@@ -2,6 +2,8 @@
 //! English, complete without JavaScript.
 //!
 //! - [`national`], [`region`], [`district`], [`station`], [`find`]: the handlers;
+//! - `changes`: "what changed" between two checkpoints ([`changes`], [`changes_atom`],
+//!   [`changes_json`]);
 //! - `pages`: the national, region and district pages; `station`: the station page;
 //! - `html`: escaping and the page shell; `charts`: SVG; `i18n`: languages and numbers.
 //!
@@ -10,10 +12,14 @@
 //! `ETag`. Pages are public and short-lived in caches (`max-age=5`), so a CDN in front absorbs a
 //! crowd while the night moves on.
 
+pub mod audit;
+mod changes;
 pub mod charts;
+pub mod forensics;
 pub mod html;
 pub mod i18n;
 mod pages;
+pub mod reconcile;
 mod station;
 
 use axum::extract::{Path, Query, State};
@@ -26,6 +32,8 @@ use crate::api::etag_matches;
 use crate::live::{CachedPage, Published};
 use crate::AppState;
 use i18n::Lang;
+
+pub use changes::{atom as changes_atom, json as changes_json, page as changes};
 
 /// Query parameters every page takes.
 #[derive(Deserialize, Default)]

@@ -288,7 +288,8 @@ pub(super) fn checkpoint_note(out: &mut String, ctx: &Ctx<'_>) {
             let _ = write!(
                 out,
                 "<section class=\"checkpoint\"><p>{}: <strong data-checkpoint-size=\"{}\">{} {}</strong>, {} <code>{}</code>. \
-                 <a href=\"/checkpoint\">{}</a> · <a href=\"/api/v1/results\">JSON</a> · <code>sverka verify</code></p></section>",
+                 <a href=\"/checkpoint\">{}</a> · <a href=\"/api/v1/results\">JSON</a> · <code>sverka verify</code> · \
+                 <a href=\"/changes?lang={}\">{}</a></p></section>",
                 esc(lang.t(Msg::ComputedFrom)),
                 checkpoint.size,
                 lang.int(checkpoint.size),
@@ -296,7 +297,12 @@ pub(super) fn checkpoint_note(out: &mut String, ctx: &Ctx<'_>) {
                 esc(lang.t(Msg::Root)),
                 esc(&checkpoint.root.to_hex()),
                 esc(lang.t(Msg::VerifyIt)),
+                lang.code(),
+                esc(lang.t(Msg::WhatChanged)),
             );
+            if !ctx.state.config().witnesses.is_empty() {
+                out.push_str(&crate::witnessing::badge_html(checkpoint.size, lang.code()));
+            }
         }
         None => {
             let _ = write!(
