@@ -410,3 +410,91 @@ async fn rate_limits_per_address_and_per_key_answer_429_with_their_own_codes() {
 fn signature_of_zeros() -> String {
     "A".repeat(86) + "=="
 }
+
+/// `(station, contest, source)` of a protocol line.
+fn about(line: &[u8]) -> (String, String, String) {
+    let value: Value = serde_json::from_slice(line).unwrap();
+    let field = |name: &str| value["payload"][name].as_str().unwrap_or_default().to_string();
+    (field("station"), field("contest"), field("source"))
+}
+
+/// Issue 4, "Done when": a simulated 2021 night POSTed line by line in night order (machines,
+/// then hand counts, then observers' copies), every line sent twice. Each planted broken control
+/// relation is refused with E401 (both times), each planted machine/hand-count mismatch is
+/// accepted with W104 on the hand count, and everything else lands exactly once: the second
+/// sending of an accepted line gets the same receipt and appends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_2021_night_over_http_with_every_line_sent_twice_lands_exactly_once() {
+    use sverka_model::simulate::{Config as SimConfig, DefectKind, Night};
+    let config = SimConfig {
+        seed: 3,
+        stations: Some(120),
+        observer_discrepancy_count: 1,
+        broken_relation_count: 2,
+        ..SimConfig::default()
+    };
+    let night = Night::new("election.toml", common::KYRGYZSTAN_2021, config).unwrap();
+    let lines: Vec<Vec<u8>> = night
+        .submissions()
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    let broken: Vec<u64> = night
+        .defects()
+        .iter()
+        .filter(|d| d.kind == DefectKind::ControlRelationBroken)
+        .filter_map(|d| d.line)
+        .collect();
+    let mismatched: Vec<(String, String)> = night
+        .defects()
+        .iter()
+        .filter(|d| d.kind == DefectKind::MachineManualMismatch)
+        .map(|d| (d.station.clone(), d.contest.clone()))
+        .collect();
+    assert!(broken.len() == 2 && !mismatched.is_empty(), "the night plants both kinds");
+    let sources: Vec<String> = lines.iter().map(|l| about(l).2).collect();
+    let last_machine = sources.iter().rposition(|s| s == "machine").unwrap();
+    let first_manual = sources.iter().position(|s| s == "manual").unwrap();
+    let first_observer = sources.iter().position(|s| s == "observer").unwrap();
+    assert!(last_machine < first_manual && first_manual < first_observer, "night order");
+
+    let server = common::start(&night.election_toml(), common::test_config()).await;
+    let client = reqwest::Client::new();
+    let mut accepted = 0u64;
+    for (i, line) in lines.iter().enumerate() {
+        let number = i as u64 + 1;
+        let post = || client.post(server.url("/api/v1/submissions")).body(line.clone()).send();
+        let first = post().await.unwrap();
+        let first_status = first.status();
+        let first: Value = first.json().await.unwrap();
+        let second = post().await.unwrap();
+        let second_status = second.status();
+        let second: Value = second.json().await.unwrap();
+        let (station, contest, source) = about(line);
+        if broken.contains(&number) {
+            assert_eq!(first_status, StatusCode::UNPROCESSABLE_ENTITY, "line {number}: {first}");
+            assert_eq!(first["code"], "E401", "line {number}");
+            assert_eq!(second["code"], "E401", "line {number}, sent again");
+            continue;
+        }
+        assert_eq!(first_status, StatusCode::CREATED, "line {number}: {first}");
+        assert_eq!(second_status, StatusCode::OK, "line {number} again: {second}");
+        assert_eq!(
+            (&second["index"], &second["leaf_hash"]),
+            (&first["index"], &first["leaf_hash"]),
+            "line {number}: the same receipt"
+        );
+        accepted += 1;
+        assert_eq!(first["index"], accepted, "line {number}: appended once, in order");
+        let w104 =
+            first["warnings"].as_array().is_some_and(|w| w.iter().any(|w| w["code"] == "W104"));
+        let planted = source == "manual" && mismatched.contains(&(station, contest));
+        assert_eq!(w104, planted, "line {number}: W104 exactly on the planted mismatches");
+    }
+    assert_eq!(server.store.tree_size().unwrap(), 1 + accepted);
+    assert_eq!(server.store.quarantine_count().unwrap(), 2 * broken.len() as u64);
+    let snapshot = server.results_at_least(&client, 1 + accepted).await;
+    assert_eq!(common::checkpoint_size(&snapshot), Some(1 + accepted));
+    server.stop().await;
+}
