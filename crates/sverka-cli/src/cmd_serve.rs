@@ -31,6 +31,14 @@ pub struct Args {
     /// it unwitnessed until the quorum cosigned it)
     #[arg(long)]
     witness_wait: bool,
+    /// Submission requests per client IP address: RATE/BURST (e.g. 1000/5000) or `off`; over it
+    /// the answer is 429 with H009 [default: 1000/5000]
+    #[arg(long, value_name = "RATE/BURST|off")]
+    rate_per_ip: Option<String>,
+    /// Submissions per signing key: RATE/BURST or `off`; over it the answer is 429 with H010
+    /// [default: 200/5000]
+    #[arg(long, value_name = "RATE/BURST|off")]
+    rate_per_key: Option<String>,
 }
 
 fn parse_witness(value: &str) -> Result<sverka_server::witnessing::WitnessEndpoint, String> {
@@ -49,7 +57,17 @@ fn server_config(args: &Args) -> Result<sverka_server::Config, String> {
     if count == 0 && args.witness_wait {
         return Err("--witness-wait needs at least one --witness".into());
     }
+    let defaults = sverka_server::Config::default();
+    let rate = |flag: &str, value: &Option<String>, default| match value.as_deref() {
+        None => Ok(default),
+        Some("off") => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|e| format!("--{flag}: {e}")),
+    };
+    let rate_per_ip = rate("rate-per-ip", &args.rate_per_ip, defaults.rate_per_ip)?;
+    let rate_per_key = rate("rate-per-key", &args.rate_per_key, defaults.rate_per_key)?;
     Ok(sverka_server::Config {
+        rate_per_ip,
+        rate_per_key,
         witnesses: args.witnesses.clone(),
         witness_quorum: quorum,
         witness_mode: if args.witness_wait {
@@ -57,7 +75,7 @@ fn server_config(args: &Args) -> Result<sverka_server::Config, String> {
         } else {
             sverka_server::witnessing::WitnessMode::PublishAndMark
         },
-        ..sverka_server::Config::default()
+        ..defaults
     })
 }
 
