@@ -13,8 +13,9 @@
 //! - a `machine` protocol only from the device key registered for that station;
 //! - a `manual` protocol only from an operator key of the station's district commission;
 //! - an `observer` copy only from an observer key (any station);
-//! - `recount` protocols, annulments, key registrations and revocations, and the election entry
-//!   only from CEC admin keys;
+//! - `recount` protocols, annulments, key registrations and revocations, the election entry and
+//!   the steps of an audit only from CEC admin keys;
+//! - an audit's steps in their order ([`crate::audit::AuditBook`], `E7xx`);
 //! - a revoked key signs nothing any more; a key id is never reused;
 //! - each signer's `seq` must be above the last one accepted from it (replays and reordered
 //!   old submissions are refused). Resending the very same bytes is answered by the store with
@@ -26,9 +27,10 @@ use std::collections::HashMap;
 
 use ed25519_dalek::VerifyingKey;
 
+use crate::audit::AuditBook;
 use crate::election::{Election, KeyRecord};
 use crate::names::{Role, Source};
-use crate::submission::{Body, Refuted, Submission, Verified};
+use crate::submission::{Body, Decoded, Refuted, Submission, Verified};
 use crate::validate::Finding;
 
 /// A registered key and what the log has said about it since.
@@ -50,6 +52,8 @@ pub struct KeyRegistry {
     public_keys: HashMap<[u8; 32], String>,
     /// The district of every station, for the operator rule.
     station_district: HashMap<String, String>,
+    /// The audits so far, for the order of their steps (`E7xx`).
+    audits: AuditBook,
 }
 
 impl KeyRegistry {
@@ -64,6 +68,7 @@ impl KeyRegistry {
                 .iter()
                 .map(|s| (s.id.clone(), s.district.clone()))
                 .collect(),
+            audits: AuditBook::new(election),
         };
         for record in &election.keys {
             registry.register(record);
@@ -106,7 +111,23 @@ impl KeyRegistry {
     /// [`KeyRegistry::check_key_entry`].
     pub fn check(&self, submission: &Submission) -> Result<(), Finding> {
         self.check_signer(submission)?;
-        self.check_key_entry(submission)
+        self.check_key_entry(submission)?;
+        self.check_audit_step(submission)
+    }
+
+    /// Whether an audit step may follow the audit's earlier steps ([`AuditBook::check`]): a
+    /// defined audit, the seed after the manifest, the next round, hand counts of sampled
+    /// stations only.
+    pub fn check_audit_step(&self, submission: &Submission) -> Result<(), Finding> {
+        match &submission.payload.body {
+            Body::Audit(step) => self.audits.check(step),
+            _ => Ok(()),
+        }
+    }
+
+    /// The audits folded so far.
+    pub fn audits(&self) -> &AuditBook {
+        &self.audits
     }
 
     /// The public key registered under `id` (revoked or not). Keys never change and ids are never
@@ -131,7 +152,8 @@ impl KeyRegistry {
             Candidate::Unchecked(_) => submission.verify(key),
         };
         self.check_signer_with(submission, signature_ok)?;
-        self.check_key_entry(submission)
+        self.check_key_entry(submission)?;
+        self.check_audit_step(submission)
     }
 
     /// Whether the signer may sign this submission: right election (`E101`), a registered
@@ -192,6 +214,7 @@ impl KeyRegistry {
             Body::KeyRegistration(_) => return admin_only("key_registration"),
             Body::KeyRevocation(_) => return admin_only("key_revocation"),
             Body::Election(_) => return admin_only("election"),
+            Body::Audit(_) => return admin_only("audit"),
         };
         let station = &protocol.station;
         match protocol.source {
@@ -266,6 +289,7 @@ impl KeyRegistry {
                     key.revoked = true;
                 }
             }
+            Body::Audit(step) => self.audits.apply(step),
             _ => {}
         }
     }
@@ -293,6 +317,18 @@ impl Candidate {
         match key {
             None => Candidate::Unchecked(submission),
             Some(key) => match submission.verify_under(key) {
+                Ok(verified) => Candidate::Verified(verified),
+                Err(refuted) => Candidate::Refuted(refuted),
+            },
+        }
+    }
+
+    /// [`Candidate::new`] for a submission decoded with [`Submission::decode_signed`]: the
+    /// signature is checked against the message cut from its bytes, with no second encoding.
+    pub fn from_decoded(decoded: Decoded, key: Option<&VerifyingKey>) -> Candidate {
+        match key {
+            None => Candidate::Unchecked(decoded.into_submission()),
+            Some(key) => match decoded.verify_under(key) {
                 Ok(verified) => Candidate::Verified(verified),
                 Err(refuted) => Candidate::Refuted(refuted),
             },

@@ -66,6 +66,8 @@ pub enum Body {
     KeyRegistration(KeyRegistration),
     KeyRevocation(KeyRevocation),
     Election(ElectionDefinition),
+    /// One step of a risk-limiting audit ([`crate::audit`]), CEC admin keys only.
+    Audit(crate::audit::AuditStep),
 }
 
 /// One polling station's results for one contest, from one source.

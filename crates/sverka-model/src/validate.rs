@@ -17,6 +17,7 @@
 //! | `E4xx` | the arithmetic of a protocol: control relations, ballots and register |
 //! | `E5xx` | scans and corrections |
 //! | `E6xx` | annulments, key entries and the election entry |
+//! | `E7xx` | the steps of a risk-limiting audit ([`crate::audit`]) |
 //! | `W1xx` | warnings |
 //!
 //! Everything here is pure: what the log knows (the entry a correction replaces, the protocol of
@@ -338,6 +339,79 @@ pub const RULES: &[Rule] = &[
         "the election definition in this entry is not valid: {detail}",
         "определение выборов в этой записи некорректно: {detail}",
         "бул жазуудагы шайлоонун аныктамасы туура эмес: {detail}",
+    ),
+    // E7xx: risk-limiting audits.
+    error(
+        "E701",
+        "audit {audit} is not defined in the log: its first step must be define",
+        "аудит {audit} не объявлен в журнале: его первый шаг — объявление (define)",
+        "{audit} аудити журналда жарыяланган эмес: анын биринчи кадамы — жарыялоо (define)",
+    ),
+    error(
+        "E702",
+        "audit {audit} is already defined; an audit id is used once",
+        "аудит {audit} уже объявлен; идентификатор аудита используется один раз",
+        "{audit} аудити мурун жарыяланган; аудиттин идентификатору бир гана жолу колдонулат",
+    ),
+    error(
+        "E703",
+        "the risk limit {value} is not a decimal between 0 and 1 such as \"0.05\"",
+        "предел риска {value} не является десятичной дробью между 0 и 1, например \"0.05\"",
+        "тобокелдик чеги {value} 0 менен 1дин ортосундагы ондук бөлчөк эмес, мисалы \"0.05\"",
+    ),
+    error(
+        "E704",
+        "audit {audit} already has its {step}; it is published once",
+        "у аудита {audit} уже есть {step}; он публикуется один раз",
+        "{audit} аудитинин {step} мурунтан бар; ал бир гана жолу жарыяланат",
+    ),
+    error(
+        "E705",
+        "the seed of audit {audit} can only be committed after its manifest is in the log",
+        "зерно аудита {audit} можно зафиксировать только после того, как его манифест внесён в журнал",
+        "{audit} аудитинин уругу анын манифести журналга киргизилгенден кийин гана бекитилет",
+    ),
+    error(
+        "E706",
+        "audit {audit} has no seed in the log yet; the sample is drawn only from a committed seed",
+        "у аудита {audit} в журнале ещё нет зерна; выборка делается только из зафиксированного зерна",
+        "{audit} аудитинин журналда уругу азырынча жок; тандоо бекитилген уруктан гана жасалат",
+    ),
+    error(
+        "E707",
+        "the seed {value} is not 1 to 64 decimal digits",
+        "зерно {value} не состоит из 1–64 десятичных цифр",
+        "{value} уругу 1–64 ондук сандан турбайт",
+    ),
+    error(
+        "E708",
+        "round {round} of audit {audit} is not the next round; the next is {expected}",
+        "тур {round} аудита {audit} не является следующим; следующий — {expected}",
+        "{audit} аудитинин {round} туру кийинки тур эмес; кийинкиси — {expected}",
+    ),
+    error(
+        "E709",
+        "the draw of audit {audit} lists {draws} stations with sample size {sample_size}; it must list at least one, and its sample size must be {previous} plus that many",
+        "выборка аудита {audit} перечисляет {draws} участков при объёме выборки {sample_size}; она должна перечислять хотя бы один, а объём должен быть {previous} плюс их число",
+        "{audit} аудитинин тандоосу {sample_size} көлөмүндө {draws} участокту көрсөтөт; ал жок дегенде бирди көрсөтүшү керек, көлөмү болсо {previous} плюс алардын саны болушу керек",
+    ),
+    error(
+        "E710",
+        "station {station} is not in the sample of audit {audit}; only sampled stations are counted for it",
+        "участка {station} нет в выборке аудита {audit}; для аудита считаются только участки из выборки",
+        "{station} участогу {audit} аудитинин тандоосунда жок; аудит үчүн тандоодогу участоктор гана эсептелет",
+    ),
+    error(
+        "E711",
+        "station {station} already has a hand count in audit {audit}",
+        "для участка {station} в аудите {audit} уже есть ручной подсчёт",
+        "{station} участогу үчүн {audit} аудитинде кол менен эсептөө мурунтан бар",
+    ),
+    error(
+        "E712",
+        "{audit} is not a valid audit id: 1 to 64 of a-z 0-9 - _ ., starting with a letter or digit",
+        "{audit} — недопустимый идентификатор аудита: от 1 до 64 символов a-z 0-9 - _ ., начиная с буквы или цифры",
+        "{audit} — аудиттин жараксыз идентификатору: a-z 0-9 - _ . белгилеринен 1ден 64кө чейин, тамга же цифра менен башталат",
     ),
     // W1xx: warnings.
     warning(
@@ -672,6 +746,7 @@ pub fn validate_submission(
             vec![Finding::new("E602")]
         }
         Body::KeyRevocation(_) => Vec::new(),
+        Body::Audit(step) => crate::audit::check_step(election, step),
         // The log's one election entry is entry 0, written and signed by the log key at `sverka
         // init` and never submitted; a submitted one would be a second definition, which no
         // replay can follow (found by the bad-submission catalogue: it was accepted, and the

@@ -8,6 +8,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::SigningKey;
+use sverka_model::audit::{
+    AuditDefinition, AuditDraw, AuditKind, AuditManifest, AuditSeed, AuditStep, HandCount,
+    ReportedView,
+};
 use sverka_model::election::{Election, KeyRecord};
 use sverka_model::keys;
 use sverka_model::names::{CorrectionReason, Role, Source};
@@ -1000,13 +1004,205 @@ fn a_registered_key_signs_and_a_revoked_one_stops() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Audit steps (E7xx): what needs only the election, then the order folded by the registry
+
+fn audit(step: AuditStep) -> Body {
+    Body::Audit(step)
+}
+
+fn define(id: &str, risk_limit: &str, contest: &str) -> AuditStep {
+    AuditStep::Define(AuditDefinition {
+        audit: id.into(),
+        contest: contest.into(),
+        risk_limit: risk_limit.into(),
+        kind: AuditKind::BatchComparison,
+        reported: ReportedView::Official,
+    })
+}
+
+fn audit_manifest(id: &str) -> AuditStep {
+    AuditStep::Manifest(AuditManifest {
+        audit: id.into(),
+        as_of: 10,
+        stations: 5,
+        ballots: 3000,
+        manifest_sha256: "ab".repeat(32),
+    })
+}
+
+fn audit_seed(id: &str, digits: &str) -> AuditStep {
+    AuditStep::Seed(AuditSeed { audit: id.into(), seed: digits.into() })
+}
+
+fn audit_draw(round: u64, sample_size: u64, draws: &[&str]) -> AuditStep {
+    AuditStep::Draw(AuditDraw {
+        audit: "rla".into(),
+        round,
+        sample_size,
+        draws: draws.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+fn hand_count(station: &str, votes: &[(&str, u64)]) -> AuditStep {
+    AuditStep::HandCount(HandCount {
+        audit: "rla".into(),
+        station: station.into(),
+        votes: counts(votes),
+        invalid: 3,
+    })
+}
+
+fn audit_cases(e: &Election) -> Vec<Case> {
+    let statically = |step: AuditStep| {
+        validate_submission(e, &payload("cec", 1, audit(step)), &ProtocolContext::default())
+    };
+    let mut registry = KeyRegistry::from_election(e);
+    let mut seq = 0;
+    let mut apply = |registry: &mut KeyRegistry, step: AuditStep| {
+        seq += 1;
+        let submission = signed(3, "cec", seq, audit(step));
+        registry.check(&submission).unwrap();
+        registry.apply(&submission);
+    };
+    let fresh = registry.clone();
+    apply(&mut registry, define("rla", "0.05", "list"));
+    let defined = registry.clone();
+    apply(&mut registry, audit_manifest("rla"));
+    apply(&mut registry, audit_seed("rla", "20211128"));
+    let seeded = registry.clone();
+    apply(&mut registry, audit_draw(1, 2, &["1001", "1003"]));
+    apply(
+        &mut registry,
+        hand_count("1001", &[("sun", 1), ("river", 2), ("mountain", 3), ("against_all", 0)]),
+    );
+    let counted = registry.clone();
+    let votes = [("sun", 1), ("river", 2), ("mountain", 3), ("against_all", 0)];
+    let next = |step: AuditStep| signed(3, "cec", 100, audit(step));
+    vec![
+        case(
+            "an audit id that is not an id",
+            statically(define("RLA 1", "0.05", "list")),
+            &["E712"],
+        ),
+        case("a risk limit of 1", statically(define("rla", "1", "list")), &["E703"]),
+        case(
+            "a risk limit written as a float",
+            statically(define("rla", "5e-2", "list")),
+            &["E703"],
+        ),
+        case(
+            "an audit of an unknown contest",
+            statically(define("rla", "0.05", "senate")),
+            &["E202"],
+        ),
+        case(
+            "a manifest hash that is not hex",
+            statically(AuditStep::Manifest(AuditManifest {
+                audit: "rla".into(),
+                as_of: 1,
+                stations: 1,
+                ballots: 1,
+                manifest_sha256: "xyz".into(),
+            })),
+            &["E501"],
+        ),
+        case("a seed with letters", statically(audit_seed("rla", "12ab")), &["E707"]),
+        case("a draw of an unknown station", statically(audit_draw(1, 1, &["1009"])), &["E201"]),
+        case(
+            "an audit step signed by an operator",
+            refusal(&fresh, &signed(2, "op-d1", 1, audit(define("rla", "0.05", "list")))),
+            &["E109"],
+        ),
+        case(
+            "a manifest of an audit never defined",
+            refusal(&fresh, &next(audit_manifest("rla"))),
+            &["E701"],
+        ),
+        case(
+            "an audit defined twice",
+            refusal(&defined, &next(define("rla", "0.05", "list"))),
+            &["E702"],
+        ),
+        case(
+            "the seed before the manifest",
+            refusal(&defined, &next(audit_seed("rla", "1"))),
+            &["E705"],
+        ),
+        case("a second manifest", refusal(&seeded, &next(audit_manifest("rla"))), &["E704"]),
+        case(
+            "a draw before the seed",
+            refusal(&defined, &next(audit_draw(1, 1, &["1001"]))),
+            &["E706"],
+        ),
+        case(
+            "round 3 after round 1",
+            refusal(&counted, &next(audit_draw(3, 3, &["1002"]))),
+            &["E708"],
+        ),
+        case(
+            "a sample size that does not add up",
+            refusal(&counted, &next(audit_draw(2, 5, &["1002"]))),
+            &["E709"],
+        ),
+        case(
+            "a hand count of a station not drawn",
+            refusal(&counted, &next(hand_count("1002", &votes))),
+            &["E710"],
+        ),
+        case(
+            "a second hand count of a station",
+            refusal(&counted, &next(hand_count("1001", &votes))),
+            &["E711"],
+        ),
+        case(
+            "a hand count without a party",
+            refusal(&counted, &next(hand_count("1003", &votes[1..]))),
+            &["E303"],
+        ),
+        case(
+            "a hand count with an unknown option",
+            refusal(
+                &counted,
+                &next(hand_count(
+                    "1003",
+                    &[("sun", 1), ("river", 2), ("mountain", 3), ("against_all", 0), ("moon", 1)],
+                )),
+            ),
+            &["E304"],
+        ),
+        case(
+            "the next round and a sampled station's count are accepted",
+            {
+                let mut findings = refusal(&counted, &next(audit_draw(2, 3, &["1002"])));
+                findings.extend(refusal(&counted, &next(hand_count("1003", &votes))));
+                findings
+            },
+            &[],
+        ),
+    ]
+}
+
+#[test]
+fn audit_catalogue() {
+    let e = election();
+    for case in audit_cases(&e) {
+        assert_eq!(codes(&case.findings), case.expected, "{}: {:?}", case.name, case.findings);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The catalogue as a whole
 
 #[test]
 fn every_rule_is_exercised_by_a_case() {
     let e = election();
     let mut seen: BTreeSet<&str> = decode_cases().iter().map(|c| c.2).collect();
-    for case in protocol_cases(&e).iter().chain(&submission_cases(&e)).chain(&registry_cases(&e)) {
+    for case in protocol_cases(&e)
+        .iter()
+        .chain(&submission_cases(&e))
+        .chain(&registry_cases(&e))
+        .chain(&audit_cases(&e))
+    {
         seen.extend(case.expected.iter().copied());
     }
     let all: BTreeSet<&str> = RULES.iter().map(|r| r.code).collect();
@@ -1018,7 +1214,11 @@ fn every_finding_fills_its_message_in_all_three_languages() {
     let e = election();
     let mut findings: Vec<Finding> =
         decode_cases().iter().map(|(_, bytes, _)| decode_submission(bytes).unwrap_err()).collect();
-    for case in protocol_cases(&e).into_iter().chain(submission_cases(&e)).chain(registry_cases(&e))
+    for case in protocol_cases(&e)
+        .into_iter()
+        .chain(submission_cases(&e))
+        .chain(registry_cases(&e))
+        .chain(audit_cases(&e))
     {
         findings.extend(case.findings);
     }

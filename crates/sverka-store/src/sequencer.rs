@@ -83,6 +83,7 @@ fn kind_of(body: &Body) -> &'static str {
         Body::KeyRegistration(_) => "key_registration",
         Body::KeyRevocation(_) => "key_revocation",
         Body::Election(_) => "election",
+        Body::Audit(_) => "audit",
     }
 }
 
