@@ -218,6 +218,13 @@ fn the_2021_night_is_witnessed_by_two_witnesses_who_refuse_forks_rollbacks_and_f
     let (final_note, final_size) = witnessed_checkpoint(&base, last_index + 1);
     assert_eq!(final_size, last_index + 1);
     assert_eq!(cosigned_by(&final_note, &[&party, &ngo]), 2, "{final_note}");
+    let badge = get_text(&format!("{base}/witnessed.svg?size={final_size}&lang=en"));
+    assert!(badge.contains("data-witnessed=\"yes\"") && badge.contains("2 of 2"), "{badge}");
+    let page = get_text(&format!("{base}/?lang=ru"));
+    assert!(
+        page.contains(&format!("/witnessed.svg?size={final_size}&amp;lang=ru")),
+        "the page embeds the mark"
+    );
     drop(server);
 
     // The static publication carries the same witnessed checkpoint, and an observer requiring
@@ -270,6 +277,13 @@ fn the_2021_night_is_witnessed_by_two_witnesses_who_refuse_forks_rollbacks_and_f
     assert_eq!(cosigned_by(&again, &[&party, &ngo]), 2, "{again}");
 }
 
+/// The body of a `GET` that must answer 200.
+fn get_text(url: &str) -> String {
+    let response = agent().get(url).call().unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.into_body().read_to_string().unwrap()
+}
+
 /// `GET /checkpoint`: status, the `Sverka-Witnessed` header, the body.
 fn get_checkpoint(base: &str) -> (u16, String, String) {
     let response = agent().get(format!("{base}/checkpoint")).call().unwrap();
@@ -310,6 +324,12 @@ fn below_the_quorum_a_checkpoint_is_published_marked_unwitnessed_or_held_back_wh
     let (status, witnessed, note) = get_checkpoint(&base);
     assert_eq!((status, witnessed.as_str()), (200, "no"));
     assert_eq!(cosigned_by(&note, &[&up, &down]), 1);
+    let size = Checkpoint::parse(Note::parse(note.as_bytes()).unwrap().text()).unwrap().size();
+    let badge = get_text(&format!("{base}/witnessed.svg?size={size}&lang=en"));
+    assert!(
+        badge.contains("data-witnessed=\"no\"") && badge.contains("Unwitnessed: 1 of 2"),
+        "{badge}"
+    );
     drop(server);
 
     // Told to wait: no checkpoint ever reached the quorum of 2, so none is served.

@@ -60,6 +60,7 @@ fn routes(timeout: Duration) -> Routes {
         .get("/api/v1/results", api::results)
         .get("/api/v1/openapi.json", api::openapi)
         .get("/checkpoint", crate::witnessing::checkpoint)
+        .get("/witnessed.svg", crate::witnessing::badge)
         .get("/tile/{*path}", publication::tile)
         .get("/log.vkey", publication::log_vkey)
         .get("/snapshot/{file}", publication::snapshot)

@@ -330,3 +330,91 @@ pub async fn checkpoint(state: State<AppState>) -> Response {
     )
         .into_response()
 }
+
+/// Whether checkpoint `size` reached the witness quorum, and how many witnesses cosigned it (as
+/// recorded in `DIR/cosigned/`, every line verified under a configured key).
+fn witnessed_status(
+    state: &AppState,
+    size: u64,
+) -> Result<(bool, usize), sverka_store::StoreError> {
+    let store = state.store();
+    let keys = &state.config().witnesses;
+    let count_in = |c: &CosignedCheckpoint| {
+        let Ok(note) = Note::parse(c.note.as_bytes()) else { return 0 };
+        keys.iter().filter(|w| matches!(w.key.verify_in_note(&note), Ok(Some(_)))).count()
+    };
+    let quorum = store.cosigned(Cosigned::Quorum)?;
+    if let Some(q) = quorum.filter(|q| q.size == size) {
+        return Ok((true, count_in(&q)));
+    }
+    let latest = store.cosigned(Cosigned::Latest)?;
+    Ok((false, latest.filter(|l| l.size == size).map_or(0, |l| count_in(&l))))
+}
+
+/// The badge's words: witnessed or not, in Kyrgyz, Russian or English.
+fn badge_text(lang: &str, witnessed: bool, count: usize, of: usize) -> String {
+    match (lang, witnessed) {
+        ("ky", true) => format!("Күбөлөр ырастады: {count} / {of}"),
+        ("ky", false) => format!("Күбөлөр ырастай элек: {count} / {of}"),
+        ("ru", true) => format!("Заверено наблюдателями: {count} из {of}"),
+        ("ru", false) => format!("Не заверено наблюдателями: {count} из {of}"),
+        (_, true) => format!("Witnessed: {count} of {of} witnesses cosigned"),
+        (_, false) => format!("Unwitnessed: {count} of {of} witnesses cosigned"),
+    }
+}
+
+/// Query of the badge: the checkpoint size a page was computed from, and the page's language.
+#[derive(serde::Deserialize)]
+pub struct BadgeQuery {
+    size: u64,
+    lang: Option<String>,
+}
+
+/// `GET /witnessed.svg?size=N&lang=ky|ru|en`: whether checkpoint N reached the witness quorum
+/// ("witnessed") or not ("unwitnessed"), as a small SVG the results pages embed. It is served
+/// `no-cache`, so a page rendered before the cosignatures arrived shows the current state.
+pub async fn badge(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<BadgeQuery>,
+) -> Response {
+    let of = state.config().witnesses.len();
+    let task_state = state.clone();
+    let size = query.size;
+    let status = tokio::task::spawn_blocking(move || witnessed_status(&task_state, size)).await;
+    let Ok(Ok((witnessed, count))) = status else {
+        return Problem::internal().into_response();
+    };
+    let text = badge_text(query.lang.as_deref().unwrap_or("en"), witnessed, count, of);
+    let escaped = text.replace('&', "&amp;").replace('<', "&lt;");
+    let (fill, width) =
+        (if witnessed { "#1a7f37" } else { "#b35900" }, 12 + 8 * text.chars().count());
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"22\" role=\"img\" \
+         aria-label=\"{escaped}\" data-witnessed=\"{}\"><rect width=\"100%\" height=\"100%\" rx=\"4\" \
+         fill=\"{fill}\"/><text x=\"6\" y=\"15\" fill=\"#fff\" font-family=\"sans-serif\" \
+         font-size=\"13\">{escaped}</text></svg>",
+        if witnessed { "yes" } else { "no" }
+    );
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        svg,
+    )
+        .into_response()
+}
+
+/// The results pages' mark of whether their checkpoint is witnessed: the badge above, for
+/// checkpoint `size`, with a text alternative in the page's language (`ky`, `ru` or `en`).
+pub(crate) fn badge_html(size: u64, lang: &str) -> String {
+    let alt = match lang {
+        "ky" => "Күбөлөрдүн колтамгалары",
+        "ru" => "Подписи наблюдателей-свидетелей",
+        _ => "Witness cosignatures",
+    };
+    format!(
+        "<section class=\"witnesses\"><p><a href=\"/checkpoint\"><img src=\"/witnessed.svg?size={size}&amp;lang={lang}\" \
+         alt=\"{alt}\"></a></p></section>"
+    )
+}

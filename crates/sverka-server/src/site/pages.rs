@@ -300,6 +300,9 @@ pub(super) fn checkpoint_note(out: &mut String, ctx: &Ctx<'_>) {
                 lang.code(),
                 esc(lang.t(Msg::WhatChanged)),
             );
+            if !ctx.state.config().witnesses.is_empty() {
+                out.push_str(&crate::witnessing::badge_html(checkpoint.size, lang.code()));
+            }
         }
         None => {
             let _ = write!(
