@@ -20,6 +20,7 @@
 //! - [`publication`]: `/checkpoint`, `/tile/…`, `/log.vkey`, `/snapshot/<N>.json`, `/blob/<sha256>`.
 //! - [`live`]: the background task that folds new entries into the tally after each checkpoint and
 //!   publishes the snapshot, its ETag and the pages' inputs.
+//! - [`read_api`]: `/api/v1/results/{region,district,station}/{id}`, cut from the snapshot.
 //! - [`site`]: the results pages.
 //! - [`problem`]: problem+json and the HTTP-layer codes; [`config`]: limits and timings.
 //!
@@ -45,6 +46,7 @@ pub mod limits;
 pub mod live;
 pub mod problem;
 pub mod publication;
+pub mod read_api;
 pub mod routes;
 pub mod site;
 pub mod witness;

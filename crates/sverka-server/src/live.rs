@@ -9,7 +9,7 @@
 //! for older ones: `snapshot(N) = tabulate(entries[0..N])`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -44,6 +44,9 @@ pub struct Published {
     pub previous: Option<(SignedCheckpoint, Arc<Results>)>,
     /// Changes between checkpoints computed while this result was current, by (from, to).
     changes: Mutex<HashMap<(u64, u64), Arc<Changes>>>,
+    /// The snapshot of `results` with every station, as a JSON value: what the per-level read
+    /// API cuts its answers from (computed on first use).
+    full: OnceLock<Option<serde_json::Value>>,
     /// The checkpoint the results were computed from (`None` only before the first fold).
     pub checkpoint: Option<SignedCheckpoint>,
     /// The snapshot JSON served by `/api/v1/results`.
@@ -72,6 +75,7 @@ impl Published {
         Published {
             previous,
             changes: Mutex::new(HashMap::new()),
+            full: OnceLock::new(),
             checkpoint,
             snapshot,
             etag,
@@ -88,6 +92,19 @@ impl Published {
     /// The root hash of the checkpoint, hex (empty before the first fold).
     pub fn root_hex(&self) -> String {
         self.checkpoint.as_ref().map_or_else(String::new, |c| c.root.to_hex())
+    }
+
+    /// The snapshot of these results with every station (`sverka-snapshot/v1` as a JSON value),
+    /// `None` before the first fold.
+    pub fn full_snapshot(&self) -> Option<&serde_json::Value> {
+        self.full
+            .get_or_init(|| {
+                let checkpoint = self.checkpoint.as_ref()?;
+                let results = self.results.as_ref()?;
+                let at = Checkpoint { size: checkpoint.size, root: *checkpoint.root.as_bytes() };
+                Some(sverka_tally::snapshot::snapshot_value(results, &at))
+            })
+            .as_ref()
     }
 
     /// The page cached under `key`, if rendered already.

@@ -515,3 +515,86 @@ fn signed_by_night_key(
     let key = sverka_model::keys::decode_private_key(&file.contents).expect("a private key");
     (id.clone(), build(id).sign(&key))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_level_read_api_matches_the_snapshot_and_names_its_checkpoint() {
+    let night = common::night(6, None);
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let receipts = submit_all(&server, &client, &night.lines).await;
+    let snapshot = server.results_at_least(&client, server.store.tree_size().unwrap()).await;
+    let election =
+        sverka_model::Election::from_toml("election.toml", &night.election_toml).unwrap();
+    let units = election
+        .regions
+        .iter()
+        .map(|r| ("region", r.id.clone()))
+        .chain(election.districts.iter().map(|d| ("district", d.id.clone())));
+    for (kind, id) in units {
+        let url = server.url(&format!("/api/v1/results/{kind}/{id}"));
+        let response = client.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        let etag = response.headers()[ETAG].to_str().unwrap().to_string();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["format"], "sverka-level/v1");
+        assert_eq!(body["checkpoint"], snapshot["checkpoint"], "names the published checkpoint");
+        assert_eq!((body["level"].as_str(), body["id"].as_str()), (Some(kind), Some(id.as_str())));
+        for contest in body["contests"].as_array().unwrap() {
+            let whole = snapshot["contests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == contest["id"])
+                .unwrap();
+            for view in ["official", "preliminary"] {
+                let level = whole[view]["levels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|l| l["level"] == kind && l["id"] == id.as_str())
+                    .unwrap();
+                assert_eq!(&contest[view], level, "{kind} {id} {view}");
+            }
+        }
+        assert!(!body["contests"].as_array().unwrap().is_empty(), "the list race covers {id}");
+        let again = client.get(&url).header(IF_NONE_MATCH, &etag).send().await.unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    }
+    // A station lists, per source, the entries the log accepted for it.
+    let (line, index) = night
+        .lines
+        .iter()
+        .zip(&receipts)
+        .find_map(|(line, index)| Some((line, (*index)?)))
+        .unwrap();
+    let submission = sverka_model::Submission::decode(line).unwrap();
+    let sverka_model::Body::Protocol(protocol) = &submission.payload.body else {
+        panic!("the first accepted line is a protocol")
+    };
+    let body: Value = client
+        .get(server.url(&format!("/api/v1/results/station/{}", protocol.station)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["format"], "sverka-station/v1");
+    assert_eq!(body["checkpoint"], snapshot["checkpoint"]);
+    let contest = body["contests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == protocol.contest.as_str())
+        .unwrap();
+    assert_eq!(contest["station"]["id"], protocol.station.as_str());
+    assert!(
+        contest.to_string().contains(&index.to_string()),
+        "entry {index} is in the station's history: {contest}"
+    );
+    let missing = client.get(server.url("/api/v1/results/station/nowhere")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.headers()[CONTENT_TYPE], "application/problem+json");
+    assert!(missing.text().await.unwrap().contains("nowhere"));
+    server.stop().await;
+}
