@@ -22,6 +22,7 @@
 //!   publishes the snapshot, its ETag and the pages' inputs.
 //! - [`read_api`]: `/api/v1/results/{region,district,station}/{id}`, cut from the snapshot.
 //! - [`site`]: the results pages.
+//! - [`reconcile_api`]: `GET /api/v1/reconciliation`, sources compared per station (issue 7).
 //! - [`problem`]: problem+json and the HTTP-layer codes; [`config`]: limits and timings.
 //!
 //! **Architecture Invariant:** every number the API or the site shows comes from one
@@ -47,6 +48,7 @@ pub mod live;
 pub mod problem;
 pub mod publication;
 pub mod read_api;
+pub mod reconcile_api;
 pub mod routes;
 pub mod site;
 pub mod witness;

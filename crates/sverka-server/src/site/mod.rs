@@ -17,6 +17,7 @@ pub mod charts;
 pub mod html;
 pub mod i18n;
 mod pages;
+pub mod reconcile;
 mod station;
 
 use axum::extract::{Path, Query, State};
