@@ -206,9 +206,50 @@ impl Submission {
     /// Decodes bytes strictly: the schema must match, and the bytes must be exactly the canonical
     /// encoding (so one submission has one byte string, one leaf hash, one receipt).
     pub fn decode(bytes: &[u8]) -> Result<Submission, DecodeError> {
+        Submission::decode_signed(bytes).map(Decoded::into_submission)
+    }
+
+    /// [`Submission::decode`], keeping the message the signature covers, cut from the bytes
+    /// themselves (they are canonical, so the payload's canonical bytes are a slice of them): no
+    /// second encoding to verify the signature.
+    pub fn decode_signed(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         if bytes.len() > MAX_SUBMISSION_BYTES {
             return Err(DecodeError::TooLarge(bytes.len()));
         }
+        if let Some(decoded) = Submission::decode_canonical(bytes) {
+            return Ok(decoded);
+        }
+        let submission = Submission::decode_reporting(bytes)?;
+        let message = submission.payload.signing_message();
+        Ok(Decoded { submission, message })
+    }
+
+    /// The common case in one parse and one encoding: bytes that deserialise and are exactly the
+    /// canonical encoding of what they deserialise to. Canonical output has only integers in the
+    /// safe range, so these bytes pass every check of [`Submission::decode_reporting`] as well;
+    /// anything else is `None`, and that function names the problem.
+    fn decode_canonical(bytes: &[u8]) -> Option<Decoded> {
+        let submission: Submission = serde_json::from_slice(bytes).ok()?;
+        if submission.payload.v != FORMAT_VERSION {
+            return None;
+        }
+        if canonical::to_vec(&submission).ok()? != bytes {
+            return None;
+        }
+        submission.signature_bytes().ok()?;
+        // `{"payload":<canonical payload>,"signature":"<base64>"}`, keys in sorted order.
+        let prefix = b"{\"payload\":".len();
+        let suffix = b",\"signature\":\"\"}".len() + submission.signature.len();
+        let payload = bytes.get(prefix..bytes.len().checked_sub(suffix)?)?;
+        let mut message = Vec::with_capacity(SIGNATURE_CONTEXT.len() + payload.len());
+        message.extend_from_slice(SIGNATURE_CONTEXT);
+        message.extend_from_slice(payload);
+        Some(Decoded { submission, message })
+    }
+
+    /// Decoding step by step, so a refusal names its first problem (number, schema, version,
+    /// encoding, signature).
+    fn decode_reporting(bytes: &[u8]) -> Result<Submission, DecodeError> {
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| DecodeError::Json(e.to_string()))?;
         let canonical =
@@ -252,6 +293,45 @@ impl Submission {
             Ok(Verified { submission: self, key: *key })
         } else {
             Err(Refuted { submission: self, key: *key })
+        }
+    }
+}
+
+/// A submission decoded from its canonical bytes, with the message its signature covers
+/// (`SIGNATURE_CONTEXT ‖ canonical(payload)`). Made only by [`Submission::decode_signed`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decoded {
+    submission: Submission,
+    message: Vec<u8>,
+}
+
+impl Decoded {
+    pub fn submission(&self) -> &Submission {
+        &self.submission
+    }
+
+    pub fn into_submission(self) -> Submission {
+        self.submission
+    }
+
+    /// The signed message.
+    pub fn signing_message(&self) -> &[u8] {
+        &self.message
+    }
+
+    /// [`Submission::verify_under`] without encoding the payload again.
+    #[allow(clippy::result_large_err)] // both variants carry the submission; nothing to box
+    pub fn verify_under(self, key: &VerifyingKey) -> Result<Verified, Refuted> {
+        let valid = match self.submission.signature_bytes() {
+            Ok(signature) => {
+                key.verify_strict(&self.message, &Signature::from_bytes(&signature)).is_ok()
+            }
+            Err(_) => false,
+        };
+        if valid {
+            Ok(Verified { submission: self.submission, key: *key })
+        } else {
+            Err(Refuted { submission: self.submission, key: *key })
         }
     }
 }
@@ -300,5 +380,50 @@ impl Refuted {
 
     pub fn into_submission(self) -> Submission {
         self.submission
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(reason: &str) -> Submission {
+        Payload {
+            v: FORMAT_VERSION,
+            election: "tiny".into(),
+            signer: "cec".into(),
+            seq: 7,
+            time: Some("2021-11-28T20:00:00+06:00".into()),
+            body: Body::Annulment(Annulment {
+                station: "1001".into(),
+                contest: None,
+                reason: reason.into(),
+            }),
+        }
+        .sign(&SigningKey::from_bytes(&[4; 32]))
+    }
+
+    #[test]
+    fn the_message_cut_from_the_bytes_is_the_message_signed() {
+        for reason in ["", "decision \"No. 1\" — ж, ё, ü", "\u{1}\\ \u{7f}"] {
+            let submission = signed(reason);
+            let decoded = Submission::decode_signed(&submission.to_bytes()).unwrap();
+            assert_eq!(decoded.signing_message(), submission.payload.signing_message());
+            assert_eq!(decoded.submission(), &submission);
+            let key = SigningKey::from_bytes(&[4; 32]).verifying_key();
+            assert!(decoded.verify_under(&key).is_ok());
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_canonical_get_the_same_refusal_as_before() {
+        let bytes = signed("x").to_bytes();
+        let spaced = String::from_utf8(bytes.clone()).unwrap().replacen(':', ": ", 1);
+        assert_eq!(Submission::decode(spaced.as_bytes()), Err(DecodeError::NotCanonical));
+        let text = String::from_utf8(bytes).unwrap();
+        let big = text.replace("\"seq\":7", "\"seq\":9007199254740992");
+        assert!(matches!(Submission::decode(big.as_bytes()), Err(DecodeError::Number(_))));
+        let float = text.replace("\"seq\":7", "\"seq\":7.0");
+        assert!(matches!(Submission::decode(float.as_bytes()), Err(DecodeError::Number(_))));
     }
 }

@@ -710,10 +710,18 @@ impl Store {
 /// Hashes, decodes and verifies one submission.
 fn prepare_one(incoming: Incoming, directory: &KeyDirectory) -> Prepared {
     let leaf_hash = sverka_tlog::leaf_hash(&incoming.bytes);
-    let decoded = sverka_model::validate::decode_submission(&incoming.bytes).map(|submission| {
-        let key = directory.get(&submission.payload.signer);
-        Candidate::new(submission, key.as_ref())
-    });
+    // The canonical bytes of a well-formed submission decode in one pass; anything else goes the
+    // reporting way, which names the first problem with its code.
+    let decoded = match Submission::decode_signed(&incoming.bytes) {
+        Ok(decoded) => {
+            let key = directory.get(&decoded.submission().payload.signer);
+            Ok(Candidate::from_decoded(decoded, key.as_ref()))
+        }
+        Err(_) => sverka_model::validate::decode_submission(&incoming.bytes).map(|submission| {
+            let key = directory.get(&submission.payload.signer);
+            Candidate::new(submission, key.as_ref())
+        }),
+    };
     Prepared { bytes: incoming.bytes, sender: incoming.sender, leaf_hash, decoded }
 }
 
