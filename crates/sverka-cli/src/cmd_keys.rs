@@ -235,6 +235,15 @@ fn write_new_file(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()>
 /// Reads a private key file, refusing one that group or others may read (or that is not base64
 /// of a 32-byte seed).
 pub fn read_private_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let text = read_private_file(path)?;
+    keys::decode_private_key(&text).with_context(|| {
+        format!("{}: not a private key (base64 of a 32-byte Ed25519 seed)", path.display())
+    })
+}
+
+/// Reads any private key file (a submission key, a witness key, ...) as text, refusing one that
+/// group or others may read: it may already be copied, and signing with it would hide that.
+pub fn read_private_file(path: &Path) -> anyhow::Result<String> {
     let metadata =
         std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
     #[cfg(unix)]
@@ -253,11 +262,7 @@ pub fn read_private_key(path: &Path) -> anyhow::Result<SigningKey> {
     }
     #[cfg(not(unix))]
     let _ = metadata;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    keys::decode_private_key(&text).with_context(|| {
-        format!("{}: not a private key (base64 of a 32-byte Ed25519 seed)", path.display())
-    })
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
 fn register(args: RegisterArgs) -> anyhow::Result<ExitCode> {
