@@ -123,6 +123,9 @@ async fn the_api_and_the_pages_show_the_reconciliation_of_the_published_checkpoi
     {
         assert!(html.contains(&format!("data-station=\"{}\"", s["station"].as_str().unwrap())));
     }
+    let district_page = client.get(server.url(&format!("/district/{first}"))).send().await.unwrap();
+    let district_page = district_page.text().await.unwrap();
+    assert!(district_page.contains(&format!("href=\"/reconciliation/{first}?lang=")), "linked");
     let missing = client.get(server.url("/reconciliation/nowhere")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     server.stop().await;

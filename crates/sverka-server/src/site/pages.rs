@@ -641,6 +641,12 @@ pub(super) fn district(ctx: &Ctx<'_>, id: &str) -> Option<String> {
     }
     single_member(&mut body, ctx, id);
     stations_table(&mut body, ctx, id);
+    let _ = write!(
+        body,
+        "<p class=\"reconciliation-link\"><a href=\"{}\">{}</a></p>",
+        esc(&link(&format!("/reconciliation/{id}"), lang)),
+        esc(lang.t(Msg::Reconciliation))
+    );
     checkpoint_note(&mut body, ctx);
     let mut crumbs = vec![(lang.t(Msg::Country).to_string(), link("/", lang))];
     if let Some(region) = region {
