@@ -12,12 +12,14 @@
 //! - [`sample_size`]: sample sizes before an audit starts, for a risk limit and assumed error rates.
 //! - [`escalation`]: the stopping and escalation rule, ending in a full hand count.
 //! - [`sampler`]: the normative seeded SHA-256 sampler (cryptorandom's `SHA256`, as SHANGRLA uses it).
+//! - [`workflow`]: the audit workflow from its log entries: manifest and its hash, the sample checked
+//!   against the seed, each assertion's risk after the hand counts, and the decision.
 //! - [`forensics`]: election forensics (issue 11): fingerprints, round numbers, digits, source
 //!   deviations and a per-station anomaly list; flags for human review, never proof.
 //!
-//! What this crate deliberately does not do: no I/O, no clock, no log entries, no HTTP. The audit workflow
-//! (manifests, seed commitment, recorded hand counts) lives in the store, server and CLI, and feeds plain
-//! numbers into the functions here. Statistics use `f64`; who gets a seat is never decided here.
+//! What this crate deliberately does not do: no I/O, no clock, no HTTP. The audit's log entries are
+//! `sverka_model::audit`'s; [`workflow`] reads them and the tally, and the CLI and the site show what
+//! it computes. Statistics use `f64`; who gets a seat is never decided here.
 
 pub mod alpha;
 pub mod assertion;
@@ -27,6 +29,7 @@ pub mod escalation;
 pub mod forensics;
 pub mod sample_size;
 pub mod sampler;
+pub mod workflow;
 
 pub use alpha::{AlphaTest, Estimator, TestError};
 pub use assertion::{Assertion, AssertionError, AssertionKind, Assorter, BallotKind, KindCounts};

@@ -438,11 +438,11 @@ pub(crate) fn election_from_entry(
 }
 
 /// Folds the stored entries into the state without decoding all of them: every key registration
-/// and revocation in log order (found by the indexed `kind` column), then each signer's highest
+/// and revocation and every audit step (whose order the registry checks) in log order (found by the indexed `kind` column), then each signer's highest
 /// sequence number (from the indexed `signer`/`seq` columns), folded as a body-less step.
 fn refold_state(conn: &Connection, state: &mut State) -> Result<(), StoreError> {
     let mut statement = conn.prepare(
-        "SELECT idx, bytes FROM entries WHERE kind IN ('key_registration', 'key_revocation') ORDER BY idx",
+        "SELECT idx, bytes FROM entries WHERE kind IN ('key_registration', 'key_revocation', 'audit') ORDER BY idx",
     )?;
     let rows =
         statement.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))?;
