@@ -298,7 +298,7 @@ fn stations_table(
     );
     for (rank, s) in rows {
         let bp = impact_bp(s.impact);
-        let impact = format!("{}", lang.percent(bp, 10_000, 2));
+        let impact = lang.percent(bp, 10_000, 2);
         let mut differences = Vec::new();
         for pair in &s.pairs {
             if pair.class == Class::Missing {
