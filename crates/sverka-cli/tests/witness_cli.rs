@@ -307,7 +307,15 @@ fn below_the_quorum_a_checkpoint_is_published_marked_unwitnessed_or_held_back_wh
     let log_key = std::fs::read_to_string(data.join("keys/log.key")).unwrap();
     let log_vkey = Ed25519Signer::from_skey(log_key.trim()).unwrap().verifier().to_vkey();
     let mut up = WitnessProcess::new(dir.path(), "witness.up.example");
-    up.start(&log_vkey);
+    // --log also takes a file holding the key, as a publication's log.vkey does.
+    let vkey_file = dir.path().join("log.vkey");
+    std::fs::write(&vkey_file, format!("{log_vkey}\n")).unwrap();
+    up.start(&p(&vkey_file));
+    // keygen never overwrites a key.
+    let key_before = std::fs::read(&up.key_file).unwrap();
+    let again = sverka(&["witness", "keygen", "--out", &p(&up.key_file)]);
+    assert!(!again.status.success(), "keygen over an existing key file must fail");
+    assert_eq!(std::fs::read(&up.key_file).unwrap(), key_before);
     // A witness nobody answers for: its port is free.
     let down = WitnessProcess::new(dir.path(), "witness.down.example");
     let witnesses = [

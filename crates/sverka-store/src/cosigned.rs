@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use sverka_tlog::{Checkpoint, Hash, Note};
 
 use crate::error::StoreError;
-use crate::store::{sync_dir, Store};
+use crate::store::{sync_dir, SignedCheckpoint, Store};
 
 /// Which witnessed checkpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,10 +71,12 @@ impl Store {
     pub fn put_cosigned(&self, note: &str, quorum: bool) -> Result<(), StoreError> {
         let parsed = CosignedCheckpoint::parse(note)
             .map_err(|e| StoreError::Corrupt(format!("a witnessed checkpoint: {e}")))?;
-        let signed = self.checkpoint_history()?;
-        let ours = signed
-            .iter()
-            .any(|c| c.size == parsed.size && c.root == parsed.root && note.starts_with(&c.note));
+        // Almost always the latest checkpoint; the whole history only for an older one.
+        let signed_here = |c: &SignedCheckpoint| {
+            c.size == parsed.size && c.root == parsed.root && note.starts_with(&c.note)
+        };
+        let ours =
+            signed_here(&self.checkpoint()?) || self.checkpoint_history()?.iter().any(signed_here);
         if !ours {
             return Err(StoreError::Corrupt(format!(
                 "the witnessed checkpoint of size {} is not one this log signed",
