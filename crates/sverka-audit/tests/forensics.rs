@@ -277,6 +277,7 @@ fn sverka_forensics_v1_is_pinned() {
     let mut expected = vec![
         "format",
         "election",
+        "checkpoint",
         "contest",
         "view",
         "seed",
@@ -298,6 +299,7 @@ fn sverka_forensics_v1_is_pinned() {
     expected.sort();
     assert_eq!(keys, expected);
     assert_eq!(json["format"], "sverka-forensics/v1");
+    assert_eq!(json["checkpoint"], serde_json::Value::Null);
     // p1 has 660 votes, p2 640.
     assert_eq!(json["leader"], "p1");
     // Turnout and p1's share in whole percent: a 50/60, b 40/25, c 50/65; weights = took part.

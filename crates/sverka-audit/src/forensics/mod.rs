@@ -249,10 +249,20 @@ impl Config {
     }
 }
 
+/// The log checkpoint a report was computed from (set by the caller that replayed the log).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointRef {
+    pub size: u64,
+    /// The root hash, base64 as in the checkpoint note.
+    pub root: String,
+}
+
 /// Everything [`analyse`] finds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
     pub election: String,
+    /// `None` until the caller names the checkpoint it replayed.
+    pub checkpoint: Option<CheckpointRef>,
     pub contest: String,
     pub view: String,
     pub config: Config,
@@ -285,6 +295,7 @@ pub fn analyse(input: &Input, config: &Config) -> Result<Report, ForensicsError>
     let flagged = summary::flag_stations(input, leader, config, &machine_manual, &observer);
     Ok(Report {
         election: input.election.clone(),
+        checkpoint: None,
         contest: input.contest.clone(),
         view: input.view.clone(),
         config: config.clone(),

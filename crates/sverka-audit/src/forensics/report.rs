@@ -113,6 +113,7 @@ impl Report {
         json!({
             "format": FORMAT,
             "election": self.election,
+            "checkpoint": self.checkpoint.as_ref().map(|c| json!({"size": c.size, "root": c.root})),
             "contest": self.contest,
             "view": self.view,
             "seed": c.seed,

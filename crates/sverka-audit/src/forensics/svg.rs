@@ -1,5 +1,5 @@
 //! The fingerprint as an SVG written by hand (no plotting crate): a 100 × 100 heatmap of voters by
-//! turnout (x) and the leader's share (y), colour on a logarithmic scale (ColorBrewer YlOrRd), the
+//! turnout (x) and the leader's share (y), colour on a square-root scale (ColorBrewer YlOrRd), the
 //! comet-tail corner outlined, with axes, ticks and labels supplied by the caller (so the site can
 //! label it in Kyrgyz, Russian or English).
 
@@ -23,7 +23,7 @@ impl Labels {
             title: format!("Election fingerprint: turnout × share of {leader}"),
             x_axis: "turnout, % of registered voters".into(),
             y_axis: format!("{leader}, % of those who took part"),
-            legend: "colour: voters per 1 % × 1 % cell (log scale); dashed: the comet-tail corner"
+            legend: "colour: voters per 1 % × 1 % cell (square-root scale); dashed: the comet-tail corner"
                 .into(),
         }
     }
@@ -42,13 +42,14 @@ const RAMP: [[u8; 3]; 9] = [
     [128, 0, 38],
 ];
 
-/// The colour of a cell holding `weight` when the fullest cell holds `max`; `None` for an empty
-/// cell (drawn as background).
+/// The colour of a cell holding `weight` when the fullest cell holds `max`, on a square-root
+/// scale (so that a cell of one station still shows beside the crowded centre); `None` for an
+/// empty cell (drawn as background).
 pub fn cell_colour(weight: u64, max: u64) -> Option<[u8; 3]> {
     if weight == 0 || max == 0 {
         return None;
     }
-    let t = (1.0 + weight as f64).ln() / (1.0 + max as f64).ln();
+    let t = (weight as f64 / max as f64).sqrt();
     let x = t.clamp(0.0, 1.0) * (RAMP.len() - 1) as f64;
     let i = (x.floor() as usize).min(RAMP.len() - 2);
     let f = x - i as f64;
