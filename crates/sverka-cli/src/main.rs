@@ -2,13 +2,14 @@
 //!
 //! Each command lives in its own module and only wires arguments, files and progress bars to the
 //! library crates; no business logic lives here. Exit codes: 0 ok, 1 verification or validation
-//! failed, 2 usage error (and commands not built yet).
+//! failed, 2 usage error.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod cmd_allocate;
+mod cmd_audit;
 mod cmd_demo;
 mod cmd_forensics;
 mod cmd_import;
@@ -23,7 +24,6 @@ mod cmd_serve;
 mod cmd_simulate;
 mod cmd_verify;
 mod cmd_witness;
-mod not_built;
 
 /// sverka: open election results, from polling-station protocols to seats, on a verifiable log.
 #[derive(Parser)]
@@ -54,7 +54,7 @@ enum Command {
     /// Compare every source with every other, per station
     Reconcile(cmd_reconcile::Args),
     /// Risk-limiting audit workflow
-    Audit(not_built::Args),
+    Audit(cmd_audit::Args),
     /// Observers' full check of a publication; exit 1 on any failure
     Verify(cmd_verify::Args),
     /// Cosigning witness service
@@ -81,7 +81,7 @@ fn main() -> ExitCode {
         Command::Publish(args) => cmd_publish::run(args),
         Command::Results(args) => cmd_results::run(args),
         Command::Reconcile(args) => cmd_reconcile::run(args),
-        Command::Audit(args) => not_built::run("audit", args),
+        Command::Audit(args) => cmd_audit::run(args),
         Command::Verify(args) => cmd_verify::run(args),
         Command::Witness(args) => cmd_witness::run(args),
         Command::Keys(args) => cmd_keys::run(args),

@@ -30,6 +30,20 @@ pub mod codes {
     pub const RATE_LIMITED_IP: &str = "H009";
     /// Too many submissions signed by this key; retry after `Retry-After` seconds.
     pub const RATE_LIMITED_KEY: &str = "H010";
+
+    /// Every code above, in order (docs/formats.md §3.5 and openapi.json list each; a test checks).
+    pub const ALL: &[&str] = &[
+        BODY_TOO_LARGE,
+        TIMEOUT,
+        OVERLOADED,
+        BATCH_TOO_LARGE,
+        BAD_BATCH,
+        NOT_FOUND,
+        INTERNAL,
+        BAD_PARAMETER,
+        RATE_LIMITED_IP,
+        RATE_LIMITED_KEY,
+    ];
 }
 
 /// One finding of validation, as returned to the sender.

@@ -75,6 +75,7 @@ fn routes(timeout: Duration) -> Routes {
         .get("/station/{id}", site::station)
         .get("/reconciliation", site::reconcile::nation)
         .get("/reconciliation/{district}", site::reconcile::district)
+        .get("/audit", site::audit::page)
         .get("/forensics", site::forensics::page)
         .get("/find", site::find)
         .get("/changes", site::changes)

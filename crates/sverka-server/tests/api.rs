@@ -498,3 +498,20 @@ async fn the_2021_night_over_http_with_every_line_sent_twice_lands_exactly_once(
     assert_eq!(common::checkpoint_size(&snapshot), Some(1 + accepted));
     server.stop().await;
 }
+
+/// The server's own codes are published: each has its row in docs/formats.md §3.5 and is named
+/// in the OpenAPI document's problem description, and they are numbered without gaps.
+#[test]
+fn every_server_code_is_documented() {
+    let formats = include_str!("../../../docs/formats.md");
+    let section = formats.split("### 3.5").nth(1).expect("docs/formats.md has §3.5");
+    let document: Value = serde_json::from_str(sverka_server::api::OPENAPI_JSON).unwrap();
+    let described = document["components"]["schemas"]["Problem"]["description"]
+        .as_str()
+        .expect("the Problem schema says what its codes are");
+    for (i, code) in sverka_server::problem::codes::ALL.iter().enumerate() {
+        assert_eq!(*code, format!("H{:03}", i + 1), "codes are numbered in order");
+        assert!(section.contains(&format!("| `{code}` |")), "{code} has no row in formats.md §3.5");
+        assert!(described.contains(code), "{code} is not named in openapi.json's Problem");
+    }
+}

@@ -12,6 +12,7 @@
 //! `ETag`. Pages are public and short-lived in caches (`max-age=5`), so a CDN in front absorbs a
 //! crowd while the night moves on.
 
+pub mod audit;
 mod changes;
 pub mod charts;
 pub mod forensics;

@@ -1,0 +1,269 @@
+//! The audit page, `/audit`: for every risk-limiting audit in the log (issue 7), what the audit
+//! boards count next, each assertion's risk, and whether the reported outcome is confirmed or the
+//! audit escalates. The numbers are `sverka_audit::workflow::evaluate` of the log up to the
+//! published checkpoint, the same function `sverka audit status` runs; computed once per
+//! checkpoint (replaying the log to each manifest's `as_of`) and then served from memory.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sverka_audit::workflow::{evaluate, AuditStatus, Stage};
+use sverka_model::audit::AuditStep;
+use sverka_model::{Body, Submission};
+
+use super::html::{self, esc};
+use super::i18n::{Lang, Msg};
+use super::{lang_of, PageQuery};
+use crate::api::etag_matches;
+use crate::live::etag_of;
+use crate::problem::Problem;
+use crate::AppState;
+
+/// The audits of one checkpoint: `(size, each audit's status or why it cannot be evaluated)`.
+type Audits = (u64, Vec<(String, Result<AuditStatus, String>)>);
+
+static CACHE: Mutex<Option<Arc<Audits>>> = Mutex::new(None);
+
+/// The page's words in Kyrgyz, Russian and English.
+fn t(lang: Lang, key: &str) -> &'static str {
+    let [ky, ru, en] = match key {
+        "title" => {
+            ["Тобокелдикти чектөөчү аудит", "Аудит с ограничением риска", "Risk-limiting audits"]
+        }
+        "none" => ["Журналда аудит жок.", "В журнале нет аудитов.", "The log has no audits."],
+        "contest" => ["Добуш берүү", "Голосование", "Contest"],
+        "risk_limit" => ["Тобокелдик чеги", "Предел риска", "Risk limit"],
+        "next" => ["Кийинки кадам", "Следующий шаг", "Next"],
+        "count" => ["Кол менен эсептөө керек", "Пересчитать вручную", "Count by hand"],
+        "claim" => ["Ырастоо", "Утверждение", "Assertion"],
+        "risk" => ["Тобокелдик", "Риск", "Risk"],
+        "confirmed" => ["Тастыкталды", "Подтверждено", "Confirmed"],
+        "open" => ["Ачык", "Открыто", "Open"],
+        "s_manifest" => ["манифест күтүлүүдө", "ожидается манифест", "the manifest is next"],
+        "s_seed" => {
+            ["уруктун бекитилиши күтүлүүдө", "ожидается фиксация зерна", "the seed is next"]
+        }
+        "s_draw" => [
+            "биринчи турдун тандоосу күтүлүүдө",
+            "ожидается выборка первого тура",
+            "the first round is to be drawn",
+        ],
+        "s_counting" => [
+            "тандалган участоктор кол менен эсептелүүдө",
+            "выбранные участки пересчитываются вручную",
+            "the sampled stations are being counted by hand",
+        ],
+        "s_confirmed" => [
+            "натыйжа тастыкталды: ар бир ырастоонун тобокелдиги чектен ашпайт",
+            "результат подтверждён: риск каждого утверждения не выше предела",
+            "the reported outcome is confirmed: every assertion's risk is at most the risk limit",
+        ],
+        "s_escalate" => [
+            "кийинки тур: тандоону көбөйтүү",
+            "следующий тур: выборка увеличивается",
+            "escalate: another round is drawn",
+        ],
+        "s_full" => [
+            "бардык участокторду кол менен толук эсептөө",
+            "полный ручной пересчёт всех участков",
+            "escalate to a full hand count of every station",
+        ],
+        "draws" => ["Тандоолор", "Выборки", "Draws"],
+        "counted" => ["эсептелди", "посчитано", "counted"],
+        _ => ["", "", ""],
+    };
+    match lang.code() {
+        "ky" => ky,
+        "ru" => ru,
+        _ => en,
+    }
+}
+
+/// `GET /audit`.
+pub async fn page(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang_of(&query, &headers);
+    let audits = match current(&state).await {
+        Ok(a) => a,
+        Err(problem) => return problem.into_response(),
+    };
+    let html = render(&state, &audits, lang);
+    let etag = etag_of(audits.0, html.as_bytes());
+    let etag_value = HeaderValue::from_str(&etag).expect("etags are ASCII");
+    let common = [
+        (header::ETAG, etag_value),
+        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=5")),
+        (header::VARY, HeaderValue::from_static("Accept-Language")),
+    ];
+    if etag_matches(&headers, &etag) {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
+    let content_type =
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))];
+    (common, content_type, html).into_response()
+}
+
+async fn current(state: &AppState) -> Result<Arc<Audits>, Problem> {
+    let size = state.published().checkpoint.as_ref().map_or(0, |c| c.size);
+    if let Some(hit) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        if hit.0 == size {
+            return Ok(hit);
+        }
+    }
+    let task_state = state.clone();
+    let audits = tokio::task::spawn_blocking(move || evaluate_all(&task_state, size))
+        .await
+        .map_err(|_| Problem::internal())?
+        .map_err(|e| {
+            eprintln!("audits at checkpoint {size}: {e}");
+            Problem::internal()
+        })?;
+    let audits = Arc::new(audits);
+    *CACHE.lock().unwrap_or_else(|p| p.into_inner()) = Some(audits.clone());
+    Ok(audits)
+}
+
+fn evaluate_all(state: &AppState, size: u64) -> Result<Audits, sverka_store::StoreError> {
+    let store = state.store();
+    let mut steps: Vec<(u64, AuditStep)> = Vec::new();
+    let mut start = 1;
+    while start < size {
+        let end = size.min(start + 4096);
+        for (offset, bytes) in store.entries(start..end)?.iter().enumerate() {
+            if let Ok(Submission { payload, .. }) = Submission::decode(bytes) {
+                if let Body::Audit(step) = payload.body {
+                    steps.push((start + offset as u64, step));
+                }
+            }
+        }
+        start = end;
+    }
+    let mut ids: Vec<String> = Vec::new();
+    for (_, step) in &steps {
+        if !ids.iter().any(|id| id == step.audit()) {
+            ids.push(step.audit().to_string());
+        }
+    }
+    let election = state.election();
+    let audits =
+        ids.into_iter()
+            .map(|id| {
+                let as_of = steps.iter().find_map(|(_, s)| match s {
+                    AuditStep::Manifest(m) if m.audit == id => Some(m.as_of),
+                    _ => None,
+                });
+                let status = match as_of.map(|n| sverka_store::snapshot::replay_to(store, n)) {
+                    Some(Err(e)) => Err(e.to_string()),
+                    Some(Ok(replay)) => evaluate(election, Some(replay.tally()), &id, &steps)
+                        .map_err(|e| e.to_string()),
+                    None => evaluate(election, None, &id, &steps).map_err(|e| e.to_string()),
+                };
+                (id, status)
+            })
+            .collect();
+    Ok((size, audits))
+}
+
+fn stage_text(lang: Lang, stage: &Stage) -> String {
+    match stage {
+        Stage::NeedsManifest => t(lang, "s_manifest").to_string(),
+        Stage::NeedsSeed => t(lang, "s_seed").to_string(),
+        Stage::NeedsDraw { sample_size } => format!("{} ({sample_size})", t(lang, "s_draw")),
+        Stage::Counting { .. } => t(lang, "s_counting").to_string(),
+        Stage::Confirmed => t(lang, "s_confirmed").to_string(),
+        Stage::Escalate { sample_size } => format!("{} ({sample_size})", t(lang, "s_escalate")),
+        Stage::FullHandCount => t(lang, "s_full").to_string(),
+    }
+}
+
+fn render(state: &AppState, audits: &Audits, lang: Lang) -> String {
+    let election = state.election();
+    let code = lang.code();
+    let title = t(lang, "title");
+    let crumbs = vec![(lang.t(Msg::Country).to_string(), html::link("/", lang))];
+    let shell = html::Shell {
+        lang,
+        title,
+        election: election.name.get(code),
+        path: "/audit",
+        crumbs: &crumbs,
+        checkpoint_size: audits.0,
+    };
+    let mut body = String::new();
+    if audits.1.is_empty() {
+        let _ = write!(body, "<section><p>{}</p></section>", esc(t(lang, "none")));
+    }
+    for (id, status) in &audits.1 {
+        let _ = write!(body, "<section class=\"audit\" id=\"audit-{id}\"><h2>{}</h2>", esc(id));
+        match status {
+            Err(reason) => {
+                let _ = write!(body, "<p class=\"error\">{}</p>", esc(reason));
+            }
+            Ok(status) => render_status(&mut body, status, lang),
+        }
+        body.push_str("</section>");
+    }
+    html::page(&shell, &body)
+}
+
+fn render_status(body: &mut String, status: &AuditStatus, lang: Lang) {
+    let _ = write!(
+        body,
+        "<p>{}: {} · {}: {}</p><p class=\"stage stage-{}\"><strong>{}:</strong> {}</p>",
+        esc(t(lang, "contest")),
+        esc(&status.contest),
+        esc(t(lang, "risk_limit")),
+        esc(&status.risk_limit),
+        status.stage.code(),
+        esc(t(lang, "next")),
+        esc(&stage_text(lang, &status.stage)),
+    );
+    if let Stage::Counting { stations } = &status.stage {
+        let _ = write!(body, "<h3>{}</h3><ul class=\"to-count\">", esc(t(lang, "count")));
+        for station in stations {
+            let _ = write!(
+                body,
+                "<li><a href=\"{}\">{}</a></li>",
+                html::link(&format!("/station/{station}"), lang),
+                esc(station)
+            );
+        }
+        body.push_str("</ul>");
+    }
+    if !status.draws.is_empty() {
+        let counted = status.draws.iter().filter(|(_, c)| *c).count();
+        let _ = write!(
+            body,
+            "<p>{}: {} · {}: {counted}</p>",
+            esc(t(lang, "draws")),
+            status.draws.len(),
+            esc(t(lang, "counted"))
+        );
+    }
+    if status.assertions.is_empty() {
+        return;
+    }
+    let _ = write!(
+        body,
+        "<table class=\"assertions\"><thead><tr><th>{}</th><th>{}</th><th></th></tr></thead><tbody>",
+        esc(t(lang, "claim")),
+        esc(t(lang, "risk"))
+    );
+    for a in &status.assertions {
+        let verdict = if a.confirmed { t(lang, "confirmed") } else { t(lang, "open") };
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td class=\"num\">{:.4}</td><td>{}</td></tr>",
+            esc(&a.claim),
+            a.p_value,
+            esc(verdict)
+        );
+    }
+    body.push_str("</tbody></table>");
+}
