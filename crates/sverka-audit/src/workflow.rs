@@ -390,6 +390,9 @@ pub struct AuditStatus {
     pub seed: Option<String>,
     /// Rounds drawn: (round, sample size after it).
     pub rounds: Vec<(u64, u64)>,
+    /// The largest risk of any assertion at the end of each round whose draws are all
+    /// hand-counted: (round, that risk).
+    pub round_risks: Vec<(u64, f64)>,
     /// Every draw so far, in order, and whether its station is hand-counted.
     pub draws: Vec<(String, bool)>,
     /// Stations hand-counted, with the log entry of each count.
@@ -434,6 +437,7 @@ pub fn evaluate(
         manifest: None,
         seed: None,
         rounds: Vec::new(),
+        round_risks: Vec::new(),
         draws: Vec::new(),
         hand_counts: BTreeMap::new(),
         draws_used: 0,
@@ -535,6 +539,16 @@ pub fn evaluate(
             .collect();
         risk.p_value = p_value(cmp, &x);
         risk.confirmed = risk.p_value <= alpha.get();
+        for (r, &(round, size)) in status.rounds.iter().enumerate() {
+            if size as usize > x.len() {
+                break;
+            }
+            let p = p_value(cmp, &x[..size as usize]);
+            match status.round_risks.get_mut(r) {
+                Some((_, worst)) => *worst = worst.max(p),
+                None => status.round_risks.push((round, p)),
+            }
+        }
     }
     let p_values: Vec<f64> = status.assertions.iter().map(|a| a.p_value).collect();
     let mut to_count: Vec<String> = Vec::new();
@@ -961,5 +975,9 @@ mod tests {
         let status = evaluate(&election, Some(&tally), "rla", &steps).unwrap();
         assert_eq!(status.draws_used, 2);
         assert_eq!(status.stage, Stage::FullHandCount);
+        assert_eq!(status.round_risks.len(), 1, "round 1 is fully counted");
+        let worst = status.assertions.iter().map(|a| a.p_value).fold(0.0, f64::max);
+        assert_eq!(status.round_risks[0], (1, worst));
+        assert!(worst > 0.05);
     }
 }

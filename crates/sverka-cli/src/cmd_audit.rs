@@ -387,7 +387,9 @@ fn status_text(status: &AuditStatus) -> String {
         out.push_str(&format!("seed: {seed}\n"));
     }
     for (round, size) in &status.rounds {
-        out.push_str(&format!("round {round}: {size} draws in all\n"));
+        let risk = status.round_risks.iter().find(|(r, _)| r == round);
+        let risk = risk.map_or("not all counted yet".to_string(), |(_, p)| format!("{p:.6}"));
+        out.push_str(&format!("round {round}: {size} draws in all; largest risk {risk}\n"));
     }
     out.push_str(&format!(
         "hand counts: {} stations; draws used by the risk: {}\n",
@@ -425,7 +427,11 @@ pub fn status_json(status: &AuditStatus) -> serde_json::Value {
             "stations": m.rows.len(), "ballots": m.ballots(), "as_of": m.as_of, "sha256": m.sha256(),
         })),
         "seed": status.seed,
-        "rounds": status.rounds.iter().map(|(r, s)| serde_json::json!({"round": r, "sample_size": s})).collect::<Vec<_>>(),
+        "rounds": status.rounds.iter().map(|(r, s)| serde_json::json!({
+            "round": r,
+            "sample_size": s,
+            "largest_risk": status.round_risks.iter().find(|(q, _)| q == r).map(|(_, p)| p),
+        })).collect::<Vec<_>>(),
         "draws": status.draws.iter().map(|(s, counted)| serde_json::json!({"station": s, "counted": counted})).collect::<Vec<_>>(),
         "hand_counts": status.hand_counts,
         "draws_used": status.draws_used,

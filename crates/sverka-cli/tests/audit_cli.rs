@@ -273,6 +273,9 @@ fn an_audit_of_the_2021_night_runs_end_to_end_and_contradicting_hand_counts_esca
         })
         .count();
     assert!(open > 0, "the largest list's assertions stay open: {contradicted}");
+    for round in contradicted["rounds"].as_array().unwrap() {
+        assert!(round["largest_risk"].as_f64().unwrap() > 0.05, "{round}");
+    }
 
     // every step is in the log, and the publication verifies
     sverka(&["publish", "data", "--out", "public"], cwd);
