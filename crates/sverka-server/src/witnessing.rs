@@ -50,7 +50,7 @@ pub struct WitnessEndpoint {
 }
 
 impl WitnessEndpoint {
-    /// Parses `URL=VKEY` (the witness's submission prefix, `=`, its verifier key as
+    /// Parses `URL=VKEY` (the witness's `http://` submission prefix, `=`, its verifier key as
     /// `sverka witness keygen` prints it). The split is at the `=` after which a valid key follows,
     /// so neither a URL nor a key name with `=` in it is ambiguous.
     pub fn parse(spec: &str) -> Result<WitnessEndpoint, String> {
@@ -58,12 +58,16 @@ impl WitnessEndpoint {
         for (at, _) in spec.match_indices('=') {
             let (url, vkey) = (&spec[..at], &spec[at + 1..]);
             match CosignatureVerifier::from_vkey(vkey) {
-                Ok(key) if url.starts_with("http://") || url.starts_with("https://") => {
+                Ok(key) if url.starts_with("http://") => {
                     return Ok(WitnessEndpoint { url: url.trim_end_matches('/').to_owned(), key });
                 }
-                Ok(_) => {
-                    return Err(format!("{url:?} is not an http:// or https:// URL"));
+                Ok(_) if url.starts_with("https://") => {
+                    return Err(format!(
+                        "{url:?}: this build speaks plain http:// to witnesses; reach an https \
+                         witness through a local TLS proxy"
+                    ));
                 }
+                Ok(_) => return Err(format!("{url:?} is not an http:// URL")),
                 Err(e) => key_error = Some(e),
             }
         }

@@ -219,3 +219,19 @@ async fn racing_requests_for_two_roots_of_one_size_get_one_cosignature() {
     );
     witness.stop().await;
 }
+
+#[test]
+fn witness_flags_are_url_then_key_and_say_what_is_wrong() {
+    let vkey = witness_key().verifier().to_vkey();
+    let endpoint = sverka_server::witnessing::WitnessEndpoint::parse(&format!(
+        "http://127.0.0.1:9000/w/=name=x/={vkey}"
+    ))
+    .unwrap();
+    assert_eq!(endpoint.url, "http://127.0.0.1:9000/w/=name=x");
+    assert_eq!(endpoint.key.to_vkey(), vkey);
+    let https =
+        sverka_server::witnessing::WitnessEndpoint::parse(&format!("https://w.example={vkey}"));
+    assert!(https.unwrap_err().contains("plain http://"));
+    let no_key = sverka_server::witnessing::WitnessEndpoint::parse("http://w.example");
+    assert!(no_key.unwrap_err().contains("URL=VKEY"));
+}
