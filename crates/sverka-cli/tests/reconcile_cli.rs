@@ -337,3 +337,22 @@ fn the_format_keeps_its_members() {
     assert_eq!(station["impact"], "20");
     assert_eq!(station["impact_bp"], 200_000);
 }
+
+#[test]
+fn a_publication_gives_the_same_reconciliation_as_the_data_directory() {
+    let (dir, report) = tiny_night((501, 300, 29));
+    let cwd = dir.path();
+    sverka(&["publish", "data", "--out", "public"], cwd);
+    let published = sverka(&["reconcile", "public"], cwd).stdout;
+    let published: Value = serde_json::from_slice(&published).unwrap();
+    assert_eq!(published, report);
+    // A publication whose entries do not match its tiles is refused, not reconciled.
+    let checkpoint = std::fs::read_to_string(cwd.join("public/checkpoint")).unwrap();
+    std::fs::write(cwd.join("public/checkpoint"), checkpoint.replacen("tiny", "tinx", 1)).unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_sverka"))
+        .args(["reconcile", "public"])
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+}
