@@ -58,7 +58,7 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let root =
             Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("attacks-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        remove_stale_fixtures(root.parent().unwrap());
         std::fs::create_dir_all(&root).unwrap();
         let election = format!("{}/../../examples/tiny/election.toml", env!("CARGO_MANIFEST_DIR"));
         ok(sverka(&["simulate", "--election", &election, "--seed", "7", "--out", "night"], &root));
@@ -80,6 +80,19 @@ fn fixture() -> &'static Fixture {
         assert!(old_size < size);
         Fixture { root, old_size, size }
     })
+}
+
+/// Removes the fixtures of earlier test runs whose process is gone (a static is never dropped).
+fn remove_stale_fixtures(tmp: &Path) {
+    let Ok(listing) = std::fs::read_dir(tmp) else { return };
+    for entry in listing.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("attacks-") else { continue };
+        let mine = pid == std::process::id().to_string();
+        if mine || !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Gives the first machine protocol of the night a scan, re-signed by its scanner's key.
