@@ -18,8 +18,8 @@
 //! - [`svg`] and [`raster`]: the fingerprint as a hand-written SVG and as RGB pixels (for PNG).
 //! - [`stats`]: the statistical functions, written out.
 //!
-//! Determinism: every simulation draws from ChaCha8 seeded with [`Config::seed`] (one stream per
-//! test), and the seed is written in the report, so anyone can recompute every p-value bit for bit.
+//! Determinism: every simulation draws from ChaCha8 seeded with [`Config::seed`] (stream 1 for
+//! the round-number tests, stream 2 for the digit tests), and the seed is written in the report, so anyone can recompute every p-value bit for bit.
 
 mod digits;
 mod fingerprint;
