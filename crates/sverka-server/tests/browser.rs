@@ -78,7 +78,8 @@ impl Browser {
         ]);
         let start = dom.find("<pre id=\"report\">").expect("the harness wrote its report") + 17;
         let end = start + dom[start..].find("</pre>").expect("report end");
-        let text = dom[start..end].replace("&quot;", "\"").replace("&gt;", ">").replace("&amp;", "&");
+        let text =
+            dom[start..end].replace("&quot;", "\"").replace("&gt;", ">").replace("&amp;", "&");
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("report {text}: {e}"))
     }
 }
