@@ -147,6 +147,10 @@ pub struct Party {
     pub ballot_number: u32,
     pub name: Names,
     pub candidates: Vec<Candidate>,
+    /// The party's colour on the results site, `#rrggbb` (lower case); the site picks one by
+    /// ballot position when it is absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -953,7 +957,7 @@ const PARTY_LIST_ONLY: &[&str] =
 const SINGLE_MEMBER_ONLY: &[&str] = &["district", "candidates", "fails_if_against_all_leads"];
 const THRESHOLD_KEYS: &[&str] = &["share", "base"];
 const REGIONAL_THRESHOLD_KEYS: &[&str] = &["share", "base", "regions"];
-const PARTY_KEYS: &[&str] = &["id", "ballot_number", "name", "candidates"];
+const PARTY_KEYS: &[&str] = &["id", "ballot_number", "name", "candidates", "color"];
 const LIST_CANDIDATE_KEYS: &[&str] = &["id", "name", "position", "sex"];
 const DISTRICT_CANDIDATE_KEYS: &[&str] = &["id", "name", "position", "sex", "party"];
 const KEY_KEYS: &[&str] = &["id", "role", "public_key", "station", "district"];
@@ -1586,6 +1590,19 @@ fn build_party(
         }
     }
     let name = p.names(c, "name");
+    let color = p.string(c, "color", false).and_then(|color| {
+        let hex = color.value.strip_prefix('#').unwrap_or("");
+        if hex.len() == 6 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Some(color.value.to_ascii_lowercase())
+        } else {
+            let message = format!(
+                "`color` of {} is {:?}; write it as `#` and six hex digits, e.g. \"#1f77b4\"",
+                p.what, color.value
+            );
+            c.at(color.span, message);
+            None
+        }
+    });
     let mut positions = BTreeSet::new();
     let mut candidates = Vec::new();
     for node in p.array(c, "candidates", false) {
@@ -1602,6 +1619,7 @@ fn build_party(
         ballot_number: ballot_number?.value as u32,
         name,
         candidates,
+        color,
     };
     Some((id?, party))
 }

@@ -587,3 +587,31 @@ fn every_problem_in_a_file_is_reported_in_file_order() {
         ],
     );
 }
+
+#[test]
+fn a_party_colour_is_kept_in_lower_case_and_absent_when_not_given() {
+    let text = edited(&[("ballot_number = 1\n", "ballot_number = 1\ncolor = \"#E5A100\"\n")]);
+    let election = Election::from_toml("election.toml", &text).expect("a colour is allowed");
+    let colors: Vec<Option<String>> = election
+        .contests
+        .iter()
+        .filter_map(|contest| match &contest.kind {
+            ContestKind::PartyList(list) => Some(list.parties.iter().map(|p| p.color.clone())),
+            ContestKind::SingleMember(_) => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(colors, [Some("#e5a100".to_string()), None, None]);
+}
+
+#[test]
+fn a_party_colour_that_is_not_six_hex_digits_is_located() {
+    check(
+        &[("ballot_number = 1\n", "ballot_number = 1\ncolor = \"red\"\n")],
+        &[(
+            111,
+            9,
+            "`color` of party \"sun\" is \"red\"; write it as `#` and six hex digits, e.g. \"#1f77b4\"",
+        )],
+    );
+}

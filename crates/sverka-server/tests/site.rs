@@ -598,3 +598,33 @@ async fn per_level_read_api_matches_the_snapshot_and_names_its_checkpoint() {
     assert!(missing.text().await.unwrap().contains("nowhere"));
     server.stop().await;
 }
+
+/// The colour of the swatch in the party row of `option` on a results page.
+fn swatch_color(html: &str, option: &str) -> Option<String> {
+    let row = html.find(&format!("<li data-option=\"{option}\""))?;
+    let style = row + html[row..].find("style=\"background:")? + "style=\"background:".len();
+    Some(html[style..style + html[style..].find('"')?].to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_party_shows_in_the_colour_its_election_gives_it() {
+    let toml =
+        common::TINY.replacen("ballot_number = 1\n", "ballot_number = 1\ncolor = \"#E5A100\"\n", 1);
+    assert_ne!(toml, common::TINY, "the tiny election has a party with ballot number 1");
+    let night = common::night_of(&toml, 5, None);
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(server.url("/api/v1/submissions/batch"))
+        .body(night.lines.join(&b'\n'))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    server.results_at_least(&client, 2).await;
+    let html = get_page(&client, &server.url("/?lang=en")).await;
+    assert_eq!(swatch_color(&html, "sun").as_deref(), Some("#e5a100"));
+    let river = swatch_color(&html, "river").expect("river has a row");
+    assert!(river.starts_with('#') && river != "#e5a100", "river keeps a palette colour: {river}");
+    server.stop().await;
+}

@@ -55,13 +55,19 @@ pub(super) fn option_name(contest: &Contest, option: &str, lang: Lang) -> String
     }
 }
 
-/// The colour of option `i` of a contest.
-pub(super) fn option_color(options: &[String], i: usize) -> &'static str {
+/// The colour of option `i` of a contest: "against all" grey, a party's own colour when
+/// `election.toml` gives one, else the palette's colour for its position.
+pub(super) fn option_color<'a>(contest: &'a Contest, options: &[String], i: usize) -> &'a str {
     if options[i] == sverka_model::AGAINST_ALL {
-        AGAINST_ALL_COLOR
-    } else {
-        party_color(i)
+        return AGAINST_ALL_COLOR;
     }
+    let own = match &contest.kind {
+        ContestKind::PartyList(list) => {
+            list.parties.iter().find(|p| p.id == options[i]).and_then(|p| p.color.as_deref())
+        }
+        ContestKind::SingleMember(_) => None,
+    };
+    own.unwrap_or(party_color(i))
 }
 
 pub(super) fn source_label(source: Source, lang: Lang) -> &'static str {
@@ -206,7 +212,7 @@ fn party_shares(
     for (i, votes) in rows {
         let option = &results.options[i];
         let party = list.parties.iter().find(|p| &p.party == option);
-        let color = option_color(&results.options, i);
+        let color = option_color(contest, &results.options, i);
         let name = option_name(contest, option, lang);
         let _ = write!(
             out,
@@ -263,7 +269,7 @@ fn seats(
             let i = results.options.iter().position(|o| o == &p.party).unwrap_or(0);
             (
                 option_name(contest, &p.party, lang),
-                option_color(&results.options, i),
+                option_color(contest, &results.options, i),
                 u64::from(p.seats),
             )
         })
@@ -563,7 +569,7 @@ fn single_member(out: &mut String, ctx: &Ctx<'_>, district: &str) {
                 out,
                 "<tr data-option=\"{}\" data-votes=\"{votes}\"><td><span class=\"swatch\" style=\"background:{}\"></span> {}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(option),
-                option_color(&contest_results.options, i),
+                option_color(contest, &contest_results.options, i),
                 esc(&option_name(contest, option, lang)),
                 esc(&lang.int(votes)),
                 esc(&lang.percent(votes, totals.valid, 2)),
