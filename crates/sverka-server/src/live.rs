@@ -19,7 +19,7 @@ use sverka_model::Submission;
 use sverka_store::{SignedCheckpoint, Store, StoreError};
 use sverka_tally::changes::Changes;
 use sverka_tally::replay::{Replay, ReplayError};
-use sverka_tally::snapshot::Checkpoint;
+use sverka_tally::snapshot::{snapshot_json, Checkpoint};
 use sverka_tally::tabulate::{Results, ResultsConfig};
 
 use crate::problem::Problem;
@@ -207,10 +207,13 @@ fn refresh_blocking(
         return Ok(None);
     }
     fold_to(store, follower, checkpoint.size)?;
-    let snapshot = Bytes::from(snapshot_of(follower, &checkpoint)?);
     let replay = follower.replay.as_ref().ok_or(ReplayError::NoElection)?;
     let config = ResultsConfig { stations: true, ..ResultsConfig::default() };
     let results = replay.tally().results_with(replay.election(), &config);
+    // The bytes `Replay::snapshot` writes (it computes these same results, every station
+    // included), without tabulating all the stations a second time.
+    let at = Checkpoint { size: replay.size(), root: *checkpoint.root.as_bytes() };
+    let snapshot = Bytes::from(snapshot_json(&results, &at).map_err(ReplayError::from)?);
     remember_snapshot(state, checkpoint.size, snapshot.clone());
     let previous = current.checkpoint.clone().zip(current.results.clone());
     Ok(Some(Arc::new(Published::new(

@@ -1,0 +1,79 @@
+//! The live results task folds each entry once and keeps its tally between checkpoints; what it
+//! publishes must still be, byte for byte, the snapshot a full replay of the log from entry 0
+//! computes (`sverka_tally::replay`, what `sverka publish` and `sverka verify` use).
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sverka_tally::replay::{snapshot_of_entries, Replay};
+
+/// Polls `/api/v1/results` until it names a checkpoint of at least `size` entries; returns its
+/// exact bytes.
+async fn results_bytes_at_least(
+    server: &common::TestServer,
+    client: &reqwest::Client,
+    size: u64,
+) -> Vec<u8> {
+    for _ in 0..500 {
+        let bytes = client
+            .get(server.url("/api/v1/results"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec();
+        let value: Value = serde_json::from_slice(&bytes).unwrap();
+        if common::checkpoint_size(&value).is_some_and(|s| s >= size) {
+            return bytes;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("results never reached checkpoint size {size}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_published_snapshot_equals_a_full_replay_of_its_checkpoint() {
+    let night = common::night(7, None);
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let chunks: Vec<&[Vec<u8>]> = night.lines.chunks(night.lines.len().div_ceil(4)).collect();
+    assert!(chunks.len() >= 3, "the night is sent in several batches, so several checkpoints");
+    let mut compared = Vec::new();
+    for chunk in chunks {
+        let body = chunk.join(&b'\n');
+        let response =
+            client.post(server.url("/api/v1/submissions/batch")).body(body).send().await.unwrap();
+        assert!(response.status().is_success(), "batch answered {}", response.status());
+        let target = server.store.tree_size().unwrap();
+        let published = results_bytes_at_least(&server, &client, target).await;
+        let value: Value = serde_json::from_slice(&published).unwrap();
+        let size = common::checkpoint_size(&value).unwrap();
+        let signed = server
+            .store
+            .checkpoint_history()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.size == size)
+            .expect("the published checkpoint was signed");
+        assert_eq!(value["checkpoint"]["root"], signed.root.to_hex(), "names the signed root");
+        let entries = server.store.entries(0..size).unwrap();
+        let definition = server
+            .store
+            .blob(&Replay::definition_sha256(&entries[0]).unwrap())
+            .unwrap()
+            .expect("the definition blob");
+        let replayed = snapshot_of_entries(&entries, &definition, *signed.root.as_bytes()).unwrap();
+        assert!(
+            published == replayed,
+            "checkpoint {size}: the live snapshot differs from a full replay"
+        );
+        compared.push(size);
+    }
+    compared.dedup();
+    assert!(compared.len() >= 3, "compared at several checkpoints: {compared:?}");
+    server.stop().await;
+}
