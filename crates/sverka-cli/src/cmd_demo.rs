@@ -234,7 +234,7 @@ fn signer_of(line: &[u8]) -> String {
         .to_string()
 }
 
-/// POSTs one submission, retrying with backoff on 503 and network errors.
+/// POSTs one submission, retrying with backoff on 503, 429, 408 and network errors.
 fn send(agent: &ureq::Agent, url: &str, line: &[u8], tally: &Tally) {
     for attempt in 0..8u32 {
         if let Ok(response) = agent.post(url).header("content-type", "application/json").send(line)
@@ -242,7 +242,8 @@ fn send(agent: &ureq::Agent, url: &str, line: &[u8], tally: &Tally) {
             let counter = match response.status().as_u16() {
                 201 => Some(&tally.created),
                 200 => Some(&tally.repeated),
-                408 => None,
+                // A timeout or a rate limit (429 with Retry-After): the modem tries again later.
+                408 | 429 => None,
                 400..=499 => Some(&tally.rejected),
                 _ => None,
             };
