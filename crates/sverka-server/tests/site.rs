@@ -628,3 +628,32 @@ async fn a_party_shows_in_the_colour_its_election_gives_it() {
     assert!(river.starts_with('#') && river != "#e5a100", "river keeps a palette colour: {river}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_forensics_page_shows_the_fingerprint_and_says_flags_are_not_proof() {
+    let night = common::night(11, None);
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(server.url("/api/v1/submissions/batch"))
+        .body(night.lines.join(&b'\n'))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    server.results_at_least(&client, server.store.tree_size().unwrap()).await;
+    for (lang, not_proof) in [
+        ("en", "never proof of fraud"),
+        ("ru", "а не доказательство фальсификаций"),
+        ("ky", "бурмалоонун далили эмес"),
+    ] {
+        let html = get_page(&client, &server.url(&format!("/forensics?lang={lang}"))).await;
+        assert!(html.contains(&format!("<html lang=\"{lang}\"")), "{lang}");
+        assert!(html.contains(not_proof), "{lang}: the page says flags are not proof");
+        assert!(
+            html.contains("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox="),
+            "{lang}: the fingerprint is drawn"
+        );
+    }
+    server.stop().await;
+}
