@@ -38,6 +38,12 @@ pub fn value_to_vec(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     Ok(out)
 }
 
+/// Appends the canonical bytes of a JSON value to `out` (for writers that build a large document
+/// piece by piece instead of as one value tree).
+pub fn extend_with_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    write_value(value, out)
+}
+
 fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),

@@ -76,13 +76,77 @@ pub enum SnapshotError {
     Canonical(#[from] CanonicalError),
 }
 
-/// The canonical bytes of the snapshot of `results` at `checkpoint`.
+/// The canonical bytes of the snapshot of `results` at `checkpoint`: the bytes of
+/// [`snapshot_value`] canonicalised, written piece by piece so that the document never exists as
+/// one value tree (a station list of 250,000 stations as `Value`s takes gigabytes).
 pub fn snapshot_json(results: &Results, checkpoint: &Checkpoint) -> Result<Vec<u8>, SnapshotError> {
-    Ok(canonical::value_to_vec(&snapshot_value(results, checkpoint))?)
+    let mut out = Vec::with_capacity(1 << 16);
+    write_object(&head(results, checkpoint), "contests", &mut out, |out| {
+        out.push(b'[');
+        for (i, c) in results.contests.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let head = contest_head(c);
+            if c.stations.is_empty() {
+                canonical::extend_with_value(&head, out)?;
+                continue;
+            }
+            write_object(&head, "stations", out, |out| {
+                out.push(b'[');
+                for (j, s) in c.stations.iter().enumerate() {
+                    if j > 0 {
+                        out.push(b',');
+                    }
+                    canonical::extend_with_value(&station(c, s), out)?;
+                }
+                out.push(b']');
+                Ok(())
+            })?;
+        }
+        out.push(b']');
+        Ok(())
+    })?;
+    Ok(out)
 }
 
-/// The snapshot as a JSON value (what [`snapshot_json`] canonicalises).
+/// Writes the object `members` plus one more member, `name`, whose value `write` appends, all in
+/// canonical (RFC 8785) member order.
+fn write_object(
+    members: &Value,
+    name: &str,
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), CanonicalError>,
+) -> Result<(), CanonicalError> {
+    let map = members.as_object().expect("snapshot parts are objects");
+    let mut names: Vec<&str> = map.keys().map(String::as_str).chain([name]).collect();
+    names.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+    let mut write = Some(write);
+    out.push(b'{');
+    for (i, key) in names.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        canonical::extend_with_value(&Value::String(key.to_string()), out)?;
+        out.push(b':');
+        match map.get(key) {
+            Some(value) if key != name => canonical::extend_with_value(value, out)?,
+            _ => (write.take().expect("one extra member"))(out)?,
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// The snapshot as a JSON value (what [`snapshot_json`] writes, canonicalised).
 pub fn snapshot_value(results: &Results, checkpoint: &Checkpoint) -> Value {
+    let mut v = head(results, checkpoint);
+    v["contests"] = results.contests.iter().map(contest).collect();
+    v
+}
+
+/// Every member of the snapshot but `contests`.
+fn head(results: &Results, checkpoint: &Checkpoint) -> Value {
     json!({
         "format": FORMAT,
         "checkpoint": {"size": checkpoint.size, "root": hex(&checkpoint.root)},
@@ -94,7 +158,6 @@ pub fn snapshot_value(results: &Results, checkpoint: &Checkpoint) -> Value {
             "other": results.other_entries,
         },
         "disputed": results.disputed,
-        "contests": results.contests.iter().map(contest).collect::<Vec<_>>(),
         "corrections": results.corrections.iter().map(|c| {
             let mut v = json!({
                 "station": c.station, "contest": c.contest, "source": c.source.as_str(),
@@ -138,6 +201,15 @@ fn keyed(ids: &[String], values: &[u64]) -> Value {
 }
 
 fn contest(c: &ContestResults) -> Value {
+    let mut v = contest_head(c);
+    if !c.stations.is_empty() {
+        v["stations"] = c.stations.iter().map(|s| station(c, s)).collect();
+    }
+    v
+}
+
+/// Every member of a contest but `stations`.
+fn contest_head(c: &ContestResults) -> Value {
     let kind = match c.official.outcome {
         Outcome::PartyList(_) => "party_list",
         Outcome::SingleMember(_) => "single_member",
@@ -153,7 +225,7 @@ fn contest(c: &ContestResults) -> Value {
         progress
             .insert("of".into(), json!({"stations": p.of_stations, "registered": p.of_registered}));
     }
-    let mut v = json!({
+    json!({
         "id": c.contest,
         "kind": kind,
         "options": c.options,
@@ -161,11 +233,7 @@ fn contest(c: &ContestResults) -> Value {
         "progress": progress,
         "official": view(c, &c.official),
         "preliminary": view(c, &c.preliminary),
-    });
-    if !c.stations.is_empty() {
-        v["stations"] = c.stations.iter().map(|s| station(c, s)).collect();
-    }
-    v
+    })
 }
 
 fn view(c: &ContestResults, v: &ViewResults) -> Value {
