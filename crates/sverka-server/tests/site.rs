@@ -63,6 +63,8 @@ async fn every_page_renders_in_three_languages_with_the_apis_numbers() {
                     && html.contains(&format!("<html lang=\"{lang}\""))
             );
             assert!(html.contains(election.name.get(lang)), "{lang}: the election's name");
+            let title = html.split("<title>").nth(1).and_then(|t| t.split("</title>").next());
+            assert_eq!(title, Some(election.name.get(lang)), "{lang}: the title names it once");
             assert_eq!(
                 attribute_after(&html, "data-checkpoint-size", "data-checkpoint-size"),
                 Some(size.to_string())

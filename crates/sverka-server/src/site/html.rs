@@ -56,16 +56,21 @@ pub struct Shell<'a> {
 /// Wraps `body` into a complete HTML document.
 pub fn page(shell: &Shell<'_>, body: &str) -> String {
     let lang = shell.lang;
+    // "Page · Election", or just the election's name on the page that is named after it.
+    let full_title = if shell.title == shell.election {
+        esc(shell.title).to_string()
+    } else {
+        format!("{} · {}", esc(shell.title), esc(shell.election))
+    };
     let mut out = String::with_capacity(body.len() + CSS.len() + 2048);
     let _ = write!(
         out,
         "<!doctype html>\n<html lang=\"{code}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · {election}</title><style>{CSS}</style></head>\
+         <title>{full_title}</title><style>{CSS}</style></head>\
          <body data-checkpoint=\"{size}\"><header class=\"top\"><a class=\"brand\" href=\"/?lang={code}\">{election}</a>\
          <nav class=\"langs\" aria-label=\"{langs_label}\">",
         code = lang.code(),
-        title = esc(shell.title),
         election = esc(shell.election),
         size = shell.checkpoint_size,
         langs_label = esc(lang.t(Msg::Language)),
