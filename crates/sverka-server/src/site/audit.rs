@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sverka_audit::workflow::{evaluate, AuditStatus, Stage};
 use sverka_model::audit::AuditStep;
@@ -17,8 +17,7 @@ use sverka_model::{Body, Submission};
 use super::html::{self, esc};
 use super::i18n::{Lang, Msg};
 use super::{lang_of, PageQuery};
-use crate::api::etag_matches;
-use crate::live::etag_of;
+use crate::live::{etag_of, CachedPage};
 use crate::problem::Problem;
 use crate::AppState;
 
@@ -95,18 +94,7 @@ pub async fn page(
     };
     let html = render(&state, &audits, lang);
     let etag = etag_of(audits.0, html.as_bytes());
-    let etag_value = HeaderValue::from_str(&etag).expect("etags are ASCII");
-    let common = [
-        (header::ETAG, etag_value),
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=5")),
-        (header::VARY, HeaderValue::from_static("Accept-Language")),
-    ];
-    if etag_matches(&headers, &etag) {
-        return (StatusCode::NOT_MODIFIED, common).into_response();
-    }
-    let content_type =
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))];
-    (common, content_type, html).into_response()
+    super::html_response(&headers, CachedPage { html: html.into(), etag }, StatusCode::OK)
 }
 
 async fn current(state: &AppState) -> Result<Arc<Audits>, Problem> {
