@@ -55,7 +55,13 @@ impl Replay {
     pub fn start(entry0: &[u8], definition: &[u8]) -> Result<Replay, ReplayError> {
         let submission =
             Submission::decode(entry0).map_err(|error| ReplayError::Decode { index: 0, error })?;
-        let Body::Election(committed) = &submission.payload.body else {
+        Replay::start_decoded(&submission, definition)
+    }
+
+    /// [`Replay::start`] from entry 0 already decoded (by `Submission::decode` of its bytes), so a
+    /// caller that needs the decoded entry for its own checks does not decode it twice.
+    pub fn start_decoded(entry0: &Submission, definition: &[u8]) -> Result<Replay, ReplayError> {
+        let Body::Election(committed) = &entry0.payload.body else {
             return Err(ReplayError::NoElection);
         };
         if !committed.matches(definition) {
@@ -76,10 +82,25 @@ impl Replay {
         }
         let submission =
             Submission::decode(entry).map_err(|error| ReplayError::Decode { index, error })?;
+        self.apply_decoded(index, &submission)
+    }
+
+    /// Folds in the next entry, already decoded (by `Submission::decode` of the entry's bytes, as
+    /// [`Replay::apply`] does): for callers that decode each entry once for their own checks
+    /// (signer, registry) and fold the same value in. The results are those of [`Replay::apply`]
+    /// on the entry's bytes.
+    pub fn apply_decoded(
+        &mut self,
+        index: u64,
+        submission: &Submission,
+    ) -> Result<(), ReplayError> {
+        if index != self.size {
+            return Err(ReplayError::OutOfOrder { expected: self.size, got: index });
+        }
         if matches!(submission.payload.body, Body::Election(_)) {
             return Err(ReplayError::SecondElection { index });
         }
-        self.tally.apply(index, &submission);
+        self.tally.apply(index, submission);
         self.size += 1;
         Ok(())
     }
