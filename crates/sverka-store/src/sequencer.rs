@@ -97,7 +97,7 @@ pub(crate) struct Writer {
     root: Hash,
     signer: Ed25519Signer,
     origin: String,
-    config: Config,
+    pub(crate) config: Config,
     /// The keys the submitting threads verify under; updated here.
     directory: KeyDirectory,
 }
@@ -386,7 +386,7 @@ impl Writer {
     }
 
     /// Whether the current tree is already covered by the signed checkpoint.
-    fn signed_is_current(&self) -> Result<bool, StoreError> {
+    pub(crate) fn signed_is_current(&self) -> Result<bool, StoreError> {
         Ok(db::signed_checkpoint(&self.conn)?.is_some_and(|(size, _, _)| size == self.size))
     }
 }
@@ -555,9 +555,6 @@ pub(crate) fn run(mut writer: Writer, jobs: Receiver<Job>, election_file: String
     let _ = std::thread::Builder::new()
         .name("sverka-sequencer-free".into())
         .spawn(move || bin.into_iter().for_each(drop));
-    if policy != CheckpointPolicy::Manual {
-        sign_or_fail(&mut writer, &mut failed, &election_file);
-    }
     loop {
         let wait = match policy {
             CheckpointPolicy::Interval(every) => every.saturating_sub(last_signed.elapsed()),

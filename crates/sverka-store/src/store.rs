@@ -337,7 +337,13 @@ impl Store {
         }
         let faults = config.faults.clone();
         let directory = KeyDirectory::default();
-        let writer = Writer::open(&db_path, &election_file, signer, config, directory.clone())?;
+        let mut writer = Writer::open(&db_path, &election_file, signer, config, directory.clone())?;
+        // Sign before anyone can read: a reader of a freshly opened store sees every committed entry
+        // under a signed checkpoint (a crash after a commit leaves it unsigned), never a checkpoint
+        // that is about to be overtaken while it compares it with the history.
+        if writer.config.checkpoint != CheckpointPolicy::Manual && !writer.signed_is_current()? {
+            writer.sign_checkpoint()?;
+        }
         let election = writer.state().election().clone();
         let (sender, receiver) = mpsc::channel();
         let handle = std::thread::Builder::new()
