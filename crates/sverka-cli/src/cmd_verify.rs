@@ -7,19 +7,31 @@
 //! checkpoint in `--state` so the next run proves the log only grew. Exit 0 only if everything
 //! holds; 1 with the first failure; 2 for a usage error (a policy file that does not parse).
 
-use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use ed25519_dalek::VerifyingKey;
 use indicatif::{ProgressBar, ProgressStyle};
-use sverka_model::registry::KeyRegistry;
+use sverka_model::registry::{Candidate, KeyRegistry};
 use sverka_model::submission::{sha256_hex, Body, Submission};
-use sverka_tally::replay::Replay;
+use sverka_tally::replay::{Replay, ReplayError};
+use sverka_tlog::builder::{consistency_proof_from_tiles, root_from_tiles, TileReader};
 use sverka_tlog::policy::{CosignatureStatus, Policy};
-use sverka_tlog::{Ed25519Verifier, Expectation, Hash, PublicationReader, VerifierSet};
+use sverka_tlog::tile::{new_entry_bundles, partial_tiles};
+use sverka_tlog::{
+    append_leaves, leaf_hash, parse_bundle, Checkpoint, Ed25519Verifier, EntryBundle, Hash,
+    MemoryTiles, PublicationError, PublicationReader, Tile, TilePath, VerifierSet,
+};
+
+/// The version of the `--state` file (docs/formats.md, "`sverka verify --state`").
+const STATE_FORMAT: &str = "sverka-verify-state/v1";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -89,23 +101,36 @@ impl PublicationReader for HttpReader {
     }
 }
 
-/// What `--state` remembers between runs.
+/// What `--state` remembers between runs: the checkpoint verified last (all a file written before
+/// [`STATE_FORMAT`] holds: the next run then checks every entry again) and, in [`STATE_FORMAT`],
+/// what is needed to continue from it (`resume`).
 #[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct State {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    format: Option<String>,
     vkey: String,
     origin: String,
     size: u64,
     root: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resume: Option<Resume>,
 }
 
 fn load_state(path: &Path) -> anyhow::Result<Option<State>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(
-            serde_json::from_slice(&bytes)
-                .with_context(|| format!("reading {}", path.display()))?,
-        )),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let state: State = serde_json::from_slice(&bytes)
+        .with_context(|| format!("--state {}: not a verify state file", path.display()))?;
+    match state.format.as_deref() {
+        None | Some(STATE_FORMAT) => Ok(Some(state)),
+        Some(other) => bail!(
+            "--state {}: format {other:?}, this sverka reads {STATE_FORMAT:?}",
+            path.display()
+        ),
     }
 }
 
@@ -222,121 +247,126 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
         Some(s) => Some((s.size, Hash::from_hex(&s.root).context("--state: root is not hex")?)),
         None => None,
     };
-    let expect = Expectation {
-        log_keys: &keys,
-        origin: state.as_ref().map(|s| s.origin.as_str()),
-        previous,
-        policy,
-    };
+    let started = Instant::now();
 
-    let bar = ProgressBar::new(0).with_style(
+    // The checkpoint: the log's signature, the origin pinned in --state, the witness quorum.
+    let checkpoint_bytes = read_required(reader, "checkpoint")?;
+    let (checkpoint, note) =
+        Checkpoint::open(&checkpoint_bytes, &keys).map_err(PublicationError::from)?;
+    if let Some(state) = &state {
+        if checkpoint.origin() != state.origin {
+            return Err(PublicationError::Origin {
+                found: checkpoint.origin().to_string(),
+                expected: state.origin.clone(),
+            }
+            .into());
+        }
+    }
+    let witnesses = policy.map(|policy| policy.evaluate(&note));
+    if let Some(outcome) = witnesses.as_ref().filter(|o| !o.quorum_met) {
+        return Err(PublicationError::Quorum {
+            quorum: outcome.quorum.clone(),
+            outcome: outcome.clone(),
+        }
+        .into());
+    }
+    let size = checkpoint.size();
+    if let Some((seen, _)) = previous {
+        if seen > size {
+            return Err(PublicationError::RolledBack { seen, now: size }.into());
+        }
+    }
+
+    // Resume from --state (the checks of the first `seen` entries are not repeated) when it holds
+    // what is needed to continue; otherwise every entry from 0.
+    let mut resumed = match (&state, previous) {
+        (Some(State { resume: Some(resume), .. }), Some((seen, before))) => {
+            check_consistency(reader, seen, before, &checkpoint)?;
+            Some(Resumed::load(reader, resume, seen)?)
+        }
+        _ => None,
+    };
+    let from = resumed.as_ref().map_or(0, |r| r.size);
+
+    let bar = ProgressBar::new(size - from).with_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} entries").expect("template"),
     );
     bar.set_message("verifying");
-    let snapshot_sizes = snapshot_sizes(args);
-    let mut snapshots_checked = Vec::new();
-    let mut entry_failure: Option<String> = None;
-    let mut counts = std::collections::BTreeMap::<&'static str, u64>::new();
-    let mut replay: Option<Replay> = None;
-    let (signers, signer_work) = std::sync::mpsc::sync_channel(4096);
-    let signers = RefCell::new(Some(signers));
-    let mut entries = EntryChecks {
-        log_keys: &log_verifiers,
-        signers: &signers,
-        decoding: Duration::ZERO,
-        tabulating: Duration::ZERO,
-    };
-    let mut snapshot_time = Duration::ZERO;
-    let mut leaves: Vec<Hash> = Vec::new();
-    let started = Instant::now();
-    let mut on_entry = |index: u64, bytes: &[u8]| {
-        if entry_failure.is_some() {
-            return;
-        }
-        leaves.push(sverka_tlog::leaf_hash(bytes));
-        if let Err(failure) =
-            check_entry(reader, index, bytes, &mut replay, &mut entries, &mut counts)
-        {
-            entry_failure = Some(failure);
-            return;
-        }
-        let size = index + 1;
-        if snapshot_sizes.contains(&size) {
-            let snapshot_started = Instant::now();
-            let root = sverka_tlog::merkle::root(&leaves);
-            let replay = replay.as_ref().expect("entry 0 started the replay");
-            match compare_snapshot(reader, replay, size, root) {
-                Ok(()) => snapshots_checked.push(size),
-                Err(failure) => entry_failure = Some(failure),
-            }
-            snapshot_time += snapshot_started.elapsed();
-        }
-    };
-    let (log, signer_outcome) = std::thread::scope(|scope| {
-        let signer_thread = scope.spawn(move || check_signers(signer_work));
-        let log =
-            sverka_tlog::verify_publication(reader, &expect, &mut on_entry, &mut |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            });
-        signers.borrow_mut().take();
-        (log, signer_thread.join().expect("the signer thread does not panic"))
-    });
+    let (signer_keys, worker_busy) = (RwLock::default(), AtomicU64::new(0));
+    let mut pass =
+        Pass::new(args, reader, &log_verifiers, resumed.take(), from, &signer_keys, &worker_busy);
+    let log = pass.run(size, &checkpoint, &bar);
     bar.finish_and_clear();
-    let log = log?;
-    if let Some(failure) = entry_failure {
+    log?;
+    if let Some((seen, before)) = previous.filter(|_| from == 0) {
+        let now = sverka_tlog::merkle::root(&pass.leaves[..seen as usize]);
+        if now != before {
+            return Err(PublicationError::Inconsistent { seen, before, now }.into());
+        }
+    }
+    if let Some(failure) = pass.failure.take() {
         bail!(failure);
     }
-    let signer_report = signer_outcome.map_err(anyhow::Error::msg)?;
-    for (kind, n) in &signer_report.counts {
-        *counts.entry(kind).or_default() += n;
-    }
-    if args.timings {
-        eprintln!(
-            "timings: {:.2} s in all; main thread: {:.2} s decoding entry 0, {:.2} s decoding and \
-             tabulating, {:.2} s recomputing snapshots during the pass, the rest reading, hashing \
-             and tiles; signer thread (decoding, registry, Ed25519): {:.2} s busy",
-            started.elapsed().as_secs_f64(),
-            entries.decoding.as_secs_f64(),
-            entries.tabulating.as_secs_f64(),
-            snapshot_time.as_secs_f64(),
-            signer_report.busy.as_secs_f64()
-        );
-    }
-    let size = log.checkpoint.size();
-    if let Some(beyond) = snapshot_sizes.range(size + 1..).next() {
+    let timings = format!(
+        "timings: {:.2} s in all; {:.2} s with the workers (decoding, leaf hashes, Ed25519 on {} \
+         threads, busy {:.2} s in all); main thread: {:.2} s reading and hashing tiles, {:.2} s \
+         registry and tabulating, {:.2} s recomputing snapshots",
+        started.elapsed().as_secs_f64(),
+        pass.pass_time.as_secs_f64(),
+        pass.workers,
+        Duration::from_nanos(worker_busy.load(Ordering::Relaxed)).as_secs_f64(),
+        pass.reading.as_secs_f64(),
+        pass.folding.as_secs_f64(),
+        pass.snapshot_time.as_secs_f64(),
+    );
+    if let Some(beyond) = pass.snapshot_sizes.range(size + 1..).next() {
         bail!(
             "snapshot/{beyond}.json: results for {beyond} entries, but the checkpoint signs only \
              {size}: a stale checkpoint served with newer files"
         );
     }
-    let blobs = check_blobs(args, reader, &signer_report.scans)?;
-    if !snapshots_checked.contains(&size) {
-        let replay = replay.as_ref().context("the log is empty")?;
-        compare_snapshot(reader, replay, size, log.checkpoint.root())
-            .map_err(anyhow::Error::msg)?;
-        snapshots_checked.push(size);
+    let mut progress = pass.progress.take().context("the log is empty")?;
+    let blobs = check_blobs(args, reader, &mut progress)?;
+    if !progress.snapshots.contains(&size) {
+        let replay = progress.replay.as_ref().context("the log is empty")?;
+        let started = Instant::now();
+        compare_snapshot(reader, replay, size, checkpoint.root()).map_err(anyhow::Error::msg)?;
+        pass.snapshot_time += started.elapsed();
+        progress.snapshots.insert(size);
+        pass.snapshots_checked.push(size);
     }
-    let checkpoint = &log.checkpoint;
+    if args.timings {
+        eprintln!("{timings}; {:.2} s for the snapshots in all", pass.snapshot_time.as_secs_f64());
+    }
     if let Some(path) = &args.state {
+        let saving = Instant::now();
         let state = State {
+            format: Some(STATE_FORMAT.to_string()),
             vkey,
             origin: checkpoint.origin().to_string(),
-            size: checkpoint.size(),
+            size,
             root: checkpoint.root().to_hex(),
+            resume: Some(progress.to_resume(&pass.edge)?),
         };
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(&state)?)?;
+        let file =
+            std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        serde_json::to_writer(&mut out, &state)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        if args.timings {
+            eprintln!("timings: {:.2} s writing --state", saving.elapsed().as_secs_f64());
+        }
     }
     let mut summary = format!(
         "log {}: checkpoint size {}, root {}\n  signature by the log key: ok\n  {} entry bundles and hash tiles: every one rebuilt from the entries and equal\n",
         checkpoint.origin(),
         checkpoint.size(),
         checkpoint.root(),
-        log.tiles_checked
+        pass.tiles_checked
     );
-    if let Some(outcome) = &log.witnesses {
+    if let Some(outcome) = &witnesses {
         summary.push_str(&format!("  witness quorum {:?}: met\n", outcome.quorum));
         for (name, status) in &outcome.witnesses {
             let line = match status {
@@ -349,18 +379,25 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
     }
     if let Some((seen, _)) = previous {
         summary.push_str(&format!("  consistent with the checkpoint of size {seen} seen before\n"));
+        if from > 0 {
+            summary.push_str(&format!(
+                "  resumed from --state: entries {from} to {} checked now, the first {from} \
+                 were checked by an earlier run\n",
+                size.saturating_sub(1)
+            ));
+        }
     }
     summary.push_str(&format!("  {blobs}\n"));
     summary.push_str(&format!(
         "  {} snapshot(s) recomputed from the entries and byte-identical: {}\n",
-        snapshots_checked.len(),
-        snapshots_checked
+        pass.snapshots_checked.len(),
+        pass.snapshots_checked
             .iter()
             .map(|n| format!("snapshot/{n}.json"))
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    for (kind, n) in counts {
+    for (kind, n) in &progress.counts {
         summary.push_str(&format!(
             "  {n} {kind}, each a canonical submission signed by a key registered for it\n"
         ));
@@ -368,9 +405,591 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
     Ok(summary.trim_end().to_string())
 }
 
+fn read_required(reader: &FnReader, path: &str) -> Result<Vec<u8>, PublicationError> {
+    match reader.read(path) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(PublicationError::Missing { path: path.to_string() }),
+        Err(reason) => Err(PublicationError::Read { path: path.to_string(), reason }),
+    }
+}
+
+/// The publication's hash tiles, for proofs: a partial tile the log no longer serves is read from
+/// a wider version of it (tlog-tiles lets logs delete partial tiles once full).
+fn read_tile(reader: &FnReader, tile: &Tile) -> Result<Vec<u8>, String> {
+    let path = tile.path();
+    match reader.read(&path)? {
+        Some(bytes) => Ok(bytes),
+        None if !tile.is_full() => reader
+            .read(&tile.to_full().path())?
+            .ok_or_else(|| format!("{path}: missing (nor is its full tile published)")),
+        None => Err(format!("{path}: missing")),
+    }
+}
+
+/// The checkpoint of size `seen` and root `before`, seen by an earlier run, must be a prefix of
+/// this one: an RFC 9162 consistency proof computed from the published tiles must verify from one
+/// root to the other (a log that rewrote any of the first `seen` entries cannot produce one).
+fn check_consistency(
+    reader: &FnReader,
+    seen: u64,
+    before: Hash,
+    checkpoint: &Checkpoint,
+) -> anyhow::Result<()> {
+    let (size, root) = (checkpoint.size(), checkpoint.root());
+    let tiles = |tile: &Tile| read_tile(reader, tile);
+    let proof = if seen == size || seen == 0 {
+        Ok(Vec::new())
+    } else {
+        consistency_proof_from_tiles(&tiles, seen, size).map_err(|e| format!("{e:?}"))
+    };
+    let verdict = proof.and_then(|proof| {
+        sverka_tlog::verify_consistency(seen, size, &proof, &before, &root)
+            .map_err(|e| e.to_string())
+    });
+    if let Err(why) = verdict {
+        let now = match root_from_tiles(&tiles, seen) {
+            Ok(now) if seen < size => format!("; the published tiles give {now} for them"),
+            _ => String::new(),
+        };
+        bail!(
+            "checkpoint: size {size}, root {root} is not consistent with the checkpoint of size \
+             {seen}, root {before} seen before (the consistency proof from the published tiles \
+             fails: {why}){now}: history was rewritten"
+        );
+    }
+    Ok(())
+}
+
+/// What verifying has established so far: carried through the pass, and saved in `--state`.
+struct Progress {
+    /// The replay of every entry so far (`None` until entry 0 has started it).
+    replay: Option<Replay>,
+    /// The key registry after every entry so far.
+    registry: Option<KeyRegistry>,
+    /// Entries that change the registry beyond a sequence number (key registrations and
+    /// revocations, audit steps), in log order: `--state` keeps them to rebuild it.
+    key_entries: Vec<Vec<u8>>,
+    /// The SHA-256 of the election definition entry 0 commits to.
+    definition: Option<String>,
+    counts: BTreeMap<String, u64>,
+    /// `(entry, sha256)` of every scan a protocol names.
+    scans: Vec<(u64, String)>,
+    /// Blob files already hashed against their names.
+    blobs: BTreeSet<String>,
+    /// Snapshots already recomputed and compared.
+    snapshots: BTreeSet<u64>,
+}
+
+/// `--state` in [`STATE_FORMAT`]: everything needed to continue after the checkpoint it names
+/// (documented in docs/formats.md, "`sverka verify --state`").
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Resume {
+    /// The right-edge partial hash tiles of the tree at `size` (tile path to its bytes, base64):
+    /// with them the new tiles are rebuilt from the new entries alone.
+    edge: BTreeMap<String, String>,
+    /// The SHA-256 of the election definition (`blob/<sha256>`) entry 0 commits to.
+    definition: String,
+    counts: BTreeMap<String, u64>,
+    scans: Vec<(u64, String)>,
+    blobs: Vec<String>,
+    snapshots: Vec<u64>,
+    /// Key registrations, revocations and audit steps (base64 of the entries' bytes), in log order.
+    key_entries: Vec<String>,
+    /// The highest sequence number accepted from each signer.
+    last_seq: BTreeMap<String, u64>,
+    /// The tally's state (`sverka_tally::replay::Replay::save_state`, base64).
+    tally: String,
+}
+
+/// A [`Progress`] rebuilt from `--state`, with the tiles of the tree's right edge.
+struct Resumed {
+    size: u64,
+    progress: Progress,
+    edge: MemoryTiles,
+}
+
+impl Resumed {
+    fn load(reader: &FnReader, resume: &Resume, size: u64) -> anyhow::Result<Resumed> {
+        let b64 = |what: &str, text: &str| {
+            BASE64.decode(text).with_context(|| format!("--state: {what} is not base64"))
+        };
+        let mut edge = MemoryTiles::new();
+        for (path, bytes) in &resume.edge {
+            let Ok(TilePath::Hash(tile)) = sverka_tlog::parse_path(path) else {
+                bail!("--state: edge tile {path:?} is not a hash tile path");
+            };
+            edge.insert_all([(tile, b64(path, bytes)?)]);
+        }
+        let path = format!("blob/{}", resume.definition);
+        let definition = read_required(reader, &path)?;
+        if sha256_hex(&definition) != resume.definition {
+            bail!("{path}: its content hashes to {}, not to its name (the election definition of entry 0): the file was swapped", sha256_hex(&definition));
+        }
+        let tally = b64("tally", &resume.tally)?;
+        let replay = Replay::resume(&definition, size, &tally)
+            .map_err(|e| anyhow::anyhow!("--state: {e}"))?;
+        let mut registry = KeyRegistry::from_election(replay.election());
+        let mut key_entries = Vec::new();
+        for text in &resume.key_entries {
+            let bytes = b64("a key entry", text)?;
+            let submission = Submission::decode(&bytes).context("--state: a key entry")?;
+            registry.apply(&submission);
+            key_entries.push(bytes);
+        }
+        for (signer, &seq) in &resume.last_seq {
+            registry.apply(&sequence_marker(replay.election(), signer, seq));
+        }
+        Ok(Resumed {
+            size,
+            edge,
+            progress: Progress {
+                replay: Some(replay),
+                registry: Some(registry),
+                key_entries,
+                definition: Some(resume.definition.clone()),
+                counts: resume.counts.clone(),
+                scans: resume.scans.clone(),
+                blobs: resume.blobs.iter().cloned().collect(),
+                snapshots: resume.snapshots.iter().copied().collect(),
+            },
+        })
+    }
+}
+
+/// A submission that changes nothing in a [`KeyRegistry`] but `signer`'s last sequence number
+/// (`KeyRegistry::apply` records the highest `seq` of each signer, and an election-definition
+/// body registers nothing): how `--state` restores the sequence numbers.
+fn sequence_marker(election: &sverka_model::Election, signer: &str, seq: u64) -> Submission {
+    Submission {
+        payload: sverka_model::Payload {
+            v: sverka_model::submission::FORMAT_VERSION,
+            election: election.id.clone(),
+            signer: signer.to_string(),
+            seq,
+            time: None,
+            body: Body::Election(sverka_model::submission::ElectionDefinition {
+                definition_sha256: String::new(),
+            }),
+        },
+        signature: String::new(),
+    }
+}
+
+impl Progress {
+    fn to_resume(&self, edge: &MemoryTiles) -> anyhow::Result<Resume> {
+        let replay = self.replay.as_ref().context("the log is empty")?;
+        let registry = self.registry.as_ref().context("the log is empty")?;
+        let size = replay.size();
+        let mut tiles = BTreeMap::new();
+        for tile in partial_tiles(size) {
+            let bytes = edge
+                .read_tile(&tile)
+                .map_err(|e| anyhow::anyhow!("the right edge of the tree: {e}"))?;
+            tiles.insert(tile.path(), BASE64.encode(&bytes[..tile.byte_len()]));
+        }
+        let last_seq = registry
+            .verifying_keys()
+            .filter_map(|(id, _)| Some((id.to_string(), registry.last_seq(id)?)))
+            .collect();
+        Ok(Resume {
+            edge: tiles,
+            definition: self.definition.clone().context("the log is empty")?,
+            counts: self.counts.clone(),
+            scans: self.scans.clone(),
+            blobs: self.blobs.iter().cloned().collect(),
+            snapshots: self.snapshots.iter().copied().collect(),
+            key_entries: self.key_entries.iter().map(|e| BASE64.encode(e)).collect(),
+            last_seq,
+            tally: BASE64.encode(replay.save_state()),
+        })
+    }
+}
+
+/// One entry as a worker thread leaves it: its leaf hash, and the submission decoded with its
+/// signature checked under the signer's key as far as the worker knew it.
+struct Checked {
+    leaf: Hash,
+    candidate: Result<Candidate, String>,
+}
+
+/// A bundle's entries for the workers (`first` is the index of the first one).
+struct Job {
+    seq: u64,
+    first: u64,
+    entries: Vec<Vec<u8>>,
+}
+
+/// The pass over the entries: the main thread reads the bundles and hands them to worker threads
+/// (decoding, leaf hashes, Ed25519: every entry decoded once), then folds the decoded entries in
+/// log order into the key registry and the replay, and recomputes the snapshots on the way.
+struct Pass<'a> {
+    reader: &'a FnReader,
+    log_keys: &'a [Ed25519Verifier],
+    /// The first entry this pass reads (0, or the size `--state` resumes from).
+    from: u64,
+    /// The tiles of the tree at `from` (its right edge; nothing at 0), then every tile rebuilt.
+    edge: MemoryTiles,
+    progress: Option<Progress>,
+    /// Leaf hashes of the entries from `from` on.
+    leaves: Vec<Hash>,
+    failure: Option<String>,
+    snapshot_sizes: BTreeSet<u64>,
+    snapshots_checked: Vec<u64>,
+    tiles_checked: usize,
+    /// Public keys by signer id, for the workers' signature checks (the registry's, kept current).
+    keys: &'a RwLock<HashMap<String, VerifyingKey>>,
+    workers: usize,
+    worker_busy: &'a AtomicU64,
+    pass_time: Duration,
+    reading: Duration,
+    folding: Duration,
+    snapshot_time: Duration,
+}
+
+impl<'a> Pass<'a> {
+    fn new(
+        args: &'a Args,
+        reader: &'a FnReader,
+        log_keys: &'a [Ed25519Verifier],
+        resumed: Option<Resumed>,
+        from: u64,
+        keys: &'a RwLock<HashMap<String, VerifyingKey>>,
+        worker_busy: &'a AtomicU64,
+    ) -> Pass<'a> {
+        let (edge, progress) = match resumed {
+            Some(r) => (r.edge, r.progress),
+            None => (
+                MemoryTiles::new(),
+                Progress {
+                    replay: None,
+                    registry: None,
+                    key_entries: Vec::new(),
+                    definition: None,
+                    counts: BTreeMap::new(),
+                    scans: Vec::new(),
+                    blobs: BTreeSet::new(),
+                    snapshots: BTreeSet::new(),
+                },
+            ),
+        };
+        if let Some(registry) = &progress.registry {
+            *keys.write().expect("no worker panics") =
+                registry.verifying_keys().map(|(id, k)| (id.to_string(), *k)).collect();
+        }
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
+        Pass {
+            reader,
+            log_keys,
+            from,
+            edge,
+            progress: Some(progress),
+            leaves: Vec::new(),
+            failure: None,
+            snapshot_sizes: snapshot_sizes(args),
+            snapshots_checked: Vec::new(),
+            tiles_checked: 0,
+            keys,
+            workers,
+            worker_busy,
+            pass_time: Duration::ZERO,
+            reading: Duration::ZERO,
+            folding: Duration::ZERO,
+            snapshot_time: Duration::ZERO,
+        }
+    }
+
+    /// Reads, checks and folds in the entries `from..size`, then checks every tile they make
+    /// against the published one and the tree's head against the checkpoint's root. `Err` is a
+    /// fault of the log itself; a fault of an entry is left in `failure` (the log's come first).
+    fn run(
+        &mut self,
+        size: u64,
+        checkpoint: &Checkpoint,
+        bar: &ProgressBar,
+    ) -> Result<(), PublicationError> {
+        let started = Instant::now();
+        let bundles = new_entry_bundles(self.from, size);
+        let (job_tx, job_rx) = mpsc::sync_channel::<Job>(self.workers * 4);
+        let job_rx = Mutex::new(job_rx);
+        let (done_tx, done_rx) = mpsc::channel::<(u64, u64, Vec<Checked>)>();
+        let outcome = std::thread::scope(|scope| {
+            for _ in 0..self.workers {
+                let (job_rx, done_tx) = (&job_rx, done_tx.clone());
+                let (keys, busy) = (self.keys, self.worker_busy);
+                scope.spawn(move || loop {
+                    let job = job_rx.lock().expect("no worker panics").recv();
+                    let Ok(job) = job else { return };
+                    let working = Instant::now();
+                    let checked = check_job(&job, keys);
+                    busy.fetch_add(working.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    if done_tx.send((job.seq, job.first, checked)).is_err() {
+                        return;
+                    }
+                });
+            }
+            drop(done_tx);
+            let mut pending: BTreeMap<u64, (u64, Vec<Checked>)> = BTreeMap::new();
+            let (mut sent, mut folded) = (0u64, 0u64);
+            let mut result = Ok(());
+            for bundle in &bundles {
+                let reading = Instant::now();
+                let entries = match self.read_bundle(bundle) {
+                    Ok(entries) => entries,
+                    Err(error) => {
+                        result = Err(error);
+                        break;
+                    }
+                };
+                self.reading += reading.elapsed();
+                if bundle.first_entry() == 0 && self.from == 0 {
+                    if let Some(entry0) = entries.first() {
+                        self.start(entry0);
+                    }
+                }
+                let first = bundle.first_entry().max(self.from);
+                let job = Job { seq: sent, first, entries };
+                sent += 1;
+                if job_tx.send(job).is_err() {
+                    break;
+                }
+                while let Ok((seq, first, checked)) = done_rx.try_recv() {
+                    pending.insert(seq, (first, checked));
+                }
+                // At most a few bundles wait decoded: memory stays bounded.
+                while sent - folded > (self.workers * 8) as u64 || pending.contains_key(&folded) {
+                    if !pending.contains_key(&folded) {
+                        let Ok((seq, first, checked)) = done_rx.recv() else { break };
+                        pending.insert(seq, (first, checked));
+                        continue;
+                    }
+                    let (first, checked) = pending.remove(&folded).expect("present");
+                    self.fold(first, checked);
+                    folded += 1;
+                    bar.set_position(self.leaves.len() as u64);
+                }
+            }
+            drop(job_tx);
+            while result.is_ok() && folded < sent {
+                if let Some((first, checked)) = pending.remove(&folded) {
+                    self.fold(first, checked);
+                    folded += 1;
+                    bar.set_position(self.leaves.len() as u64);
+                    continue;
+                }
+                let Ok((seq, first, checked)) = done_rx.recv() else { break };
+                pending.insert(seq, (first, checked));
+            }
+            result
+        });
+        self.pass_time = started.elapsed();
+        outcome?;
+        let reading = Instant::now();
+        let rebuilt = append_leaves(&self.edge, self.from, &self.leaves)
+            .expect("the right edge of the tree is held");
+        for (tile, expected) in rebuilt.tiles() {
+            let path = tile.path();
+            let published = read_required(self.reader, &path)?;
+            if published.len() != expected.len() {
+                return Err(PublicationError::TileLength {
+                    path,
+                    found: published.len(),
+                    expected: expected.len(),
+                });
+            }
+            if &published != expected {
+                let hash_index = published
+                    .chunks(32)
+                    .zip(expected.chunks(32))
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(published.len().min(expected.len()) / 32);
+                return Err(PublicationError::TileMismatch { path, hash_index });
+            }
+        }
+        self.tiles_checked = rebuilt.tiles().len();
+        if rebuilt.root() != checkpoint.root() {
+            return Err(PublicationError::RootMismatch {
+                signed: checkpoint.root(),
+                computed: rebuilt.root(),
+            });
+        }
+        self.edge.insert_all(rebuilt.into_tiles());
+        self.reading += reading.elapsed();
+        Ok(())
+    }
+
+    /// Reads one entry bundle: its entries from `from` on. Entries before `from` (the first bundle
+    /// of a resumed pass) must be the ones whose leaf hashes the right edge of the tree holds.
+    fn read_bundle(&self, bundle: &EntryBundle) -> Result<Vec<Vec<u8>>, PublicationError> {
+        let path = bundle.path();
+        let bytes = read_required(self.reader, &path)?;
+        let entries = parse_bundle(&bytes)
+            .map_err(|error| PublicationError::Bundle { path: path.clone(), error })?;
+        if entries.len() != usize::from(bundle.width()) {
+            return Err(PublicationError::BundleWidth {
+                path,
+                found: entries.len(),
+                expected: usize::from(bundle.width()),
+            });
+        }
+        let skip = self.from.saturating_sub(bundle.first_entry()) as usize;
+        if skip > 0 {
+            let tile = bundle.hash_tile();
+            let seen = Tile::new(0, tile.index(), skip as u16)
+                .ok()
+                .and_then(|t| self.edge.read_tile(&t).ok())
+                .unwrap_or_default();
+            for (k, entry) in entries[..skip].iter().enumerate() {
+                if seen.get(k * 32..k * 32 + 32) != Some(&leaf_hash(entry).0[..]) {
+                    return Err(PublicationError::TileMismatch {
+                        path: Tile::new(0, tile.index(), skip as u16)
+                            .map_or_else(|_| tile.path(), |t| t.path()),
+                        hash_index: k,
+                    });
+                }
+            }
+        }
+        Ok(entries[skip.min(entries.len())..].iter().map(|e| e.to_vec()).collect())
+    }
+
+    /// Entry 0: the election definition, signed by the log key; starts the replay and the
+    /// registry (before the workers check any signature, so they know the election's keys).
+    fn start(&mut self, entry0: &[u8]) {
+        if let Err(failure) = self.try_start(entry0) {
+            self.failure.get_or_insert(failure);
+        }
+    }
+
+    fn try_start(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let submission = Submission::decode(bytes).map_err(|e| format!("entry 0: {e}"))?;
+        let signed = submission.payload.signer == "log"
+            && self.log_keys.iter().any(|k| submission.verify(k.public_key()));
+        if !signed {
+            return Err(format!(
+                "entry 0: the election definition is not signed by the log key (signer {:?})",
+                submission.payload.signer
+            ));
+        }
+        let Body::Election(committed) = &submission.payload.body else {
+            return Err(format!("entry 0: {}", ReplayError::NoElection));
+        };
+        let path = format!("blob/{}", committed.definition_sha256);
+        let definition = self
+            .reader
+            .read(&path)
+            .map_err(|e| format!("{path}: cannot read: {e}"))?
+            .ok_or_else(|| format!("{path}: missing (the election definition of entry 0)"))?;
+        let replay =
+            Replay::start_decoded(&submission, &definition).map_err(|e| format!("{path}: {e}"))?;
+        let registry = KeyRegistry::from_election(replay.election());
+        *self.keys.write().expect("no worker panics") =
+            registry.verifying_keys().map(|(id, k)| (id.to_string(), *k)).collect();
+        let progress = self.progress.as_mut().expect("during the pass");
+        *progress.counts.entry(kind_of(&submission.payload.body).into()).or_default() += 1;
+        progress.definition = Some(committed.definition_sha256.clone());
+        progress.replay = Some(replay);
+        progress.registry = Some(registry);
+        Ok(())
+    }
+
+    /// Folds one bundle's checked entries in, in log order.
+    fn fold(&mut self, first: u64, checked: Vec<Checked>) {
+        for (k, item) in checked.into_iter().enumerate() {
+            let index = first + k as u64;
+            self.leaves.push(item.leaf);
+            if self.failure.is_some() {
+                continue;
+            }
+            if index > 0 {
+                let folding = Instant::now();
+                if let Err(failure) = self.fold_entry(index, item.candidate) {
+                    self.failure = Some(failure);
+                    continue;
+                }
+                self.folding += folding.elapsed();
+            }
+            let size = index + 1;
+            if self.snapshot_sizes.contains(&size) {
+                let started = Instant::now();
+                let root = append_leaves(&self.edge, self.from, &self.leaves)
+                    .expect("the right edge of the tree is held")
+                    .root();
+                let progress = self.progress.as_mut().expect("during the pass");
+                let replay = progress.replay.as_ref().expect("entry 0 started the replay");
+                match compare_snapshot(self.reader, replay, size, root) {
+                    Ok(()) => {
+                        progress.snapshots.insert(size);
+                        self.snapshots_checked.push(size);
+                    }
+                    Err(failure) => self.failure = Some(failure),
+                }
+                self.snapshot_time += started.elapsed();
+            }
+        }
+    }
+
+    /// The signer checks (the store's admission rules E101 to E111: registered, unrevoked key for
+    /// the role, a signature that verifies, increasing sequence numbers), then the replay.
+    fn fold_entry(
+        &mut self,
+        index: u64,
+        candidate: Result<Candidate, String>,
+    ) -> Result<(), String> {
+        let candidate = candidate.map_err(|e| format!("entry {index}: {e}"))?;
+        let progress = self.progress.as_mut().expect("during the pass");
+        let (Some(registry), Some(replay)) = (progress.registry.as_mut(), progress.replay.as_mut())
+        else {
+            return Err(format!("entry {index}: no election definition before it"));
+        };
+        registry.check_candidate(&candidate).map_err(|finding| {
+            format!("entry {index}: the log holds a submission its own rules refuse: {finding}")
+        })?;
+        let submission = candidate.submission();
+        registry.apply(submission);
+        match &submission.payload.body {
+            Body::Protocol(protocol) => {
+                if let Some(scan) = &protocol.scan_sha256 {
+                    progress.scans.push((index, scan.clone()));
+                }
+            }
+            Body::KeyRegistration(registration) => {
+                let id = &registration.key.id;
+                if let Some(key) = registry.verifying_key(id) {
+                    self.keys.write().expect("no worker panics").insert(id.clone(), *key);
+                }
+                progress.key_entries.push(submission.to_bytes());
+            }
+            Body::KeyRevocation(_) | Body::Audit(_) => {
+                progress.key_entries.push(submission.to_bytes())
+            }
+            _ => {}
+        }
+        *progress.counts.entry(kind_of(&submission.payload.body).into()).or_default() += 1;
+        replay.apply_decoded(index, submission).map_err(|e| e.to_string())
+    }
+}
+
+/// A worker's part of one bundle: leaf hashes, decoding, signatures.
+fn check_job(job: &Job, keys: &RwLock<HashMap<String, VerifyingKey>>) -> Vec<Checked> {
+    job.entries
+        .iter()
+        .map(|bytes| {
+            let leaf = leaf_hash(bytes);
+            let candidate = Submission::decode_signed(bytes)
+                .map(|decoded| {
+                    let signer = &decoded.submission().payload.signer;
+                    let key = keys.read().expect("no worker panics").get(signer).copied();
+                    Candidate::from_decoded(decoded, key.as_ref())
+                })
+                .map_err(|e| e.to_string());
+            Checked { leaf, candidate }
+        })
+        .collect()
+}
+
 /// The snapshot sizes to recompute: every `snapshot/<N>.json` of a directory publication (a URL
 /// cannot be listed, so there only the checkpoint's own snapshot is checked).
-fn snapshot_sizes(args: &Args) -> std::collections::BTreeSet<u64> {
+fn snapshot_sizes(args: &Args) -> BTreeSet<u64> {
     let dir = Path::new(&args.target).join("snapshot");
     let Ok(listing) = std::fs::read_dir(dir) else {
         return Default::default();
@@ -379,37 +998,6 @@ fn snapshot_sizes(args: &Args) -> std::collections::BTreeSet<u64> {
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str()?.strip_suffix(".json")?.parse().ok())
         .collect()
-}
-
-/// What the entry checks carry from one entry to the next.
-struct EntryChecks<'a> {
-    /// The log's keys: entry 0, the election definition, is signed by the log key.
-    log_keys: &'a [Ed25519Verifier],
-    /// The signer-checking thread's queue; `None` once closed.
-    signers: &'a RefCell<Option<SyncSender<SignerWork>>>,
-    /// Time spent decoding entry 0 and replaying every entry, for `--timings`.
-    decoding: Duration,
-    tabulating: Duration,
-}
-
-/// Work for the signer-checking thread, in log order.
-enum SignerWork {
-    /// The registry of entry 0's election: who may sign what before any other entry.
-    Start(Box<KeyRegistry>),
-    /// An entry's bytes: decoded on the signer thread, so the main thread decodes each entry
-    /// only once (inside the replay).
-    Entry(u64, Vec<u8>),
-}
-
-/// What the signer thread found besides failures.
-#[derive(Default)]
-struct SignerReport {
-    /// Time spent working (not waiting for entries).
-    busy: Duration,
-    /// Entries by kind.
-    counts: std::collections::BTreeMap<&'static str, u64>,
-    /// `(entry, sha256)` of every scan a protocol names.
-    scans: Vec<(u64, String)>,
 }
 
 fn kind_of(body: &Body) -> &'static str {
@@ -423,94 +1011,10 @@ fn kind_of(body: &Body) -> &'static str {
     }
 }
 
-/// The signer checks (the store's admission rules E101 to E111: registered, unrevoked key for the
-/// role, a signature that verifies, increasing sequence numbers), on their own thread because the
-/// Ed25519 verification of every entry is the largest single cost of a verify. Returns the time
-/// spent, or the first entry refused.
-fn check_signers(work: Receiver<SignerWork>) -> Result<SignerReport, String> {
-    let mut report = SignerReport::default();
-    let mut registry = None;
-    for item in work {
-        let started = Instant::now();
-        match item {
-            SignerWork::Start(start) => registry = Some(start),
-            SignerWork::Entry(index, bytes) => {
-                let submission =
-                    Submission::decode(&bytes).map_err(|e| format!("entry {index}: {e}"))?;
-                let registry = registry.as_mut().expect("the registry starts at entry 0");
-                registry.check(&submission).map_err(|finding| {
-                    format!(
-                        "entry {index}: the log holds a submission its own rules refuse: {finding}"
-                    )
-                })?;
-                registry.apply(&submission);
-                if let Body::Protocol(protocol) = &submission.payload.body {
-                    if let Some(scan) = &protocol.scan_sha256 {
-                        report.scans.push((index, scan.clone()));
-                    }
-                }
-                *report.counts.entry(kind_of(&submission.payload.body)).or_default() += 1;
-            }
-        }
-        report.busy += started.elapsed();
-    }
-    Ok(report)
-}
-
-/// Decodes one entry, checks its signer against the keys registered so far (the store's
-/// admission rules E101 to E111), and folds it into the replay.
-fn check_entry(
-    reader: &FnReader,
-    index: u64,
-    bytes: &[u8],
-    replay: &mut Option<Replay>,
-    checks: &mut EntryChecks<'_>,
-    counts: &mut std::collections::BTreeMap<&'static str, u64>,
-) -> Result<(), String> {
-    if index > 0 {
-        // A closed queue means the signer thread has stopped at a failure, reported at the end.
-        if let Some(signers) = checks.signers.borrow().as_ref() {
-            let _ = signers.send(SignerWork::Entry(index, bytes.to_vec()));
-        }
-    } else {
-        let decoding = Instant::now();
-        let submission = Submission::decode(bytes).map_err(|e| format!("entry {index}: {e}"))?;
-        checks.decoding += decoding.elapsed();
-        let signed = submission.payload.signer == "log"
-            && checks.log_keys.iter().any(|k| submission.verify(k.public_key()));
-        if !signed {
-            return Err(format!(
-                "entry 0: the election definition is not signed by the log key (signer {:?})",
-                submission.payload.signer
-            ));
-        }
-        *counts.entry(kind_of(&submission.payload.body)).or_default() += 1;
-    }
-    let tabulating = Instant::now();
-    match replay {
-        None => {
-            let sha256 = Replay::definition_sha256(bytes).map_err(|e| e.to_string())?;
-            let path = format!("blob/{sha256}");
-            let definition =
-                reader.read(&path).map_err(|e| format!("{path}: cannot read: {e}"))?.ok_or_else(
-                    || format!("{path}: missing (the election definition of entry 0)"),
-                )?;
-            let started = Replay::start(bytes, &definition).map_err(|e| format!("{path}: {e}"))?;
-            let registry = Box::new(KeyRegistry::from_election(started.election()));
-            if let Some(signers) = checks.signers.borrow().as_ref() {
-                let _ = signers.send(SignerWork::Start(registry));
-            }
-            *replay = Some(started);
-        }
-        Some(replay) => replay.apply(index, bytes).map_err(|e| e.to_string())?,
-    }
-    checks.tabulating += tabulating.elapsed();
-    Ok(())
-}
-
 /// Checks every blob against its name: each scan a protocol names (missing scans are counted, not
-/// failed: a scan may be published later) and, for a directory, every file under `blob/`.
-fn check_blobs(args: &Args, reader: &FnReader, scans: &[(u64, String)]) -> anyhow::Result<String> {
+/// failed: a scan may be published later) and, for a directory, every file under `blob/`. Blobs
+/// hashed by an earlier run (`--state`) are not read again: a blob's name is its hash.
+fn check_blobs(args: &Args, reader: &FnReader, progress: &mut Progress) -> anyhow::Result<String> {
     let check = |path: &str, sha256: &str, bytes: &[u8], whose: &str| -> anyhow::Result<()> {
         let actual = sha256_hex(bytes);
         if actual != sha256 {
@@ -519,11 +1023,15 @@ fn check_blobs(args: &Args, reader: &FnReader, scans: &[(u64, String)]) -> anyho
         Ok(())
     };
     let mut unpublished = 0;
-    for (index, sha256) in scans {
+    for (index, sha256) in &progress.scans {
+        if progress.blobs.contains(sha256) {
+            continue;
+        }
         let path = format!("blob/{sha256}");
         match reader.read(&path).map_err(|e| anyhow::anyhow!("{path}: cannot read: {e}"))? {
             Some(bytes) => {
-                check(&path, sha256, &bytes, &format!(" (the scan entry {index} names)"))?
+                check(&path, sha256, &bytes, &format!(" (the scan entry {index} names)"))?;
+                progress.blobs.insert(sha256.clone());
             }
             None => unpublished += 1,
         }
@@ -532,16 +1040,20 @@ fn check_blobs(args: &Args, reader: &FnReader, scans: &[(u64, String)]) -> anyho
     if let Ok(listing) = std::fs::read_dir(Path::new(&args.target).join("blob")) {
         for entry in listing.filter_map(|e| e.ok()) {
             let name = entry.file_name().to_string_lossy().into_owned();
+            files += 1;
+            if progress.blobs.contains(&name) {
+                continue;
+            }
             let path = format!("blob/{name}");
             let bytes =
                 std::fs::read(entry.path()).with_context(|| format!("{path}: cannot read"))?;
             check(&path, &name, &bytes, "")?;
-            files += 1;
+            progress.blobs.insert(name);
         }
     }
     Ok(format!(
         "blobs: {files} file(s) under blob/ hash to their names; {} scan(s) named by protocols, {unpublished} not published",
-        scans.len()
+        progress.scans.len()
     ))
 }
 

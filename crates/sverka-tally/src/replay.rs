@@ -9,6 +9,7 @@ use sverka_model::election::Election;
 use sverka_model::submission::{Body, DecodeError, Submission};
 
 use crate::snapshot::{snapshot_json, Checkpoint, SnapshotError};
+use crate::tabulate::state::TallyStateError;
 use crate::tabulate::Tally;
 
 /// Why a log cannot be replayed.
@@ -28,6 +29,8 @@ pub enum ReplayError {
     OutOfOrder { expected: u64, got: u64 },
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
+    #[error(transparent)]
+    State(#[from] TallyStateError),
 }
 
 /// A log being replayed entry by entry.
@@ -67,10 +70,7 @@ impl Replay {
         if !committed.matches(definition) {
             return Err(ReplayError::DefinitionMismatch);
         }
-        let text = std::str::from_utf8(definition)
-            .map_err(|_| ReplayError::Election("election.toml is not UTF-8".into()))?;
-        let election = Election::from_toml("election.toml", text)
-            .map_err(|e| ReplayError::Election(e.to_string()))?;
+        let election = parse_definition(definition)?;
         let tally = Tally::new(&election);
         Ok(Replay { election, tally, size: 1 })
     }
@@ -105,6 +105,22 @@ impl Replay {
         Ok(())
     }
 
+    /// The state of the replay after its entries, to continue later with [`Replay::resume`]
+    /// (the tally's `sverka-tally-state/v1` bytes; the election is not in them).
+    pub fn save_state(&self) -> Vec<u8> {
+        self.tally.save_state()
+    }
+
+    /// Continues a replay of `size` entries whose state [`Replay::save_state`] wrote, with the
+    /// `election.toml` bytes its entry 0 committed to (the caller checks that commitment: the
+    /// bytes' SHA-256 is the definition's `blob/<sha256>` name). Folding entries `size`, `size +
+    /// 1`, ... in gives the snapshots a replay from entry 0 gives.
+    pub fn resume(definition: &[u8], size: u64, state: &[u8]) -> Result<Replay, ReplayError> {
+        let election = parse_definition(definition)?;
+        let tally = Tally::load_state(&election, state)?;
+        Ok(Replay { election, tally, size })
+    }
+
     /// The number of entries replayed so far.
     pub fn size(&self) -> u64 {
         self.size
@@ -123,6 +139,12 @@ impl Replay {
         let results = self.tally.results(&self.election);
         Ok(snapshot_json(&results, &Checkpoint { size: self.size, root })?)
     }
+}
+
+fn parse_definition(definition: &[u8]) -> Result<Election, ReplayError> {
+    let text = std::str::from_utf8(definition)
+        .map_err(|_| ReplayError::Election("election.toml is not UTF-8".into()))?;
+    Election::from_toml("election.toml", text).map_err(|e| ReplayError::Election(e.to_string()))
 }
 
 /// The snapshot of a whole list of entries (entry 0 the election definition, committing to

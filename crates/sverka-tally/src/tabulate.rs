@@ -48,6 +48,7 @@
 
 mod outcome;
 mod sensitivity;
+pub mod state;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};

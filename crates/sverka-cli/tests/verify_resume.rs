@@ -1,0 +1,309 @@
+//! `sverka verify --state FILE` resumes: after a first verify the state file
+//! (`sverka-verify-state/v1`, docs/formats.md) holds what is needed to continue, so verifying the
+//! grown publication checks the consistency proof, the new entries and the new snapshot only. Its
+//! verdict and the state it leaves are those of a full verify of the grown publication; an old
+//! entry rewritten (and the log re-signed) is caught by the consistency proof; the format is
+//! pinned field by field.
+//!
+//! The fixture: 300 stations of the 2021 election simulated (about 1,250 entries, five entry
+//! bundles), published once without its last 300 submissions and once with them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use sverka_tlog::tile::{new_entry_bundles, partial_tiles};
+use sverka_tlog::{
+    append_leaves, encode_bundle, leaf_hash, parse_bundle, Checkpoint, Ed25519Signer, MemoryTiles,
+    Note,
+};
+
+fn sverka(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sverka")).args(args).current_dir(cwd).output().unwrap()
+}
+
+fn ok(output: Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "status {:?}\nstdout: {stdout}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// `sverka verify` must exit 1; what it printed on stderr.
+fn refused(output: Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(stderr.starts_with("FAILED: "), "{stderr}");
+    stderr
+}
+
+struct Fixture {
+    root: PathBuf,
+    old_size: u64,
+    size: u64,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("verify-resume-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let election =
+            format!("{}/../../examples/kyrgyzstan-2021/election.toml", env!("CARGO_MANIFEST_DIR"));
+        ok(sverka(
+            &[
+                "simulate",
+                "--election",
+                &election,
+                "--seed",
+                "3",
+                "--stations",
+                "300",
+                "--out",
+                "night",
+            ],
+            &root,
+        ));
+        let text = std::fs::read_to_string(root.join("night/submissions.jsonl")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let (first, last) = lines.split_at(lines.len() - 300);
+        std::fs::write(root.join("part1.jsonl"), first.join("\n") + "\n").unwrap();
+        std::fs::write(root.join("part2.jsonl"), last.join("\n") + "\n").unwrap();
+        ok(sverka(&["init", "data", "--election", "night/election.toml"], &root));
+        ok(sverka(&["import", "data", "part1.jsonl"], &root));
+        ok(sverka(&["publish", "data", "--out", "public"], &root));
+        copy_dir(&root.join("public"), &root.join("old"));
+        ok(sverka(&["import", "data", "part2.jsonl"], &root));
+        ok(sverka(&["publish", "data", "--out", "public"], &root));
+        let old_size = checkpoint_of(&root.join("old")).size();
+        let size = checkpoint_of(&root.join("public")).size();
+        assert!(old_size % 256 != 0, "the old size ends inside a bundle ({old_size})");
+        assert!(new_entry_bundles(0, size).len() >= 4, "several bundles ({size} entries)");
+        assert!(size - old_size > 256, "the new entries span a whole bundle");
+        Fixture { root, old_size, size }
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn checkpoint_of(public: &Path) -> Checkpoint {
+    let note = Note::parse(&std::fs::read(public.join("checkpoint")).unwrap()).unwrap();
+    Checkpoint::parse(note.text()).unwrap()
+}
+
+/// A temp dir with `old/` and `public/` copied from the fixture, and `observer.json` the state a
+/// verify of `old/` left.
+fn observed() -> tempfile::TempDir {
+    let fixture = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture.root.join("old"), &dir.path().join("old"));
+    copy_dir(&fixture.root.join("public"), &dir.path().join("public"));
+    ok(sverka(&["verify", "old", "--state", "observer.json"], dir.path()));
+    dir
+}
+
+fn state(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_resumed_verify_checks_only_what_is_new_and_ends_where_a_full_verify_ends() {
+    let (old, size) = (fixture().old_size, fixture().size);
+    let dir = observed();
+    let resumed = ok(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert!(
+        resumed.contains(&format!("consistent with the checkpoint of size {old}")),
+        "{resumed}"
+    );
+    assert!(
+        resumed.contains(&format!("resumed from --state: entries {old} to {}", size - 1)),
+        "{resumed}"
+    );
+    assert!(
+        resumed.contains(&format!(
+            "1 snapshot(s) recomputed from the entries and byte-identical: snapshot/{size}.json"
+        )),
+        "only the new snapshot is recomputed: {resumed}"
+    );
+    // A full verify of the same publication from scratch, with a fresh state file.
+    let full = ok(sverka(&["verify", "public", "--state", "fresh.json"], dir.path()));
+    assert!(!full.contains("resumed"), "{full}");
+    let counts = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.contains("signed by a key registered for it"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(!counts(&full).is_empty());
+    assert_eq!(counts(&resumed), counts(&full), "the same entries counted, kind by kind");
+    assert_eq!(
+        std::fs::read(dir.path().join("observer.json")).unwrap(),
+        std::fs::read(dir.path().join("fresh.json")).unwrap(),
+        "the resumed state is byte for byte the state of a full verify"
+    );
+    // Nothing new: a third run checks the consistency (equal sizes) and nothing else.
+    let again = ok(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert!(again.contains(&format!("consistent with the checkpoint of size {size}")), "{again}");
+    assert!(again.contains("0 snapshot(s) recomputed"), "{again}");
+}
+
+/// Rewrites entry `index` of `public/` (one byte of its signature), rebuilds every bundle and
+/// tile, and signs a new checkpoint with the log key: a log that rewrote its history.
+fn rewrite_history(dir: &Path, index: usize) {
+    let public = dir.join("public");
+    let size = checkpoint_of(&public).size();
+    let mut entries: Vec<Vec<u8>> = Vec::new();
+    for bundle in new_entry_bundles(0, size) {
+        let bytes = std::fs::read(public.join(bundle.path())).unwrap();
+        entries.extend(parse_bundle(&bytes).unwrap().into_iter().map(<[u8]>::to_vec));
+    }
+    let at = entries[index].len() - 10;
+    entries[index][at] = if entries[index][at] == b'A' { b'B' } else { b'A' };
+    let leaves: Vec<_> = entries.iter().map(|e| leaf_hash(e)).collect();
+    let built = append_leaves(&MemoryTiles::new(), 0, &leaves).unwrap();
+    for (tile, bytes) in built.tiles() {
+        std::fs::write(public.join(tile.path()), bytes).unwrap();
+    }
+    for bundle in new_entry_bundles(0, size) {
+        let start = bundle.first_entry() as usize;
+        let slice = &entries[start..start + usize::from(bundle.width())];
+        std::fs::write(public.join(bundle.path()), encode_bundle(slice).unwrap()).unwrap();
+    }
+    let skey = std::fs::read_to_string(fixture().root.join("data/keys/log.key")).unwrap();
+    let signer = Ed25519Signer::from_skey(skey.trim()).unwrap();
+    let checkpoint = Checkpoint::new(checkpoint_of(&public).origin(), size, built.root()).unwrap();
+    std::fs::write(public.join("checkpoint"), checkpoint.sign(&signer).unwrap().to_bytes())
+        .unwrap();
+}
+
+#[test]
+fn an_old_entry_rewritten_and_re_signed_is_caught_by_the_consistency_proof() {
+    let old = fixture().old_size;
+    for index in [5, old as usize - 1] {
+        let dir = observed();
+        rewrite_history(dir.path(), index);
+        let err = refused(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+        assert!(
+            err.contains(&format!("is not consistent with the checkpoint of size {old}")),
+            "entry {index}: {err}"
+        );
+        assert!(err.contains("history was rewritten"), "entry {index}: {err}");
+        // The state still names the checkpoint verified last: the rewrite is caught again.
+        assert_eq!(state(&dir.path().join("observer.json"))["size"], old);
+    }
+}
+
+#[test]
+fn an_old_entry_of_the_bundle_where_the_resume_starts_is_checked_against_the_state() {
+    // Only the bundle file is changed (the checkpoint and tiles are the honest ones): the entries
+    // of the first bundle read that precede the resume point must be the ones verified before.
+    let old = fixture().old_size;
+    let dir = observed();
+    let public = dir.path().join("public");
+    let size = checkpoint_of(&public).size();
+    let bundle = new_entry_bundles(old, size)[0];
+    assert!(bundle.first_entry() < old);
+    let bytes = std::fs::read(public.join(bundle.path())).unwrap();
+    let mut entries: Vec<Vec<u8>> =
+        parse_bundle(&bytes).unwrap().into_iter().map(<[u8]>::to_vec).collect();
+    let k = (old - 1 - bundle.first_entry()) as usize;
+    entries[k][3] ^= 1;
+    std::fs::write(public.join(bundle.path()), encode_bundle(&entries).unwrap()).unwrap();
+    let err = refused(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert!(err.contains(&format!("hash {k} does not match")), "{err}");
+    assert!(err.contains(&format!("entry {}", old - 1)), "{err}");
+}
+
+#[test]
+fn the_state_file_format_is_pinned() {
+    let old = fixture().old_size;
+    let dir = observed();
+    let value = state(&dir.path().join("observer.json"));
+    let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["format", "origin", "resume", "root", "size", "vkey"]);
+    assert_eq!(value["format"], "sverka-verify-state/v1");
+    assert_eq!(value["size"], old);
+    let checkpoint = checkpoint_of(&dir.path().join("old"));
+    assert_eq!(value["root"], checkpoint.root().to_hex());
+    assert_eq!(value["origin"], checkpoint.origin());
+    let log_vkey = std::fs::read_to_string(dir.path().join("old/log.vkey")).unwrap();
+    assert_eq!(value["vkey"], log_vkey.trim());
+    let resume = value["resume"].as_object().unwrap();
+    let keys: Vec<&str> = resume.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "blobs",
+            "counts",
+            "definition",
+            "edge",
+            "key_entries",
+            "last_seq",
+            "scans",
+            "snapshots",
+            "tally"
+        ]
+    );
+    // The right edge: the partial tiles of the tree at `size`, each the published tile's bytes.
+    let edge = resume["edge"].as_object().unwrap();
+    let expected: Vec<String> = partial_tiles(old).iter().map(|t| t.path()).collect();
+    assert_eq!(edge.keys().cloned().collect::<Vec<_>>(), {
+        let mut sorted = expected.clone();
+        sorted.sort();
+        sorted
+    });
+    for path in &expected {
+        let published = std::fs::read(dir.path().join("old").join(path)).unwrap();
+        assert_eq!(BASE64.decode(edge[path].as_str().unwrap()).unwrap(), published, "{path}");
+    }
+    // The definition is entry 0's blob; the snapshots checked are the publication's.
+    let definition = resume["definition"].as_str().unwrap();
+    assert!(dir.path().join("old/blob").join(definition).is_file());
+    assert!(resume["blobs"].as_array().unwrap().iter().any(|b| b == definition));
+    assert_eq!(resume["snapshots"], serde_json::json!([old]));
+    let protocols = resume["counts"]["protocols"].as_u64().unwrap();
+    assert_eq!(resume["counts"]["election definitions"], 1);
+    assert!(protocols > 0 && protocols < old);
+    // Every signer has the sequence number of its last entry; the tally's bytes are versioned.
+    assert!(resume["last_seq"].as_object().unwrap().values().all(|s| s.as_u64() > Some(0)));
+    let tally = BASE64.decode(resume["tally"].as_str().unwrap()).unwrap();
+    assert!(tally.starts_with(b"sverka-tally-state/v1\n"));
+
+    // Another version is refused, naming both; a state from before the format (only the
+    // checkpoint) still works: every entry is checked again, and the file is rewritten as v1.
+    let mut other = value.clone();
+    other["format"] = "sverka-verify-state/v2".into();
+    std::fs::write(dir.path().join("v2.json"), other.to_string()).unwrap();
+    let err = refused(sverka(&["verify", "public", "--state", "v2.json"], dir.path()));
+    assert!(
+        err.contains("sverka-verify-state/v2") && err.contains("sverka-verify-state/v1"),
+        "{err}"
+    );
+    let legacy = serde_json::json!({
+        "vkey": value["vkey"], "origin": value["origin"], "size": value["size"], "root": value["root"],
+    });
+    std::fs::write(dir.path().join("legacy.json"), legacy.to_string()).unwrap();
+    let out = ok(sverka(&["verify", "public", "--state", "legacy.json"], dir.path()));
+    assert!(out.contains(&format!("consistent with the checkpoint of size {old}")), "{out}");
+    assert!(!out.contains("resumed"), "{out}");
+    assert_eq!(state(&dir.path().join("legacy.json"))["format"], "sverka-verify-state/v1");
+}

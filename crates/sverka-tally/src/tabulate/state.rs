@@ -1,0 +1,440 @@
+//! A [`Tally`]'s state as bytes (`sverka-tally-state/v1`), so a verifier can stop after N entries
+//! and fold in entry N + 1 later without replaying the first N (`sverka verify --state`).
+//!
+//! Only what [`Tally::apply`] changes is written; what [`Tally::new`] derives from the election
+//! (station and contest indexes) is rebuilt from the election on load, and the counts of stations
+//! and contests are checked against it. The layout (docs/formats.md, "`sverka verify --state`"):
+//! the line `sverka-tally-state/v1\n`, then little-endian integers (`u8`, `u16`, `u32`, `u64`),
+//! lists as a `u64` length and their items, strings as a list of UTF-8 bytes, in the order
+//! [`Tally::save_state`] writes them. Loading [`Tally::save_state`]'s bytes gives a tally whose
+//! every later result is the one the saved tally would give.
+
+use sverka_model::names::CorrectionReason;
+use sverka_model::Source;
+
+use super::{
+    Counts, IgnoreReason, Ignored, Record, Slot, Tally, UnitAgg, Version, ViewAgg, Warning,
+};
+use sverka_model::election::Election;
+
+/// The first line of the bytes.
+pub const TALLY_STATE_FORMAT: &str = "sverka-tally-state/v1";
+
+/// Why saved tally bytes cannot be loaded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TallyStateError {
+    #[error("not a {TALLY_STATE_FORMAT} tally state (first line {0:?})")]
+    Format(String),
+    #[error("tally state: the bytes end early")]
+    Truncated,
+    #[error("tally state: {0}")]
+    Invalid(String),
+    #[error("tally state: saved for {what} {saved}, but the election has {actual}")]
+    Mismatch { what: &'static str, saved: String, actual: String },
+}
+
+/// Every warning code [`Tally`] uses (a warning's code is a `&'static str`).
+const WARNING_CODES: [&str; 7] = [
+    "tally.supersedes_later",
+    "tally.unknown_disputed_station",
+    "tally.supersedes_unknown",
+    "tally.unknown_line",
+    "tally.unknown_option",
+    "tally.negative_took_part",
+    "tally.unknown_candidate",
+];
+
+const REASONS: [CorrectionReason; 5] = [
+    CorrectionReason::KeyingError,
+    CorrectionReason::Recount,
+    CorrectionReason::CourtOrder,
+    CorrectionReason::LateProtocol,
+    CorrectionReason::CommissionDecision,
+];
+
+struct Out(Vec<u8>);
+
+impl Out {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn len(&mut self, n: usize) {
+        self.u64(n as u64);
+    }
+    fn str(&mut self, s: &str) {
+        self.len(s.len());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn u64s(&mut self, v: &[u64]) {
+        self.len(v.len());
+        for &x in v {
+            self.u64(x);
+        }
+    }
+    fn pair(&mut self, (a, b): (u64, u64)) {
+        self.u64(a);
+        self.u64(b);
+    }
+}
+
+struct In<'a>(&'a [u8]);
+
+impl In<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], TallyStateError> {
+        if self.0.len() < n {
+            return Err(TallyStateError::Truncated);
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, TallyStateError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, TallyStateError> {
+        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+    }
+    fn u32(&mut self) -> Result<u32, TallyStateError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn u64(&mut self) -> Result<u64, TallyStateError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    /// A list length, bounded by the bytes left (each item takes at least `min` bytes).
+    fn len(&mut self, min: usize) -> Result<usize, TallyStateError> {
+        let n = self.u64()?;
+        if n > (self.0.len() / min.max(1)) as u64 {
+            return Err(TallyStateError::Truncated);
+        }
+        Ok(n as usize)
+    }
+    fn str(&mut self) -> Result<String, TallyStateError> {
+        let n = self.len(1)?;
+        String::from_utf8(self.take(n)?.to_vec())
+            .map_err(|_| TallyStateError::Invalid("a string is not UTF-8".into()))
+    }
+    fn u64s(&mut self) -> Result<Vec<u64>, TallyStateError> {
+        let n = self.len(8)?;
+        (0..n).map(|_| self.u64()).collect()
+    }
+    fn pair(&mut self) -> Result<(u64, u64), TallyStateError> {
+        Ok((self.u64()?, self.u64()?))
+    }
+}
+
+fn source_byte(source: Source) -> u8 {
+    super::source_slot(source) as u8
+}
+
+fn source_of(byte: u8) -> Result<Source, TallyStateError> {
+    Source::ALL
+        .into_iter()
+        .find(|&s| source_byte(s) == byte)
+        .ok_or_else(|| TallyStateError::Invalid(format!("source {byte}")))
+}
+
+fn reason_byte(reason: CorrectionReason) -> u8 {
+    REASONS.iter().position(|&r| r == reason).expect("every reason is listed") as u8
+}
+
+fn reason_of(byte: u8) -> Result<CorrectionReason, TallyStateError> {
+    REASONS
+        .get(usize::from(byte))
+        .copied()
+        .ok_or_else(|| TallyStateError::Invalid(format!("correction reason {byte}")))
+}
+
+fn write_view(out: &mut Out, view: &ViewAgg) {
+    out.u64(view.stations);
+    out.u64(view.registered);
+    out.u64s(&view.values);
+    out.u64s(&view.preferences);
+}
+
+fn read_view(input: &mut In<'_>) -> Result<ViewAgg, TallyStateError> {
+    Ok(ViewAgg {
+        stations: input.u64()?,
+        registered: input.u64()?,
+        values: input.u64s()?,
+        preferences: input.u64s()?,
+    })
+}
+
+fn write_record(out: &mut Out, record: &Record) {
+    out.len(record.slots.len());
+    for slot in &record.slots {
+        out.u8(source_byte(slot.source));
+        out.u32(slot.signer);
+        out.len(slot.versions.len());
+        for version in &slot.versions {
+            out.u64(version.index);
+            match version.supersedes {
+                None => out.u8(0),
+                Some((index, reason)) => {
+                    out.u8(1);
+                    out.u64(index);
+                    out.u8(reason_byte(reason));
+                }
+            }
+        }
+        out.len(slot.counts.values.len());
+        for &v in slot.counts.values.iter() {
+            out.u32(v);
+        }
+        out.len(slot.counts.preferences.len());
+        for &(a, b) in slot.counts.preferences.iter() {
+            out.u32(a);
+            out.u32(b);
+        }
+    }
+    out.u64s(&record.superseded);
+    out.u64s(&record.annulled);
+}
+
+fn read_record(input: &mut In<'_>) -> Result<Record, TallyStateError> {
+    let n_slots = input.len(13)?;
+    let mut slots = Vec::with_capacity(n_slots);
+    for _ in 0..n_slots {
+        let source = source_of(input.u8()?)?;
+        let signer = input.u32()?;
+        let n_versions = input.len(9)?;
+        let mut versions = Vec::with_capacity(n_versions);
+        for _ in 0..n_versions {
+            let index = input.u64()?;
+            let supersedes = match input.u8()? {
+                0 => None,
+                1 => Some((input.u64()?, reason_of(input.u8()?)?)),
+                other => return Err(TallyStateError::Invalid(format!("supersedes tag {other}"))),
+            };
+            versions.push(Version { index, supersedes });
+        }
+        let n_values = input.len(4)?;
+        let values: Box<[u32]> = (0..n_values).map(|_| input.u32()).collect::<Result<_, _>>()?;
+        let n_prefs = input.len(8)?;
+        let preferences: Box<[(u32, u32)]> = (0..n_prefs)
+            .map(|_| Ok((input.u32()?, input.u32()?)))
+            .collect::<Result<_, TallyStateError>>()?;
+        slots.push(Slot { source, signer, versions, counts: Counts { values, preferences } });
+    }
+    Ok(Record { slots, superseded: input.u64s()?, annulled: input.u64s()? })
+}
+
+fn write_reason(out: &mut Out, reason: &IgnoreReason) {
+    match reason {
+        IgnoreReason::WrongElection(s) => {
+            out.u8(0);
+            out.str(s);
+        }
+        IgnoreReason::UnknownStation(s) => {
+            out.u8(1);
+            out.str(s);
+        }
+        IgnoreReason::UnknownContest(s) => {
+            out.u8(2);
+            out.str(s);
+        }
+        IgnoreReason::NotInContest { station, contest } => {
+            out.u8(3);
+            out.str(station);
+            out.str(contest);
+        }
+        IgnoreReason::CountTooLarge { line, value } => {
+            out.u8(4);
+            out.str(line);
+            out.u64(*value);
+        }
+    }
+}
+
+fn read_reason(input: &mut In<'_>) -> Result<IgnoreReason, TallyStateError> {
+    Ok(match input.u8()? {
+        0 => IgnoreReason::WrongElection(input.str()?),
+        1 => IgnoreReason::UnknownStation(input.str()?),
+        2 => IgnoreReason::UnknownContest(input.str()?),
+        3 => IgnoreReason::NotInContest { station: input.str()?, contest: input.str()? },
+        4 => IgnoreReason::CountTooLarge { line: input.str()?, value: input.u64()? },
+        other => return Err(TallyStateError::Invalid(format!("ignore reason {other}"))),
+    })
+}
+
+fn check(
+    what: &'static str,
+    saved: impl ToString,
+    actual: impl ToString,
+) -> Result<(), TallyStateError> {
+    let (saved, actual) = (saved.to_string(), actual.to_string());
+    if saved != actual {
+        return Err(TallyStateError::Mismatch { what, saved, actual });
+    }
+    Ok(())
+}
+
+impl Tally {
+    /// The tally's state as `sverka-tally-state/v1` bytes (see the module documentation).
+    pub fn save_state(&self) -> Vec<u8> {
+        let mut out = Out(Vec::with_capacity(64 * self.records.len() + 1024));
+        out.0.extend_from_slice(TALLY_STATE_FORMAT.as_bytes());
+        out.u8(b'\n');
+        out.str(&self.election_id);
+        out.len(self.n_stations);
+        out.len(self.records.len());
+        for record in &self.records {
+            write_record(&mut out, record);
+        }
+        out.len(self.contests.len());
+        for contest in &self.contests {
+            out.len(contest.units.len());
+            for unit in &contest.units {
+                out.u64(unit.stations);
+                out.u64(unit.registered);
+                for view in &unit.views {
+                    write_view(&mut out, view);
+                }
+                for &pair in &unit.sources {
+                    out.pair(pair);
+                }
+                out.pair(unit.annulled);
+            }
+        }
+        let mut annulled: Vec<(&u32, &Vec<u64>)> = self.station_annulled.iter().collect();
+        annulled.sort();
+        out.len(annulled.len());
+        for (station, indices) in annulled {
+            out.u32(*station);
+            out.u64s(indices);
+        }
+        out.len(self.signers.len());
+        for signer in &self.signers {
+            out.str(signer);
+        }
+        out.u64s(&self.applied_bits);
+        let mut sparse: Vec<u64> = self.applied_sparse.iter().copied().collect();
+        sparse.sort_unstable();
+        out.u64s(&sparse);
+        out.u64(self.applied_count);
+        out.u64(self.protocols);
+        out.u64(self.annulments_applied);
+        out.u64(self.other_entries);
+        out.len(self.annulments.len());
+        for (index, station, contest, reason) in &self.annulments {
+            out.u64(*index);
+            out.u32(*station);
+            match contest {
+                None => out.u8(0),
+                Some(c) => {
+                    out.u8(1);
+                    out.u16(*c);
+                }
+            }
+            out.str(reason);
+        }
+        out.len(self.ignored.len());
+        for ignored in &self.ignored {
+            out.u64(ignored.index);
+            write_reason(&mut out, &ignored.reason);
+        }
+        out.len(self.warnings.len());
+        for warning in &self.warnings {
+            out.u64(warning.index);
+            out.str(warning.code);
+            out.str(&warning.message);
+        }
+        out.0
+    }
+
+    /// The tally of `election` whose state [`Tally::save_state`] wrote.
+    pub fn load_state(election: &Election, bytes: &[u8]) -> Result<Tally, TallyStateError> {
+        let head = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+        if head != TALLY_STATE_FORMAT.as_bytes() {
+            let shown = String::from_utf8_lossy(&head[..head.len().min(40)]).into_owned();
+            return Err(TallyStateError::Format(shown));
+        }
+        let mut input = In(&bytes[head.len() + 1..]);
+        let mut tally = Tally::new(election);
+        check("election", input.str()?, &tally.election_id)?;
+        check("stations", input.u64()?, tally.n_stations)?;
+        let n_records = input.len(24)?;
+        check("station-contests", n_records, tally.records.len())?;
+        for r in 0..n_records {
+            tally.records[r] = read_record(&mut input)?;
+        }
+        check("contests", input.len(8)?, tally.contests.len())?;
+        for contest in tally.contests.iter_mut() {
+            check("units of a contest", input.len(8)?, contest.units.len())?;
+            for unit in contest.units.iter_mut() {
+                let stations = input.u64()?;
+                let registered = input.u64()?;
+                let views = [read_view(&mut input)?, read_view(&mut input)?];
+                let mut sources = [(0, 0); 4];
+                for pair in sources.iter_mut() {
+                    *pair = input.pair()?;
+                }
+                let annulled = input.pair()?;
+                *unit = UnitAgg { stations, registered, views, sources, annulled };
+            }
+        }
+        let n_annulled = input.len(12)?;
+        for _ in 0..n_annulled {
+            let station = input.u32()?;
+            if station as usize >= tally.n_stations {
+                return Err(TallyStateError::Invalid(format!("station {station}")));
+            }
+            tally.station_annulled.insert(station, input.u64s()?);
+        }
+        let n_signers = input.len(8)?;
+        tally.signers.clear();
+        tally.signer_idx.clear();
+        for i in 0..n_signers {
+            let signer = input.str()?;
+            if i > 0 {
+                tally.signer_idx.insert(signer.clone(), i as u32);
+            }
+            tally.signers.push(signer);
+        }
+        tally.applied_bits = input.u64s()?;
+        tally.applied_sparse = input.u64s()?.into_iter().collect();
+        tally.applied_count = input.u64()?;
+        tally.protocols = input.u64()?;
+        tally.annulments_applied = input.u64()?;
+        tally.other_entries = input.u64()?;
+        let n = input.len(21)?;
+        for _ in 0..n {
+            let index = input.u64()?;
+            let station = input.u32()?;
+            let contest = match input.u8()? {
+                0 => None,
+                1 => Some(input.u16()?),
+                other => return Err(TallyStateError::Invalid(format!("annulment tag {other}"))),
+            };
+            tally.annulments.push((index, station, contest, input.str()?));
+        }
+        let n = input.len(9)?;
+        for _ in 0..n {
+            let index = input.u64()?;
+            tally.ignored.push(Ignored { index, reason: read_reason(&mut input)? });
+        }
+        let n = input.len(24)?;
+        for _ in 0..n {
+            let index = input.u64()?;
+            let code = input.str()?;
+            let code = WARNING_CODES
+                .into_iter()
+                .find(|&c| c == code)
+                .ok_or_else(|| TallyStateError::Invalid(format!("warning code {code:?}")))?;
+            tally.warnings.push(Warning { index, code, message: input.str()? });
+        }
+        if !input.0.is_empty() {
+            return Err(TallyStateError::Invalid(format!("{} bytes after the end", input.0.len())));
+        }
+        Ok(tally)
+    }
+}

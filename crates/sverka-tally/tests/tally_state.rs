@@ -1,0 +1,112 @@
+//! `Tally::save_state` / `Tally::load_state` (`sverka-tally-state/v1`, what `sverka verify
+//! --state` keeps to continue a verify): a tally saved after some entries and loaded again gives,
+//! after the remaining entries, exactly the results of one tally that saw them all; corrupt or
+//! foreign bytes are refused with what is wrong.
+
+mod tabulate_fixture;
+
+use sverka_model::Source;
+use sverka_tally::tabulate::state::{TallyStateError, TALLY_STATE_FORMAT};
+use sverka_tally::tabulate::{ResultsConfig, Tally};
+use tabulate_fixture::*;
+
+use Source::{Machine, Manual, Observer, Recount};
+
+/// A night with everything the tally keeps: corrections (explicit, implicit, across slots),
+/// observer copies under two keys, an annulment of one contest and of a whole station, a line
+/// for an unknown option (a warning), an entry for an unknown station (ignored), district races.
+fn entries() -> Vec<(u64, sverka_model::Submission)> {
+    let election = tiny();
+    let night = vec![
+        list("1001", Manual, 600, 20, &[("sun", 300), ("river", 200), ("mountain", 50)])
+            .preferences(&[("river", "river-1", 100), ("river", "river-3", 90)]),
+        list("1002", Manual, 400, 10, &[("sun", 100), ("river", 250), ("mountain", 20)]),
+        list("9001", Manual, 700, 50, &[("sun", 500), ("river", 100), ("mountain", 10)]),
+        list("1003", Machine, 800, 0, &[("sun", 400), ("river", 300), ("mountain", 100)]),
+        list("1001", Machine, 600, 20, &[("sun", 310), ("river", 190), ("mountain", 50)]),
+        list("1002", Manual, 400, 10, &[("sun", 110), ("river", 240), ("mountain", 20)])
+            .supersedes(2),
+        list("1003", Manual, 800, 0, &[("sun", 390), ("river", 310), ("mountain", 100)]),
+        list("1003", Manual, 800, 0, &[("sun", 395), ("river", 305), ("mountain", 100)]),
+        list("1004", Observer, 300, 0, &[("sun", 300)]).signer("party-a"),
+        list("1004", Observer, 300, 0, &[("river", 300)]).signer("party-b"),
+        list("1004", Manual, 300, 0, &[("sun", 150), ("river", 150), ("nobody", 7)]),
+        list("1001", Recount, 600, 20, &[("sun", 305), ("river", 195), ("mountain", 50)])
+            .supersedes(1),
+        list("no-such-station", Manual, 10, 0, &[("sun", 10)]),
+        district("1001", Manual, 600, 20, &[("d1-a", 300), ("d1-b", 280)]),
+        district("1002", Manual, 400, 10, &[("d1-a", 200), ("d1-b", 190)]),
+    ];
+    let mut log = log(&election, &night);
+    let next = log.len() as u64 + 1;
+    log.push((next, annul(&election, "1002", Some("list"))));
+    log.push((next + 1, annul(&election, "9001", None)));
+    log
+}
+
+#[test]
+fn a_tally_saved_and_loaded_continues_as_if_it_had_never_stopped() {
+    let election = tiny();
+    let entries = entries();
+    let config = ResultsConfig { stations: true, disputed: vec!["1003".into()] };
+    let mut whole = Tally::new(&election);
+    for (index, submission) in &entries {
+        whole.apply(*index, submission);
+    }
+    let expected = whole.results_with(&election, &config);
+    assert!(!expected.corrections.is_empty() && !expected.annulments.is_empty());
+    assert!(!expected.warnings.is_empty() && !expected.ignored.is_empty());
+    for cut in [0, 1, 5, 9, 12, entries.len() - 1, entries.len()] {
+        let mut first = Tally::new(&election);
+        for (index, submission) in &entries[..cut] {
+            first.apply(*index, submission);
+        }
+        let bytes = first.save_state();
+        assert!(bytes.starts_with(format!("{TALLY_STATE_FORMAT}\n").as_bytes()));
+        let mut resumed = Tally::load_state(&election, &bytes).unwrap();
+        assert_eq!(resumed.save_state(), bytes, "loading and saving again changes nothing");
+        for (index, submission) in &entries[cut..] {
+            resumed.apply(*index, submission);
+        }
+        assert_eq!(
+            resumed.results_with(&election, &config),
+            expected,
+            "saved after {cut} entries, loaded, then the rest applied"
+        );
+        // An entry applied before the save is still known as applied.
+        if let Some((index, submission)) = entries[..cut].last() {
+            assert_eq!(
+                resumed.apply(*index, submission),
+                sverka_tally::tabulate::Applied::Duplicate
+            );
+        }
+    }
+}
+
+#[test]
+fn foreign_or_damaged_state_is_refused_saying_why() {
+    let election = tiny();
+    let mut tally = Tally::new(&election);
+    for (index, submission) in &entries()[..6] {
+        tally.apply(*index, submission);
+    }
+    let bytes = tally.save_state();
+    assert!(matches!(
+        Tally::load_state(&election, b"sverka-tally-state/v2\n"),
+        Err(TallyStateError::Format(first)) if first == "sverka-tally-state/v2"
+    ));
+    assert_eq!(
+        Tally::load_state(&election, &bytes[..bytes.len() - 3]).unwrap_err(),
+        TallyStateError::Truncated
+    );
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(Tally::load_state(&election, &longer)
+        .unwrap_err()
+        .to_string()
+        .contains("after the end"));
+    let mut other = election.clone();
+    other.id = "another-election".into();
+    let err = Tally::load_state(&other, &bytes).unwrap_err();
+    assert!(err.to_string().contains("another-election"), "{err}");
+}
