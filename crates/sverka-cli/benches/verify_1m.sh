@@ -5,9 +5,10 @@
 #
 #   crates/sverka-cli/benches/verify_1m.sh [WORKDIR]     (default /tmp/sverka-verify-1m)
 #
-# Needs a release build (cargo build --release -p sverka-cli), about 25 GB of disk for the data
-# dir and the publication, and time: on the 2-core machine simulate ~40 s, import ~13 min,
-# publish ~12 min (peak RSS ~15 GB: the snapshot), each verify ~10 min. Figures go to BENCHMARKS.md.
+# Needs a release build (cargo build --release -p sverka-cli), about 10 GB of disk for the data
+# dir, the publication and the 470 MB --state file, and time: on the shared 2-core machine
+# simulate ~1.5 min, init ~3.5 min, import ~14 min, publish ~12 min (peak RSS 2.6 GB), the full
+# verify ~7.5 min (3.1 GB), the resumed re-verify ~1 min (3.4 GB). Figures go to BENCHMARKS.md.
 set -eu
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
 sverka="$repo/target/release/sverka"
