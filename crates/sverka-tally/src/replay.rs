@@ -8,7 +8,7 @@
 use sverka_model::election::Election;
 use sverka_model::submission::{Body, DecodeError, Submission};
 
-use crate::snapshot::{snapshot_json, Checkpoint, SnapshotError};
+use crate::snapshot::{snapshot_json, write_snapshot, Checkpoint, SnapshotError};
 use crate::tabulate::state::TallyStateError;
 use crate::tabulate::Tally;
 
@@ -132,6 +132,17 @@ impl Replay {
 
     pub fn tally(&self) -> &Tally {
         &self.tally
+    }
+
+    /// [`Replay::snapshot`]'s bytes handed to `sink` piece by piece (see
+    /// [`crate::snapshot::write_snapshot`]): `Ok(false)` if `sink` stopped it.
+    pub fn write_snapshot(
+        &self,
+        root: [u8; 32],
+        sink: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<bool, ReplayError> {
+        let results = self.tally.results(&self.election);
+        Ok(write_snapshot(&results, &Checkpoint { size: self.size, root }, sink)?)
     }
 
     /// The snapshot of everything replayed so far, naming `root` as the head of these entries.

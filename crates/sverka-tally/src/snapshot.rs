@@ -80,7 +80,32 @@ pub enum SnapshotError {
 /// [`snapshot_value`] canonicalised, written piece by piece so that the document never exists as
 /// one value tree (a station list of 250,000 stations as `Value`s takes gigabytes).
 pub fn snapshot_json(results: &Results, checkpoint: &Checkpoint) -> Result<Vec<u8>, SnapshotError> {
-    let mut out = Vec::with_capacity(1 << 16);
+    let mut all = Vec::with_capacity(1 << 16);
+    write_snapshot(results, checkpoint, &mut |piece| {
+        all.extend_from_slice(piece);
+        true
+    })?;
+    Ok(all)
+}
+
+/// [`snapshot_json`]'s bytes handed to `sink` in pieces of about a megabyte, in order, so a caller
+/// can write or compare a snapshot of any size without holding it. `sink` returns `false` to stop
+/// early (the rest is not computed); the result is then `Ok(false)`.
+pub fn write_snapshot(
+    results: &Results,
+    checkpoint: &Checkpoint,
+    sink: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<bool, SnapshotError> {
+    const PIECE: usize = 1 << 20;
+    let mut open = true;
+    let mut out = Vec::with_capacity(PIECE + (1 << 16));
+    let mut flush = |out: &mut Vec<u8>, at_least: usize| {
+        if open && out.len() >= at_least {
+            open = sink(out);
+            out.clear();
+        }
+        open
+    };
     write_object(&head(results, checkpoint), "contests", &mut out, |out| {
         out.push(b'[');
         for (i, c) in results.contests.iter().enumerate() {
@@ -99,6 +124,9 @@ pub fn snapshot_json(results: &Results, checkpoint: &Checkpoint) -> Result<Vec<u
                         out.push(b',');
                     }
                     canonical::extend_with_value(&station(c, s), out)?;
+                    if !flush(out, PIECE) {
+                        return Ok(());
+                    }
                 }
                 out.push(b']');
                 Ok(())
@@ -107,7 +135,7 @@ pub fn snapshot_json(results: &Results, checkpoint: &Checkpoint) -> Result<Vec<u
         out.push(b']');
         Ok(())
     })?;
-    Ok(out)
+    Ok(flush(&mut out, 0))
 }
 
 /// Writes the object `members` plus one more member, `name`, whose value `write` appends, all in
