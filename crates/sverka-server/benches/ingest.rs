@@ -26,7 +26,8 @@
 //! which says what two idle cores would do when other work shares the machine (the ratio to the
 //! raw verify rate is given both ways).
 //!
-//! Run: `cargo bench -p sverka-server --bench ingest` (about three minutes). Figures go to
+//! Run: `cargo bench -p sverka-server --bench ingest` (about three minutes);
+//! `SVERKA_BENCH_PARTS=store,http,scanners` (the default) picks which of the three to run. Figures go to
 //! BENCHMARKS.md with the machine; the client runs in the same process, on the same cores, as the
 //! server.
 
@@ -52,6 +53,9 @@ fn main() {
     let batch = env_number("SVERKA_BENCH_BATCH", 500) as usize;
     let clients = env_number("SVERKA_BENCH_CLIENTS", 4) as usize;
     let window = Duration::from_secs(env_number("SVERKA_BENCH_WINDOW_SECS", 60));
+    let parts =
+        std::env::var("SVERKA_BENCH_PARTS").unwrap_or_else(|_| "store,http,scanners".into());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
     println!("ingest benchmark: {cores} cores");
 
     let night = simulate(Some(stations));
@@ -86,14 +90,20 @@ fn main() {
             verify.cpu_each / cpu_each,
         );
     };
-    let store_only = store_batches(&night, batch, clients);
-    report(
-        &format!("Store::submit_batch, batches of {batch} from {clients} threads (no HTTP)"),
-        &store_only,
-    );
-    let batches = ingest_batches(&night, batch, clients);
-    report(&format!("HTTP, batches of {batch} by {clients} clients"), &batches);
-
+    if part("store") {
+        let store_only = store_batches(&night, batch, clients);
+        report(
+            &format!("Store::submit_batch, batches of {batch} from {clients} threads (no HTTP)"),
+            &store_only,
+        );
+    }
+    if part("http") {
+        let batches = ingest_batches(&night, batch, clients);
+        report(&format!("HTTP, batches of {batch} by {clients} clients"), &batches);
+    }
+    if !part("scanners") {
+        return;
+    }
     let night = simulate(None);
     let latency = scanners(&night, window);
     println!(

@@ -1,7 +1,8 @@
 //! The JSON API under `/api/v1/`: submissions (one, or a batch), receipts with inclusion proofs,
 //! the quarantine, the latest results, the event stream and the OpenAPI document.
 //!
-//! Submissions go to the store's sequencer on the blocking pool. A request first takes a permit
+//! Submissions go to the store's sequencer on the blocking pool, through [`crate::live::submit`],
+//! which hands what the store decoded to the live results. A request first takes a permit
 //! from the admission gate (`Config::max_pending_submissions`); with none left it is answered
 //! `503` + `Retry-After` at once, so a crowd of scanners meets a bounded queue, never an unbounded
 //! pile of waiting threads. The permit travels with the blocking call, so a request that times out
@@ -205,11 +206,12 @@ pub async fn submit(
         }
         return Problem::overloaded(retry_after).into_response();
     };
-    let store = state.store().clone();
+    let task_state = state.clone();
     let sender = sender_of(peer);
     let result = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        store.submit_from(bytes.to_vec(), &sender)
+        let incoming = sverka_store::Incoming { bytes: bytes.to_vec(), sender };
+        crate::live::submit(&task_state, vec![incoming]).pop().expect("one answer")
     })
     .await;
     let Ok(result) = result else { return Problem::internal().into_response() };
@@ -302,7 +304,7 @@ pub async fn submit_batch(
         }
         return Problem::overloaded(retry_after).into_response();
     };
-    let store = state.store().clone();
+    let task_state = state.clone();
     let sender = sender_of(peer);
     let results = tokio::task::spawn_blocking(move || {
         let _permit = permit;
@@ -313,7 +315,7 @@ pub async fn submit_batch(
                 sender: format!("{sender} batch item {i}"),
             })
             .collect();
-        store.submit_incoming(incoming)
+        crate::live::submit(&task_state, incoming)
     })
     .await;
     let Ok(results) = results else { return Problem::internal().into_response() };

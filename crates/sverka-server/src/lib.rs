@@ -79,6 +79,8 @@ struct Inner {
     new_entries: Notify,
     /// Recent snapshots for `/snapshot/<N>.json`, by checkpoint size.
     snapshots: live::SnapshotCache,
+    /// Submissions decoded by the API and appended, waiting for the live fold.
+    handover: live::Handover,
     /// Turns true when the server is shutting down, so event streams end and shutdown completes.
     shutting_down: watch::Sender<bool>,
 }
@@ -98,6 +100,7 @@ impl AppState {
                 published,
                 new_entries: Notify::new(),
                 snapshots: Default::default(),
+                handover: Default::default(),
                 shutting_down: watch::channel(false).0,
             }),
         }
@@ -135,6 +138,10 @@ impl AppState {
 
     pub(crate) fn publish(&self, published: Arc<live::Published>) {
         self.inner.published.send_replace(published);
+    }
+
+    pub(crate) fn handover(&self) -> &live::Handover {
+        &self.inner.handover
     }
 
     pub(crate) fn notify_new_entries(&self) {

@@ -7,6 +7,13 @@
 //! submissions costs one recomputation, not one per submission. Snapshots of earlier checkpoints
 //! (`/snapshot/<N>.json`) are kept for the most recent ones and recomputed from the log on demand
 //! for older ones: `snapshot(N) = tabulate(entries[0..N])`.
+//!
+//! Entries that came in through the API are not decoded a second time: [`submit`] keeps the
+//! submissions `Store::prepare` decoded, and those the store appended wait in [`Handover`] under
+//! their log index until the fold takes them ([`Replay::apply_decoded`]). Entries appended any
+//! other way (`sverka import`, another node) are read and decoded from the log as before. Both
+//! give the same tally: an entry is accepted only if `Submission::decode` of its bytes succeeds,
+//! and that is the value handed over.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -16,7 +23,7 @@ use axum::body::Bytes;
 use sha2::{Digest, Sha256};
 use sverka_model::Election;
 use sverka_model::Submission;
-use sverka_store::{SignedCheckpoint, Store, StoreError};
+use sverka_store::{Incoming, Receipt, SignedCheckpoint, Store, StoreError, SubmitError};
 use sverka_tally::changes::Changes;
 use sverka_tally::replay::{Replay, ReplayError};
 use sverka_tally::snapshot::{snapshot_json, Checkpoint};
@@ -29,6 +36,9 @@ use crate::AppState;
 const READ_CHUNK: u64 = 4096;
 /// Rendered pages kept per published result.
 const MAX_CACHED_PAGES: usize = 50_000;
+/// Decoded submissions kept for the fold at most (a few seconds of ingest at full speed; past it,
+/// entries are decoded from the log instead, so a stalled fold cannot hold memory without bound).
+const MAX_HANDED_OVER: usize = 65_536;
 
 /// One rendered page and its ETag.
 #[derive(Clone)]
@@ -158,6 +168,63 @@ impl Default for Follower {
     }
 }
 
+/// Submissions the API decoded and the store appended, by log index, waiting for the live fold
+/// (see the module documentation).
+#[derive(Default)]
+pub struct Handover {
+    entries: Mutex<BTreeMap<u64, Submission>>,
+}
+
+impl Handover {
+    /// Keeps the decoded entry `index` for the fold, unless too many are waiting already.
+    fn offer(&self, index: u64, submission: Submission) {
+        let mut entries = lock(&self.entries);
+        if entries.len() < MAX_HANDED_OVER {
+            entries.insert(index, submission);
+        }
+    }
+
+    /// Takes the entries waiting in `start..end`, and drops those below `start` (the fold passed
+    /// them before they were offered).
+    fn take(&self, start: u64, end: u64) -> BTreeMap<u64, Submission> {
+        let mut entries = lock(&self.entries);
+        let mut from_start = entries.split_off(&start);
+        let after = from_start.split_off(&end);
+        let stale = std::mem::replace(&mut *entries, after);
+        drop(entries);
+        drop(stale);
+        from_start
+    }
+
+    /// How many entries are waiting.
+    pub fn len(&self) -> usize {
+        lock(&self.entries).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Submits `items` to the store (blocking: call on the blocking pool) and hands the decoded
+/// submissions of those appended to the live fold, so it does not decode them again.
+pub(crate) fn submit(state: &AppState, items: Vec<Incoming>) -> Vec<Result<Receipt, SubmitError>> {
+    let store = state.store();
+    let prepared = store.prepare(items);
+    let decoded: Vec<Option<Submission>> =
+        prepared.submissions().map(|submission| submission.cloned()).collect();
+    let results = store.submit_prepared(prepared);
+    let handover = state.handover();
+    for (result, submission) in results.iter().zip(decoded) {
+        if let (Ok(receipt), Some(submission)) = (result, submission) {
+            if receipt.new {
+                handover.offer(receipt.index, submission);
+            }
+        }
+    }
+    results
+}
+
 /// Why the live results could not be brought up to a checkpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum FollowError {
@@ -167,11 +234,26 @@ pub enum FollowError {
     Replay(#[from] ReplayError),
 }
 
-/// Folds entries up to `size` into the replay.
-fn fold_to(store: &Store, follower: &mut Follower, size: u64) -> Result<(), FollowError> {
+/// Folds entries up to `size` into the replay, taking those waiting in `handover` (if given)
+/// already decoded and reading the others from the log.
+fn fold_to(
+    store: &Store,
+    follower: &mut Follower,
+    size: u64,
+    handover: Option<&Handover>,
+) -> Result<(), FollowError> {
     while follower.applied() < size {
         let start = follower.applied();
         let end = size.min(start + READ_CHUNK);
+        let mut decoded = handover.map(|h| h.take(start, end)).unwrap_or_default();
+        if let Some(replay) =
+            follower.replay.as_mut().filter(|_| decoded.len() as u64 == end - start)
+        {
+            for (index, submission) in &decoded {
+                replay.apply_decoded(*index, submission)?;
+            }
+            continue;
+        }
         let entries = store.entries(start..end)?;
         for (offset, bytes) in entries.iter().enumerate() {
             let index = start + offset as u64;
@@ -181,7 +263,10 @@ fn fold_to(store: &Store, follower: &mut Follower, size: u64) -> Result<(), Foll
                     let definition = store.blob(&sha256)?.ok_or(ReplayError::DefinitionMismatch)?;
                     follower.replay = Some(Replay::start(bytes, &definition)?);
                 }
-                Some(replay) => replay.apply(index, bytes)?,
+                Some(replay) => match decoded.remove(&index) {
+                    Some(submission) => replay.apply_decoded(index, &submission)?,
+                    None => replay.apply(index, bytes)?,
+                },
             }
         }
     }
@@ -206,7 +291,7 @@ fn refresh_blocking(
     if current.checkpoint.as_ref() == Some(&checkpoint) {
         return Ok(None);
     }
-    fold_to(store, follower, checkpoint.size)?;
+    fold_to(store, follower, checkpoint.size, Some(state.handover()))?;
     let replay = follower.replay.as_ref().ok_or(ReplayError::NoElection)?;
     let config = ResultsConfig { stations: true, ..ResultsConfig::default() };
     let results = replay.tally().results_with(replay.election(), &config);
@@ -292,7 +377,7 @@ pub async fn snapshot_at(state: &AppState, size: u64) -> Result<Option<(Bytes, S
             return Ok(None);
         };
         let mut follower = Follower::new();
-        fold_to(store, &mut follower, size)?;
+        fold_to(store, &mut follower, size, None)?;
         Ok(Some(Bytes::from(snapshot_of(&follower, &checkpoint)?)))
     })
     .await;
@@ -338,7 +423,7 @@ fn results_at_sizes(store: &Store, sizes: &[u64]) -> Result<Vec<Results>, Follow
     let mut out = Vec::with_capacity(sizes.len());
     let config = ResultsConfig { stations: true, ..ResultsConfig::default() };
     for &size in sizes {
-        fold_to(store, &mut follower, size)?;
+        fold_to(store, &mut follower, size, None)?;
         let replay = follower.replay.as_ref().ok_or(ReplayError::NoElection)?;
         out.push(replay.tally().results_with(replay.election(), &config));
     }
@@ -464,4 +549,38 @@ fn compute_changes(
         checkpoint(&from_checkpoint),
         checkpoint(&to_checkpoint),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submission(seq: u64) -> Submission {
+        let payload = sverka_model::Payload {
+            v: sverka_model::submission::FORMAT_VERSION,
+            election: "e".into(),
+            signer: "k".into(),
+            seq,
+            time: None,
+            body: sverka_model::Body::KeyRevocation(sverka_model::submission::KeyRevocation {
+                key_id: "k".into(),
+                reason: "r".into(),
+            }),
+        };
+        Submission { payload, signature: String::new() }
+    }
+
+    #[test]
+    fn the_fold_takes_its_range_and_entries_it_passed_are_dropped() {
+        let handover = Handover::default();
+        for index in [3, 7, 8, 12] {
+            handover.offer(index, submission(index));
+        }
+        let taken = handover.take(5, 10);
+        assert_eq!(taken.keys().copied().collect::<Vec<_>>(), vec![7, 8]);
+        assert_eq!(taken[&7].payload.seq, 7, "each under its own index");
+        assert_eq!(handover.len(), 1, "3 was passed by the fold and dropped; 12 waits");
+        assert_eq!(handover.take(10, 20).keys().copied().collect::<Vec<_>>(), vec![12]);
+        assert!(handover.is_empty());
+    }
 }

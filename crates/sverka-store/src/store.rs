@@ -155,6 +155,13 @@ impl PreparedBatch {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Each submission as decoded here, in order (`None` for bytes that did not decode), so a
+    /// caller can keep what it needs of the accepted ones (the server's live results fold them
+    /// without decoding the entries again).
+    pub fn submissions(&self) -> impl Iterator<Item = Option<&Submission>> {
+        self.0.iter().map(|prepared| prepared.decoded.as_ref().ok().map(Candidate::submission))
+    }
 }
 
 /// One quarantined submission.
