@@ -19,6 +19,20 @@ pub enum StoreError {
     },
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A PostgreSQL statement or connection failed; `what` names the statement.
+    #[error("postgresql: {what}: {source}")]
+    Postgres {
+        what: String,
+        #[source]
+        source: postgres::Error,
+    },
+    /// A `--database` value or a data directory's `database` file that cannot be used.
+    #[error("database: {0}")]
+    BadDatabase(String),
+    /// This node is not the sequencer (another node holds the lease); the submission was not
+    /// taken here.
+    #[error("this node is not the sequencer")]
+    NotSequencer,
     #[error("{0} exists and is not empty; sverka init never writes into an existing directory")]
     NotEmpty(PathBuf),
     #[error("{0} is not a sverka data directory (no sverka.db)")]

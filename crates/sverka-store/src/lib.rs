@@ -34,7 +34,9 @@
 
 mod db;
 mod error;
+mod nodes;
 mod sequencer;
+mod sql;
 mod time;
 
 pub mod admission;
@@ -44,13 +46,17 @@ pub mod publish;
 pub mod schema;
 pub mod snapshot;
 pub mod store;
+pub mod transfer;
 
 pub use admission::{admit, Problem, Rejection, State, Warnings};
 pub use cosigned::{Cosigned, CosignedCheckpoint};
 pub use error::{StoreError, SubmitError};
 pub use fault::{FaultAction, FaultPlan, FaultPoint};
 pub use publish::{PublishOptions, PublishReport, SnapshotSource};
+pub use schema::{migrate_database, Migrated};
+pub use sql::Database;
 pub use store::{
     CheckpointObserver, CheckpointPolicy, Config, EntryReceipt, Incoming, PreparedBatch,
     QuarantineFilter, QuarantineRecord, Receipt, SignedCheckpoint, Store,
 };
+pub use transfer::{move_to_postgres, Moved};

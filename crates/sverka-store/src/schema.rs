@@ -1,6 +1,7 @@
-//! The SQLite schema of a data directory's `sverka.db`, its version and its migrations.
+//! The schemas of both backends, their versions and their migrations: the SQLite file of a data
+//! directory (`sverka.db`) and a PostgreSQL database shared by several nodes.
 //!
-//! Version 1 (tables; every one `STRICT`):
+//! SQLite, version 1 (tables; every one `STRICT`):
 //!
 //! | table | holds | written |
 //! |---|---|---|
@@ -13,15 +14,33 @@
 //! | `quarantine(id, received_at, sender, bytes, codes)` | rejected submissions and why (`codes` is JSON: a list of problems) | appended |
 //! | `blobs(sha256, bytes)` | scans and other content-addressed files | inserted once |
 //!
-//! A migration is a function from version `n` to `n + 1`, run in one transaction; opening a
-//! database newer than this code is an error, never a silent downgrade.
+//! PostgreSQL, version 1: the same tables and columns (`bigint` for integers, `bytea` for bytes),
+//! the same rules (a trigger function refuses `UPDATE`, `DELETE` and `TRUNCATE` on `entries`,
+//! `tiles` and `signed_checkpoints`), and what several nodes need:
+//!
+//! | table | holds | written |
+//! |---|---|---|
+//! | `sequencer(id = 1, token, holder, since)` | the sequencer lease's fencing token: the node that took the lease last and when | `token + 1` by each node that takes the lease (while it holds the advisory lock); every write transaction of the sequencer locks the row `FOR SHARE` and checks its token |
+//! | `pending(id, leaf_hash, bytes, sender, created_at)` | submissions received by a node that is not the sequencer, waiting for it | inserted by any node; deleted by the sequencer in the transaction that decides them |
+//! | `pending_outcomes(id, outcome, decided_at)` | the sequencer's answer to each pending submission (JSON: a receipt or a rejection), committed with its entry | inserted by the sequencer; read and deleted by the node that waits |
+//!
+//! A migration takes the schema from version `n - 1` to `n` in one transaction (on PostgreSQL
+//! under an advisory lock, so two nodes starting together do not both run it); opening a database
+//! newer than this code is an error, never a silent downgrade. The versions of the two backends
+//! are counted separately.
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use crate::error::StoreError;
+use crate::sql::{Conn, Dialect};
 
-/// The schema version this code writes.
+/// The SQLite schema version this code writes.
 pub const SCHEMA_VERSION: u32 = 1;
+/// The PostgreSQL schema version this code writes.
+pub const PG_SCHEMA_VERSION: u32 = 1;
+
+/// The advisory lock key (`pg_advisory_xact_lock`) that serialises migrations.
+pub(crate) const PG_MIGRATION_LOCK: i64 = 0x7376_6572_6b61_0001;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -105,6 +124,109 @@ struct Migration {
 
 const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: V1 }];
 
+const PG_V1: &str = r#"
+CREATE TABLE meta (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+
+CREATE FUNCTION sverka_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '%', TG_ARGV[0];
+END $$;
+
+CREATE TABLE entries (
+    idx       bigint PRIMARY KEY CHECK (idx >= 0),
+    leaf_hash bytea NOT NULL UNIQUE,
+    bytes     bytea NOT NULL,
+    signer    text NOT NULL,
+    seq       bigint NOT NULL,
+    kind      text NOT NULL,
+    station   text,
+    contest   text,
+    source    text
+);
+CREATE INDEX entries_by_signer ON entries (signer, seq);
+CREATE INDEX entries_by_protocol ON entries (station, contest, source, idx) WHERE source IS NOT NULL;
+CREATE INDEX entries_by_kind ON entries (kind) WHERE kind IN ('key_registration', 'key_revocation');
+CREATE TRIGGER entries_no_change BEFORE UPDATE OR DELETE ON entries FOR EACH ROW
+    EXECUTE FUNCTION sverka_refuse_change('log entries are append-only');
+CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON entries FOR EACH STATEMENT
+    EXECUTE FUNCTION sverka_refuse_change('log entries are append-only');
+
+CREATE TABLE tiles (
+    path text PRIMARY KEY,
+    data bytea NOT NULL
+);
+CREATE TRIGGER tiles_no_change BEFORE UPDATE OR DELETE ON tiles FOR EACH ROW
+    EXECUTE FUNCTION sverka_refuse_change('full tiles are immutable');
+CREATE TRIGGER tiles_no_truncate BEFORE TRUNCATE ON tiles FOR EACH STATEMENT
+    EXECUTE FUNCTION sverka_refuse_change('full tiles are immutable');
+
+CREATE TABLE partial_tiles (
+    level bigint NOT NULL,
+    idx   bigint NOT NULL,
+    width bigint NOT NULL CHECK (width BETWEEN 1 AND 255),
+    data  bytea NOT NULL,
+    PRIMARY KEY (level, idx)
+);
+
+CREATE TABLE checkpoint (
+    id   bigint PRIMARY KEY CHECK (id = 1),
+    size bigint NOT NULL,
+    root bytea NOT NULL,
+    note text NOT NULL
+);
+
+CREATE TABLE signed_checkpoints (
+    size      bigint PRIMARY KEY,
+    root      bytea NOT NULL,
+    note      text NOT NULL,
+    signed_at text NOT NULL
+);
+CREATE TRIGGER signed_checkpoints_no_change BEFORE UPDATE OR DELETE ON signed_checkpoints
+    FOR EACH ROW EXECUTE FUNCTION sverka_refuse_change('signed checkpoints are history');
+CREATE TRIGGER signed_checkpoints_no_truncate BEFORE TRUNCATE ON signed_checkpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION sverka_refuse_change('signed checkpoints are history');
+
+CREATE TABLE quarantine (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    received_at text NOT NULL,
+    sender      text NOT NULL,
+    bytes       bytea NOT NULL,
+    codes       text NOT NULL
+);
+
+CREATE TABLE blobs (
+    sha256 text PRIMARY KEY,
+    bytes  bytea NOT NULL
+);
+
+CREATE TABLE sequencer (
+    id     bigint PRIMARY KEY CHECK (id = 1),
+    token  bigint NOT NULL,
+    holder text NOT NULL,
+    since  text NOT NULL
+);
+INSERT INTO sequencer (id, token, holder, since) VALUES (1, 0, '', '');
+
+CREATE TABLE pending (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    leaf_hash  bytea NOT NULL,
+    bytes      bytea NOT NULL,
+    sender     text NOT NULL,
+    created_at text NOT NULL
+);
+
+CREATE TABLE pending_outcomes (
+    id         bigint PRIMARY KEY,
+    outcome    text NOT NULL,
+    decided_at text NOT NULL
+);
+"#;
+
+const PG_MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: PG_V1 }];
+
 /// Sets the connection up as the store needs it: WAL, `synchronous=FULL` (a commit is on stable
 /// storage before it returns), foreign keys, and a busy timeout for concurrent readers.
 pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
@@ -116,37 +238,59 @@ pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// The schema version of an open database (0 for an empty one).
-pub fn version(conn: &Connection) -> Result<u32, StoreError> {
-    let has_meta: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta')",
-        [],
-        |row| row.get(0),
-    )?;
-    if !has_meta {
+pub(crate) fn version(conn: &Conn) -> Result<u32, StoreError> {
+    let exists = match conn.dialect() {
+        Dialect::Sqlite => {
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta')"
+        }
+        Dialect::Postgres => "SELECT to_regclass('meta') IS NOT NULL",
+    };
+    if conn.query_one(exists, &[])?.int(0)? == 0 {
         return Ok(0);
     }
-    let text: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |row| row.get(0))
-        .optional()?;
+    let text = crate::db::meta_get(conn, "schema_version")?;
     text.map_or(Ok(0), |t| {
         t.parse().map_err(|_| StoreError::Corrupt(format!("schema_version {t:?} is not a number")))
     })
 }
 
-/// Brings the database to [`SCHEMA_VERSION`], one migration per transaction.
-pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let found = version(conn)?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
+/// What [`migrate`] did: the version found and the version left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Migrated {
+    pub from: u32,
+    pub to: u32,
+}
+
+/// Brings `database` to the schema version this code writes (`sverka migrate`).
+pub fn migrate_database(database: &crate::sql::Database) -> Result<Migrated, StoreError> {
+    migrate(&Conn::open(database)?)
+}
+
+/// Brings the database to the version this code writes, one migration per transaction.
+pub(crate) fn migrate(conn: &Conn) -> Result<Migrated, StoreError> {
+    let (migrations, supported) = match conn.dialect() {
+        Dialect::Sqlite => (MIGRATIONS, SCHEMA_VERSION),
+        Dialect::Postgres => (PG_MIGRATIONS, PG_SCHEMA_VERSION),
+    };
+    let mut found = version(conn)?;
+    let from = found;
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
     }
-    for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(migration.sql)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
-            [migration.version.to_string()],
-        )?;
+    for migration in migrations.iter().filter(|m| m.version > from) {
+        let tx = conn.begin()?;
+        if tx.dialect() == Dialect::Postgres {
+            tx.execute("SELECT pg_advisory_xact_lock(?1)", &[PG_MIGRATION_LOCK.into()])?;
+            // Another node may have run it while this one waited for the lock.
+            found = version(&tx)?;
+            if found >= migration.version {
+                continue;
+            }
+        }
+        tx.batch(migration.sql)?;
+        crate::db::meta_set(&tx, "schema_version", &migration.version.to_string())?;
         tx.commit()?;
+        found = migration.version;
     }
-    Ok(())
+    Ok(Migrated { from, to: found })
 }

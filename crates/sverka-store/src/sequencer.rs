@@ -12,15 +12,22 @@
 //! `Config::max_batch` submissions per transaction), and after an error rolls back, answers the
 //! batch's waiters with the error, and reloads everything from the database (errors are split by
 //! recovery: the batch fails, the log does not).
+//!
+//! On PostgreSQL the thread sequences only while its node holds the lease (`crate::nodes`): it
+//! polls for the lease, and once it holds it, recovers with [`Writer::load`], signs the tree it
+//! found if a previous holder left it unsigned, and adds the other nodes' pending submissions to
+//! its batches. Every write transaction checks the fencing token first; any error of the leader
+//! makes it step down, and it recovers by taking the lease again. While it does not hold the
+//! lease it forwards its node's submissions (`crate::nodes::Forwarder`) and answers checkpoint
+//! requests with the latest signed checkpoint in the database.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use sverka_model::registry::Candidate;
 use sverka_model::submission::{Annulment, FORMAT_VERSION};
 use sverka_model::validate::{Finding, ProtocolContext};
@@ -32,6 +39,8 @@ use crate::admission::{admit_candidate, Rejection, State, LOG_SIGNER};
 use crate::db::{self, DbTiles, EntryRow};
 use crate::error::{StoreError, SubmitError};
 use crate::fault::FaultPoint;
+use crate::nodes::{self, Forwarder};
+use crate::sql::{Conn, Database, Dialect};
 use crate::store::{CheckpointPolicy, Config, Receipt, SignedCheckpoint};
 
 /// A submission ready for the sequencer: hashed, decoded and its signature verified on the
@@ -41,6 +50,8 @@ pub(crate) struct Prepared {
     pub sender: String,
     pub leaf_hash: Hash,
     pub decoded: Result<Candidate, Finding>,
+    /// The `pending` row it came from, when another node received it (PostgreSQL).
+    pub pending: Option<i64>,
 }
 
 /// Every registered key id with its public key, shared between the sequencer (which writes it
@@ -89,7 +100,12 @@ fn kind_of(body: &Body) -> &'static str {
 
 /// The log's writer: see the module documentation.
 pub(crate) struct Writer {
-    conn: Connection,
+    conn: Conn,
+    /// Where `conn` goes (to reconnect after a PostgreSQL session ends).
+    database: Database,
+    /// The fencing token of the lease while this writer holds it (PostgreSQL); SQLite needs none
+    /// (one process holds the data directory's write lock).
+    token: Option<i64>,
     state: State,
     /// Entries in the log (= leaves covered by the stored tiles, after [`Writer::load`]).
     size: u64,
@@ -103,25 +119,28 @@ pub(crate) struct Writer {
 }
 
 /// Whether the tiles of a tree of `size` leaves are all readable.
-fn tiles_complete(conn: &Connection, size: u64) -> bool {
+fn tiles_complete(conn: &Conn, size: u64) -> bool {
     root_from_tiles(&DbTiles(conn), size).is_ok()
 }
 
 impl Writer {
-    /// Opens the writer on `db_path` and recovers: see [`Writer::load`].
+    /// Opens the writer on `database`. On SQLite it recovers at once (see [`Writer::load`]); on
+    /// PostgreSQL it only reads the election, and recovers when it takes the lease.
     pub(crate) fn open(
-        db_path: &Path,
+        database: &Database,
         election_file: &str,
         signer: Ed25519Signer,
         config: Config,
         directory: KeyDirectory,
     ) -> Result<Writer, StoreError> {
-        let conn = Connection::open(db_path)?;
-        crate::schema::configure(&conn)?;
+        let conn = Conn::open(database)?;
         let origin = signer.name().to_string();
         let genesis = genesis_state(&conn, election_file, signer.verifier().public_key())?;
+        let sqlite = conn.dialect() == Dialect::Sqlite;
         let mut writer = Writer {
             conn,
+            database: database.clone(),
+            token: None,
             state: genesis,
             size: 0,
             root: sverka_tlog::EMPTY_ROOT,
@@ -130,20 +149,25 @@ impl Writer {
             config,
             directory,
         };
-        writer.load(election_file)?;
+        if sqlite {
+            writer.load(election_file)?;
+        }
         Ok(writer)
     }
 
     /// An empty database's writer, used once by `Store::init` to write the log's first entry.
     pub(crate) fn for_genesis(
-        conn: Connection,
+        conn: Conn,
         state: State,
         signer: Ed25519Signer,
         config: Config,
     ) -> Result<Writer, StoreError> {
         let origin = signer.name().to_string();
+        let database = Database::Sqlite(Default::default());
         Ok(Writer {
             conn,
+            database,
+            token: None,
             state,
             size: 0,
             root: sverka_tlog::EMPTY_ROOT,
@@ -158,6 +182,42 @@ impl Writer {
         &self.state
     }
 
+    /// Whether this writer may write now: always on SQLite, with the lease on PostgreSQL.
+    pub(crate) fn may_write(&self) -> bool {
+        self.conn.dialect() == Dialect::Sqlite || self.token.is_some()
+    }
+
+    /// Starts a write transaction, fenced by the lease's token on PostgreSQL.
+    fn begin(&self) -> Result<crate::sql::Tx<'_>, StoreError> {
+        begin_fenced(&self.conn, self.token)
+    }
+
+    /// Tries to take the lease (PostgreSQL), reconnecting first if the session ended. Returns
+    /// whether this writer holds it; the caller then recovers with [`Writer::load`].
+    pub(crate) fn try_lead(&mut self, holder: &str) -> Result<bool, StoreError> {
+        if self.token.is_some() {
+            return Ok(true);
+        }
+        if self.conn.is_closed() {
+            self.conn = Conn::open(&self.database)?;
+        }
+        self.token = nodes::try_lead(&self.conn, holder)?;
+        Ok(self.token.is_some())
+    }
+
+    /// Gives the lease up (PostgreSQL).
+    pub(crate) fn step_down(&mut self) {
+        self.token = None;
+        nodes::step_down(&self.conn);
+    }
+
+    /// The latest signed checkpoint in the database.
+    pub(crate) fn latest_signed(&self) -> Result<SignedCheckpoint, StoreError> {
+        let (size, root, note) = db::signed_checkpoint(&self.conn, false)?
+            .ok_or_else(|| StoreError::Corrupt("no checkpoint was ever signed".into()))?;
+        Ok(SignedCheckpoint { size, root, note })
+    }
+
     /// Crash recovery, idempotent: completes the tiles for entries a crash left unintegrated (or
     /// rebuilds them all if any is missing), checks that the tiles reproduce the last signed root,
     /// and refolds the admission state from the entries.
@@ -170,8 +230,8 @@ impl Writer {
             )));
         }
         if !tiles_complete(&self.conn, tiled) {
-            let tx = self.conn.transaction()?;
-            tx.execute("DELETE FROM partial_tiles", [])?;
+            let tx = self.begin()?;
+            tx.execute("DELETE FROM partial_tiles", &[])?;
             db::meta_set(&tx, "tree_size", "0")?;
             tx.commit()?;
             tiled = 0;
@@ -179,7 +239,7 @@ impl Writer {
         const CHUNK: u64 = 1 << 16;
         while tiled < entries {
             let end = entries.min(tiled + CHUNK);
-            let tx = self.conn.transaction()?;
+            let tx = self.begin()?;
             let leaves = db::leaf_hashes(&tx, tiled..end)?;
             let outcome = append_leaves(&DbTiles(&tx), tiled, &leaves).map_err(tile_error)?;
             db::write_tiles(&tx, outcome.tiles())?;
@@ -189,7 +249,7 @@ impl Writer {
         }
         self.size = entries;
         self.root = root_from_tiles(&DbTiles(&self.conn), entries).map_err(tile_error)?;
-        if let Some((signed_size, signed_root, _)) = db::signed_checkpoint(&self.conn)? {
+        if let Some((signed_size, signed_root, _)) = db::signed_checkpoint(&self.conn, false)? {
             if signed_size > entries {
                 return Err(StoreError::Corrupt(format!(
                     "checkpoint {signed_size} was signed but only {entries} entries are stored"
@@ -216,7 +276,7 @@ impl Writer {
         bytes: Vec<u8>,
     ) -> Result<SignedCheckpoint, StoreError> {
         let leaf_hash = sverka_tlog::leaf_hash(&bytes);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.begin()?;
         if db::entry_count(&tx)? != 0 {
             return Err(StoreError::Corrupt("the log is not empty".into()));
         }
@@ -246,7 +306,7 @@ impl Writer {
     ) -> Result<Vec<Result<Receipt, Rejection>>, StoreError> {
         let received_at = crate::time::now_rfc3339();
         let faults = self.config.faults.clone();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = begin_fenced(&self.conn, self.token)?;
         let mut outcomes = Vec::with_capacity(items.len());
         let mut new_leaves: Vec<Hash> = Vec::new();
         let mut accepted: Vec<(usize, &Submission)> = Vec::new();
@@ -325,6 +385,11 @@ impl Writer {
             let item = &items[*position];
             db::insert_quarantine(&tx, &received_at, &item.sender, &item.bytes, codes)?;
         }
+        for (item, outcome) in items.iter().zip(&outcomes) {
+            if let Some(id) = item.pending {
+                nodes::decide(&tx, id, outcome, &received_at)?;
+            }
+        }
         faults.check(FaultPoint::AfterInsert)?;
         let outcome = append_leaves(&DbTiles(&tx), self.size, &new_leaves).map_err(tile_error)?;
         db::write_tiles(&tx, outcome.tiles())?;
@@ -347,8 +412,18 @@ impl Writer {
     /// byte-identical notes.
     pub(crate) fn sign_checkpoint(&mut self) -> Result<SignedCheckpoint, StoreError> {
         let (size, root) = (self.size, self.root);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let signed = db::signed_checkpoint(&tx)?;
+        let tx = self.begin()?;
+        let signed = db::signed_checkpoint(&tx, true)?;
+        if tx.dialect() == Dialect::Postgres {
+            // Several nodes share the log: sign only the tree the database holds.
+            let stored = db::tile_size(&tx)?;
+            let stored_root = root_from_tiles(&DbTiles(&tx), size).map_err(tile_error)?;
+            if stored != size || stored_root != root {
+                return Err(StoreError::Corrupt(format!(
+                    "this sequencer has size {size} but the database holds {stored}: another sequencer wrote"
+                )));
+            }
+        }
         let conflict = |signed_size: u64, signed_root: &Hash| StoreError::CheckpointConflict {
             size,
             root: root.to_base64(),
@@ -387,8 +462,17 @@ impl Writer {
 
     /// Whether the current tree is already covered by the signed checkpoint.
     pub(crate) fn signed_is_current(&self) -> Result<bool, StoreError> {
-        Ok(db::signed_checkpoint(&self.conn)?.is_some_and(|(size, _, _)| size == self.size))
+        Ok(db::signed_checkpoint(&self.conn, false)?.is_some_and(|(size, _, _)| size == self.size))
     }
+}
+
+/// A write transaction on `conn`, fenced by `token` on PostgreSQL (no token: not the sequencer).
+fn begin_fenced(conn: &Conn, token: Option<i64>) -> Result<crate::sql::Tx<'_>, StoreError> {
+    let tx = conn.begin()?;
+    if tx.dialect() == Dialect::Postgres {
+        nodes::fence(&tx, token.ok_or(StoreError::NotSequencer)?)?;
+    }
+    Ok(tx)
 }
 
 fn tile_error<E: std::fmt::Display>(error: E) -> StoreError {
@@ -397,7 +481,7 @@ fn tile_error<E: std::fmt::Display>(error: E) -> StoreError {
 
 /// The state after entry 0: the election it defines and the log key that signed it.
 fn genesis_state(
-    conn: &Connection,
+    conn: &Conn,
     election_file: &str,
     log_key: &VerifyingKey,
 ) -> Result<State, StoreError> {
@@ -409,7 +493,7 @@ fn genesis_state(
 
 /// Decodes the log's first entry: an `election` body signed by the log key (signer `"log"`).
 pub(crate) fn election_from_entry(
-    conn: &Connection,
+    conn: &Conn,
     bytes: &[u8],
     election_file: &str,
     log_key: &VerifyingKey,
@@ -422,13 +506,7 @@ pub(crate) fn election_from_entry(
     let Body::Election(definition) = &submission.payload.body else {
         return Err(corrupt("not the election definition".into()));
     };
-    let text: Option<Vec<u8>> = conn
-        .query_row(
-            "SELECT bytes FROM blobs WHERE sha256 = ?1",
-            [&definition.definition_sha256],
-            |row| row.get(0),
-        )
-        .optional()?;
+    let text = db::blob(conn, &definition.definition_sha256)?;
     let text = text.ok_or_else(|| corrupt("the election definition blob is missing".into()))?;
     if !definition.matches(&text) {
         return Err(corrupt("the election definition blob does not match its hash".into()));
@@ -440,24 +518,21 @@ pub(crate) fn election_from_entry(
 /// Folds the stored entries into the state without decoding all of them: every key registration
 /// and revocation and every audit step (whose order the registry checks) in log order (found by the indexed `kind` column), then each signer's highest
 /// sequence number (from the indexed `signer`/`seq` columns), folded as a body-less step.
-fn refold_state(conn: &Connection, state: &mut State) -> Result<(), StoreError> {
-    let mut statement = conn.prepare(
+fn refold_state(conn: &Conn, state: &mut State) -> Result<(), StoreError> {
+    let rows = conn.query(
         "SELECT idx, bytes FROM entries WHERE kind IN ('key_registration', 'key_revocation', 'audit') ORDER BY idx",
+        &[],
     )?;
-    let rows =
-        statement.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?)))?;
-    for row in rows {
-        let (idx, bytes) = row?;
+    for mut row in rows {
+        let (idx, bytes) = (row.int(0)?, row.blob(1)?);
         let submission = Submission::decode(&bytes)
             .map_err(|e| StoreError::Corrupt(format!("entry {idx} does not decode: {e}")))?;
         state.apply(&submission);
     }
-    let mut statement =
-        conn.prepare("SELECT signer, MAX(seq) FROM entries WHERE idx > 0 GROUP BY signer")?;
     let rows =
-        statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
-    for row in rows {
-        let (signer, seq) = row?;
+        conn.query("SELECT signer, MAX(seq) FROM entries WHERE idx > 0 GROUP BY signer", &[])?;
+    for mut row in rows {
+        let (signer, seq) = (row.text(0)?, row.int(1)?);
         state.apply(&sequence_step(state.election(), signer, seq as u64));
     }
     Ok(())
@@ -475,7 +550,7 @@ fn sequence_step(election: &Election, signer: String, seq: u64) -> Submission {
 
 /// The protocol of a logged entry (or of one accepted earlier in this batch).
 fn logged_protocol(
-    conn: &Connection,
+    conn: &Conn,
     size: u64,
     batch: &[(usize, &Submission)],
     index: u64,
@@ -496,7 +571,7 @@ fn logged_protocol(
 
 /// The protocol a correction supersedes, if it names one the log holds.
 fn superseded_protocol(
-    conn: &Connection,
+    conn: &Conn,
     size: u64,
     batch: &[(usize, &Submission)],
     submission: &Submission,
@@ -512,7 +587,7 @@ fn superseded_protocol(
 /// For a machine protocol the latest accepted hand count of the same station and contest, and the
 /// reverse (issue 4's machine/manual tolerance warning).
 fn other_source_protocol(
-    conn: &Connection,
+    conn: &Conn,
     batch: &[(usize, &Submission)],
     submission: &Submission,
 ) -> Result<Option<Protocol>, StoreError> {
@@ -545,36 +620,178 @@ fn other_source_protocol(
     }))
 }
 
+/// What the sequencer thread needs besides its writer.
+pub(crate) struct Runtime {
+    pub election_file: String,
+    /// Whether this node sequences now (`Store::submit_prepared` forwards when it does not).
+    pub leading: Arc<AtomicBool>,
+    /// Hands this node's submissions to the sequencer while it is not it (PostgreSQL).
+    pub forwarder: Option<Arc<Forwarder>>,
+    /// This node's name in the lease row.
+    pub holder: String,
+    /// Registered keys, to check the signatures of other nodes' pending submissions.
+    pub directory: KeyDirectory,
+}
+
+/// Why [`lead`] returned.
+enum Ended {
+    /// The store is closing.
+    Closed,
+    /// The lease is lost (or was given up after an error): recover by taking it again.
+    Deposed,
+}
+
 /// The sequencer thread: see the module documentation.
-pub(crate) fn run(mut writer: Writer, jobs: Receiver<Job>, election_file: String) {
-    let policy = writer.config.checkpoint;
-    let max_batch = writer.config.max_batch.max(1);
-    let mut failed: Option<String> = None;
-    let mut last_signed = Instant::now();
+pub(crate) fn run(mut writer: Writer, jobs: Receiver<Job>, runtime: Runtime) {
     let (trash, bin) = std::sync::mpsc::channel::<Vec<Prepared>>();
     let _ = std::thread::Builder::new()
         .name("sverka-sequencer-free".into())
         .spawn(move || bin.into_iter().for_each(drop));
+    let mut failed: Option<String> = None;
+    if writer.conn.dialect() == Dialect::Sqlite {
+        lead(&mut writer, &jobs, &runtime, &mut failed, &trash);
+        return;
+    }
     loop {
-        let wait = match policy {
+        let leads = failed.is_none() && (writer.may_write() || take_lease(&mut writer, &runtime));
+        if leads {
+            runtime.leading.store(true, Ordering::SeqCst);
+            let ended = lead(&mut writer, &jobs, &runtime, &mut failed, &trash);
+            runtime.leading.store(false, Ordering::SeqCst);
+            writer.step_down();
+            if matches!(ended, Ended::Closed) {
+                return;
+            }
+        }
+        if !follow(&mut writer, &jobs, &runtime) {
+            return;
+        }
+    }
+}
+
+/// Takes the lease if it is free and recovers from the database; a node taking over from another
+/// signs the tree it found at once (the previous sequencer may have died before signing it).
+fn take_lease(writer: &mut Writer, runtime: &Runtime) -> bool {
+    let taken = match writer.try_lead(&runtime.holder) {
+        Ok(taken) => taken,
+        Err(error) => {
+            eprintln!("sverka-store: taking the sequencer lease: {error}");
+            writer.step_down();
+            return false;
+        }
+    };
+    if !taken {
+        return false;
+    }
+    let recovered = writer.load(&runtime.election_file).and_then(|()| {
+        if writer.signed_is_current()? {
+            return Ok(());
+        }
+        writer.sign_checkpoint().map(drop)
+    });
+    if let Err(error) = recovered {
+        eprintln!("sverka-store: took the sequencer lease but could not recover: {error}");
+        writer.step_down();
+        return false;
+    }
+    true
+}
+
+/// While another node sequences: forwards this node's submissions, answers checkpoint requests
+/// from the database, for up to [`nodes::LEASE_POLL`]. Returns false when the store is closing.
+fn follow(writer: &mut Writer, jobs: &Receiver<Job>, runtime: &Runtime) -> bool {
+    let deadline = Instant::now() + nodes::LEASE_POLL;
+    loop {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        if wait.is_zero() {
+            return true;
+        }
+        match jobs.recv_timeout(wait) {
+            Ok(Job::Submit { items, reply }) => {
+                let forwarder = runtime.forwarder.clone().expect("a forwarder on PostgreSQL");
+                let _ = std::thread::Builder::new()
+                    .name("sverka-forward".into())
+                    .spawn(move || reply.send(forwarder.forward(items)));
+            }
+            Ok(Job::Checkpoint { reply }) => {
+                if writer.conn.is_closed() {
+                    if let Ok(conn) = Conn::open(&writer.database) {
+                        writer.conn = conn;
+                    }
+                }
+                let _ = reply.send(writer.latest_signed());
+            }
+            Err(RecvTimeoutError::Timeout) => return true,
+            Err(RecvTimeoutError::Disconnected) => return false,
+        }
+    }
+}
+
+/// Other nodes' pending submissions, prepared like local ones (PostgreSQL leader only).
+fn pending_job(writer: &mut Writer, runtime: &Runtime, limit: usize) -> Option<SubmitJob> {
+    if writer.conn.dialect() != Dialect::Postgres || limit == 0 {
+        return None;
+    }
+    let rows = match nodes::pending(&writer.conn, limit) {
+        Ok(rows) => rows,
+        Err(error) => {
+            eprintln!("sverka-store: reading pending submissions: {error}");
+            writer.step_down();
+            return None;
+        }
+    };
+    if rows.is_empty() {
+        return None;
+    }
+    let items = rows
+        .into_iter()
+        .map(|(id, bytes, sender)| {
+            let incoming = crate::store::Incoming { bytes, sender };
+            let mut prepared = crate::store::prepare_one(incoming, &runtime.directory);
+            prepared.pending = Some(id);
+            prepared
+        })
+        .collect();
+    // Nobody waits on this channel: the waiting nodes read `pending_outcomes`.
+    let (reply, _) = std::sync::mpsc::channel();
+    Some((items, reply))
+}
+
+/// Sequences while this writer may write: drains the job queue into batches, signs per the
+/// policy. On PostgreSQL it also takes the other nodes' pending submissions, and returns
+/// [`Ended::Deposed`] as soon as it has lost (or given up) the lease.
+fn lead(
+    writer: &mut Writer,
+    jobs: &Receiver<Job>,
+    runtime: &Runtime,
+    failed: &mut Option<String>,
+    trash: &Sender<Vec<Prepared>>,
+) -> Ended {
+    let election_file = runtime.election_file.as_str();
+    let policy = writer.config.checkpoint;
+    let max_batch = writer.config.max_batch.max(1);
+    let shared = writer.conn.dialect() == Dialect::Postgres;
+    let mut last_signed = Instant::now();
+    loop {
+        if shared && (failed.is_some() || !writer.may_write()) {
+            return Ended::Deposed;
+        }
+        let mut wait = match policy {
             CheckpointPolicy::Interval(every) => every.saturating_sub(last_signed.elapsed()),
             _ => Duration::from_secs(3600),
         };
+        if shared {
+            wait = wait.min(nodes::PENDING_POLL);
+        }
         let first = match jobs.recv_timeout(wait) {
-            Ok(job) => job,
-            Err(RecvTimeoutError::Timeout) => {
-                if failed.is_none() && matches!(policy, CheckpointPolicy::Interval(_)) {
-                    sign_or_fail(&mut writer, &mut failed, &election_file);
-                    last_signed = Instant::now();
-                }
-                continue;
-            }
-            Err(RecvTimeoutError::Disconnected) => break,
+            Ok(job) => Some(job),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return Ended::Closed,
         };
         let mut submits = Vec::new();
         let mut checkpoints = Vec::new();
         let mut count = 0;
-        let mut next = Some(first);
+        let mut next = first;
         while let Some(job) = next.take() {
             match job {
                 Job::Submit { items, reply } => {
@@ -591,19 +808,23 @@ pub(crate) fn run(mut writer: Writer, jobs: Receiver<Job>, election_file: String
             answer_failed(submits, checkpoints, reason);
             continue;
         }
+        if let Some(job) = pending_job(writer, runtime, max_batch.saturating_sub(count)) {
+            submits.push(job);
+        }
         if !submits.is_empty() {
-            run_batch(&mut writer, submits, &mut failed, &election_file, &trash);
-            if failed.is_none() && policy == CheckpointPolicy::EveryBatch {
-                sign_or_fail(&mut writer, &mut failed, &election_file);
+            run_batch(writer, submits, failed, election_file, trash);
+            if failed.is_none() && writer.may_write() && policy == CheckpointPolicy::EveryBatch {
+                sign_or_fail(writer, failed, election_file);
             }
         }
         for reply in checkpoints {
             let result = match &failed {
                 Some(reason) => Err(StoreError::Stopped(reason.clone())),
+                None if !writer.may_write() => writer.latest_signed(),
                 None => {
                     let result = writer.sign_checkpoint();
                     if let Err(error) = &result {
-                        recover(&mut writer, &mut failed, &election_file, error);
+                        recover(writer, failed, election_file, error);
                     }
                     result
                 }
@@ -611,8 +832,8 @@ pub(crate) fn run(mut writer: Writer, jobs: Receiver<Job>, election_file: String
             let _ = reply.send(result);
         }
         if let CheckpointPolicy::Interval(every) = policy {
-            if failed.is_none() && last_signed.elapsed() >= every {
-                sign_or_fail(&mut writer, &mut failed, &election_file);
+            if failed.is_none() && writer.may_write() && last_signed.elapsed() >= every {
+                sign_or_fail(writer, failed, election_file);
                 last_signed = Instant::now();
             }
         }
@@ -689,6 +910,14 @@ fn recover(
 ) {
     if matches!(error, StoreError::CheckpointConflict { .. }) {
         *failed = Some(error.to_string());
+        return;
+    }
+    if writer.conn.dialect() == Dialect::Postgres {
+        // Another node may be sequencing now; recovery is taking the lease again and reloading.
+        if !matches!(error, StoreError::NotSequencer) {
+            eprintln!("sverka-store: the sequencer steps down after an error: {error}");
+        }
+        writer.step_down();
         return;
     }
     if let Err(reload) = writer.load(election_file) {

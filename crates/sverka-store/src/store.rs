@@ -3,26 +3,30 @@
 //! A `Store` is cheap to clone (an `Arc`) and may be used from any number of threads. Submissions
 //! are hashed, decoded and signature-checked on the calling thread, then queued to the single
 //! sequencer thread (see the `sequencer` module), which answers once the batch holding them is
-//! durable. Reads go to a small pool of SQLite connections and never block the sequencer (WAL).
+//! durable. Reads go to a small pool of connections and never block the sequencer (WAL on SQLite).
 //!
 //! Layout of a data directory:
 //!
 //! ```text
 //! DIR/sverka.db       SQLite (WAL, synchronous=FULL); schema in `crate::schema`
+//! DIR/database        instead of sverka.db: the PostgreSQL URL of a shared store, mode 0600
 //! DIR/keys/log.key    the log's signing key, signed-note format PRIVATE+KEY+<origin>+<id>+<key>, mode 0600
 //! ```
+//!
+//! On PostgreSQL several nodes (each with a copy of the data directory: the key and the URL) share
+//! one log; `crate::nodes` says how one of them sequences and the others forward to it.
 
 use std::fs;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sverka_model::registry::Candidate;
@@ -36,10 +40,14 @@ use crate::admission::{Problem, State, LOG_SIGNER};
 use crate::db::{self, DbTiles};
 use crate::error::{StoreError, SubmitError};
 use crate::fault::FaultPlan;
-use crate::sequencer::{self, Job, KeyDirectory, Prepared, Writer};
+use crate::nodes::Forwarder;
+use crate::sequencer::{self, Job, KeyDirectory, Prepared, Runtime, Writer};
+use crate::sql::{Conn, Database, Dialect};
 
 /// The database file inside a data directory.
 pub const DB_FILE: &str = "sverka.db";
+/// The file that names a data directory's PostgreSQL database instead (one line: the URL).
+pub const DATABASE_FILE: &str = "database";
 /// The log key file inside a data directory.
 pub const LOG_KEY_FILE: &str = "keys/log.key";
 
@@ -69,6 +77,9 @@ pub struct Config {
     pub faults: FaultPlan,
     /// Called with each checkpoint note as soon as it is signed.
     pub on_checkpoint_signed: Option<CheckpointObserver>,
+    /// The database: `None` is the data directory's own (its `sverka.db`, or the PostgreSQL URL in
+    /// its `database` file). `Store::init_with` with a PostgreSQL URL puts the new log there.
+    pub database: Option<Database>,
 }
 
 impl Default for Config {
@@ -78,6 +89,7 @@ impl Default for Config {
             max_batch: 4096,
             faults: FaultPlan::none(),
             on_checkpoint_signed: None,
+            database: None,
         }
     }
 }
@@ -88,6 +100,7 @@ impl std::fmt::Debug for Config {
             .field("checkpoint", &self.checkpoint)
             .field("max_batch", &self.max_batch)
             .field("faults", &self.faults)
+            .field("database", &self.database)
             .finish_non_exhaustive()
     }
 }
@@ -200,12 +213,16 @@ impl std::fmt::Debug for Store {
 
 struct Inner {
     dir: PathBuf,
-    db_path: PathBuf,
+    database: Database,
     election: Arc<Election>,
     origin: String,
     verifier_key: String,
     /// Idle read connections.
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Vec<Conn>>,
+    /// Whether this node's sequencer thread sequences now (always on SQLite).
+    leading: Arc<AtomicBool>,
+    /// Hands submissions to another node's sequencer (PostgreSQL).
+    forwarder: Option<Arc<Forwarder>>,
     /// The sequencer's queue; `None` once shutting down.
     jobs: Mutex<Option<Sender<Job>>>,
     sequencer: Mutex<Option<JoinHandle<()>>>,
@@ -303,6 +320,12 @@ impl Store {
             election_toml.as_bytes(),
             &config,
         );
+        let built = built.and_then(|()| match &config.database {
+            Some(Database::Postgres(url)) => {
+                crate::transfer::move_to_postgres(&staging, url).map(drop)
+            }
+            _ => Ok(()),
+        });
         if let Err(error) = built {
             let _ = fs::remove_dir_all(&staging);
             return Err(error);
@@ -324,47 +347,79 @@ impl Store {
 
     /// Opens a data directory: migrates the schema, recovers from any crash (see
     /// `Writer::load`), starts the sequencer, and signs a checkpoint if the log grew since the last
-    /// one (unless the policy is [`CheckpointPolicy::Manual`]).
+    /// one (unless the policy is [`CheckpointPolicy::Manual`]). On PostgreSQL the node becomes the
+    /// sequencer if no other node is (and recovers and signs as above), and otherwise forwards.
     pub fn open_with(dir: &Path, config: Config) -> Result<Store, StoreError> {
-        let db_path = dir.join(DB_FILE);
-        if !db_path.is_file() {
-            return Err(StoreError::NotADataDir(dir.to_path_buf()));
+        let database = match &config.database {
+            Some(database) => database.clone(),
+            None => data_dir_database(dir)?,
+        };
+        if database.is_postgres() && dir.join(DB_FILE).is_file() {
+            return Err(StoreError::BadDatabase(format!(
+                "{} holds its own SQLite log ({DB_FILE}); move it into PostgreSQL with `sverka migrate {} --database URL` first",
+                dir.display(),
+                dir.display()
+            )));
         }
-        let mut conn = Connection::open(&db_path)?;
-        crate::schema::configure(&conn)?;
-        crate::schema::migrate(&mut conn)?;
-        let election_file = db::meta_get(&conn, "election_file")?.unwrap_or_default();
+        let conn = Conn::open(&database)?;
+        crate::schema::migrate(&conn)?;
         let key_path = dir.join(LOG_KEY_FILE);
         let key_text = fs::read_to_string(&key_path).map_err(io(&key_path))?;
         let signer = Ed25519Signer::from_skey(key_text.trim())
             .map_err(|_| StoreError::BadKeyFile(key_path.clone()))?;
         let verifier_key = signer.verifier().to_vkey();
-        if db::meta_get(&conn, "log_verifier_key")?.as_deref() != Some(&verifier_key) {
-            return Err(StoreError::BadKeyFile(key_path));
+        match db::meta_get(&conn, "log_verifier_key")? {
+            Some(stored) if stored == verifier_key => {}
+            None if database.is_postgres() => {
+                return Err(StoreError::BadDatabase(format!(
+                    "{database} holds no sverka log; put one there with `sverka migrate DIR --database URL`"
+                )))
+            }
+            _ => return Err(StoreError::BadKeyFile(key_path)),
         }
+        let election_file = db::meta_get(&conn, "election_file")?.unwrap_or_default();
         let faults = config.faults.clone();
         let directory = KeyDirectory::default();
-        let mut writer = Writer::open(&db_path, &election_file, signer, config, directory.clone())?;
+        let mut writer =
+            Writer::open(&database, &election_file, signer, config, directory.clone())?;
+        let holder = node_name();
+        if database.is_postgres() && writer.try_lead(&holder)? {
+            writer.load(&election_file)?;
+        }
         // Sign before anyone can read: a reader of a freshly opened store sees every committed entry
         // under a signed checkpoint (a crash after a commit leaves it unsigned), never a checkpoint
         // that is about to be overtaken while it compares it with the history.
-        if writer.config.checkpoint != CheckpointPolicy::Manual && !writer.signed_is_current()? {
+        if writer.may_write()
+            && writer.config.checkpoint != CheckpointPolicy::Manual
+            && !writer.signed_is_current()?
+        {
             writer.sign_checkpoint()?;
         }
         let election = writer.state().election().clone();
+        let leading = Arc::new(AtomicBool::new(writer.may_write()));
+        let forwarder = database.is_postgres().then(|| Arc::new(Forwarder::new(database.clone())));
+        let runtime = Runtime {
+            election_file,
+            leading: leading.clone(),
+            forwarder: forwarder.clone(),
+            holder,
+            directory: directory.clone(),
+        };
         let (sender, receiver) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("sverka-sequencer".into())
-            .spawn(move || sequencer::run(writer, receiver, election_file))
+            .spawn(move || sequencer::run(writer, receiver, runtime))
             .map_err(io(dir))?;
         let store = Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
-                db_path,
+                database,
                 origin: election.log_origin.clone(),
                 election,
                 verifier_key,
                 readers: Mutex::new(vec![conn]),
+                leading,
+                forwarder,
                 jobs: Mutex::new(Some(sender)),
                 sequencer: Mutex::new(Some(handle)),
                 faults,
@@ -372,6 +427,16 @@ impl Store {
             }),
         };
         Ok(store)
+    }
+
+    /// The database this store works on.
+    pub fn database(&self) -> &Database {
+        &self.inner.database
+    }
+
+    /// Whether this node sequences now: always on SQLite; on PostgreSQL, while it holds the lease.
+    pub fn is_sequencer(&self) -> bool {
+        self.inner.leading.load(Ordering::SeqCst)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -438,6 +503,9 @@ impl Store {
         if count == 0 {
             return Vec::new();
         }
+        if let Some(forwarder) = self.inner.forwarder.as_ref().filter(|_| !self.is_sequencer()) {
+            return forwarder.forward(batch.0);
+        }
         let stopped = || {
             (0..count)
                 .map(|_| Err(SubmitError::Store(StoreError::Stopped("store is closing".into()))))
@@ -469,22 +537,15 @@ impl Store {
     // Reads
 
     /// Runs `f` on a pooled read connection.
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    fn read<T>(&self, f: impl FnOnce(&Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let pooled = lock(&self.inner.readers).pop();
-        let conn = match pooled {
+        let conn = match pooled.filter(|conn| !conn.is_closed()) {
             Some(conn) => conn,
-            None => {
-                let conn = Connection::open(&self.inner.db_path)?;
-                crate::schema::configure(&conn)?;
-                conn
-            }
+            None => Conn::open(&self.inner.database)?,
         };
         let result = f(&conn);
         let mut readers = lock(&self.inner.readers);
-        if readers.len() < 8 {
+        if readers.len() < 8 && !conn.is_closed() {
             readers.push(conn);
         }
         result
@@ -513,7 +574,7 @@ impl Store {
     /// The latest signed checkpoint.
     pub fn checkpoint(&self) -> Result<SignedCheckpoint, StoreError> {
         self.read(|conn| {
-            let (size, root, note) = db::signed_checkpoint(conn)?
+            let (size, root, note) = db::signed_checkpoint(conn, false)?
                 .ok_or_else(|| StoreError::Corrupt("no checkpoint was ever signed".into()))?;
             Ok(SignedCheckpoint { size, root, note })
         })
@@ -522,17 +583,13 @@ impl Store {
     /// Every checkpoint the log has signed, by size.
     pub fn checkpoint_history(&self) -> Result<Vec<SignedCheckpoint>, StoreError> {
         self.read(|conn| {
-            let mut statement =
-                conn.prepare("SELECT size, root, note FROM signed_checkpoints ORDER BY size")?;
-            let rows = statement.query_map([], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, Vec<u8>>(1)?, row.get::<_, String>(2)?))
-            })?;
-            let mut history = Vec::new();
-            for row in rows {
-                let (size, root, note) = row?;
-                let root = Hash::from_slice(&root)
-                    .ok_or_else(|| StoreError::Corrupt("a signed root is not 32 bytes".into()))?;
-                history.push(SignedCheckpoint { size: size as u64, root, note });
+            let rows =
+                conn.query("SELECT size, root, note FROM signed_checkpoints ORDER BY size", &[])?;
+            let mut history = Vec::with_capacity(rows.len());
+            for mut row in rows {
+                let size = row.int(0)? as u64;
+                let root = db::hash_from_blob(row.blob(1)?, "a signed root")?;
+                history.push(SignedCheckpoint { size, root, note: row.text(2)? });
             }
             Ok(history)
         })
@@ -594,25 +651,25 @@ impl Store {
                     .trim_matches(|c| c == '{' || c == '}')
                     .to_string()
             });
-            let mut statement = conn.prepare(
-                "SELECT id, received_at, sender, bytes, codes FROM quarantine
-                 WHERE id > ?1 AND (?2 IS NULL OR instr(codes, ?2) > 0)
-                 ORDER BY id LIMIT ?3",
-            )?;
-            let limit = filter.limit.map_or(-1, |l| l as i64);
+            let sql = match conn.dialect() {
+                Dialect::Sqlite => {
+                    "SELECT id, received_at, sender, bytes, codes FROM quarantine
+                     WHERE id > ?1 AND (?2 IS NULL OR instr(codes, ?2) > 0)
+                     ORDER BY id LIMIT ?3"
+                }
+                Dialect::Postgres => {
+                    "SELECT id, received_at, sender, bytes, codes FROM quarantine
+                     WHERE id > ?1 AND (?2::text IS NULL OR strpos(codes, ?2) > 0)
+                     ORDER BY id LIMIT ?3"
+                }
+            };
+            let limit = filter.limit.map_or(i64::MAX, |l| l as i64);
             let after = filter.after_id.map_or(0, |a| a as i64);
-            let rows = statement.query_map(params![after, needle, limit], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, Vec<u8>>(3)?,
-                    row.get::<_, String>(4)?,
-                ))
-            })?;
+            let rows = conn.query(sql, &[after.into(), needle.as_ref().into(), limit.into()])?;
             let mut records = Vec::new();
-            for row in rows {
-                let (id, received_at, sender, bytes, codes) = row?;
+            for mut row in rows {
+                let (id, received_at, sender, bytes, codes) =
+                    (row.int(0)?, row.text(1)?, row.text(2)?, row.blob(3)?, row.text(4)?);
                 let problems = serde_json::from_str(&codes).map_err(|e| {
                     StoreError::Corrupt(format!("quarantine {id}: codes are not JSON: {e}"))
                 })?;
@@ -630,10 +687,7 @@ impl Store {
 
     /// How many submissions are in quarantine.
     pub fn quarantine_count(&self) -> Result<u64, StoreError> {
-        self.read(|conn| {
-            Ok(conn.query_row("SELECT COUNT(*) FROM quarantine", [], |row| row.get::<_, i64>(0))?
-                as u64)
-        })
+        self.read(|conn| Ok(conn.query_one("SELECT COUNT(*) FROM quarantine", &[])?.int(0)? as u64))
     }
 
     /// The receipt of the entry with this leaf hash, with its inclusion proof in the latest signed
@@ -643,7 +697,7 @@ impl Store {
             let Some(index) = db::find_leaf(conn, leaf_hash)? else {
                 return Ok(None);
             };
-            let signed = db::signed_checkpoint(conn)?;
+            let signed = db::signed_checkpoint(conn, false)?;
             let covered = signed.filter(|(size, _, _)| index < *size);
             let (checkpoint, proof) = match covered {
                 None => (None, Vec::new()),
@@ -679,31 +733,20 @@ impl Store {
     /// content-addressed, so storing the same bytes twice is a no-op.
     pub fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let digest = hex_sha256(bytes);
-        self.read(|conn| {
-            conn.execute(
-                "INSERT OR IGNORE INTO blobs (sha256, bytes) VALUES (?1, ?2)",
-                params![digest, bytes],
-            )?;
-            Ok(())
-        })?;
+        self.read(|conn| db::put_blob(conn, &digest, bytes))?;
         Ok(digest)
     }
 
     /// A blob by its SHA-256 hex digest.
     pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.read(|conn| {
-            Ok(conn
-                .query_row("SELECT bytes FROM blobs WHERE sha256 = ?1", [sha256], |row| row.get(0))
-                .optional()?)
-        })
+        self.read(|conn| db::blob(conn, sha256))
     }
 
     /// The digests of all blobs.
     pub fn blob_ids(&self) -> Result<Vec<String>, StoreError> {
         self.read(|conn| {
-            let mut statement = conn.prepare("SELECT sha256 FROM blobs ORDER BY sha256")?;
-            let rows = statement.query_map([], |row| row.get(0))?;
-            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+            let rows = conn.query("SELECT sha256 FROM blobs ORDER BY sha256", &[])?;
+            rows.into_iter().map(|mut row| row.text(0)).collect()
         })
     }
 
@@ -714,14 +757,14 @@ impl Store {
     /// Runs `f` on a read connection (for the publication, which reads many tiles).
     pub(crate) fn with_reader<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+        f: impl FnOnce(&Conn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.read(f)
     }
 }
 
 /// Hashes, decodes and verifies one submission.
-fn prepare_one(incoming: Incoming, directory: &KeyDirectory) -> Prepared {
+pub(crate) fn prepare_one(incoming: Incoming, directory: &KeyDirectory) -> Prepared {
     let leaf_hash = sverka_tlog::leaf_hash(&incoming.bytes);
     // The canonical bytes of a well-formed submission decode in one pass; anything else goes the
     // reporting way, which names the first problem with its code.
@@ -735,14 +778,14 @@ fn prepare_one(incoming: Incoming, directory: &KeyDirectory) -> Prepared {
             Candidate::new(submission, key.as_ref())
         }),
     };
-    Prepared { bytes: incoming.bytes, sender: incoming.sender, leaf_hash, decoded }
+    Prepared { bytes: incoming.bytes, sender: incoming.sender, leaf_hash, decoded, pending: None }
 }
 
 pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn check_size(conn: &Connection, size: u64) -> Result<(), StoreError> {
+fn check_size(conn: &Conn, size: u64) -> Result<(), StoreError> {
     let tree = db::tile_size(conn)?;
     if size > tree {
         return Err(StoreError::OutOfRange(format!("size {size} is beyond the log's {tree}")));
@@ -750,7 +793,7 @@ fn check_size(conn: &Connection, size: u64) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn inclusion_proof_in(conn: &Connection, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+fn inclusion_proof_in(conn: &Conn, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
     TileHashSource::new(&DbTiles(conn), size)
         .inclusion_proof(index)
         .map_err(|e| StoreError::OutOfRange(e.to_string()))
@@ -759,7 +802,7 @@ fn inclusion_proof_in(conn: &Connection, index: u64, size: u64) -> Result<Vec<Ha
 /// The bytes of `tile` as it is in the tree of `size` leaves (a partial tile is cut from the wider
 /// stored one), or `None` if that tree has no such tile.
 pub(crate) fn hash_tile_at(
-    conn: &Connection,
+    conn: &Conn,
     tile: &Tile,
     size: u64,
 ) -> Result<Option<Vec<u8>>, StoreError> {
@@ -778,7 +821,7 @@ pub(crate) fn hash_tile_at(
 
 /// Entry bundle `n` of `width` entries in a log of `size`, or `None` if it has no such bundle.
 pub(crate) fn entry_bundle_at(
-    conn: &Connection,
+    conn: &Conn,
     n: u64,
     width: u16,
     size: u64,
@@ -842,9 +885,8 @@ fn build_data_dir(
     fs::create_dir(&keys).map_err(io(&keys))?;
     write_secret_file(&dir.join(LOG_KEY_FILE), &format!("{}\n", signer.to_skey()))?;
     sync_dir(&keys)?;
-    let mut conn = Connection::open(dir.join(DB_FILE))?;
-    crate::schema::configure(&conn)?;
-    crate::schema::migrate(&mut conn)?;
+    let conn = Conn::open_sqlite(&dir.join(DB_FILE))?;
+    crate::schema::migrate(&conn)?;
     db::meta_set(&conn, "election_file", file_name)?;
     db::meta_set(&conn, "log_origin", &election.log_origin)?;
     db::meta_set(&conn, "log_verifier_key", &signer.verifier().to_vkey())?;
@@ -852,11 +894,42 @@ fn build_data_dir(
     let mut writer = Writer::for_genesis(conn, state, signer, config.clone())?;
     writer.append_genesis(genesis)?;
     drop(writer);
-    let conn = Connection::open(dir.join(DB_FILE))?;
-    conn.execute(
-        "INSERT OR IGNORE INTO blobs (sha256, bytes) VALUES (?1, ?2)",
-        rusqlite::params![sverka_model::submission::sha256_hex(definition), definition],
-    )?;
+    let conn = Conn::open_sqlite(&dir.join(DB_FILE))?;
+    db::put_blob(&conn, &sverka_model::submission::sha256_hex(definition), definition)?;
     drop(conn);
     sync_dir(dir)
+}
+
+/// The database of a data directory: its `sverka.db`, or the PostgreSQL URL in its `database`.
+fn data_dir_database(dir: &Path) -> Result<Database, StoreError> {
+    let sqlite = dir.join(DB_FILE);
+    if sqlite.is_file() {
+        return Ok(Database::Sqlite(sqlite));
+    }
+    let file = dir.join(DATABASE_FILE);
+    match fs::read_to_string(&file) {
+        Ok(text) => Database::parse(text.trim())
+            .map_err(|e| StoreError::BadDatabase(format!("{}: {e}", file.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(StoreError::NotADataDir(dir.to_path_buf()))
+        }
+        Err(e) => Err(StoreError::io(file, e)),
+    }
+}
+
+/// Writes `DIR/database` (the URL may hold a password: mode 0600).
+pub(crate) fn write_database_file(dir: &Path, url: &str) -> Result<(), StoreError> {
+    let path = dir.join(DATABASE_FILE);
+    let temporary = dir.join(".database.tmp");
+    let _ = fs::remove_file(&temporary);
+    write_secret_file(&temporary, &format!("{url}\n"))?;
+    fs::rename(&temporary, &path).map_err(io(&path))?;
+    sync_dir(dir)
+}
+
+/// A name for this node in the lease row: host, process and a random tag (two stores in one
+/// process are two nodes).
+fn node_name() -> String {
+    let host = fs::read_to_string("/etc/hostname").unwrap_or_default();
+    format!("{}:{}:{:08x}", host.trim(), std::process::id(), rand::random::<u32>())
 }

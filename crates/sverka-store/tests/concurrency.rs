@@ -11,10 +11,10 @@ use sverka_store::{Config, Receipt};
 /// Receipts with the bytes they acknowledge.
 type Acknowledged = Vec<(Receipt, Vec<u8>)>;
 
-#[test]
-fn many_threads_each_acknowledged_entry_is_present_exactly_once() {
+fn many_threads_each_acknowledged_entry_is_present_exactly_once(backend: &Backend) {
     let temp = tempfile::tempdir().unwrap();
-    let store = init(&temp.path().join("data"), Config { max_batch: 64, ..Config::default() });
+    let store =
+        backend.init(&temp.path().join("data"), Config { max_batch: 64, ..Config::default() });
     let acknowledged: Arc<Mutex<Acknowledged>> = Arc::default();
     let threads: Vec<_> = (0..8u8)
         .map(|thread| {
@@ -55,3 +55,5 @@ fn many_threads_each_acknowledged_entry_is_present_exactly_once() {
     assert_eq!(checkpoint.size, 1 + 8 * 25 * 4);
     assert_log_sound(&store, &acknowledged);
 }
+
+both_backends!(many_threads_each_acknowledged_entry_is_present_exactly_once,);

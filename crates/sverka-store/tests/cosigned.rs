@@ -8,10 +8,11 @@ use common::*;
 use sverka_store::{Config, Cosigned, PublishOptions, StoreError};
 use sverka_tlog::{Checkpoint, Cosigner};
 
-#[test]
-fn a_witnessed_checkpoint_is_recorded_only_if_the_log_signed_it_and_is_published() {
+fn a_witnessed_checkpoint_is_recorded_only_if_the_log_signed_it_and_is_published(
+    backend: &Backend,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let store = init(&dir.path().join("data"), Config::default());
+    let store = backend.init(&dir.path().join("data"), Config::default());
     store.submit(observer_protocol(0, 1)).unwrap();
     let signed_checkpoint = store.checkpoint_now().unwrap();
     assert_eq!(store.cosigned(Cosigned::Latest).unwrap(), None);
@@ -47,3 +48,5 @@ fn a_witnessed_checkpoint_is_recorded_only_if_the_log_signed_it_and_is_published
 fn checkpoint_text(note: &str) -> String {
     sverka_tlog::Note::parse(note.as_bytes()).unwrap().text().to_owned()
 }
+
+both_backends!(a_witnessed_checkpoint_is_recorded_only_if_the_log_signed_it_and_is_published,);

@@ -104,10 +104,9 @@ fn submit_observer(store: &Store, n: u8, seqs: std::ops::Range<u64>) {
     }
 }
 
-#[test]
-fn a_publication_verifies_independently_and_grows_only_by_adding_files() {
+fn a_publication_verifies_independently_and_grows_only_by_adding_files(backend: &Backend) {
     let temp = tempfile::tempdir().unwrap();
-    let store = init(&temp.path().join("data"), Config::default());
+    let store = backend.init(&temp.path().join("data"), Config::default());
     let out = temp.path().join("public");
     submit_observer(&store, 0, 1..700);
     let first = store.checkpoint_now().unwrap();
@@ -144,10 +143,9 @@ fn a_publication_verifies_independently_and_grows_only_by_adding_files() {
     tlog_tiles::check_tree(&proof, size, root, first.size, TlogHash(first.root.0)).unwrap();
 }
 
-#[test]
-fn a_changed_published_tile_is_refused_as_history_rewriting() {
+fn a_changed_published_tile_is_refused_as_history_rewriting(backend: &Backend) {
     let temp = tempfile::tempdir().unwrap();
-    let store = init(&temp.path().join("data"), Config::default());
+    let store = backend.init(&temp.path().join("data"), Config::default());
     let out = temp.path().join("public");
     submit_observer(&store, 0, 1..300);
     store.checkpoint_now().unwrap();
@@ -161,10 +159,9 @@ fn a_changed_published_tile_is_refused_as_history_rewriting() {
     assert_eq!(std::fs::read(out.join("checkpoint")).unwrap(), checkpoint_before);
 }
 
-#[test]
-fn snapshots_and_blobs_are_published_beside_the_log() {
+fn snapshots_and_blobs_are_published_beside_the_log(backend: &Backend) {
     let temp = tempfile::tempdir().unwrap();
-    let store = init(&temp.path().join("data"), Config::default());
+    let store = backend.init(&temp.path().join("data"), Config::default());
     let out = temp.path().join("public");
     let digest = store.put_blob(b"scan of protocol 1001").unwrap();
     let snapshot = |_: &Store, checkpoint: &SignedCheckpoint| -> Result<Vec<u8>, String> {
@@ -182,3 +179,9 @@ fn snapshots_and_blobs_are_published_beside_the_log() {
     let tile = store.read_tile("tile/0/000.p/1").unwrap().unwrap();
     assert_eq!(std::fs::read(out.join("tile/0/000.p/1")).unwrap(), tile);
 }
+
+both_backends!(
+    a_publication_verifies_independently_and_grows_only_by_adding_files,
+    a_changed_published_tile_is_refused_as_history_rewriting,
+    snapshots_and_blobs_are_published_beside_the_log,
+);

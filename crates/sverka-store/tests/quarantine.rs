@@ -17,10 +17,11 @@ fn rejected_codes(result: Result<sverka_store::Receipt, SubmitError>) -> Vec<Str
     }
 }
 
-#[test]
-fn each_kind_of_bad_submission_is_quarantined_with_its_code_and_nothing_else_changes() {
+fn each_kind_of_bad_submission_is_quarantined_with_its_code_and_nothing_else_changes(
+    backend: &Backend,
+) {
     let temp = tempfile::tempdir().unwrap();
-    let store = init(&temp.path().join("data"), Config::default());
+    let store = backend.init(&temp.path().join("data"), Config::default());
     let accepted = store.submit(observer_protocol(0, 10)).unwrap();
     let size = store.tree_size().unwrap();
     let checkpoint = store.checkpoint_now().unwrap();
@@ -102,11 +103,10 @@ fn each_kind_of_bad_submission_is_quarantined_with_its_code_and_nothing_else_cha
     assert_eq!((receipt.index, receipt.new), (accepted.index + 1, true));
 }
 
-#[test]
-fn a_revoked_key_is_refused_and_a_registered_key_is_accepted() {
+fn a_revoked_key_is_refused_and_a_registered_key_is_accepted(backend: &Backend) {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("data");
-    let store = init(&dir, Config::default());
+    let store = backend.init(&dir, Config::default());
     let record = KeyRecord {
         id: "m-1003".into(),
         role: Role::Machine,
@@ -127,10 +127,9 @@ fn a_revoked_key_is_refused_and_a_registered_key_is_accepted() {
     assert_eq!(store.tree_size().unwrap(), 4);
 }
 
-#[test]
-fn protocol_rules_come_from_the_model_errors_reject_and_warnings_ride_along() {
+fn protocol_rules_come_from_the_model_errors_reject_and_warnings_ride_along(backend: &Backend) {
     let temp = tempfile::tempdir().unwrap();
-    let store = init(&temp.path().join("data"), Config::default());
+    let store = backend.init(&temp.path().join("data"), Config::default());
     let Body::Protocol(mut broken) = protocol_body("1001", Source::Machine, 100) else {
         unreachable!()
     };
@@ -151,3 +150,9 @@ fn protocol_rules_come_from_the_model_errors_reject_and_warnings_ride_along() {
     let codes: Vec<&str> = receipt.warnings.iter().map(|w| w.code.as_str()).collect();
     assert!(codes.contains(&"W104"), "{codes:?}");
 }
+
+both_backends!(
+    each_kind_of_bad_submission_is_quarantined_with_its_code_and_nothing_else_changes,
+    a_revoked_key_is_refused_and_a_registered_key_is_accepted,
+    protocol_rules_come_from_the_model_errors_reject_and_warnings_ride_along,
+);

@@ -8,11 +8,10 @@ use common::*;
 use sverka_model::{Body, Source, Submission};
 use sverka_store::{Config, Store, StoreError, SubmitError};
 
-#[test]
-fn init_writes_the_election_as_entry_zero_and_signs_checkpoint_one() {
+fn init_writes_the_election_as_entry_zero_and_signs_checkpoint_one(backend: &Backend) {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("data");
-    let store = init(&dir, Config::default());
+    let store = backend.init(&dir, Config::default());
     assert_eq!(store.tree_size().unwrap(), 1);
     let checkpoint = store.checkpoint().unwrap();
     assert_eq!(open_checkpoint(&checkpoint.note, store.verifier_key()).0, 1);
@@ -33,11 +32,10 @@ fn init_writes_the_election_as_entry_zero_and_signs_checkpoint_one() {
     }
 }
 
-#[test]
-fn init_refuses_an_existing_directory_and_a_bad_election() {
+fn init_refuses_an_existing_directory_and_a_bad_election(backend: &Backend) {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("data");
-    drop(init(&dir, Config::default()));
+    drop(backend.init(&dir, Config::default()));
     let again = Store::init(&dir, &election_toml(), "election.toml");
     assert!(matches!(again, Err(StoreError::NotEmpty(_))));
     let other = temp.path().join("other");
@@ -54,13 +52,12 @@ fn init_refuses_an_existing_directory_and_a_bad_election() {
     assert!(!bad.exists(), "a failed init leaves nothing behind");
     let empty = temp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    assert_eq!(init(&empty, Config::default()).tree_size().unwrap(), 1);
+    assert_eq!(backend.another().init(&empty, Config::default()).tree_size().unwrap(), 1);
 }
 
-#[test]
-fn the_same_bytes_twice_get_the_same_receipt_and_add_nothing() {
+fn the_same_bytes_twice_get_the_same_receipt_and_add_nothing(backend: &Backend) {
     let temp = tempfile::tempdir().unwrap();
-    let store = init(&temp.path().join("data"), Config::default());
+    let store = backend.init(&temp.path().join("data"), Config::default());
     let bytes = signed(
         MACHINE_1001.0,
         &key(MACHINE_1001.1),
@@ -84,11 +81,10 @@ fn the_same_bytes_twice_get_the_same_receipt_and_add_nothing() {
     assert_eq!(store.quarantine_count().unwrap(), 0);
 }
 
-#[test]
-fn a_receipt_carries_an_inclusion_proof_once_a_checkpoint_covers_it() {
+fn a_receipt_carries_an_inclusion_proof_once_a_checkpoint_covers_it(backend: &Backend) {
     let temp = tempfile::tempdir().unwrap();
     let config = Config { checkpoint: sverka_store::CheckpointPolicy::Manual, ..Config::default() };
-    let store = init(&temp.path().join("data"), config);
+    let store = backend.init(&temp.path().join("data"), config);
     let receipt = store.submit(observer_protocol(1, 1)).unwrap();
     let before = store.receipt(&receipt.leaf_hash).unwrap().unwrap();
     assert_eq!(before.index, receipt.index);
@@ -103,11 +99,10 @@ fn a_receipt_carries_an_inclusion_proof_once_a_checkpoint_covers_it() {
     assert!(store.receipt(&sverka_tlog::leaf_hash(b"never sent")).unwrap().is_none());
 }
 
-#[test]
-fn receipts_survive_a_reopen_and_resubmission_after_it_is_still_a_repeat() {
+fn receipts_survive_a_reopen_and_resubmission_after_it_is_still_a_repeat(backend: &Backend) {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("data");
-    let store = init(&dir, Config::default());
+    let store = backend.init(&dir, Config::default());
     let bytes: Vec<Vec<u8>> = (1..=300).map(|seq| observer_protocol(2, seq)).collect();
     let receipts: Vec<_> =
         store.submit_batch(bytes.clone()).into_iter().map(Result::unwrap).collect();
@@ -126,13 +121,14 @@ fn receipts_survive_a_reopen_and_resubmission_after_it_is_still_a_repeat() {
     assert_log_sound(&store, &acknowledged);
 }
 
-#[test]
-fn with_an_interval_policy_the_sequencer_signs_on_its_own_once_the_interval_passes() {
+fn with_an_interval_policy_the_sequencer_signs_on_its_own_once_the_interval_passes(
+    backend: &Backend,
+) {
     let temp = tempfile::tempdir().unwrap();
     let every = std::time::Duration::from_millis(100);
     let config =
         Config { checkpoint: sverka_store::CheckpointPolicy::Interval(every), ..Config::default() };
-    let store = init(&temp.path().join("data"), config);
+    let store = backend.init(&temp.path().join("data"), config);
     store.submit(observer_protocol(3, 1)).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while store.checkpoint().unwrap().size < 2 {
@@ -141,3 +137,12 @@ fn with_an_interval_policy_the_sequencer_signs_on_its_own_once_the_interval_pass
     }
     assert_eq!(store.checkpoint_history().unwrap().len(), 2);
 }
+
+both_backends!(
+    init_writes_the_election_as_entry_zero_and_signs_checkpoint_one,
+    init_refuses_an_existing_directory_and_a_bad_election,
+    the_same_bytes_twice_get_the_same_receipt_and_add_nothing,
+    a_receipt_carries_an_inclusion_proof_once_a_checkpoint_covers_it,
+    receipts_survive_a_reopen_and_resubmission_after_it_is_still_a_repeat,
+    with_an_interval_policy_the_sequencer_signs_on_its_own_once_the_interval_passes,
+);

@@ -1,5 +1,10 @@
 //! Shared test fixtures: the tiny example election with keys registered for tests, signed
-//! submissions, and an independent check of the log's invariants after any crash.
+//! submissions, an independent check of the log's invariants after any crash, and the two
+//! backends every store test runs on ([`Backend`], [`both_backends!`]): the embedded SQLite file,
+//! and a fresh database on the PostgreSQL server named by `SVERKA_TEST_POSTGRES` (a URL, e.g.
+//! `postgresql://sverka@%2Ftmp%2Fpg/postgres`; `.ci/run` starts a throwaway cluster and sets it).
+//! Without that variable the PostgreSQL tests say they were skipped, unless
+//! `SVERKA_REQUIRE_SHARED=1` or `CI` is set: then they fail.
 
 #![allow(dead_code)]
 
@@ -140,9 +145,117 @@ pub fn key_revocation(seq: u64, key_id: &str) -> Vec<u8> {
     signed(ADMIN.0, &key(ADMIN.1), seq, body)
 }
 
-/// A new data directory for the test election.
+/// A new data directory for the test election (on SQLite).
 pub fn init(dir: &Path, config: Config) -> Store {
     Store::init_with(dir, &election_toml(), "election.toml", config).expect("init")
+}
+
+/// The store a test runs on.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// `DIR/sverka.db`.
+    Sqlite,
+    /// A database of its own on the test server: its URL.
+    Postgres(String),
+}
+
+/// Database names made by this test process.
+static DATABASES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `url` with its database name replaced by `name` (URL or key=value form).
+pub fn with_database_name(url: &str, name: &str) -> String {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return format!("{url} dbname={name}");
+    }
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").unwrap() + 3;
+    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    format!("{}/{name}{query}", &base[..host_end])
+}
+
+impl Backend {
+    /// A fresh, empty database on the PostgreSQL server of `SVERKA_TEST_POSTGRES`; `None` (and a
+    /// line saying the test was skipped) without it, a panic without it under CI.
+    pub fn postgres() -> Option<Backend> {
+        let Ok(server) = std::env::var("SVERKA_TEST_POSTGRES") else {
+            let required = std::env::var("SVERKA_REQUIRE_SHARED").is_ok_and(|v| v == "1")
+                || std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+            assert!(
+                !required,
+                "SVERKA_TEST_POSTGRES is not set: the PostgreSQL store tests need a server (.ci/run starts one)"
+            );
+            eprintln!("skipped: the PostgreSQL run of this test (SVERKA_TEST_POSTGRES is not set)");
+            return None;
+        };
+        let name = format!(
+            "sverka_test_{}_{}_{:08x}",
+            std::process::id(),
+            DATABASES.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+            rand_tag()
+        );
+        let mut client = postgres::Client::connect(&server, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting to SVERKA_TEST_POSTGRES ({server}): {e}"));
+        client.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
+        Some(Backend::Postgres(with_database_name(&server, &name)))
+    }
+
+    /// The same kind of backend with a database of its own (PostgreSQL holds one log per
+    /// database).
+    pub fn another(&self) -> Backend {
+        match self {
+            Backend::Sqlite => Backend::Sqlite,
+            Backend::Postgres(_) => Backend::postgres().expect("a PostgreSQL server"),
+        }
+    }
+
+    /// `config` on this backend.
+    pub fn config(&self, config: Config) -> Config {
+        match self {
+            Backend::Sqlite => config,
+            Backend::Postgres(url) => {
+                Config { database: Some(sverka_store::Database::Postgres(url.clone())), ..config }
+            }
+        }
+    }
+
+    /// A new data directory for the test election on this backend.
+    pub fn init(&self, dir: &Path, config: Config) -> Store {
+        init(dir, self.config(config))
+    }
+}
+
+fn rand_tag() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos(),
+    );
+    hasher.finish() as u32
+}
+
+/// Runs each named test function (`fn name(backend: &Backend)`) once per backend: as
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::common::Backend::Sqlite)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                if let Some(backend) = super::common::Backend::postgres() {
+                    super::$name(&backend)
+                }
+            })*
+        }
+    };
 }
 
 /// Every checkpoint note the log key signed, as seen by the observer hook.
