@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cmd_accounts;
 mod cmd_allocate;
 mod cmd_audit;
 mod cmd_demo;
@@ -59,6 +60,8 @@ enum Command {
     Verify(cmd_verify::Args),
     /// Cosigning witness service
     Witness(cmd_witness::Args),
+    /// Operator accounts of the commission workspace: add, list, disable, district signing key
+    Accounts(cmd_accounts::Args),
     /// Create, register and revoke keys (scanners, operators, observers, CEC admins)
     Keys(cmd_keys::Args),
     /// List and inspect rejected submissions
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => cmd_verify::run(args),
         Command::Witness(args) => cmd_witness::run(args),
         Command::Keys(args) => cmd_keys::run(args),
+        Command::Accounts(args) => cmd_accounts::run(args),
         Command::Quarantine(args) => cmd_quarantine::run(args),
         Command::Receipt(args) => cmd_receipt::run(args),
         Command::Forensics(args) => cmd_forensics::run(args),

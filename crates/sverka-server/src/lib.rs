@@ -22,6 +22,8 @@
 //!   publishes the snapshot, its ETag and the pages' inputs.
 //! - [`read_api`]: `/api/v1/results/{region,district,station}/{id}`, cut from the snapshot.
 //! - [`site`]: the results pages.
+//! - [`auth`]: operator accounts, sessions, CSRF, roles and the audit log (`workspace.sqlite`);
+//!   [`workspace`]: the commission's protocol entry, double entry, review and projector pages.
 //! - [`reconcile_api`]: `GET /api/v1/reconciliation`, sources compared per station (issue 7).
 //! - [`problem`]: problem+json and the HTTP-layer codes; [`config`]: limits and timings.
 //!
@@ -42,6 +44,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify, Semaphore};
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod limits;
 pub mod live;
@@ -53,6 +56,7 @@ pub mod routes;
 pub mod site;
 pub mod witness;
 pub mod witnessing;
+pub mod workspace;
 
 pub use config::Config;
 
@@ -83,6 +87,9 @@ struct Inner {
     handover: live::Handover,
     /// Turns true when the server is shutting down, so event streams end and shutdown completes.
     shutting_down: watch::Sender<bool>,
+    /// The operator accounts and the commission workspace (`DIR/workspace.sqlite`), opened on
+    /// first use by [`AppState::auth`].
+    auth: std::sync::OnceLock<Arc<auth::Auth>>,
 }
 
 impl AppState {
@@ -102,6 +109,7 @@ impl AppState {
                 snapshots: Default::default(),
                 handover: Default::default(),
                 shutting_down: watch::channel(false).0,
+                auth: std::sync::OnceLock::new(),
             }),
         }
     }
