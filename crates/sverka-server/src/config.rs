@@ -41,6 +41,12 @@ pub struct Config {
     pub witness_mode: crate::witnessing::WitnessMode,
     /// How long one witness may take to answer one request.
     pub witness_timeout: Duration,
+    /// Header timeout, header size and count, open connections, TLS handshake
+    /// ([`crate::hardening`]).
+    pub connection: crate::hardening::ConnectionLimits,
+    /// Serve HTTPS with this certificate and key (`sverka serve --tls-cert --tls-key`); plain
+    /// HTTP when `None`.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl Default for Config {
@@ -62,6 +68,8 @@ impl Default for Config {
             witness_quorum: 0,
             witness_mode: crate::witnessing::WitnessMode::PublishAndMark,
             witness_timeout: Duration::from_secs(10),
+            connection: Default::default(),
+            tls: None,
         }
     }
 }

@@ -26,6 +26,8 @@
 //!   [`workspace`]: the commission's protocol entry, double entry, review and projector pages.
 //! - [`reconcile_api`]: `GET /api/v1/reconciliation`, sources compared per station (issue 7).
 //! - [`problem`]: problem+json and the HTTP-layer codes; [`config`]: limits and timings.
+//! - [`hardening`]: the connection loop (header timeout and size limits, connection cap) and the
+//!   security headers; [`tls`]: optional HTTPS (rustls).
 //!
 //! **Architecture Invariant:** every number the API or the site shows comes from one
 //! [`live::Published`], which was computed by `sverka-tally` from exactly the entries its
@@ -46,6 +48,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod hardening;
 pub mod limits;
 pub mod live;
 pub mod problem;
@@ -54,6 +57,7 @@ pub mod read_api;
 pub mod reconcile_api;
 pub mod routes;
 pub mod site;
+pub mod tls;
 pub mod witness;
 pub mod witnessing;
 pub mod workspace;
@@ -183,12 +187,11 @@ pub async fn run(
         shutdown.await;
         signal.send_replace(true);
     });
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let result = axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        })
-        .await;
+    let (limits, tls) = (state.config().connection.clone(), state.config().tls.clone());
+    let result = hardening::serve(listener, router, limits, tls, async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    })
+    .await;
     state.inner.shutting_down.send_replace(true);
     let _ = live.await;
     result

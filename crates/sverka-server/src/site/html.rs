@@ -118,7 +118,7 @@ pub fn page(shell: &Shell<'_>, body: &str) -> String {
 
 /// The optional live-update script: listens to `/api/v1/events` and, when a newer checkpoint is
 /// announced, shows a reload link. The page is complete without it.
-const LIVE_SCRIPT: &str = "(function(){if(!window.EventSource)return;var b=document.body,\
+pub const LIVE_SCRIPT: &str = "(function(){if(!window.EventSource)return;var b=document.body,\
 c=+b.dataset.checkpoint,e=new EventSource('/api/v1/events');e.addEventListener('checkpoint',\
 function(m){try{var d=JSON.parse(m.data);if(d.size>c){document.getElementById('live').hidden=false;}}\
 catch(x){}});})();";
