@@ -137,3 +137,44 @@ fn card_level_sample_sizes(bencher: divan::Bencher) {
         total
     });
 }
+
+/// The 2021 list race as `tests/data/gen_vectors.py` (`kyrgyzstan_2021`) and
+/// `benches/shangrla_card_level.py` build it: CEC final totals of the six passing lists, the other
+/// lists and "against all" from the ASU night shares, 1,281,622 ballots, Hare 54 seats, 5%.
+fn kyrgyzstan_2021() -> KindCounts {
+    let took_part: u64 = 1_281_622;
+    let finals =
+        [(21, 222_005), (9, 174_470), (8, 141_009), (3, 106_955), (2, 90_223), (5, 79_025)];
+    let share = |percent: f64| (percent / 100.0 * took_part as f64).round() as u64;
+    let options: Vec<u64> = (1..=21)
+        .map(|b| finals.iter().find(|f| f.0 == b).map_or_else(|| share(SHARES[b - 1]), |f| f.1))
+        .collect();
+    let against_all = share(2.17);
+    let invalid = took_part - options.iter().sum::<u64>() - against_all;
+    KindCounts::new(&options, against_all, invalid)
+}
+
+/// Card-level comparison sample sizes for the 52 assertions of the 2021 race over its 1,281,622
+/// ballots, one-vote overstatement rate 0.001: the workload `benches/shangrla_card_level.py` times
+/// in SHANGRLA (`Assertion.find_sample_size`) on the same machine.
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn card_level_sample_sizes_kg2021(bencher: divan::Bencher) {
+    let national = kyrgyzstan_2021();
+    let contest =
+        ListContest::new(national.clone(), SEATS.to_vec(), SeatMethod::Hare, 0.05).unwrap();
+    let assertions = list_contest_assertions(&contest).unwrap();
+    let n = national.total();
+    let alpha = RiskLimit::new(0.05).unwrap();
+    bencher.bench(|| {
+        let mut total = 0;
+        for a in &assertions {
+            let margin = a.assorter().margin(&national).unwrap();
+            let cmp = ComparisonAssorter::new(a.assorter().clone(), margin).unwrap();
+            let u = cmp.upper_bound();
+            let test =
+                AlphaTest::new(u, Some(n), 0.5, Estimator::shrink_trunc((1.0 + u) / 2.0)).unwrap();
+            total += comparison_sample_size(&test, &cmp, (0.001, 0.0), n, alpha).unwrap();
+        }
+        total
+    });
+}

@@ -103,6 +103,11 @@ impl AlphaTest {
         self.u
     }
 
+    /// The estimator of the alternative mean.
+    pub fn estimator(&self) -> Estimator {
+        self.estimator
+    }
+
     /// The population size, `None` for sampling with replacement.
     pub fn population(&self) -> Option<u64> {
         self.population
@@ -169,21 +174,35 @@ impl AlphaTest {
     pub fn first_crossing(&self, x: &[f64], alpha: f64) -> Result<Option<usize>, TestError> {
         self.check(x)?;
         self.check_shrinkage(x)?;
+        Ok(self.first_crossing_of(x.len(), |i| x[i], alpha))
+    }
+
+    /// [`AlphaTest::first_crossing`] over `len` values made one at a time by `value(i)` (each in
+    /// `[0, u]`, at least two for the shrinkage estimator, at most the population), never stored:
+    /// a sample-size search over a whole population of 1.5M ballots streams its assumed values
+    /// through one pass instead of building them first.
+    pub(crate) fn first_crossing_of(
+        &self,
+        len: usize,
+        value: impl Fn(usize) -> f64,
+        alpha: f64,
+    ) -> Option<usize> {
         let u = self.u;
         let mut stream = Stream::new(self);
         let mut prod = 1.0;
-        for (i, xi) in x.iter().enumerate() {
-            let (m, eta) = stream.step(*xi);
+        for i in 0..len {
+            let xi = value(i);
+            let (m, eta) = stream.step(xi);
             prod *= (xi * eta / m + (u - xi) * (u - eta) / (u - m)) / u;
             let mut t = self.term(prod, m);
-            if i + 1 == x.len() && self.exceeds_null_total(stream.sum) {
+            if i + 1 == len && self.exceeds_null_total(stream.sum) {
                 t = f64::INFINITY;
             }
             if (1.0 / t).min(1.0) <= alpha {
-                return Ok(Some(i + 1));
+                return Some(i + 1);
             }
         }
-        Ok(None)
+        None
     }
 
     /// Without replacement: the sample total alone already exceeds `N t`.
@@ -238,6 +257,9 @@ struct Stream<'a> {
     m2: f64,
     /// The truncation scale `c` after SHANGRLA's consistency reset.
     c: f64,
+    /// Whether `η_j` uses `σ_j` (shrinkage with `f > 0`); otherwise the running variance is not
+    /// kept (with `f = 0` the `σ_j` terms are exactly `+ 0` and `/ 1`).
+    needs_sd: bool,
 }
 
 impl<'a> Stream<'a> {
@@ -253,7 +275,8 @@ impl<'a> Stream<'a> {
             }
             Estimator::Fixed { .. } => 0.0,
         };
-        Self { test, seen: 0, sum: 0.0, mean: 0.0, m2: 0.0, c }
+        let needs_sd = matches!(test.estimator, Estimator::ShrinkTrunc { f, .. } if f != 0.0);
+        Self { test, seen: 0, sum: 0.0, mean: 0.0, m2: 0.0, c, needs_sd }
     }
 
     /// `(N·mean − S_j)/(N − j + 1)`, or `mean` with replacement.
@@ -275,17 +298,24 @@ impl<'a> Stream<'a> {
             Estimator::Fixed { eta } => self.adjusted(eta),
             Estimator::ShrinkTrunc { eta, d, f, minsd, .. } => {
                 let j = (self.seen + 1) as f64;
-                let sd = if self.seen < 2 {
-                    1.0
+                let shrunk = (d * eta + self.sum) / (d + j - 1.0);
+                let weighted = if self.needs_sd {
+                    let sd = if self.seen < 2 {
+                        1.0
+                    } else {
+                        (self.m2 / self.seen as f64).sqrt().max(minsd)
+                    };
+                    (shrunk + u * f / sd) / (1.0 + f / sd)
                 } else {
-                    (self.m2 / self.seen as f64).sqrt().max(minsd)
+                    shrunk
                 };
-                let weighted = ((d * eta + self.sum) / (d + j - 1.0) + u * f / sd) / (1.0 + f / sd);
                 let tol = self.c / (d + j - 1.0).sqrt();
                 (u * (1.0 - EPS) - tol).min(weighted.max(m * (1.0 + EPS) + tol))
             }
         };
-        if self.seen == 0 {
+        if !self.needs_sd {
+            // no running variance needed
+        } else if self.seen == 0 {
             self.mean = xi;
         } else {
             let new_mean = self.mean + (xi - self.mean) / (self.seen + 1) as f64;

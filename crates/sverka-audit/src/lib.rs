@@ -14,6 +14,8 @@
 //! - [`sampler`]: the normative seeded SHA-256 sampler (cryptorandom's `SHA256`, as SHANGRLA uses it).
 //! - [`workflow`]: the audit workflow from its log entries: manifest and its hash, the sample checked
 //!   against the seed, each assertion's risk after the hand counts, and the decision.
+//! - [`verify`]: an observer's check of every audit in a log: manifests, draws from the seeds, and
+//!   the risks and decisions the `risk` steps state, recomputed; the first mismatch named.
 //! - [`forensics`]: election forensics (issue 11): fingerprints, round numbers, digits, source
 //!   deviations and a per-station anomaly list; flags for human review, never proof.
 //!
@@ -29,6 +31,7 @@ pub mod escalation;
 pub mod forensics;
 pub mod sample_size;
 pub mod sampler;
+pub mod verify;
 pub mod workflow;
 
 pub use alpha::{AlphaTest, Estimator, TestError};

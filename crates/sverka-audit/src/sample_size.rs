@@ -133,6 +133,29 @@ pub fn comparison_sample_size(
     alpha: RiskLimit,
 ) -> Result<u64, TestError> {
     let len = test.population().unwrap_or(max_draws) as usize;
-    let x = comparison_data(cmp, len, rates.0, rates.1);
-    Ok(sample_size_from_data(test, &x, alpha)?.unwrap_or(max_draws))
+    if len == 0 {
+        return Err(TestError::Empty);
+    }
+    if len < 2 && matches!(test.estimator(), crate::alpha::Estimator::ShrinkTrunc { .. }) {
+        return Err(TestError::TooFewForShrinkage);
+    }
+    // the values of `comparison_data(cmp, len, ..)`, made one at a time (`N` of them without
+    // replacement, so SHANGRLA's repetition to the population size is the identity)
+    let (big, small) = (cmp.value(0.0), cmp.value(0.5));
+    let step = |rate: f64| (rate > 0.0).then(|| ((1.0 / rate) as usize).max(1));
+    let (step_1, step_2) = (step(rates.0), step(rates.1));
+    let value = |i: usize| {
+        if step_2.is_some_and(|s| i % s == 0) {
+            0.0
+        } else if step_1.is_some_and(|s| i % s == 0) {
+            small
+        } else {
+            big
+        }
+    };
+    if let Some(v) = [big, small].into_iter().find(|v| !(*v >= 0.0 && *v <= test.upper_bound())) {
+        return Err(TestError::OutOfRange(v));
+    }
+    let crossed = test.first_crossing_of(len, value, alpha.get()).map(|i| i as u64);
+    Ok(crossed.unwrap_or(test.population().unwrap_or(max_draws)))
 }

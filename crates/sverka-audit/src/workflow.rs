@@ -21,22 +21,30 @@
 //! count's invalid kind adds the reported `unreturned` unchanged.
 //!
 //! Supported contests: party lists with a national threshold on "took part" and Hare, D'Hondt or
-//! Sainte-Laguë seats, no regional threshold (the 2021 race), with the assertions of
-//! [`crate::contest::list_contest_assertions`]. Anything else is refused with the reason.
+//! Sainte-Laguë seats (the 2021 race), with the assertions of
+//! [`crate::contest::list_contest_assertions`] and regional threshold assertions; and
+//! single-member districts, plurality with "against all" as one more candidate (SHANGRLA
+//! `make_plurality_assertions`: the reported winner, or "against all" when the district failed,
+//! against every other option). Anything else is refused with the reason.
+//!
+//! **Corrections.** A `hand_count_correction` replaces a station's hand count from its place in
+//! the log on; the count it replaces stays in the log and in [`AuditStatus::corrections`].
 
 use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
 use sverka_model::audit::{
-    parse_risk_limit, AuditDefinition, AuditDraw, AuditManifest, AuditStep, HandCount, ReportedView,
+    parse_risk_limit, AuditDecision, AuditDefinition, AuditDraw, AuditManifest, AuditRisk,
+    AuditStep, HandCount, ReportedView,
 };
 use sverka_model::election::{ContestKind, Election, ThresholdBase};
+use sverka_tally::seats::{DistrictOutcome, FailureReason};
 use sverka_tally::tabulate::{ListStatus, Outcome, ResultsConfig, Tally, View};
 
 use crate::alpha::{AlphaTest, Estimator};
 use crate::assertion::{Assertion, AssertionKind, Assorter, BallotKind, KindCounts};
 use crate::comparison::ComparisonAssorter;
-use crate::contest::{list_contest_assertions, ListContest, SeatMethod};
+use crate::contest::{list_contest_assertions, plurality_assertions, ListContest, SeatMethod};
 use crate::escalation::{decide, Decision, RiskLimit};
 use crate::sample_size::comparison_sample_size;
 use crate::sampler::{pps_station_draws, Sha256Prng};
@@ -103,6 +111,21 @@ pub struct ManifestRow {
 /// One party's reported regional threshold results: `(region, passes)` per region.
 type RegionPasses = Vec<(String, bool)>;
 
+/// The reported outcome an audit checks.
+#[derive(Debug, Clone, PartialEq)]
+enum ReportedOutcome {
+    /// A party-list race: seats per party (ballot order), the method, the national threshold, and
+    /// the regional threshold's share with each party's reported pass or fail per region.
+    List {
+        seats: Vec<u32>,
+        method: SeatMethod,
+        threshold: f64,
+        regional: Option<(f64, Vec<RegionPasses>)>,
+    },
+    /// A single-member district: the winner, or "against all" when the district failed.
+    District { winner: BallotKind },
+}
+
 /// The manifest of an audit: the stations and their reported counts, and the reported outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
@@ -110,15 +133,10 @@ pub struct Manifest {
     pub contest: String,
     pub reported: ReportedView,
     pub as_of: u64,
-    /// Party ids in ballot order, then `against_all` when the contest has it.
+    /// Party (or candidate) ids in ballot order, then `against_all` when the contest has it.
     pub options: Vec<String>,
     pub rows: Vec<ManifestRow>,
-    /// Seats per party as reported (ballot order).
-    seats: Vec<u32>,
-    method: SeatMethod,
-    threshold: f64,
-    /// The regional threshold's share and, per party, each region's reported pass or fail.
-    regional: Option<(f64, Vec<RegionPasses>)>,
+    outcome: ReportedOutcome,
     has_against_all: bool,
 }
 
@@ -168,8 +186,9 @@ impl Manifest {
         }
     }
 
+    /// Parties or candidates: the options but "against all".
     fn n_parties(&self) -> usize {
-        self.seats.len()
+        self.options.len() - usize::from(self.has_against_all)
     }
 
     /// The reported counts of a row as ballot kinds.
@@ -219,21 +238,6 @@ pub fn build_manifest(
     let contest = election.contest(&define.contest).ok_or_else(|| {
         WorkflowError::UnknownContest { audit: audit.clone(), contest: define.contest.clone() }
     })?;
-    let ContestKind::PartyList(list) = &contest.kind else {
-        return Err(unsupported("only party-list contests are audited so far"));
-    };
-    if list.threshold.base != ThresholdBase::TookPart || list.threshold.share.num == 0 {
-        return Err(unsupported(
-            "the audit needs a national threshold on the voters who took part",
-        ));
-    }
-    if list.regional_threshold.as_ref().is_some_and(|r| r.base != ThresholdBase::TookPart) {
-        return Err(unsupported(
-            "the audit needs a regional threshold on the voters who took part",
-        ));
-    }
-    let method =
-        SeatMethod::try_from(list.method.into_tally()).map_err(|e| unsupported(&e.to_string()))?;
     let view = match define.reported {
         ReportedView::Official => View::Official,
         ReportedView::Preliminary => View::Preliminary,
@@ -243,12 +247,17 @@ pub fn build_manifest(
     let contest_results = results.contest(&define.contest).ok_or_else(|| {
         WorkflowError::UnknownContest { audit: audit.clone(), contest: define.contest.clone() }
     })?;
-    let Outcome::PartyList(outcome) = &contest_results.view(view).outcome else {
-        return Err(unsupported("the reported outcome is not a party-list outcome"));
+    let reported = &contest_results.view(view).outcome;
+    let outcome = match (&contest.kind, reported) {
+        (ContestKind::PartyList(list), Outcome::PartyList(outcome)) => {
+            list_outcome(list, outcome).map_err(|reason| unsupported(&reason))?
+        }
+        (ContestKind::SingleMember(_), Outcome::SingleMember(district)) => {
+            district_outcome(district.outcome.as_ref(), &contest_results.options)
+                .map_err(|reason| unsupported(&reason))?
+        }
+        _ => return Err(unsupported("the reported outcome is not of the contest's kind")),
     };
-    if outcome.status != ListStatus::Allocated {
-        return Err(unsupported("no seats are reported in the audited view yet"));
-    }
     let rows: Vec<ManifestRow> = contest_results
         .stations
         .iter()
@@ -273,11 +282,37 @@ pub fn build_manifest(
     if rows.is_empty() {
         return Err(WorkflowError::EmptyManifest { audit });
     }
+    Ok(Manifest {
+        audit,
+        contest: define.contest.clone(),
+        reported: define.reported,
+        as_of,
+        options: contest_results.options.clone(),
+        rows,
+        outcome,
+        has_against_all: contest.against_all,
+    })
+}
+
+/// The reported outcome of a list race, or why it cannot be audited.
+fn list_outcome(
+    list: &sverka_model::election::PartyListContest,
+    outcome: &sverka_tally::tabulate::ListOutcome,
+) -> Result<ReportedOutcome, String> {
+    if list.threshold.base != ThresholdBase::TookPart || list.threshold.share.num == 0 {
+        return Err("the audit needs a national threshold on the voters who took part".into());
+    }
+    if list.regional_threshold.as_ref().is_some_and(|r| r.base != ThresholdBase::TookPart) {
+        return Err("the audit needs a regional threshold on the voters who took part".into());
+    }
+    let method = SeatMethod::try_from(list.method.into_tally()).map_err(|e| e.to_string())?;
+    if outcome.status != ListStatus::Allocated {
+        return Err("no seats are reported in the audited view yet".into());
+    }
     if outcome.parties.iter().any(|p| p.passes_national && !p.qualified) {
-        return Err(unsupported(
-            "a list passes the national threshold but not a regional one; its seat assertions \
-             are not built yet",
-        ));
+        return Err("a list passes the national threshold but not a regional one; its seat \
+                    assertions are not built yet"
+            .into());
     }
     let regional = list.regional_threshold.as_ref().map(|r| {
         let share = r.share.num as f64 / r.share.den as f64;
@@ -289,19 +324,46 @@ pub fn build_manifest(
         (share, per_party)
     });
     let share = &list.threshold.share;
-    Ok(Manifest {
-        regional,
-        audit,
-        contest: define.contest.clone(),
-        reported: define.reported,
-        as_of,
-        options: contest_results.options.clone(),
-        rows,
+    Ok(ReportedOutcome::List {
         seats: outcome.parties.iter().map(|p| p.seats).collect(),
         method,
         threshold: share.num as f64 / share.den as f64,
-        has_against_all: contest.against_all,
+        regional,
     })
+}
+
+/// The reported winner of a single-member district (`against_all` when it failed that way), or
+/// why it cannot be audited: a tie has no margin to confirm by sampling.
+fn district_outcome(
+    outcome: Option<&DistrictOutcome>,
+    options: &[String],
+) -> Result<ReportedOutcome, String> {
+    match outcome {
+        None => Err("no station of the district is counted in the audited view yet".into()),
+        Some(DistrictOutcome::Elected { winner, tie, lead, lead_over_against_all, .. }) => {
+            if tie.is_some() || *lead == 0 {
+                return Err("the first place is tied (decided by lot): a tie cannot be \
+                            confirmed by sampling, count every station"
+                    .into());
+            }
+            if *lead_over_against_all == 0 {
+                return Err("the winner and \"against all\" are tied: a tie cannot be \
+                            confirmed by sampling, count every station"
+                    .into());
+            }
+            let index = options
+                .iter()
+                .position(|o| o == winner.as_str())
+                .ok_or_else(|| format!("the winner {} is not an option", winner.as_str()))?;
+            Ok(ReportedOutcome::District { winner: BallotKind::Option(index) })
+        }
+        Some(DistrictOutcome::Failed { reason: FailureReason::AgainstAllAhead, .. }) => {
+            Ok(ReportedOutcome::District { winner: BallotKind::AgainstAll })
+        }
+        Some(DistrictOutcome::Failed { reason: FailureReason::NoVotes, .. }) => {
+            Err("no candidate has a vote: there is no outcome to confirm".into())
+        }
+    }
 }
 
 /// A conversion the workflow needs from the model's seat method to the tally's.
@@ -395,12 +457,32 @@ pub struct AuditStatus {
     pub round_risks: Vec<(u64, f64)>,
     /// Every draw so far, in order, and whether its station is hand-counted.
     pub draws: Vec<(String, bool)>,
-    /// Stations hand-counted, with the log entry of each count.
+    /// Stations hand-counted, with the log entry of the count in use (the newest correction, else
+    /// the hand count).
     pub hand_counts: BTreeMap<String, u64>,
+    /// Every correction of a hand count, in log order.
+    pub corrections: Vec<CorrectionRecord>,
+    /// Every `risk` step of the audit, in log order: `(entry, what it states)`.
+    pub statements: Vec<(u64, AuditRisk)>,
     /// Draws used by the p-values (the counted prefix).
     pub draws_used: u64,
     pub assertions: Vec<AssertionRisk>,
     pub stage: Stage,
+}
+
+/// A correction of a hand count as the status shows it: the count it replaced stays visible.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorrectionRecord {
+    pub station: String,
+    /// The log entry of the correction.
+    pub entry: u64,
+    /// The log entry of the count it replaces (the hand count or an earlier correction).
+    pub replaces: u64,
+    /// The replaced count: votes in the manifest's option order, then invalid ballots.
+    pub old: (Vec<u64>, u64),
+    /// The new count, the same way.
+    pub new: (Vec<u64>, u64),
+    pub reason: String,
 }
 
 /// The steps of one audit, found in log order: `(entry index, step)`.
@@ -440,6 +522,14 @@ pub fn evaluate(
         round_risks: Vec::new(),
         draws: Vec::new(),
         hand_counts: BTreeMap::new(),
+        corrections: Vec::new(),
+        statements: steps
+            .iter()
+            .filter_map(|(i, s)| match s {
+                AuditStep::Risk(r) => Some((*i, r.clone())),
+                _ => None,
+            })
+            .collect(),
         draws_used: 0,
         assertions: Vec::new(),
         stage: Stage::NeedsManifest,
@@ -513,13 +603,10 @@ pub fn evaluate(
             position += 1;
         }
     }
-    let counts: HashMap<&str, (u64, &HandCount)> = steps
-        .iter()
-        .filter_map(|(i, s)| match s {
-            AuditStep::HandCount(h) => Some((h.station.as_str(), (*i, h))),
-            _ => None,
-        })
-        .collect();
+    let (counts, corrections) = counts_in_use(&steps, &manifest.options);
+    status.corrections = corrections;
+    let counts: HashMap<&str, (u64, &HandCount)> =
+        counts.iter().map(|(station, (i, h))| (station.as_str(), (*i, h))).collect();
     status.hand_counts = counts.iter().map(|(s, (i, _))| (s.to_string(), *i)).collect();
     status.draws = computed.iter().map(|s| (s.clone(), counts.contains_key(s.as_str()))).collect();
     let used = computed.iter().take_while(|s| counts.contains_key(s.as_str())).count();
@@ -572,6 +659,70 @@ pub fn evaluate(
         }
     };
     Ok(status)
+}
+
+/// The hand count in use per station (the newest correction, else the hand count) with its
+/// entry, and every correction with the count it replaced.
+fn counts_in_use(
+    steps: &[(u64, AuditStep)],
+    options: &[String],
+) -> (HashMap<String, (u64, HandCount)>, Vec<CorrectionRecord>) {
+    let as_row = |h: &HandCount| {
+        let votes = options.iter().map(|o| h.votes.get(o).copied().unwrap_or(0)).collect();
+        (votes, h.invalid)
+    };
+    let mut counts: HashMap<String, (u64, HandCount)> = HashMap::new();
+    let mut corrections = Vec::new();
+    for (entry, step) in steps {
+        match step {
+            AuditStep::HandCount(h) => {
+                counts.entry(h.station.clone()).or_insert((*entry, h.clone()));
+            }
+            AuditStep::HandCountCorrection(c) => {
+                let Some((replaces, old)) = counts.get(&c.station) else { continue };
+                let new = HandCount {
+                    audit: c.audit.clone(),
+                    station: c.station.clone(),
+                    votes: c.votes.clone(),
+                    invalid: c.invalid,
+                };
+                corrections.push(CorrectionRecord {
+                    station: c.station.clone(),
+                    entry: *entry,
+                    replaces: *replaces,
+                    old: as_row(old),
+                    new: as_row(&new),
+                    reason: c.reason.clone(),
+                });
+                counts.insert(c.station.clone(), (*entry, new));
+            }
+            _ => {}
+        }
+    }
+    (counts, corrections)
+}
+
+/// The `risk` step stating the risks and the decision of `status` (every sampled station counted
+/// and the stage confirmed, escalate or full hand count); `None` at any other stage.
+pub fn risk_statement(status: &AuditStatus) -> Option<AuditRisk> {
+    let decision = match status.stage {
+        Stage::Confirmed => AuditDecision::Confirmed,
+        Stage::Escalate { .. } => AuditDecision::Escalate,
+        Stage::FullHandCount => AuditDecision::FullHandCount,
+        _ => return None,
+    };
+    let &(round, _) = status.rounds.last()?;
+    Some(AuditRisk {
+        audit: status.audit.clone(),
+        round,
+        risks: status.assertions.iter().map(|a| format_risk(a.p_value)).collect(),
+        decision,
+    })
+}
+
+/// A risk as a `risk` step writes it: a decimal with 12 digits after the point.
+pub fn format_risk(p: f64) -> String {
+    format!("{:.12}", p.clamp(0.0, 1.0))
 }
 
 /// The next `draw` step of an audit in `status` (stage [`Stage::NeedsDraw`] or
@@ -668,21 +819,38 @@ impl Audited {
 fn assertions_of(manifest: &Manifest) -> Result<Vec<Audited>, WorkflowError> {
     let statistics =
         |detail: String| WorkflowError::Statistics { audit: manifest.audit.clone(), detail };
-    let contest = ListContest::new(
-        manifest.national(),
-        manifest.seats.clone(),
-        manifest.method,
-        manifest.threshold,
-    )
-    .map_err(|e| statistics(format!("the reported outcome: {e}")))?;
+    let (seats, method, threshold, regional) = match &manifest.outcome {
+        ReportedOutcome::List { seats, method, threshold, regional } => {
+            (seats, *method, *threshold, regional)
+        }
+        ReportedOutcome::District { winner } => {
+            let national = manifest.national();
+            let all = plurality_assertions(&national, *winner)
+                .map_err(|e| statistics(format!("assertions: {e}")))?;
+            // without an "against all" line nobody votes against all: nothing to assert
+            return Ok(all
+                .into_iter()
+                .filter(|a| {
+                    manifest.has_against_all
+                        || !matches!(
+                            a.kind(),
+                            AssertionKind::Plurality { loser: BallotKind::AgainstAll, .. }
+                        )
+                })
+                .map(|assertion| Audited { assertion, region: None })
+                .collect());
+        }
+    };
+    let contest = ListContest::new(manifest.national(), seats.clone(), method, threshold)
+        .map_err(|e| statistics(format!("the reported outcome: {e}")))?;
     let national =
         list_contest_assertions(&contest).map_err(|e| statistics(format!("assertions: {e}")))?;
     let mut out: Vec<Audited> =
         national.into_iter().map(|assertion| Audited { assertion, region: None }).collect();
-    let Some((share, per_party)) = &manifest.regional else { return Ok(out) };
+    let Some((share, per_party)) = regional else { return Ok(out) };
     let n_kinds = manifest.n_parties() + 2;
     for (party, regions) in per_party.iter().enumerate() {
-        if manifest.seats[party] == 0 {
+        if seats[party] == 0 {
             continue; // below the national threshold: its national assertion settles it
         }
         for (region, passes) in regions {
@@ -840,7 +1008,7 @@ mod tests {
 
     use std::collections::BTreeMap;
 
-    use sverka_model::audit::{AuditSeed, AuditStep};
+    use sverka_model::audit::{AuditSeed, AuditStep, HandCountCorrection};
     use sverka_model::{Body, Payload, Protocol, Source, Submission};
 
     use super::*;
@@ -848,7 +1016,24 @@ mod tests {
     const TINY: &str = include_str!("../../../examples/tiny/election.toml");
 
     fn protocol(station: &str, took_part: u64, votes: [u64; 4], invalid: u64) -> Submission {
-        let names = ["sun", "river", "mountain", "against_all"];
+        protocol_of(
+            "list",
+            ["sun", "river", "mountain", "against_all"],
+            station,
+            took_part,
+            votes,
+            invalid,
+        )
+    }
+
+    fn protocol_of(
+        contest: &str,
+        names: [&str; 4],
+        station: &str,
+        took_part: u64,
+        votes: [u64; 4],
+        invalid: u64,
+    ) -> Submission {
         let valid: u64 = votes.iter().sum();
         let lines: BTreeMap<String, u64> = [
             ("registered", 1000),
@@ -869,7 +1054,7 @@ mod tests {
         .collect();
         let body = Body::Protocol(Protocol {
             station: station.into(),
-            contest: "list".into(),
+            contest: contest.into(),
             source: Source::Manual,
             lines,
             votes: names.iter().zip(votes).map(|(k, v)| (k.to_string(), v)).collect(),
@@ -979,5 +1164,160 @@ mod tests {
         let worst = status.assertions.iter().map(|a| a.p_value).fold(0.0, f64::max);
         assert_eq!(status.round_risks[0], (1, worst));
         assert!(worst > 0.05);
+    }
+
+    const D1: [&str; 4] = ["d1-a", "d1-b", "d1-c", "against_all"];
+    /// District 1's four stations: d1-a well ahead (reported).
+    const D1_COUNTS: [(&str, [u64; 4], u64); 4] = [
+        ("1001", [500, 100, 50, 40], 10),
+        ("1002", [400, 120, 60, 10], 10),
+        ("1003", [700, 200, 90, 0], 10),
+        ("1004", [200, 50, 30, 10], 10),
+    ];
+
+    fn district_steps() -> (Election, Tally, Vec<(u64, AuditStep)>) {
+        let election = Election::from_toml("election.toml", TINY).unwrap();
+        let mut tally = Tally::new(&election);
+        for (i, (station, votes, invalid)) in D1_COUNTS.iter().enumerate() {
+            let took_part = votes.iter().sum::<u64>() + invalid;
+            let p = protocol_of("smd-d1", D1, station, took_part, *votes, *invalid);
+            tally.apply(1 + i as u64, &p);
+        }
+        let define = AuditDefinition { audit: "d1".into(), contest: "smd-d1".into(), ..define() };
+        let manifest = build_manifest(&election, &tally, &define, 5).unwrap();
+        let seed = AuditSeed { audit: "d1".into(), seed: "1234567890".into() };
+        let steps = vec![
+            (5, AuditStep::Define(define)),
+            (6, AuditStep::Manifest(manifest.step())),
+            (7, AuditStep::Seed(seed)),
+        ];
+        (election, tally, steps)
+    }
+
+    fn hand(station: &str, votes: [u64; 4], invalid: u64) -> HandCount {
+        HandCount {
+            audit: "d1".into(),
+            station: station.into(),
+            votes: D1.iter().zip(votes).map(|(k, v)| (k.to_string(), v)).collect(),
+            invalid,
+        }
+    }
+
+    #[test]
+    fn a_district_is_audited_by_plurality_with_against_all_as_a_candidate() {
+        let (election, tally, steps) = district_steps();
+        let status = evaluate(&election, Some(&tally), "d1", &steps).unwrap();
+        let manifest = status.manifest.as_ref().unwrap();
+        assert_eq!(manifest.options, D1);
+        assert_eq!(manifest.rows.len(), 4);
+        // winner d1-a against each other option; margin (v_w − v_l)/N over N = 700 + 600 + 1,000 + 300 = 2,600 ballots
+        let claims: Vec<(&str, f64)> =
+            status.assertions.iter().map(|a| (a.claim.as_str(), a.margin)).collect();
+        let expected = [
+            ("d1-a has more votes than d1-b", (1800.0 - 470.0) / 2600.0),
+            ("d1-a has more votes than d1-c", (1800.0 - 230.0) / 2600.0),
+            ("d1-a has more votes than against_all", (1800.0 - 60.0) / 2600.0),
+        ];
+        assert_eq!(claims.len(), expected.len());
+        for ((claim, margin), (want_claim, want_margin)) in claims.iter().zip(expected) {
+            assert_eq!(*claim, want_claim);
+            assert!((margin - want_margin).abs() < 1e-12, "{claim}: {margin} vs {want_margin}");
+        }
+    }
+
+    /// Runs the district audit's first round with every hand count equal to the protocol, except
+    /// `changed`'s, which moves 400 of d1-a's ballots to d1-b.
+    fn counted_district(changed: &str) -> (Election, Tally, Vec<(u64, AuditStep)>, AuditStatus) {
+        let (election, tally, mut steps) = district_steps();
+        let status = evaluate(&election, Some(&tally), "d1", &steps).unwrap();
+        let draw = next_draw(&status, Some(4)).unwrap();
+        steps.push((8, AuditStep::Draw(draw.clone())));
+        let mut entry = 9;
+        let mut seen = Vec::new();
+        for station in &draw.draws {
+            if seen.contains(station) {
+                continue;
+            }
+            seen.push(station.clone());
+            let (_, mut votes, invalid) = *D1_COUNTS.iter().find(|c| c.0 == station).unwrap();
+            if station == changed {
+                votes[0] -= votes[0].min(400);
+                votes[1] += 400;
+            }
+            steps.push((entry, AuditStep::HandCount(hand(station, votes, invalid))));
+            entry += 1;
+        }
+        let status = evaluate(&election, Some(&tally), "d1", &steps).unwrap();
+        (election, tally, steps, status)
+    }
+
+    #[test]
+    fn a_corrected_hand_count_replaces_the_old_one_which_stays_visible() {
+        // the first station drawn gets a wrong hand count, then its correction
+        let probe = {
+            let (election, tally, steps) = district_steps();
+            let status = evaluate(&election, Some(&tally), "d1", &steps).unwrap();
+            next_draw(&status, Some(4)).unwrap().draws[0].clone()
+        };
+        let (election, tally, mut steps, wrong) = counted_district(&probe);
+        let (_, _, _, right) = counted_district("none");
+        let worst = |s: &AuditStatus| s.assertions.iter().map(|a| a.p_value).fold(0.0, f64::max);
+        assert!(worst(&wrong) > worst(&right), "the wrong count raises the risk");
+
+        let (_, votes, invalid) = *D1_COUNTS.iter().find(|c| c.0 == probe).unwrap();
+        let correction = HandCountCorrection {
+            audit: "d1".into(),
+            station: probe.clone(),
+            votes: D1.iter().zip(votes).map(|(k, v)| (k.to_string(), v)).collect(),
+            invalid,
+            reason: "400 ballots were put on the wrong pile".into(),
+        };
+        let counted_at = wrong.hand_counts[&probe];
+        steps.push((50, AuditStep::HandCountCorrection(correction)));
+        let corrected = evaluate(&election, Some(&tally), "d1", &steps).unwrap();
+        assert_eq!(corrected.hand_counts[&probe], 50, "the correction is the count in use");
+        assert_eq!(corrected.corrections.len(), 1);
+        let record = &corrected.corrections[0];
+        assert_eq!((record.entry, record.replaces), (50, counted_at));
+        assert_eq!(record.old.0[1], votes[1] + 400, "the old count is still shown");
+        assert_eq!(record.new.0, votes.to_vec());
+        assert_eq!(worst(&corrected), worst(&right), "the risk is recomputed from the correction");
+    }
+
+    #[test]
+    fn stated_risks_are_recomputed_and_a_misstated_one_is_named() {
+        use crate::verify::{check_audits, manifest_sizes};
+        let (election, tally, mut steps, status) = counted_district("none");
+        let statement = risk_statement(&status).expect("every sampled station is counted");
+        assert_eq!(statement.risks.len(), 3);
+        steps.push((60, AuditStep::Risk(statement.clone())));
+        let tallies: std::collections::BTreeMap<u64, Tally> =
+            manifest_sizes(&steps).into_iter().map(|n| (n, tally.clone())).collect();
+        let checked = check_audits(&election, &steps, &tallies).unwrap();
+        assert_eq!((checked.audits, checked.statements), (1, 1));
+
+        let mut lowered = statement.clone();
+        lowered.risks[0] = "0.000000000001".into();
+        let mut forged = steps.clone();
+        forged.last_mut().unwrap().1 = AuditStep::Risk(lowered);
+        let error = check_audits(&election, &forged, &tallies).unwrap_err();
+        assert_eq!(error.entry, 60, "{error}");
+        assert!(error.detail.contains("assertion 1"), "{error}");
+
+        let mut decided = statement.clone();
+        decided.decision = match statement.decision {
+            AuditDecision::Confirmed => AuditDecision::Escalate,
+            _ => AuditDecision::Confirmed,
+        };
+        forged.last_mut().unwrap().1 = AuditStep::Risk(decided);
+        let error = check_audits(&election, &forged, &tallies).unwrap_err();
+        assert!(error.detail.contains("decision"), "{error}");
+
+        // a draw entry that is not what the seed gives is the first mismatch, before the risk
+        let mut tampered = steps.clone();
+        let AuditStep::Draw(draw) = &mut tampered[3].1 else { panic!("entry 8 is the draw") };
+        draw.draws[1] = if draw.draws[1] == "1001" { "1002" } else { "1001" }.into();
+        let error = check_audits(&election, &tampered, &tallies).unwrap_err();
+        assert_eq!(error.entry, 8, "{error}");
     }
 }

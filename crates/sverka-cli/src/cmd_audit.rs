@@ -8,6 +8,10 @@
 //! - `seed DIR --audit ID --seed DIGITS`: commits the public seed (after the manifest);
 //! - `draw DIR --audit ID [--sample-size N]`: the next round's draws from the seed;
 //! - `record DIR --audit ID --station S --votes OPT=N,… --invalid N`: one station's hand count;
+//! - `correct DIR --audit ID --station S --votes OPT=N,… --invalid N --reason TEXT`: a new hand
+//!   count of a station already counted (the old one stays in the log; the risk is recomputed);
+//! - `risk DIR --audit ID`: states each assertion's risk and the decision (confirmed, escalate,
+//!   full hand count) as a log entry, once the stage allows one; `sverka verify` recomputes it;
 //! - `status DIR --audit ID [--format text|json]`: what to count next, each assertion's risk,
 //!   confirmed or escalate.
 //!
@@ -22,7 +26,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use sverka_audit::workflow::{self, AuditStatus, Stage};
 use sverka_model::audit::{
-    AuditDefinition, AuditKind, AuditSeed, AuditStep, HandCount, ReportedView,
+    AuditDefinition, AuditKind, AuditSeed, AuditStep, HandCount, HandCountCorrection, ReportedView,
 };
 use sverka_model::submission::FORMAT_VERSION;
 use sverka_model::{Body, Payload, Submission};
@@ -48,6 +52,10 @@ enum Command {
     Draw(DrawArgs),
     /// Record the hand count of a sampled station
     Record(RecordArgs),
+    /// Correct a recorded hand count (the old count stays in the log), with the reason
+    Correct(CorrectArgs),
+    /// State each assertion's risk and the decision in the log (verified by `sverka verify`)
+    Risk(StepArgs),
     /// What to count next, each assertion's risk, confirmed or escalate
     Status(StatusArgs),
 }
@@ -128,6 +136,15 @@ struct RecordArgs {
     invalid: u64,
 }
 
+#[derive(clap::Args)]
+struct CorrectArgs {
+    #[command(flatten)]
+    record: RecordArgs,
+    /// Why the count is corrected, e.g. "ballots of a second box found, board decision 7"
+    #[arg(long)]
+    reason: String,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
     Text,
@@ -152,6 +169,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Seed(args) => seed(args),
         Command::Draw(args) => draw(args),
         Command::Record(args) => record(args),
+        Command::Correct(args) => correct(args),
+        Command::Risk(args) => risk(args),
         Command::Status(args) => status(args),
     }
 }
@@ -319,8 +338,7 @@ fn draw(args: DrawArgs) -> anyhow::Result<ExitCode> {
     submit(&store, &args.step, AuditStep::Draw(draw))
 }
 
-fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
-    let store = open(&args.step.dir)?;
+fn parse_votes(args: &RecordArgs) -> anyhow::Result<BTreeMap<String, u64>> {
     let mut votes = BTreeMap::new();
     for item in &args.votes {
         let Some((option, n)) = item.split_once('=') else {
@@ -332,13 +350,47 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--votes {item:?}: N is not a whole number"))?;
         votes.insert(option.trim().to_string(), n);
     }
+    Ok(votes)
+}
+
+fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    let store = open(&args.step.dir)?;
     let step = AuditStep::HandCount(HandCount {
         audit: args.step.audit.clone(),
+        votes: parse_votes(&args)?,
         station: args.station,
-        votes,
         invalid: args.invalid,
     });
     submit(&store, &args.step, step)
+}
+
+fn correct(args: CorrectArgs) -> anyhow::Result<ExitCode> {
+    let record = args.record;
+    let store = open(&record.step.dir)?;
+    let step = AuditStep::HandCountCorrection(HandCountCorrection {
+        audit: record.step.audit.clone(),
+        votes: parse_votes(&record)?,
+        station: record.station,
+        invalid: record.invalid,
+        reason: args.reason,
+    });
+    submit(&store, &record.step, step)
+}
+
+fn risk(args: StepArgs) -> anyhow::Result<ExitCode> {
+    let store = open(&args.dir)?;
+    let status = audit_status(&store, &args.audit)?;
+    let Some(statement) = workflow::risk_statement(&status) else {
+        bail!("audit {:?} has no risk to state now: {}", args.audit, stage_text(&status.stage));
+    };
+    let worst = status.assertions.iter().map(|a| a.p_value).fold(0.0, f64::max);
+    println!(
+        "round {}: largest risk {}, decision {}",
+        statement.round,
+        workflow::format_risk(worst),
+        status.stage.code()
+    );
+    submit(&store, &args, AuditStep::Risk(statement))
 }
 
 fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -396,6 +448,19 @@ fn status_text(status: &AuditStatus) -> String {
         status.hand_counts.len(),
         status.draws_used
     ));
+    for c in &status.corrections {
+        out.push_str(&format!(
+            "correction of station {} (entry {}, replaces entry {}): votes {:?} invalid {} -> \
+             votes {:?} invalid {}; reason: {}\n",
+            c.station, c.entry, c.replaces, c.old.0, c.old.1, c.new.0, c.new.1, c.reason
+        ));
+    }
+    for (entry, stated) in &status.statements {
+        out.push_str(&format!(
+            "stated in entry {entry}: round {}, decision {:?}\n",
+            stated.round, stated.decision
+        ));
+    }
     for a in &status.assertions {
         out.push_str(&format!(
             "  risk {:.6} {} {} (margin {:.6})\n",
@@ -434,6 +499,15 @@ pub fn status_json(status: &AuditStatus) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "draws": status.draws.iter().map(|(s, counted)| serde_json::json!({"station": s, "counted": counted})).collect::<Vec<_>>(),
         "hand_counts": status.hand_counts,
+        "corrections": status.corrections.iter().map(|c| serde_json::json!({
+            "station": c.station, "entry": c.entry, "replaces": c.replaces,
+            "old": {"votes": c.old.0, "invalid": c.old.1},
+            "new": {"votes": c.new.0, "invalid": c.new.1},
+            "reason": c.reason,
+        })).collect::<Vec<_>>(),
+        "statements": status.statements.iter().map(|(entry, r)| serde_json::json!({
+            "entry": entry, "round": r.round, "risks": r.risks, "decision": r.decision,
+        })).collect::<Vec<_>>(),
         "draws_used": status.draws_used,
         "assertions": status.assertions.iter().map(|a| serde_json::json!({
             "claim": a.claim, "margin": a.margin, "risk": a.p_value,
@@ -443,4 +517,105 @@ pub fn status_json(status: &AuditStatus) -> serde_json::Value {
         "to_count": stations,
         "next_sample_size": next_sample_size,
     })
+}
+
+/// What [`verify_published_audits`] does with each entry it reads again.
+type OnEntry<'a> = dyn FnMut(u64, &[u8]) -> Result<(), String> + 'a;
+
+/// For `sverka verify`: every audit of a publication of `size` entries with Merkle root `root`,
+/// recomputed by `sverka_audit::verify` (each manifest, every draw from the seed, every risk and
+/// decision a `risk` step states). Reads the entry bundles again (their leaves must give the
+/// verified root), keeps the audit steps, and replays the log to each manifest's `as_of`.
+/// Returns the summary line, or the first mismatch.
+pub(crate) fn verify_published_audits<R>(
+    reader: &R,
+    size: u64,
+    root: sverka_tlog::Hash,
+) -> Result<String, String>
+where
+    R: sverka_tlog::PublicationReader<Error = String>,
+{
+    let read_entries = |upto: u64, on_entry: &mut OnEntry<'_>| {
+        let mut index = 0u64;
+        // the publication's bundles are those of its full size (a prefix's last bundle may be
+        // published only as part of a wider one)
+        for bundle in sverka_tlog::tile::new_entry_bundles(0, size) {
+            if index >= upto {
+                break;
+            }
+            let path = bundle.path();
+            let bytes = reader
+                .read(&path)
+                .map_err(|e| format!("{path}: cannot read: {e}"))?
+                .ok_or_else(|| format!("{path}: missing"))?;
+            let entries = sverka_tlog::parse_bundle(&bytes).map_err(|e| format!("{path}: {e}"))?;
+            for entry in entries {
+                if index < upto {
+                    on_entry(index, entry)?;
+                }
+                index += 1;
+            }
+        }
+        Ok::<(), String>(())
+    };
+    let mut leaves = Vec::with_capacity(size as usize);
+    let mut steps = Vec::new();
+    let mut entry0 = None;
+    read_entries(size, &mut |index, bytes| {
+        leaves.push(sverka_tlog::leaf_hash(bytes));
+        if index == 0 {
+            entry0 = Some(bytes.to_vec());
+        }
+        if bytes.windows(14).any(|w| w == b"\"type\":\"audit\"") {
+            let submission =
+                Submission::decode(bytes).map_err(|e| format!("entry {index}: {e}"))?;
+            if let Body::Audit(step) = submission.payload.body {
+                steps.push((index, step));
+            }
+        }
+        Ok(())
+    })?;
+    if sverka_tlog::merkle::root(&leaves) != root {
+        return Err("the entry bundles read again do not give the checkpoint's root".into());
+    }
+    let entry0 = entry0.ok_or("the log is empty")?;
+    let sha256 =
+        sverka_tally::replay::Replay::definition_sha256(&entry0).map_err(|e| e.to_string())?;
+    let definition = reader
+        .read(&format!("blob/{sha256}"))
+        .map_err(|e| format!("blob/{sha256}: {e}"))?
+        .ok_or_else(|| format!("blob/{sha256}: missing"))?;
+    let start =
+        || sverka_tally::replay::Replay::start(&entry0, &definition).map_err(|e| e.to_string());
+    let election = start()?.election().clone();
+    // one replay to the largest as_of, the tally kept at each manifest's as_of on the way
+    let sizes = sverka_audit::verify::manifest_sizes(&steps);
+    let mut tallies = std::collections::BTreeMap::new();
+    let mut replay = start()?;
+    let mut keep = |replay: &sverka_tally::replay::Replay| {
+        if sizes.contains(&replay.size()) {
+            tallies.insert(replay.size(), replay.tally().clone());
+        }
+    };
+    keep(&replay);
+    let last = sizes.last().copied().unwrap_or(0).min(size);
+    read_entries(last, &mut |index, bytes| {
+        if index > 0 {
+            replay.apply(index, bytes).map_err(|e| e.to_string())?;
+            keep(&replay);
+        }
+        Ok(())
+    })?;
+    let checked = sverka_audit::verify::check_audits(&election, &steps, &tallies)
+        .map_err(|mismatch| format!("audit steps: {mismatch}"))?;
+    let stages: Vec<String> =
+        checked.stages.iter().map(|(audit, stage)| format!("{audit} {stage}")).collect();
+    Ok(format!(
+        "{} audit(s) recomputed ({}): {} draws from the seeds, {} hand counts, {} stated risk(s)",
+        checked.audits,
+        stages.join(", "),
+        checked.draws,
+        checked.hand_counts,
+        checked.statements
+    ))
 }

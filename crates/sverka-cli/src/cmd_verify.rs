@@ -341,6 +341,14 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
         progress.snapshots.insert(size);
         pass.snapshots_checked.push(size);
     }
+    // every audit recomputed: manifests, draws from the seeds, stated risks (H4, issue 7)
+    let audits = match progress.counts.contains_key("audit steps") {
+        true => Some(
+            crate::cmd_audit::verify_published_audits(reader, size, checkpoint.root())
+                .map_err(anyhow::Error::msg)?,
+        ),
+        false => None,
+    };
     if args.timings {
         eprintln!("{timings}; {:.2} s for the snapshots in all", pass.snapshot_time.as_secs_f64());
     }
@@ -394,6 +402,9 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
         }
     }
     summary.push_str(&format!("  {blobs}\n"));
+    if let Some(audits) = &audits {
+        summary.push_str(&format!("  {audits}\n"));
+    }
     summary.push_str(&format!(
         "  {} snapshot(s) recomputed from the entries and byte-identical: {}\n",
         pass.snapshots_checked.len(),

@@ -16,11 +16,16 @@
 //!    log, so the seed cannot have been chosen knowing the manifest;
 //! 4. `draw`, one per round: the stations drawn in that round, in draw order, which anyone
 //!    recomputes from the seed and the manifest;
-//! 5. `hand_count`, one per sampled station: what the audit board counted by hand.
+//! 5. `hand_count`, one per sampled station: what the audit board counted by hand;
+//!    `hand_count_correction`: a later count of a station already counted, with its reason (the
+//!    count it replaces stays in the log, and the risk is recomputed from the newest count);
+//! 6. `risk`, once every sampled station is counted: the risk of every assertion and the decision
+//!    (`confirmed`, `escalate`, `full_hand_count`) the commission states.
 //!
-//! The risk of every assertion and the decision (confirmed, next round, full hand count) are a
-//! pure function of these entries and the log, computed by `sverka_audit::workflow`; they are not
-//! entries themselves, so no one can publish a decision the data do not support.
+//! The risk of every assertion and the decision are a pure function of these entries and the log,
+//! computed by `sverka_audit::workflow`. The `risk` step records what the commission states, at a
+//! known place in the log; `sverka verify` recomputes it (`sverka_audit::verify`) and fails on a
+//! stated risk or decision the data do not support, as on a draw the seed does not give.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -42,6 +47,8 @@ pub enum AuditStep {
     Seed(AuditSeed),
     Draw(AuditDraw),
     HandCount(HandCount),
+    HandCountCorrection(HandCountCorrection),
+    Risk(AuditRisk),
 }
 
 /// What kind of audit.
@@ -126,6 +133,65 @@ pub struct HandCount {
     pub invalid: u64,
 }
 
+/// `hand_count_correction`: a new hand count of a station already counted, replacing the count
+/// the risk uses from here on; the count it replaces stays in the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandCountCorrection {
+    pub audit: String,
+    pub station: String,
+    /// Every vote option of the contest ("against all" included), option id → ballots.
+    pub votes: BTreeMap<String, u64>,
+    /// Invalid and blank ballots.
+    pub invalid: u64,
+    /// Why the count is corrected, in words: "ballots of a second box found, board decision 7".
+    pub reason: String,
+}
+
+/// The decision a `risk` step states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditDecision {
+    /// Every assertion's risk is at most the risk limit: the reported outcome stands.
+    Confirmed,
+    /// Not confirmed: another round is drawn.
+    Escalate,
+    /// Not confirmed, and sampling would cost more than counting: every station is hand-counted.
+    FullHandCount,
+}
+
+/// `risk`: the risk of every assertion once every sampled station is counted, and the decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRisk {
+    pub audit: String,
+    /// The last round drawn (all its stations counted).
+    pub round: u64,
+    /// The risk (ALPHA p-value) of each assertion, in the order `sverka audit status` lists them,
+    /// as a decimal with at most [`MAX_RISK_DECIMALS`] digits after the point, e.g. `"0.0312500000"`.
+    pub risks: Vec<String>,
+    pub decision: AuditDecision,
+}
+
+/// The most digits after the decimal point a stated risk may have.
+pub const MAX_RISK_DECIMALS: usize = 12;
+
+/// A stated risk as a number, if it is a decimal in `[0, 1]` with at most [`MAX_RISK_DECIMALS`]
+/// digits after the point.
+pub fn parse_risk(text: &str) -> Option<f64> {
+    let (whole, fraction) = match text.split_once('.') {
+        Some((_, "")) => return None,
+        Some(parts) => parts,
+        None => (text, ""),
+    };
+    let digits = fraction.bytes().all(|b| b.is_ascii_digit());
+    if !(whole == "0" || whole == "1") || !digits || fraction.len() > MAX_RISK_DECIMALS {
+        return None;
+    }
+    let value: f64 = text.parse().ok()?;
+    (value <= 1.0).then_some(value)
+}
+
 impl AuditStep {
     /// The id of the audit the step belongs to.
     pub fn audit(&self) -> &str {
@@ -135,6 +201,8 @@ impl AuditStep {
             AuditStep::Seed(s) => &s.audit,
             AuditStep::Draw(s) => &s.audit,
             AuditStep::HandCount(s) => &s.audit,
+            AuditStep::HandCountCorrection(s) => &s.audit,
+            AuditStep::Risk(s) => &s.audit,
         }
     }
 
@@ -146,6 +214,8 @@ impl AuditStep {
             AuditStep::Seed(_) => "seed",
             AuditStep::Draw(_) => "draw",
             AuditStep::HandCount(_) => "hand_count",
+            AuditStep::HandCountCorrection(_) => "hand_count_correction",
+            AuditStep::Risk(_) => "risk",
         }
     }
 }
@@ -198,6 +268,19 @@ pub fn check_step(election: &Election, step: &AuditStep) -> Vec<Finding> {
         AuditStep::HandCount(count) => {
             if election.station(&count.station).is_none() {
                 findings.push(Finding::new("E201").with("station", &count.station));
+            }
+        }
+        AuditStep::HandCountCorrection(correction) => {
+            if election.station(&correction.station).is_none() {
+                findings.push(Finding::new("E201").with("station", &correction.station));
+            }
+            if correction.reason.trim().is_empty() {
+                findings.push(Finding::new("E714").with("station", &correction.station));
+            }
+        }
+        AuditStep::Risk(risk) => {
+            if let Some(bad) = risk.risks.iter().find(|r| parse_risk(r).is_none()) {
+                findings.push(Finding::new("E717").with("value", bad));
             }
         }
     }
@@ -267,6 +350,15 @@ impl AuditBook {
             AuditStep::Draw(_) if !progress.seed => Err(Finding::new("E706").with("audit", audit)),
             AuditStep::Draw(draw) => check_draw(audit, progress, draw),
             AuditStep::HandCount(count) => check_hand_count(audit, progress, count),
+            AuditStep::HandCountCorrection(correction) => {
+                if !progress.counted.contains(&correction.station) {
+                    return Err(Finding::new("E713")
+                        .with("station", &correction.station)
+                        .with("audit", audit));
+                }
+                check_options(progress, &correction.votes)
+            }
+            AuditStep::Risk(risk) => check_risk(audit, progress, risk),
         }
     }
 
@@ -300,6 +392,7 @@ impl AuditBook {
             AuditStep::HandCount(count) => {
                 progress.counted.insert(count.station.clone());
             }
+            AuditStep::HandCountCorrection(_) | AuditStep::Risk(_) => {}
         }
     }
 
@@ -340,13 +433,38 @@ fn check_hand_count(
     if progress.counted.contains(station) {
         return Err(Finding::new("E711").with("station", station).with("audit", audit));
     }
+    check_options(progress, &count.votes)
+}
+
+/// Every vote option of the audited contest and no other (`E303`, `E304`).
+fn check_options(progress: &AuditProgress, votes: &BTreeMap<String, u64>) -> Result<(), Finding> {
     let known: BTreeSet<&str> = progress.options.iter().map(String::as_str).collect();
-    let given: BTreeSet<&str> = count.votes.keys().map(String::as_str).collect();
+    let given: BTreeSet<&str> = votes.keys().map(String::as_str).collect();
     if let Some(missing) = known.difference(&given).next() {
         return Err(Finding::new("E303").on_line(*missing));
     }
     if let Some(extra) = given.difference(&known).next() {
         return Err(Finding::new("E304").on_line(*extra).with("contest", &progress.contest));
+    }
+    Ok(())
+}
+
+/// A `risk` step states the last round's risk (`E716`); an escalation only once every sampled
+/// station is counted (`E715`).
+fn check_risk(audit: &str, progress: &AuditProgress, risk: &AuditRisk) -> Result<(), Finding> {
+    if progress.rounds == 0 || risk.round != progress.rounds {
+        return Err(Finding::new("E716")
+            .with("audit", audit)
+            .with("round", risk.round)
+            .with("expected", progress.rounds));
+    }
+    if risk.decision == AuditDecision::Confirmed {
+        return Ok(()); // the risk of the counted prefix of the draws may already be low enough
+    }
+    let mut uncounted: Vec<&String> = progress.sampled.difference(&progress.counted).collect();
+    uncounted.sort();
+    if let Some(station) = uncounted.first() {
+        return Err(Finding::new("E715").with("audit", audit).with("station", *station));
     }
     Ok(())
 }

@@ -413,6 +413,36 @@ pub const RULES: &[Rule] = &[
         "{audit} — недопустимый идентификатор аудита: от 1 до 64 символов a-z 0-9 - _ ., начиная с буквы или цифры",
         "{audit} — аудиттин жараксыз идентификатору: a-z 0-9 - _ . белгилеринен 1ден 64кө чейин, тамга же цифра менен башталат",
     ),
+    error(
+        "E713",
+        "station {station} has no hand count in audit {audit}; only a recorded hand count can be corrected",
+        "для участка {station} в аудите {audit} нет ручного подсчёта; исправить можно только внесённый подсчёт",
+        "{station} участогу үчүн {audit} аудитинде кол менен эсептөө жок; киргизилген эсепти гана оңдоого болот",
+    ),
+    error(
+        "E714",
+        "the correction of the hand count of station {station} must give its reason",
+        "исправление ручного подсчёта участка {station} должно указывать причину",
+        "{station} участогунун кол менен эсептөөсүн оңдоо себебин көрсөтүшү керек",
+    ),
+    error(
+        "E715",
+        "station {station} of the sample of audit {audit} is not counted yet; an escalation is stated only once every sampled station is counted",
+        "участок {station} из выборки аудита {audit} ещё не подсчитан; эскалация указывается только после подсчёта всех участков выборки",
+        "{audit} аудитинин тандоосундагы {station} участогу азырынча эсептеле элек; кеңейтүү тандоодогу бардык участоктор эсептелгенден кийин гана көрсөтүлөт",
+    ),
+    error(
+        "E716",
+        "the risk of audit {audit} is stated for round {round}, but its last round drawn is {expected}",
+        "риск аудита {audit} указан для тура {round}, но его последний проведённый тур — {expected}",
+        "{audit} аудитинин тобокелдиги {round} туру үчүн көрсөтүлгөн, бирок анын акыркы туру — {expected}",
+    ),
+    error(
+        "E717",
+        "the risk {value} is not a decimal between 0 and 1 with at most 12 digits after the point",
+        "риск {value} не является десятичной дробью от 0 до 1 с не более чем 12 знаками после точки",
+        "{value} тобокелдиги 0 менен 1дин ортосундагы, чекиттен кийин 12ден ашпаган сандуу ондук бөлчөк эмес",
+    ),
     // W1xx: warnings.
     warning(
         "W101",

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
 use sverka_model::audit::{
-    AuditDefinition, AuditDraw, AuditKind, AuditManifest, AuditSeed, AuditStep, HandCount,
-    ReportedView,
+    AuditDecision, AuditDefinition, AuditDraw, AuditKind, AuditManifest, AuditRisk, AuditSeed,
+    AuditStep, HandCount, HandCountCorrection, ReportedView,
 };
 use sverka_model::submission::{DecodeError, FORMAT_VERSION};
 use sverka_model::{Body, Payload, Submission};
@@ -67,10 +67,29 @@ fn steps() -> Vec<(AuditStep, &'static str)> {
             AuditStep::HandCount(HandCount {
                 audit: "rla-1".into(),
                 station: "1001".into(),
-                votes,
+                votes: votes.clone(),
                 invalid: 3,
             }),
             r#"{"audit":"rla-1","election":"tiny","invalid":3,"seq":5,"signer":"cec","station":"1001","step":"hand_count","type":"audit","v":1,"votes":{"against_all":0,"mountain":3,"river":2,"sun":1}}"#,
+        ),
+        (
+            AuditStep::HandCountCorrection(HandCountCorrection {
+                audit: "rla-1".into(),
+                station: "1001".into(),
+                votes,
+                invalid: 2,
+                reason: "a second box found".into(),
+            }),
+            r#"{"audit":"rla-1","election":"tiny","invalid":2,"reason":"a second box found","seq":6,"signer":"cec","station":"1001","step":"hand_count_correction","type":"audit","v":1,"votes":{"against_all":0,"mountain":3,"river":2,"sun":1}}"#,
+        ),
+        (
+            AuditStep::Risk(AuditRisk {
+                audit: "rla-1".into(),
+                round: 1,
+                risks: vec!["0.031250000000".into(), "1".into()],
+                decision: AuditDecision::Escalate,
+            }),
+            r#"{"audit":"rla-1","decision":"escalate","election":"tiny","risks":["0.031250000000","1"],"round":1,"seq":7,"signer":"cec","step":"risk","type":"audit","v":1}"#,
         ),
     ]
 }

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::SigningKey;
 use sverka_model::audit::{
-    AuditDefinition, AuditDraw, AuditKind, AuditManifest, AuditSeed, AuditStep, HandCount,
-    ReportedView,
+    AuditDecision, AuditDefinition, AuditDraw, AuditKind, AuditManifest, AuditRisk, AuditSeed,
+    AuditStep, HandCount, HandCountCorrection, ReportedView,
 };
 use sverka_model::election::{Election, KeyRecord};
 use sverka_model::keys;
@@ -1052,6 +1052,25 @@ fn hand_count(station: &str, votes: &[(&str, u64)]) -> AuditStep {
     })
 }
 
+fn correction(station: &str, votes: &[(&str, u64)], reason: &str) -> AuditStep {
+    AuditStep::HandCountCorrection(HandCountCorrection {
+        audit: "rla".into(),
+        station: station.into(),
+        votes: counts(votes),
+        invalid: 4,
+        reason: reason.into(),
+    })
+}
+
+fn risk(round: u64, risks: &[&str]) -> AuditStep {
+    AuditStep::Risk(AuditRisk {
+        audit: "rla".into(),
+        round,
+        risks: risks.iter().map(|r| r.to_string()).collect(),
+        decision: AuditDecision::Escalate,
+    })
+}
+
 fn audit_cases(e: &Election) -> Vec<Case> {
     let statically = |step: AuditStep| {
         validate_submission(e, &payload("cec", 1, audit(step)), &ProtocolContext::default())
@@ -1077,6 +1096,8 @@ fn audit_cases(e: &Election) -> Vec<Case> {
     );
     let counted = registry.clone();
     let votes = [("sun", 1), ("river", 2), ("mountain", 3), ("against_all", 0)];
+    apply(&mut registry, hand_count("1003", &votes));
+    let all_counted = registry.clone();
     let next = |step: AuditStep| signed(3, "cec", 100, audit(step));
     vec![
         case(
@@ -1169,6 +1190,45 @@ fn audit_cases(e: &Election) -> Vec<Case> {
                 )),
             ),
             &["E304"],
+        ),
+        case(
+            "a correction of a station never counted",
+            refusal(&counted, &next(correction("1003", &votes, "second box found"))),
+            &["E713"],
+        ),
+        case(
+            "a correction without a reason",
+            statically(correction("1001", &votes, "  ")),
+            &["E714"],
+        ),
+        case(
+            "a correction without a party",
+            refusal(&counted, &next(correction("1001", &votes[1..], "second box found"))),
+            &["E303"],
+        ),
+        case(
+            "the risk stated before every sampled station is counted",
+            refusal(&counted, &next(risk(1, &["0.5"]))),
+            &["E715"],
+        ),
+        case(
+            "the risk stated for a round not drawn",
+            refusal(&all_counted, &next(risk(2, &["0.5"]))),
+            &["E716"],
+        ),
+        case("a risk written as a float", statically(risk(1, &["0.05", "5e-2"])), &["E717"]),
+        case("a risk above 1", statically(risk(1, &["1.5"])), &["E717"]),
+        case(
+            "a correction and the risk once all are counted are accepted",
+            {
+                let mut findings =
+                    refusal(&counted, &next(correction("1001", &votes, "second box found")));
+                findings
+                    .extend(refusal(&all_counted, &next(risk(1, &["0.5", "1", "0.031250000000"]))));
+                findings.extend(statically(risk(1, &["0", "1.0", "0.000000000001"])));
+                findings
+            },
+            &[],
         ),
         case(
             "the next round and a sampled station's count are accepted",

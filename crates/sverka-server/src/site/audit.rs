@@ -11,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sverka_audit::workflow::{evaluate, AuditStatus, Stage};
-use sverka_model::audit::AuditStep;
+use sverka_model::audit::{AuditDecision, AuditStep};
 use sverka_model::{Body, Submission};
 
 use super::html::{self, esc};
@@ -72,6 +72,24 @@ fn t(lang: Lang, key: &str) -> &'static str {
         ],
         "draws" => ["Тандоолор", "Выборки", "Draws"],
         "counted" => ["эсептелди", "посчитано", "counted"],
+        "corrections" => [
+            "Кол менен эсептөөнүн оңдоолору",
+            "Исправления ручного подсчёта",
+            "Corrections of hand counts",
+        ],
+        "station" => ["Участок", "Участок", "Station"],
+        "old" => ["Мурунку эсеп", "Прежний подсчёт", "Old count"],
+        "new" => ["Жаңы эсеп", "Новый подсчёт", "New count"],
+        "reason" => ["Себеби", "Причина", "Reason"],
+        "entry" => ["Жазуу", "Запись", "Entry"],
+        "statements" => [
+            "Журналдагы тобокелдик жана чечим",
+            "Риск и решение в журнале",
+            "Risk and decision stated in the log",
+        ],
+        "round" => ["Тур", "Тур", "Round"],
+        "decision" => ["Чечим", "Решение", "Decision"],
+        "largest" => ["Эң чоң тобокелдик", "Наибольший риск", "Largest risk"],
         _ => ["", "", ""],
     };
     match lang.code() {
@@ -234,6 +252,8 @@ fn render_status(body: &mut String, status: &AuditStatus, lang: Lang) {
             esc(t(lang, "counted"))
         );
     }
+    render_corrections(body, status, lang);
+    render_statements(body, status, lang);
     if status.assertions.is_empty() {
         return;
     }
@@ -251,6 +271,81 @@ fn render_status(body: &mut String, status: &AuditStatus, lang: Lang) {
             esc(&a.claim),
             a.p_value,
             esc(verdict)
+        );
+    }
+    body.push_str("</tbody></table>");
+}
+
+/// Each correction of a hand count with the count it replaced: nothing is hidden.
+fn render_corrections(body: &mut String, status: &AuditStatus, lang: Lang) {
+    if status.corrections.is_empty() {
+        return;
+    }
+    let _ = write!(
+        body,
+        "<h3>{}</h3><table class=\"corrections\"><thead><tr><th>{}</th><th>{}</th><th>{}</th>\
+         <th>{}</th><th>{}</th></tr></thead><tbody>",
+        esc(t(lang, "corrections")),
+        esc(t(lang, "station")),
+        esc(t(lang, "entry")),
+        esc(t(lang, "old")),
+        esc(t(lang, "new")),
+        esc(t(lang, "reason")),
+    );
+    let counts = |(votes, invalid): &(Vec<u64>, u64)| {
+        let options = status.manifest.as_ref().map(|m| m.options.clone()).unwrap_or_default();
+        let mut parts: Vec<String> =
+            options.iter().zip(votes).map(|(o, v)| format!("{o} {v}")).collect();
+        parts.push(format!("invalid {invalid}"));
+        parts.join(", ")
+    };
+    for c in &status.corrections {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td class=\"num\">{} (← {})</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.station),
+            c.entry,
+            c.replaces,
+            esc(&counts(&c.old)),
+            esc(&counts(&c.new)),
+            esc(&c.reason),
+        );
+    }
+    body.push_str("</tbody></table>");
+}
+
+/// The `risk` steps of the audit: what the commission stated, where in the log.
+fn render_statements(body: &mut String, status: &AuditStatus, lang: Lang) {
+    if status.statements.is_empty() {
+        return;
+    }
+    let _ = write!(
+        body,
+        "<h3>{}</h3><table class=\"statements\"><thead><tr><th>{}</th><th>{}</th><th>{}</th>\
+         <th>{}</th></tr></thead><tbody>",
+        esc(t(lang, "statements")),
+        esc(t(lang, "entry")),
+        esc(t(lang, "round")),
+        esc(t(lang, "largest")),
+        esc(t(lang, "decision")),
+    );
+    for (entry, stated) in &status.statements {
+        let largest = stated.risks.iter().max_by(|a, b| {
+            let value = |s: &str| s.parse::<f64>().unwrap_or(f64::NAN);
+            value(a).total_cmp(&value(b))
+        });
+        let decision = match stated.decision {
+            AuditDecision::Confirmed => t(lang, "s_confirmed"),
+            AuditDecision::Escalate => t(lang, "s_escalate"),
+            AuditDecision::FullHandCount => t(lang, "s_full"),
+        };
+        let _ = write!(
+            body,
+            "<tr><td class=\"num\">{entry}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td>{}</td></tr>",
+            stated.round,
+            esc(largest.map_or("", String::as_str)),
+            esc(decision),
         );
     }
     body.push_str("</tbody></table>");
