@@ -16,6 +16,7 @@ mod cmd_forensics;
 mod cmd_import;
 mod cmd_init;
 mod cmd_keys;
+mod cmd_loadtest;
 mod cmd_publish;
 mod cmd_quarantine;
 mod cmd_receipt;
@@ -73,6 +74,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    /// Load test of a running server: N scanner clients and M readers, receipts checked at the end
+    Loadtest(cmd_loadtest::Args),
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(args) => cmd_simulate::run(args),
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
+        Command::Loadtest(args) => cmd_loadtest::run(args),
             eprintln!("error: {error:#}");
             ExitCode::from(1)
         }
