@@ -1,9 +1,9 @@
-//! `sverka serve DIR [--listen ADDR] [--witness URL=VKEY]… [--witness-quorum N] [--witness-wait]
-//! [--tls-cert PEM --tls-key PEM]`:
+//! `sverka serve DIR [--listen ADDR] [--witness URL=VKEY]… [--witness-quorum N] [--witness-wait]`:
 //! the API, the results site and the static publication of one data directory, with its
 //! sequencer, and with witnesses its checkpoints cosigned (`sverka_server::witnessing`). Loopback
 //! by default; stops cleanly on Ctrl-C or SIGTERM (requests in flight finish; every receipt
-//! already sent is durable either way).
+//! already sent is durable either way). Logs with `tracing` on stderr ([`init_logging`]);
+//! `/metrics`, `/healthz` and `/readyz` for the operator (`sverka_server::ops`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,12 +40,6 @@ pub struct Args {
     /// [default: 200/5000]
     #[arg(long, value_name = "RATE/BURST|off")]
     rate_per_key: Option<String>,
-    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key
-    #[arg(long, value_name = "PEM", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The PEM private key of --tls-cert (keep it mode 0600)
-    #[arg(long, value_name = "PEM", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
 }
 
 fn parse_witness(value: &str) -> Result<sverka_server::witnessing::WitnessEndpoint, String> {
@@ -72,19 +66,7 @@ fn server_config(args: &Args) -> Result<sverka_server::Config, String> {
     };
     let rate_per_ip = rate("rate-per-ip", &args.rate_per_ip, defaults.rate_per_ip)?;
     let rate_per_key = rate("rate-per-key", &args.rate_per_key, defaults.rate_per_key)?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            // A key others may read is refused, as for every private key sverka reads.
-            let key_pem = crate::cmd_keys::read_private_file(key).map_err(|e| format!("{e:#}"))?;
-            let cert_pem = std::fs::read(cert)
-                .map_err(|e| format!("--tls-cert {}: cannot read it: {e}", cert.display()))?;
-            let tls = sverka_server::tls::Tls::from_pem(&cert_pem, cert, key_pem.as_bytes(), key);
-            Some(tls.map_err(|e| e.to_string())?)
-        }
-        _ => None,
-    };
     Ok(sverka_server::Config {
-        tls,
         rate_per_ip,
         rate_per_key,
         witnesses: args.witnesses.clone(),
@@ -112,8 +94,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(args, config))
+}
+
+/// The server's log on stderr: `tracing` events filtered by `SVERKA_LOG` (default `info`; e.g.
+/// `info,sverka::http=warn` leaves out the line per request), as key=value text or, with
+/// `SVERKA_LOG_FORMAT=json`, one JSON object per line. Request bodies are never logged.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SVERKA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("SVERKA_LOG_FORMAT").is_ok_and(|format| format == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    // A second call (a test, or `sverka demo` after serving) keeps the first subscriber.
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 
 /// Opens the store the way a server runs it: checkpoints are signed by the server's results task
@@ -134,9 +132,8 @@ async fn serve(args: Args, config: sverka_server::Config) -> anyhow::Result<Exit
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     let witnesses = config.witnesses.len();
-    let scheme = if config.tls.is_some() { "https" } else { "http" };
     let state = sverka_server::AppState::new(store, config);
-    eprintln!("sverka serve: {} on {scheme}://{address}/ (Ctrl-C stops)", args.dir.display());
+    eprintln!("sverka serve: {} on http://{address}/ (Ctrl-C stops)", args.dir.display());
     if witnesses > 0 {
         eprintln!("sverka serve: each checkpoint goes to {witnesses} witness(es)");
         tokio::spawn(sverka_server::witnessing::follow(state.clone()));

@@ -104,6 +104,9 @@ pub fn rejection_problem(rejection: &Rejection) -> Problem {
 
 fn store_unavailable(error: &sverka_store::StoreError, retry_after: u32) -> Problem {
     eprintln!("sverka-server: store error: {error}");
+    if crate::ops::disk_full(error) {
+        return Problem::insufficient_storage(retry_after.max(5));
+    }
     let mut problem = Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         codes::OVERLOADED,
@@ -215,6 +218,7 @@ pub async fn submit(
     })
     .await;
     let Ok(result) = result else { return Problem::internal().into_response() };
+    state.ops().submission(&result);
     settle_key_token(&state, signer.as_deref(), &result);
     if result.as_ref().is_ok_and(|receipt| receipt.new) {
         state.notify_new_entries();
@@ -322,6 +326,7 @@ pub async fn submit_batch(
     for (signer, result) in signers.iter().zip(&results) {
         settle_key_token(&state, signer.as_deref(), result);
     }
+    results.iter().for_each(|result| state.ops().submission(result));
     if results.iter().any(|r| r.as_ref().is_ok_and(|receipt| receipt.new)) {
         state.notify_new_entries();
     }

@@ -26,8 +26,7 @@
 //!   [`workspace`]: the commission's protocol entry, double entry, review and projector pages.
 //! - [`reconcile_api`]: `GET /api/v1/reconciliation`, sources compared per station (issue 7).
 //! - [`problem`]: problem+json and the HTTP-layer codes; [`config`]: limits and timings.
-//! - [`hardening`]: the connection loop (header timeout and size limits, connection cap) and the
-//!   security headers; [`tls`]: optional HTTPS (rustls).
+//! - [`ops`]: `/metrics` (Prometheus), `/readyz`, request ids and the per-request log event.
 //!
 //! **Architecture Invariant:** every number the API or the site shows comes from one
 //! [`live::Published`], which was computed by `sverka-tally` from exactly the entries its
@@ -48,16 +47,15 @@ use tokio::sync::{watch, Notify, Semaphore};
 pub mod api;
 pub mod auth;
 pub mod config;
-pub mod hardening;
 pub mod limits;
 pub mod live;
+pub mod ops;
 pub mod problem;
 pub mod publication;
 pub mod read_api;
 pub mod reconcile_api;
 pub mod routes;
 pub mod site;
-pub mod tls;
 pub mod witness;
 pub mod witnessing;
 pub mod workspace;
@@ -91,6 +89,8 @@ struct Inner {
     handover: live::Handover,
     /// Turns true when the server is shutting down, so event streams end and shutdown completes.
     shutting_down: watch::Sender<bool>,
+    /// Metrics and readiness (`/metrics`, `/readyz`).
+    ops: ops::Ops,
     /// The operator accounts and the commission workspace (`DIR/workspace.sqlite`), opened on
     /// first use by [`AppState::auth`].
     auth: std::sync::OnceLock<Arc<auth::Auth>>,
@@ -101,6 +101,8 @@ impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
         let election = store.election().clone();
         let (published, _) = watch::channel(Arc::new(live::Published::empty(&election)));
+        // Not ready until the live results cover what the log holds now (0 if it cannot say).
+        let size_at_start = store.tree_size().unwrap_or(0);
         AppState {
             inner: Arc::new(Inner {
                 admission: Arc::new(Semaphore::new(config.max_pending_submissions.max(1))),
@@ -113,6 +115,7 @@ impl AppState {
                 snapshots: Default::default(),
                 handover: Default::default(),
                 shutting_down: watch::channel(false).0,
+                ops: ops::Ops::new(size_at_start),
                 auth: std::sync::OnceLock::new(),
             }),
         }
@@ -150,6 +153,12 @@ impl AppState {
 
     pub(crate) fn publish(&self, published: Arc<live::Published>) {
         self.inner.published.send_replace(published);
+        self.inner.ops.published_now();
+    }
+
+    /// Metrics and readiness.
+    pub fn ops(&self) -> &ops::Ops {
+        &self.inner.ops
     }
 
     pub(crate) fn handover(&self) -> &live::Handover {
@@ -171,8 +180,8 @@ impl AppState {
 }
 
 /// Serves the API and the site on `listener` until `shutdown` completes, then stops accepting,
-/// ends the event streams, lets requests in flight finish, and returns. The live task folding the
-/// log runs alongside and stops with it.
+/// ends the event streams, lets requests in flight finish (for at most [`ops::SHUTDOWN_GRACE`]),
+/// and returns. The live task folding the log runs alongside and stops with it.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
@@ -187,11 +196,23 @@ pub async fn run(
         shutdown.await;
         signal.send_replace(true);
     });
-    let (limits, tls) = (state.config().connection.clone(), state.config().tls.clone());
-    let result = hardening::serve(listener, router, limits, tls, async move {
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let mut grace = state.shutting_down();
+    let serving = axum::serve(listener, service).with_graceful_shutdown(async move {
         let _ = stopped.wait_for(|stop| *stop).await;
-    })
-    .await;
+        tracing::info!("shutting down: no new connections; finishing the requests in flight");
+    });
+    // A stalled client must not hold the process forever: past the grace, stop anyway.
+    let result = tokio::select! {
+        result = std::future::IntoFuture::into_future(serving) => result,
+        () = async move {
+            let _ = grace.wait_for(|stop| *stop).await;
+            tokio::time::sleep(ops::SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(grace = ?ops::SHUTDOWN_GRACE, "requests still open after the grace; stopping");
+            Ok(())
+        }
+    };
     state.inner.shutting_down.send_replace(true);
     let _ = live.await;
     result

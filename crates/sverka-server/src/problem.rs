@@ -30,6 +30,8 @@ pub mod codes {
     pub const RATE_LIMITED_IP: &str = "H009";
     /// Too many submissions signed by this key; retry after `Retry-After` seconds.
     pub const RATE_LIMITED_KEY: &str = "H010";
+    /// The disk holding the log is full; nothing was appended; retry after `Retry-After` seconds.
+    pub const INSUFFICIENT_STORAGE: &str = "H011";
 
     /// Every code above, in order (docs/formats.md §3.5 and openapi.json list each; a test checks).
     pub const ALL: &[&str] = &[
@@ -43,6 +45,7 @@ pub mod codes {
         BAD_PARAMETER,
         RATE_LIMITED_IP,
         RATE_LIMITED_KEY,
+        INSUFFICIENT_STORAGE,
     ];
 }
 
@@ -159,6 +162,19 @@ impl Problem {
         problem
     }
 
+    /// `507` while the disk holding the log is full.
+    pub fn insufficient_storage(retry_after: u32) -> Problem {
+        let mut problem = Problem::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            codes::INSUFFICIENT_STORAGE,
+            "no space left for the log",
+            "the server's disk is full: nothing was appended or acknowledged; resubmit the same \
+             bytes after the Retry-After delay (the operator is told in the server's log)",
+        );
+        problem.retry_after = Some(retry_after);
+        problem
+    }
+
     pub fn body_too_large(limit: usize) -> Problem {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -202,6 +218,7 @@ impl IntoResponse for Problem {
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        response.extensions_mut().insert(crate::ops::ProblemCode(self.code));
         response
     }
 }

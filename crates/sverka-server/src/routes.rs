@@ -98,7 +98,9 @@ fn routes(timeout: Duration) -> Routes {
         .get("/changes", site::changes)
         .get("/changes.atom", site::changes_atom)
         .get("/changes.json", site::changes_json)
-        .get("/healthz", api::health);
+        .get("/healthz", api::health)
+        .get("/readyz", crate::ops::ready)
+        .get("/metrics", crate::ops::metrics);
     let timed = Routes {
         router: timed.router.layer(middleware::from_fn_with_state(timeout, request_timeout)),
         table: timed.table,
@@ -114,7 +116,8 @@ pub fn table() -> Vec<(&'static str, &'static str)> {
 /// The application's router.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config().request_timeout;
-    routes(timeout).router.fallback(fallback).with_state(state)
+    let observe = middleware::from_fn_with_state(state.clone(), crate::ops::observe);
+    routes(timeout).router.fallback(fallback).layer(observe).with_state(state)
 }
 
 async fn fallback() -> Problem {
