@@ -18,7 +18,8 @@ pub struct Args {
     /// The address to listen on (loopback unless told otherwise)
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// A PostgreSQL URL for a shared store (not supported yet: the embedded SQLite store only)
+    /// A PostgreSQL URL (postgres://user@host/dbname) of a shared store: several nodes serve one
+    /// log, one of them sequencing at a time (default: DIR's own database, see `sverka migrate`)
     #[arg(long)]
     database: Option<String>,
     /// A witness to cosign every new checkpoint: its URL (C2SP tlog-witness submission prefix),
@@ -81,10 +82,8 @@ fn server_config(args: &Args) -> Result<sverka_server::Config, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.database.is_some() {
-        eprintln!(
-            "sverka serve: --database is not supported yet; only the embedded store (DIR) is"
-        );
+    if let Some(Err(error)) = args.database.as_deref().map(sverka_store::Database::parse) {
+        eprintln!("sverka serve: --database: {error}");
         return Ok(ExitCode::from(2));
     }
     let config = match server_config(&args) {
@@ -116,9 +115,15 @@ pub fn init_logging() {
 
 /// Opens the store the way a server runs it: checkpoints are signed by the server's results task
 /// (once per `Config::checkpoint_interval` while entries arrive), not after every batch.
-pub fn open_store(dir: &std::path::Path) -> anyhow::Result<sverka_store::Store> {
+/// `database`: a PostgreSQL URL to use instead of DIR's own database.
+pub fn open_store(
+    dir: &std::path::Path,
+    database: Option<&str>,
+) -> anyhow::Result<sverka_store::Store> {
+    let database = database.map(sverka_store::Database::parse).transpose()?;
     let config = sverka_store::Config {
         checkpoint: sverka_store::CheckpointPolicy::Manual,
+        database,
         ..Default::default()
     };
     sverka_store::Store::open_with(dir, config)
@@ -126,7 +131,7 @@ pub fn open_store(dir: &std::path::Path) -> anyhow::Result<sverka_store::Store> 
 }
 
 async fn serve(args: Args, config: sverka_server::Config) -> anyhow::Result<ExitCode> {
-    let store = open_store(&args.dir)?;
+    let store = open_store(&args.dir, args.database.as_deref())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

@@ -17,6 +17,7 @@ mod cmd_import;
 mod cmd_init;
 mod cmd_keys;
 mod cmd_loadtest;
+mod cmd_migrate;
 mod cmd_publish;
 mod cmd_quarantine;
 mod cmd_receipt;
@@ -41,6 +42,8 @@ enum Command {
     Demo(cmd_demo::Args),
     /// Create a new data directory with its keys and the election as the log's first entry
     Init(cmd_init::Args),
+    /// Bring a store's schema up to date, or move a data directory's log into PostgreSQL
+    Migrate(cmd_migrate::Args),
     /// Generate a synthetic, deterministic election night (submissions, keys, planted defects)
     Simulate(cmd_simulate::Args),
     /// Ingest a file of submissions through the same validation as the API
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Allocate(args) => cmd_allocate::run(args),
         Command::Demo(args) => cmd_demo::run(args),
         Command::Init(args) => cmd_init::run(args),
+        Command::Migrate(args) => cmd_migrate::run(args),
         Command::Import(args) => cmd_import::run(args),
         Command::Serve(args) => cmd_serve::run(args),
         Command::Publish(args) => cmd_publish::run(args),

@@ -193,7 +193,8 @@ impl Row {
 
 /// A PostgreSQL connection with its prepared statements.
 pub(crate) struct PgConn {
-    client: RefCell<postgres::Client>,
+    /// `None` only while it is dropped.
+    client: RefCell<Option<postgres::Client>>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
 }
 
@@ -244,11 +245,10 @@ impl Conn {
         // its session (and its sequencer lease) ends.
         config.keepalives(true);
         config.keepalives_idle(std::time::Duration::from_secs(10));
-        let client = config.connect(postgres::NoTls).map_err(|e| StoreError::Postgres {
-            what: format!("connecting to {}", redact(url)),
-            source: e,
+        let client = blocking(|| config.connect(postgres::NoTls)).map_err(|e| {
+            StoreError::Postgres { what: format!("connecting to {}", redact(url)), source: e }
         })?;
-        let conn = PgConn { client: RefCell::new(client), statements: RefCell::default() };
+        let conn = PgConn { client: RefCell::new(Some(client)), statements: RefCell::default() };
         let conn = Conn::Pg(Box::new(conn));
         conn.batch("SET synchronous_commit = on; SET client_min_messages = warning")?;
         Ok(conn)
@@ -265,7 +265,7 @@ impl Conn {
     pub fn batch(&self, sql: &str) -> Result<(), StoreError> {
         match self {
             Conn::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
-            Conn::Pg(pg) => pg.client.borrow_mut().batch_execute(sql).map_err(pg_error(sql)),
+            Conn::Pg(pg) => blocking(|| pg.client().batch_execute(sql)).map_err(pg_error(sql)),
         }
     }
 
@@ -337,28 +337,51 @@ impl Conn {
     pub fn is_closed(&self) -> bool {
         match self {
             Conn::Sqlite(_) => false,
-            Conn::Pg(pg) => pg.client.borrow().is_closed(),
+            Conn::Pg(pg) => pg.client.borrow().as_ref().is_none_or(postgres::Client::is_closed),
         }
     }
 }
 
+/// Runs blocking PostgreSQL work: the synchronous client drives its own runtime, which may not be
+/// entered from a thread of another one (the server's), so there it runs under `block_in_place`.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        let client = self.client.get_mut().take();
+        blocking(move || drop(client));
+    }
+}
+
 impl PgConn {
+    fn client(&self) -> std::cell::RefMut<'_, postgres::Client> {
+        std::cell::RefMut::map(self.client.borrow_mut(), |c| c.as_mut().expect("an open client"))
+    }
+
     fn with_statement<T>(
         &self,
         sql: &str,
         run: impl FnOnce(&mut postgres::Client, &postgres::Statement) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        let mut client = self.client.borrow_mut();
+        let mut client = self.client();
         let cached = self.statements.borrow().get(sql).cloned();
         let statement = match cached {
             Some(statement) => statement,
             None => {
-                let statement = client.prepare(&to_dollar(sql)).map_err(pg_error(sql))?;
+                let statement =
+                    blocking(|| client.prepare(&to_dollar(sql))).map_err(pg_error(sql))?;
                 self.statements.borrow_mut().insert(sql.to_string(), statement.clone());
                 statement
             }
         };
-        run(&mut client, &statement).map_err(pg_error(sql))
+        blocking(|| run(&mut client, &statement)).map_err(pg_error(sql))
     }
 }
 
