@@ -74,11 +74,11 @@ enum Command {
     Receipt(cmd_receipt::Args),
     /// Statistical anomaly flags on station-level results (never proof)
     Forensics(cmd_forensics::Args),
+    /// Load test of a running server: N scanner clients and M readers, receipts checked at the end
+    Loadtest(cmd_loadtest::Args),
 }
 
 fn main() -> ExitCode {
-    /// Load test of a running server: N scanner clients and M readers, receipts checked at the end
-    Loadtest(cmd_loadtest::Args),
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(args) => cmd_simulate::run(args),
@@ -99,11 +99,11 @@ fn main() -> ExitCode {
         Command::Quarantine(args) => cmd_quarantine::run(args),
         Command::Receipt(args) => cmd_receipt::run(args),
         Command::Forensics(args) => cmd_forensics::run(args),
+        Command::Loadtest(args) => cmd_loadtest::run(args),
     };
     match result {
         Ok(code) => code,
         Err(error) => {
-        Command::Loadtest(args) => cmd_loadtest::run(args),
             eprintln!("error: {error:#}");
             ExitCode::from(1)
         }
