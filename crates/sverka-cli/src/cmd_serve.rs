@@ -1,4 +1,5 @@
-//! `sverka serve DIR [--listen ADDR] [--witness URL=VKEY]… [--witness-quorum N] [--witness-wait]`:
+//! `sverka serve DIR [--listen ADDR] [--witness URL=VKEY]… [--witness-quorum N] [--witness-wait]
+//! [--tls-cert PEM --tls-key PEM]`:
 //! the API, the results site and the static publication of one data directory, with its
 //! sequencer, and with witnesses its checkpoints cosigned (`sverka_server::witnessing`). Loopback
 //! by default; stops cleanly on Ctrl-C or SIGTERM (requests in flight finish; every receipt
@@ -41,6 +42,12 @@ pub struct Args {
     /// [default: 200/5000]
     #[arg(long, value_name = "RATE/BURST|off")]
     rate_per_key: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (keep it mode 0600)
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 fn parse_witness(value: &str) -> Result<sverka_server::witnessing::WitnessEndpoint, String> {
@@ -67,7 +74,19 @@ fn server_config(args: &Args) -> Result<sverka_server::Config, String> {
     };
     let rate_per_ip = rate("rate-per-ip", &args.rate_per_ip, defaults.rate_per_ip)?;
     let rate_per_key = rate("rate-per-key", &args.rate_per_key, defaults.rate_per_key)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            // A key others may read is refused, as for every private key sverka reads.
+            let key_pem = crate::cmd_keys::read_private_file(key).map_err(|e| format!("{e:#}"))?;
+            let cert_pem = std::fs::read(cert)
+                .map_err(|e| format!("--tls-cert {}: cannot read it: {e}", cert.display()))?;
+            let tls = sverka_server::tls::Tls::from_pem(&cert_pem, cert, key_pem.as_bytes(), key);
+            Some(tls.map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
     Ok(sverka_server::Config {
+        tls,
         rate_per_ip,
         rate_per_key,
         witnesses: args.witnesses.clone(),
@@ -137,8 +156,9 @@ async fn serve(args: Args, config: sverka_server::Config) -> anyhow::Result<Exit
         .with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     let witnesses = config.witnesses.len();
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     let state = sverka_server::AppState::new(store, config);
-    eprintln!("sverka serve: {} on http://{address}/ (Ctrl-C stops)", args.dir.display());
+    eprintln!("sverka serve: {} on {scheme}://{address}/ (Ctrl-C stops)", args.dir.display());
     if witnesses > 0 {
         eprintln!("sverka serve: each checkpoint goes to {witnesses} witness(es)");
         tokio::spawn(sverka_server::witnessing::follow(state.clone()));

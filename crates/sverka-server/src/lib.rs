@@ -26,6 +26,8 @@
 //!   [`workspace`]: the commission's protocol entry, double entry, review and projector pages.
 //! - [`reconcile_api`]: `GET /api/v1/reconciliation`, sources compared per station (issue 7).
 //! - [`problem`]: problem+json and the HTTP-layer codes; [`config`]: limits and timings.
+//! - [`hardening`]: the connection loop (header timeout and size limits, connection cap) and the
+//!   security headers; [`tls`]: optional HTTPS (rustls).
 //! - [`ops`]: `/metrics` (Prometheus), `/readyz`, request ids and the per-request log event.
 //!
 //! **Architecture Invariant:** every number the API or the site shows comes from one
@@ -47,6 +49,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod hardening;
 pub mod limits;
 pub mod live;
 pub mod ops;
@@ -56,6 +59,7 @@ pub mod read_api;
 pub mod reconcile_api;
 pub mod routes;
 pub mod site;
+pub mod tls;
 pub mod witness;
 pub mod witnessing;
 pub mod workspace;
@@ -89,11 +93,11 @@ struct Inner {
     handover: live::Handover,
     /// Turns true when the server is shutting down, so event streams end and shutdown completes.
     shutting_down: watch::Sender<bool>,
-    /// Metrics and readiness (`/metrics`, `/readyz`).
-    ops: ops::Ops,
     /// The operator accounts and the commission workspace (`DIR/workspace.sqlite`), opened on
     /// first use by [`AppState::auth`].
     auth: std::sync::OnceLock<Arc<auth::Auth>>,
+    /// Metrics and readiness (`/metrics`, `/readyz`).
+    ops: ops::Ops,
 }
 
 impl AppState {
@@ -115,8 +119,8 @@ impl AppState {
                 snapshots: Default::default(),
                 handover: Default::default(),
                 shutting_down: watch::channel(false).0,
-                ops: ops::Ops::new(size_at_start),
                 auth: std::sync::OnceLock::new(),
+                ops: ops::Ops::new(size_at_start),
             }),
         }
     }
@@ -196,9 +200,9 @@ pub async fn run(
         shutdown.await;
         signal.send_replace(true);
     });
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let (limits, tls) = (state.config().connection.clone(), state.config().tls.clone());
     let mut grace = state.shutting_down();
-    let serving = axum::serve(listener, service).with_graceful_shutdown(async move {
+    let serving = hardening::serve(listener, router, limits, tls, async move {
         let _ = stopped.wait_for(|stop| *stop).await;
         tracing::info!("shutting down: no new connections; finishing the requests in flight");
     });
