@@ -193,6 +193,23 @@ async fn over_tls_the_site_is_served_with_hsts_and_plain_http_gets_no_page() {
     assert!(lower.contains("strict-transport-security: max-age="), "{answer}");
     assert!(answer.contains("<!doctype html>"), "the national page over TLS");
 
+    // Over TLS the workspace's cookies are `Secure`: a browser never sends them in clear.
+    let tcp = TcpStream::connect(&address).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut stream = connector.connect(name, tcp).await.expect("TLS handshake");
+    stream
+        .write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let login = read_to_close(&mut stream).await;
+    assert_eq!(status(&login), 200, "{login}");
+    let cookie = login
+        .lines()
+        .find(|line| line.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("the login page sets its form cookie: {login}"));
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+
     let plain = raw(&server.base, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert!(!plain.contains("<!doctype html>"), "plain HTTP on the TLS port: {plain}");
     server.stop().await;

@@ -31,6 +31,10 @@ impl AppState {
             return Ok(auth);
         }
         let opened = Arc::new(Auth::open(self.store().dir())?);
+        // Served over TLS (`sverka serve --tls-cert`): session cookies are `Secure`.
+        if self.config().tls.is_some() {
+            opened.set_secure_cookies(true);
+        }
         let _ = self.inner.auth.set(opened);
         Ok(self.inner.auth.get().expect("set just now"))
     }
