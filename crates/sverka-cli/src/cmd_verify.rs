@@ -811,21 +811,7 @@ impl<'a> Pass<'a> {
         for (tile, expected) in rebuilt.tiles() {
             let path = tile.path();
             let published = read_required(self.reader, &path)?;
-            if published.len() != expected.len() {
-                return Err(PublicationError::TileLength {
-                    path,
-                    found: published.len(),
-                    expected: expected.len(),
-                });
-            }
-            if &published != expected {
-                let hash_index = published
-                    .chunks(32)
-                    .zip(expected.chunks(32))
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(published.len().min(expected.len()) / 32);
-                return Err(PublicationError::TileMismatch { path, hash_index });
-            }
+            sverka_tlog::publication::compare_tile(path, &published, expected)?;
         }
         self.tiles_checked = rebuilt.tiles().len();
         if rebuilt.root() != checkpoint.root() {

@@ -169,21 +169,7 @@ pub fn verify_publication<R: PublicationReader>(
     for (tile, expected) in rebuilt.tiles() {
         let path = tile.path();
         let published = read(reader, &path)?;
-        if published.len() != expected.len() {
-            return Err(PublicationError::TileLength {
-                path,
-                found: published.len(),
-                expected: expected.len(),
-            });
-        }
-        if &published != expected {
-            let hash_index = published
-                .chunks(32)
-                .zip(expected.chunks(32))
-                .position(|(a, b)| a != b)
-                .unwrap_or(published.len().min(expected.len()) / 32);
-            return Err(PublicationError::TileMismatch { path, hash_index });
-        }
+        compare_tile(path, &published, expected)?;
     }
     if rebuilt.root() != checkpoint.root() {
         return Err(PublicationError::RootMismatch {
@@ -207,6 +193,31 @@ pub fn verify_publication<R: PublicationReader>(
         leaf_hashes,
         tiles_checked: rebuilt.tiles().len(),
     })
+}
+
+/// Compares a published tile with the one rebuilt from the entries: a different length, or the
+/// index of the first hash that differs, named with the tile's path.
+pub fn compare_tile(
+    path: String,
+    published: &[u8],
+    expected: &[u8],
+) -> Result<(), PublicationError> {
+    if published.len() != expected.len() {
+        return Err(PublicationError::TileLength {
+            path,
+            found: published.len(),
+            expected: expected.len(),
+        });
+    }
+    if published != expected {
+        let hash_index = published
+            .chunks(32)
+            .zip(expected.chunks(32))
+            .position(|(a, b)| a != b)
+            .unwrap_or(published.len().min(expected.len()) / 32);
+        return Err(PublicationError::TileMismatch { path, hash_index });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
