@@ -1,11 +1,13 @@
-//! `sverka init DIR --election FILE`: a new data directory with its log key and the election as
-//! the log's first entry (checkpoint 1 signed). Refuses an existing non-empty directory.
+//! `sverka init DIR --election FILE [--database URL]`: a new data directory with its log key and the
+//! election as the log's first entry (checkpoint 1 signed). Refuses an existing non-empty directory.
+//! With `--database`, the log goes into that empty PostgreSQL database and DIR names it (copy DIR to
+//! every node).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use sverka_store::{Store, StoreError};
+use sverka_store::{Config, Database, Store, StoreError};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,13 +16,25 @@ pub struct Args {
     /// The election definition (election.toml)
     #[arg(long)]
     election: PathBuf,
+    /// An empty PostgreSQL database (postgres://user@host/dbname) to hold the log instead of
+    /// DIR/sverka.db, for several `sverka serve` nodes
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.election)
         .with_context(|| format!("reading {}", args.election.display()))?;
     let file_name = args.election.display().to_string();
-    let store = match Store::init(&args.dir, &text, &file_name) {
+    let database = match args.database.as_deref().map(Database::parse).transpose() {
+        Ok(database) => database,
+        Err(error) => {
+            eprintln!("sverka init: --database: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let config = Config { database, ..Config::default() };
+    let store = match Store::init_with(&args.dir, &text, &file_name, config) {
         Ok(store) => store,
         Err(StoreError::NotEmpty(dir)) => {
             eprintln!(
@@ -37,7 +51,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let checkpoint = store.checkpoint()?;
     println!("created {}", args.dir.display());
-    println!("  database:      {}", args.dir.join(sverka_store::store::DB_FILE).display());
+    match store.database() {
+        Database::Postgres(_) => println!("  database:      {}", store.database()),
+        Database::Sqlite(path) => println!("  database:      {}", path.display()),
+    }
     println!(
         "  log key:       {} (keep it secret)",
         args.dir.join(sverka_store::store::LOG_KEY_FILE).display()
