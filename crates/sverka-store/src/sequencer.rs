@@ -21,9 +21,10 @@
 //! lease it forwards its node's submissions (`crate::nodes::Forwarder`) and answers checkpoint
 //! requests with the latest signed checkpoint in the database.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -116,6 +117,11 @@ pub(crate) struct Writer {
     pub(crate) config: Config,
     /// The keys the submitting threads verify under; updated here.
     directory: KeyDirectory,
+    /// The latest machine and hand counts per station and contest, for the comparison of the two.
+    counts: LatestCounts,
+    /// Wakes the WAL checkpointer after a commit (SQLite, while [`run`] runs; see
+    /// [`WalCheckpointer`]). Without it SQLite checkpoints inside the commit, as it does by default.
+    wal: Option<SyncSender<()>>,
 }
 
 /// Whether the tiles of a tree of `size` leaves are all readable.
@@ -148,6 +154,8 @@ impl Writer {
             origin,
             config,
             directory,
+            counts: LatestCounts::default(),
+            wal: None,
         };
         if sqlite {
             writer.load(election_file)?;
@@ -175,6 +183,8 @@ impl Writer {
             origin,
             config,
             directory: KeyDirectory::default(),
+            counts: LatestCounts::default(),
+            wal: None,
         })
     }
 
@@ -262,6 +272,7 @@ impl Writer {
                 )));
             }
         }
+        self.counts.clear();
         let log_key = *self.state.log_key();
         self.state = genesis_state(&self.conn, election_file, &log_key)?;
         refold_state(&self.conn, &mut self.state)?;
@@ -329,10 +340,11 @@ impl Writer {
                 Ok(candidate) => {
                     let submission = candidate.submission();
                     let superseded = superseded_protocol(&tx, self.size, &accepted, submission)?;
-                    let other = other_source_protocol(&tx, &accepted, submission)?;
+                    let other =
+                        other_source_protocol(&tx, &accepted, &mut self.counts, submission)?;
                     let context = ProtocolContext {
                         superseded: superseded.as_ref(),
-                        other_source: other.as_ref(),
+                        other_source: other.as_deref(),
                     };
                     admit_candidate(&self.state, candidate, &context)
                 }
@@ -396,6 +408,10 @@ impl Writer {
         db::meta_set(&tx, "tree_size", &outcome.size().to_string())?;
         faults.check(FaultPoint::AfterTiles)?;
         tx.commit()?;
+        self.wake_wal_checkpointer();
+        for (_, submission) in &accepted {
+            self.counts.committed(submission);
+        }
         self.size = outcome.size();
         self.root = outcome.root();
         if registers_keys {
@@ -457,7 +473,16 @@ impl Writer {
             ));
         }
         tx.commit()?;
+        self.wake_wal_checkpointer();
         Ok(SignedCheckpoint { size, root, note })
+    }
+
+    /// Tells the WAL checkpointer that the WAL grew (it runs at most every
+    /// [`WAL_CHECKPOINT_EVERY`], so many commits make one checkpoint).
+    fn wake_wal_checkpointer(&self) {
+        if let Some(wal) = &self.wal {
+            let _ = wal.try_send(());
+        }
     }
 
     /// Whether the current tree is already covered by the signed checkpoint.
@@ -585,12 +610,14 @@ fn superseded_protocol(
 }
 
 /// For a machine protocol the latest accepted hand count of the same station and contest, and the
-/// reverse (issue 4's machine/manual tolerance warning).
-fn other_source_protocol(
+/// reverse (issue 4's machine/manual tolerance warning): from this batch, else from `counts`, else
+/// read and decoded from the log (and kept in `counts`).
+fn other_source_protocol<'a>(
     conn: &Conn,
-    batch: &[(usize, &Submission)],
+    batch: &'a [(usize, &Submission)],
+    counts: &mut LatestCounts,
     submission: &Submission,
-) -> Result<Option<Protocol>, StoreError> {
+) -> Result<Option<Cow<'a, Protocol>>, StoreError> {
     let Body::Protocol(protocol) = &submission.payload.body else {
         return Ok(None);
     };
@@ -605,19 +632,181 @@ fn other_source_protocol(
     for (_, earlier) in batch.iter().rev() {
         if let Body::Protocol(p) = &earlier.payload.body {
             if same(p) {
-                return Ok(Some(p.clone()));
+                return Ok(Some(Cow::Borrowed(p)));
             }
         }
     }
-    let Some(bytes) =
-        db::latest_protocol(conn, &protocol.station, &protocol.contest, other.as_str())?
-    else {
-        return Ok(None);
-    };
-    Ok(Submission::decode(&bytes).ok().and_then(|s| match s.payload.body {
-        Body::Protocol(p) => Some(p),
-        _ => None,
-    }))
+    let key = (protocol.station.clone(), protocol.contest.clone(), other);
+    if let Some(known) = counts.get(&key) {
+        return Ok(known.map(Cow::Owned));
+    }
+    let logged = db::latest_protocol(conn, &key.0, &key.1, other.as_str())?.and_then(|bytes| {
+        match Submission::decode(&bytes).ok()?.payload.body {
+            Body::Protocol(p) => Some(p),
+            _ => None,
+        }
+    });
+    counts.insert(key, logged.as_ref());
+    Ok(logged.map(Cow::Owned))
+}
+
+/// The latest accepted machine and hand count of the stations and contests looked up or accepted
+/// lately, so that comparing a hand count with the machine count (`W104`) does not read and decode
+/// the machine count's entry from the log. Only what the comparison reads is kept (station,
+/// contest, source, lines and votes), the numbers apart from their names, which are shared between
+/// counts of the same form: about 0.5 KB a count on the 2021 form, at most
+/// [`LatestCounts::CAPACITY`] counts (it is emptied when full). Only the sequencer writes the log,
+/// so this is exact while it runs; [`Writer::load`] empties it.
+#[derive(Default)]
+struct LatestCounts {
+    /// `None`: the log holds no such count.
+    counts: HashMap<(String, String, Source), Option<Count>>,
+    /// The names of lines and votes of the counts kept, each list once.
+    names: HashMap<Vec<String>, Arc<[String]>>,
+}
+
+/// One count as [`LatestCounts`] keeps it.
+struct Count {
+    line_names: Arc<[String]>,
+    lines: Vec<u64>,
+    vote_names: Arc<[String]>,
+    votes: Vec<u64>,
+}
+
+impl LatestCounts {
+    /// Every machine count of a 20,000-station night with two contests per station, and more.
+    const CAPACITY: usize = 1 << 17;
+
+    /// The count kept under `key`: `Some(None)` if the log holds none.
+    fn get(&self, key: &(String, String, Source)) -> Option<Option<Protocol>> {
+        let kept = self.counts.get(key)?;
+        Some(kept.as_ref().map(|count| {
+            let numbers = |names: &[String], values: &[u64]| {
+                names.iter().cloned().zip(values.iter().copied()).collect()
+            };
+            Protocol {
+                station: key.0.clone(),
+                contest: key.1.clone(),
+                source: key.2,
+                lines: numbers(&count.line_names, &count.lines),
+                votes: numbers(&count.vote_names, &count.votes),
+                preferences: Default::default(),
+                supersedes: None,
+                scan_sha256: None,
+            }
+        }))
+    }
+
+    fn insert(&mut self, key: (String, String, Source), protocol: Option<&Protocol>) {
+        if self.counts.len() >= Self::CAPACITY && !self.counts.contains_key(&key) {
+            self.clear();
+        }
+        let count = protocol.map(|p| {
+            let (line_names, lines) = self.split(&p.lines);
+            let (vote_names, votes) = self.split(&p.votes);
+            Count { line_names, lines, vote_names, votes }
+        });
+        self.counts.insert(key, count);
+    }
+
+    /// The names (shared) and the numbers of `map`.
+    fn split(&mut self, map: &BTreeMap<String, u64>) -> (Arc<[String]>, Vec<u64>) {
+        let names: Vec<String> = map.keys().cloned().collect();
+        let shared = match self.names.get(&names) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared: Arc<[String]> = names.clone().into();
+                self.names.insert(names, shared.clone());
+                shared
+            }
+        };
+        (shared, map.values().copied().collect())
+    }
+
+    /// Records a committed entry: a machine or hand count is now the latest of its kind.
+    fn committed(&mut self, submission: &Submission) {
+        if let Body::Protocol(p) = &submission.payload.body {
+            if matches!(p.source, Source::Machine | Source::Manual) {
+                self.insert((p.station.clone(), p.contest.clone(), p.source), Some(p));
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.counts.clear();
+        self.names.clear();
+    }
+}
+
+/// How often at most the WAL checkpointer copies the WAL into the database file.
+const WAL_CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// SQLite's WAL checkpoints on a thread and connection of their own. By default SQLite copies the
+/// WAL back into the database file inside the commit that grows it past 1,000 pages, on the
+/// sequencer thread: more than half of the commit's time in the ingest profile. While the
+/// sequencer runs, its connection does not checkpoint (`wal_autocheckpoint = 0`) and this thread
+/// runs a `PASSIVE` checkpoint at most every [`WAL_CHECKPOINT_EVERY`] after commits, concurrently
+/// with the sequencer's next transactions (a WAL database allows one writer and one checkpointer
+/// at once; a checkpoint never changes what a commit made durable).
+struct WalCheckpointer;
+
+impl WalCheckpointer {
+    /// Starts the thread and gives `writer` the channel that wakes it; `None` (and SQLite's own
+    /// checkpoints inside commits) if the thread or its connection cannot be had.
+    fn start(writer: &mut Writer) -> Option<std::thread::JoinHandle<()>> {
+        let conn = match Conn::open(&writer.database) {
+            Ok(conn) => conn,
+            Err(error) => {
+                eprintln!("sverka-store: WAL checkpoints stay inside commits: {error}");
+                return None;
+            }
+        };
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("sverka-wal-checkpoint".into())
+            .spawn(move || WalCheckpointer::run(&conn, &woken));
+        let thread = match thread {
+            Ok(thread) => thread,
+            Err(error) => {
+                eprintln!("sverka-store: WAL checkpoints stay inside commits: {error}");
+                return None;
+            }
+        };
+        if let Err(error) = writer.conn.batch("PRAGMA wal_autocheckpoint = 0") {
+            eprintln!("sverka-store: WAL checkpoints stay inside commits: {error}");
+            drop(wake);
+            let _ = thread.join();
+            return None;
+        }
+        writer.wal = Some(wake);
+        Some(thread)
+    }
+
+    /// Until the sequencer drops its end of `woken`: waits for a commit, at least
+    /// [`WAL_CHECKPOINT_EVERY`] after the last checkpoint, and checkpoints.
+    fn run(conn: &Conn, woken: &Receiver<()>) {
+        let mut reported = false;
+        let mut last: Option<Instant> = None;
+        while woken.recv().is_ok() {
+            if let Some(last) = last {
+                let due = last + WAL_CHECKPOINT_EVERY;
+                while let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    if let Err(RecvTimeoutError::Disconnected) = woken.recv_timeout(wait) {
+                        return;
+                    }
+                }
+            }
+            if let Err(error) = conn.batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                if !reported {
+                    eprintln!(
+                        "sverka-store: WAL checkpoint: {error} (retried after the next commit)"
+                    );
+                    reported = true;
+                }
+            }
+            last = Some(Instant::now());
+        }
+    }
 }
 
 /// What the sequencer thread needs besides its writer.
@@ -649,7 +838,12 @@ pub(crate) fn run(mut writer: Writer, jobs: Receiver<Job>, runtime: Runtime) {
         .spawn(move || bin.into_iter().for_each(drop));
     let mut failed: Option<String> = None;
     if writer.conn.dialect() == Dialect::Sqlite {
+        let checkpointer = WalCheckpointer::start(&mut writer);
         lead(&mut writer, &jobs, &runtime, &mut failed, &trash);
+        writer.wal = None;
+        if let Some(checkpointer) = checkpointer {
+            let _ = checkpointer.join();
+        }
         return;
     }
     loop {
