@@ -36,6 +36,8 @@ use crate::AppState;
 const READ_CHUNK: u64 = 4096;
 /// Rendered pages kept per published result.
 const MAX_CACHED_PAGES: usize = 50_000;
+/// Pages rendered ahead for a new result at most: those readers asked for under the one before.
+const MAX_WARMED_PAGES: usize = 512;
 /// Decoded submissions kept for the fold at most (a few seconds of ingest at full speed; past it,
 /// entries are decoded from the log instead, so a stalled fold cannot hold memory without bound).
 const MAX_HANDED_OVER: usize = 65_536;
@@ -120,6 +122,11 @@ impl Published {
     /// The page cached under `key`, if rendered already.
     pub fn page(&self, key: &str) -> Option<CachedPage> {
         lock(&self.pages).get(key).cloned()
+    }
+
+    /// The keys of the pages rendered so far (at most `limit`).
+    pub fn page_keys(&self, limit: usize) -> Vec<String> {
+        lock(&self.pages).keys().take(limit).cloned().collect()
     }
 
     /// Caches a rendered page and returns it with its ETag.
@@ -301,12 +308,14 @@ fn refresh_blocking(
     let snapshot = Bytes::from(snapshot_json(&results, &at).map_err(ReplayError::from)?);
     remember_snapshot(state, checkpoint.size, snapshot.clone());
     let previous = current.checkpoint.clone().zip(current.results.clone());
-    Ok(Some(Arc::new(Published::new(
-        Some(checkpoint),
-        snapshot,
-        Some(Arc::new(results)),
-        previous,
-    ))))
+    let published = Published::new(Some(checkpoint), snapshot, Some(Arc::new(results)), previous);
+    // The pages readers polled under the previous checkpoint are rendered for this one before it
+    // is published, here on the blocking pool: after a checkpoint the readers find them in memory
+    // instead of all rendering the same page at once on the request threads.
+    let keys = current.page_keys(MAX_WARMED_PAGES);
+    crate::site::warm(state, &published, &keys);
+    crate::read_api::warm(&published, &keys);
+    Ok(Some(Arc::new(published)))
 }
 
 /// Brings the published results up to the latest checkpoint.

@@ -71,7 +71,7 @@ async fn serve(state: &AppState, headers: &HeaderMap, kind: &'static str, id: St
     if published.checkpoint.is_none() {
         return Problem::not_found("no results are published yet").into_response();
     }
-    let key = format!("api|{kind}|{id}");
+    let key = key_of(kind, &id);
     let page = match published.page(&key) {
         Some(page) => page,
         None => {
@@ -84,6 +84,27 @@ async fn serve(state: &AppState, headers: &HeaderMap, kind: &'static str, id: St
         }
     };
     respond(headers, page)
+}
+
+/// The cache key of the answer for unit `id` of `kind` (`region`, `district` or `station`).
+fn key_of(kind: &str, id: &str) -> String {
+    format!("api|{kind}|{id}")
+}
+
+/// Computes into `published`'s cache the answers among `keys` (cache keys of the result published
+/// before it), before it is published (`live::refresh_blocking`).
+pub(crate) fn warm(published: &Published, keys: &[String]) {
+    for key in keys {
+        let Some((kind, id)) = key.strip_prefix("api|").and_then(|rest| rest.split_once('|'))
+        else {
+            continue;
+        };
+        if matches!(kind, "region" | "district" | "station") && key_of(kind, id) == *key {
+            if let Some(bytes) = build(published, kind, id) {
+                published.store_page(key.clone(), bytes);
+            }
+        }
+    }
 }
 
 fn respond(headers: &HeaderMap, page: CachedPage) -> Response {

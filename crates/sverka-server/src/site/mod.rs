@@ -78,6 +78,43 @@ fn html_response(headers: &HeaderMap, page: CachedPage, status: StatusCode) -> R
     (status, common, content_type, page.html).into_response()
 }
 
+/// The cache key of the page at `path` (national, region or district) in `lang` and `view`.
+fn page_key(path: &str, lang: Lang, view: View) -> String {
+    format!("{path}|{}|{}", lang.code(), view.as_str())
+}
+
+/// Renders into `published`'s cache the national, region and district pages among `keys` (cache
+/// keys of the result published before it), before it is published (`live::refresh_blocking`).
+pub(crate) fn warm(state: &AppState, published: &Published, keys: &[String]) {
+    for key in keys {
+        let mut parts = key.split('|');
+        let (Some(path), Some(lang), Some(view), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        let Some(lang) = Lang::from_code(lang) else { continue };
+        let Some(view) = View::ALL.into_iter().find(|v| v.as_str() == view) else { continue };
+        if page_key(path, lang, view) != *key {
+            continue;
+        }
+        let ctx = Ctx { lang, view, state, published };
+        let html = match path {
+            "/" => Some(pages::national(&ctx)),
+            _ => match (path.strip_prefix("/region/"), path.strip_prefix("/district/")) {
+                (Some(id), _) if state.election().region(id).is_some() => pages::region(&ctx, id),
+                (_, Some(id)) if state.election().district(id).is_some() => {
+                    pages::district(&ctx, id)
+                }
+                _ => None,
+            },
+        };
+        if let Some(html) = html {
+            published.store_page(key.clone(), html);
+        }
+    }
+}
+
 /// Serves the page `key` from the cache or renders it with `render` (None: not found).
 async fn serve_page<F, Fut>(
     state: &AppState,
@@ -134,7 +171,7 @@ pub async fn national(
     headers: HeaderMap,
 ) -> Response {
     let (lang, view) = (lang_of(&query, &headers), view_of(&query));
-    let key = format!("/|{}|{}", lang.code(), view.as_str());
+    let key = page_key("/", lang, view);
     let task_state = state.clone();
     serve_page(&state, &headers, key, |published| async move {
         let ctx = Ctx { lang, view, state: &task_state, published: &published };
@@ -154,7 +191,7 @@ pub async fn region(
     if state.election().region(&id).is_none() {
         return not_found_page(&state, lang, &format!("{}: {id}", lang.t(i18n::Msg::Region)));
     }
-    let key = format!("/region/{id}|{}|{}", lang.code(), view.as_str());
+    let key = page_key(&format!("/region/{id}"), lang, view);
     let task_state = state.clone();
     serve_page(&state, &headers, key, |published| async move {
         let ctx = Ctx { lang, view, state: &task_state, published: &published };
@@ -174,7 +211,7 @@ pub async fn district(
     if state.election().district(&id).is_none() {
         return not_found_page(&state, lang, &format!("{}: {id}", lang.t(i18n::Msg::District)));
     }
-    let key = format!("/district/{id}|{}|{}", lang.code(), view.as_str());
+    let key = page_key(&format!("/district/{id}"), lang, view);
     let task_state = state.clone();
     serve_page(&state, &headers, key, |published| async move {
         let ctx = Ctx { lang, view, state: &task_state, published: &published };
