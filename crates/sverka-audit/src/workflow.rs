@@ -464,6 +464,11 @@ pub struct AuditStatus {
     pub corrections: Vec<CorrectionRecord>,
     /// Every `risk` step of the audit, in log order: `(entry, what it states)`.
     pub statements: Vec<(u64, AuditRisk)>,
+    /// Every step of this audit in the log, in log order: `(entry, step)`; what the page lists.
+    pub log: Vec<(u64, AuditStep)>,
+    /// The hand counts in use that differ from the station's reported count, in manifest order:
+    /// what the audit found (a planted or real discrepancy shows here).
+    pub differences: Vec<CountDifference>,
     /// Draws used by the p-values (the counted prefix).
     pub draws_used: u64,
     pub assertions: Vec<AssertionRisk>,
@@ -483,6 +488,17 @@ pub struct CorrectionRecord {
     /// The new count, the same way.
     pub new: (Vec<u64>, u64),
     pub reason: String,
+}
+
+/// A station whose hand count in use differs from its reported count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountDifference {
+    pub station: String,
+    /// The log entry of the hand count in use (the hand count or its newest correction).
+    pub entry: u64,
+    /// Each line that differs: `(option id or "invalid", reported, hand-counted)`, in manifest
+    /// option order, then invalid.
+    pub lines: Vec<(String, u64, u64)>,
 }
 
 /// The steps of one audit, found in log order: `(entry index, step)`.
@@ -530,6 +546,8 @@ pub fn evaluate(
                 _ => None,
             })
             .collect(),
+        log: steps.clone(),
+        differences: Vec::new(),
         draws_used: 0,
         assertions: Vec::new(),
         stage: Stage::NeedsManifest,
@@ -608,6 +626,7 @@ pub fn evaluate(
     let counts: HashMap<&str, (u64, &HandCount)> =
         counts.iter().map(|(station, (i, h))| (station.as_str(), (*i, h))).collect();
     status.hand_counts = counts.iter().map(|(s, (i, _))| (s.to_string(), *i)).collect();
+    status.differences = differences(&manifest, &counts);
     status.draws = computed.iter().map(|s| (s.clone(), counts.contains_key(s.as_str()))).collect();
     let used = computed.iter().take_while(|s| counts.contains_key(s.as_str())).count();
     status.draws_used = used as u64;
@@ -700,6 +719,32 @@ fn counts_in_use(
         }
     }
     (counts, corrections)
+}
+
+/// The stations whose hand count in use differs from the manifest's reported count, in manifest
+/// order.
+fn differences(
+    manifest: &Manifest,
+    counts: &HashMap<&str, (u64, &HandCount)>,
+) -> Vec<CountDifference> {
+    let mut out = Vec::new();
+    for row in &manifest.rows {
+        let Some(&(entry, hand)) = counts.get(row.station.as_str()) else { continue };
+        let mut lines: Vec<(String, u64, u64)> = manifest
+            .options
+            .iter()
+            .zip(&row.votes)
+            .map(|(option, &reported)| {
+                (option.clone(), reported, hand.votes.get(option).copied().unwrap_or(0))
+            })
+            .collect();
+        lines.push(("invalid".to_string(), row.invalid, hand.invalid));
+        lines.retain(|(_, reported, counted)| reported != counted);
+        if !lines.is_empty() {
+            out.push(CountDifference { station: row.station.clone(), entry, lines });
+        }
+    }
+    out
 }
 
 /// The `risk` step stating the risks and the decision of `status` (every sampled station counted
@@ -895,6 +940,37 @@ fn comparison_assorters(
                     detail: format!("assertion {:?}: {e}", a.assertion.kind()),
                 }
             })
+        })
+        .collect()
+}
+
+/// What a card-level comparison audit of the same reported outcome would cost, for a commission
+/// weighing it against the batch-level audit: ballots to compare by hand against their cast vote
+/// records, per assertion, sampling without replacement over the manifest's ballots, ALPHA as in
+/// [`crate::sample_size`] with one-vote overstatements at `overstatement_rate` (SHANGRLA's
+/// `find_sample_size`, as `benches/audit.rs` runs it). An estimate only: sverka records no cast
+/// vote records, so it cannot run that audit.
+pub fn card_level_estimates(
+    status: &AuditStatus,
+    overstatement_rate: f64,
+) -> Result<Vec<u64>, WorkflowError> {
+    let statistics =
+        |detail: String| WorkflowError::Statistics { audit: status.audit.clone(), detail };
+    let manifest =
+        status.manifest.as_ref().ok_or_else(|| statistics("no manifest in the log yet".into()))?;
+    let alpha = parse_risk_limit(&status.risk_limit)
+        .and_then(|share| RiskLimit::new(share.num as f64 / share.den as f64).ok())
+        .ok_or_else(|| statistics(format!("risk limit {:?}", status.risk_limit)))?;
+    let n = manifest.ballots();
+    let assertions = assertions_of(manifest)?;
+    comparison_assorters(manifest, &assertions)?
+        .iter()
+        .map(|cmp| {
+            let u = cmp.upper_bound();
+            let test = AlphaTest::new(u, Some(n), 0.5, Estimator::shrink_trunc((1.0 + u) / 2.0))
+                .map_err(|e| statistics(format!("card-level test: {e}")))?;
+            comparison_sample_size(&test, cmp, (overstatement_rate, 0.0), n, alpha)
+                .map_err(|e| statistics(format!("card-level sample size: {e}")))
         })
         .collect()
 }
@@ -1249,6 +1325,45 @@ mod tests {
         }
         let status = evaluate(&election, Some(&tally), "d1", &steps).unwrap();
         (election, tally, steps, status)
+    }
+
+    #[test]
+    fn a_hand_count_that_differs_from_the_reported_count_is_listed_with_its_lines() {
+        let (_, _, steps, right) = counted_district("none");
+        assert!(right.differences.is_empty(), "{:?}", right.differences);
+        let first = right.draws[0].0.clone();
+        let (_, _, _, wrong) = counted_district(&first);
+        let (_, votes, _) = *D1_COUNTS.iter().find(|c| c.0 == first).unwrap();
+        assert_eq!(wrong.differences.len(), 1, "{:?}", wrong.differences);
+        let found = &wrong.differences[0];
+        assert_eq!(found.station, first);
+        assert_eq!(found.entry, wrong.hand_counts[&first]);
+        let moved = votes[0].min(400);
+        let expected = vec![
+            ("d1-a".to_string(), votes[0], votes[0] - moved),
+            ("d1-b".to_string(), votes[1], votes[1] + moved),
+        ];
+        assert_eq!(found.lines, expected);
+        // every step of the audit is kept with its entry, in log order
+        let entries: Vec<u64> = wrong.log.iter().map(|(i, _)| *i).collect();
+        assert_eq!(&entries[..4], &[5, 6, 7, 8]);
+        assert_eq!(wrong.log.len(), steps.len());
+    }
+
+    #[test]
+    fn card_level_estimates_need_fewer_ballots_for_wider_margins_and_never_more_than_all() {
+        let (election, tally, steps) = district_steps();
+        let status = evaluate(&election, Some(&tally), "d1", &steps).unwrap();
+        let cards = card_level_estimates(&status, 0.0).unwrap();
+        assert_eq!(cards.len(), status.assertions.len());
+        // margins (1,330, 1,570, 1,740 of 2,600 ballots): the widest needs the fewest ballots
+        assert!(cards[0] >= cards[1] && cards[1] >= cards[2], "{cards:?}");
+        assert!(cards.iter().all(|n| (1..2600).contains(n)), "{cards:?}");
+        // misread ballots assumed: at least as many ballots
+        let with_errors = card_level_estimates(&status, 0.01).unwrap();
+        assert!(with_errors.iter().zip(&cards).all(|(e, c)| e >= c), "{with_errors:?}");
+        let before_manifest = evaluate(&election, None, "d1", &steps[..1]).unwrap();
+        assert!(card_level_estimates(&before_manifest, 0.0).is_err());
     }
 
     #[test]

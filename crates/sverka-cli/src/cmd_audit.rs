@@ -8,12 +8,19 @@
 //! - `seed DIR --audit ID --seed DIGITS`: commits the public seed (after the manifest);
 //! - `draw DIR --audit ID [--sample-size N]`: the next round's draws from the seed;
 //! - `record DIR --audit ID --station S --votes OPT=N,… --invalid N`: one station's hand count;
+//!   `record DIR --audit ID --batch FILE.csv`: many stations' hand counts in one call (docs/formats.md
+//!   §7.7), each its own signed `hand_count` entry; the whole file is checked first and nothing is
+//!   recorded if any line is wrong (every wrong line is named with its number);
+//! - `sheet DIR --audit ID`: the tally sheet for `record --batch`, one empty row per station to count;
 //! - `correct DIR --audit ID --station S --votes OPT=N,… --invalid N --reason TEXT`: a new hand
 //!   count of a station already counted (the old one stays in the log; the risk is recomputed);
 //! - `risk DIR --audit ID`: states each assertion's risk and the decision (confirmed, escalate,
 //!   full hand count) as a log entry, once the stage allows one; `sverka verify` recomputes it;
 //! - `status DIR --audit ID [--format text|json]`: what to count next, each assertion's risk,
-//!   confirmed or escalate.
+//!   confirmed or escalate;
+//! - `estimate DIR --audit ID`: what the audit costs once the manifest is in: per assertion the
+//!   batch-level draws and the ballots a card-level comparison audit would compare, and the
+//!   stations and ballots the first batch-level round is expected to hand-count.
 //!
 //! Each step is signed with `--admin KEYFILE` and imported into DIR through the store's admission
 //! (the same rules as `POST /api/v1/submissions`), or written to `--out FILE` for `sverka import`.
@@ -50,14 +57,18 @@ enum Command {
     Seed(SeedArgs),
     /// Draw the next round of stations from the seed and the manifest
     Draw(DrawArgs),
-    /// Record the hand count of a sampled station
+    /// Record the hand count of a sampled station, or of many from a CSV file (--batch)
     Record(RecordArgs),
+    /// Print the CSV tally sheet for `record --batch`: the header and a row per station to count
+    Sheet(SheetArgs),
     /// Correct a recorded hand count (the old count stays in the log), with the reason
     Correct(CorrectArgs),
     /// State each assertion's risk and the decision in the log (verified by `sverka verify`)
     Risk(StepArgs),
     /// What to count next, each assertion's risk, confirmed or escalate
     Status(StatusArgs),
+    /// The cost of the audit: batch-level draws, stations and ballots, against a card-level audit
+    Estimate(EstimateArgs),
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -126,6 +137,25 @@ struct RecordArgs {
     #[command(flatten)]
     step: StepArgs,
     /// The station counted
+    #[arg(long, required_unless_present = "batch")]
+    station: Option<String>,
+    /// Ballots per option, OPTION=N separated by commas (every option, "against_all" included)
+    #[arg(long, value_delimiter = ',', required_unless_present = "batch")]
+    votes: Vec<String>,
+    /// Invalid and blank ballots
+    #[arg(long, required_unless_present = "batch")]
+    invalid: Option<u64>,
+    /// A CSV file of hand counts, one station a line (header: station, every option, invalid;
+    /// `sverka audit sheet` prints it); every line is checked before anything is recorded
+    #[arg(long, conflicts_with_all = ["station", "votes", "invalid"])]
+    batch: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct CorrectArgs {
+    #[command(flatten)]
+    step: StepArgs,
+    /// The station counted again
     #[arg(long)]
     station: String,
     /// Ballots per option, OPTION=N separated by commas (every option, "against_all" included)
@@ -134,15 +164,30 @@ struct RecordArgs {
     /// Invalid and blank ballots
     #[arg(long)]
     invalid: u64,
-}
-
-#[derive(clap::Args)]
-struct CorrectArgs {
-    #[command(flatten)]
-    record: RecordArgs,
     /// Why the count is corrected, e.g. "ballots of a second box found, board decision 7"
     #[arg(long)]
     reason: String,
+}
+
+#[derive(clap::Args)]
+struct EstimateArgs {
+    /// The data directory
+    dir: PathBuf,
+    /// The audit's id
+    #[arg(long)]
+    audit: String,
+    /// The card-level estimate's assumed rate of one-vote overstatements (ballots misread)
+    #[arg(long, default_value_t = 0.001)]
+    overstatement_rate: f64,
+}
+
+#[derive(clap::Args)]
+struct SheetArgs {
+    /// The data directory
+    dir: PathBuf,
+    /// The audit's id
+    #[arg(long)]
+    audit: String,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -169,9 +214,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Seed(args) => seed(args),
         Command::Draw(args) => draw(args),
         Command::Record(args) => record(args),
+        Command::Sheet(args) => sheet(args),
         Command::Correct(args) => correct(args),
         Command::Risk(args) => risk(args),
         Command::Status(args) => status(args),
+        Command::Estimate(args) => estimate(args),
     }
 }
 
@@ -223,8 +270,13 @@ fn audit_status(store: &Store, audit: &str) -> anyhow::Result<AuditStatus> {
     Ok(workflow::evaluate(election, reported.as_ref().map(|r| r.tally()), audit, &steps)?)
 }
 
-/// Signs `step` with the admin key and imports it into the store (or writes it to `--out`).
-fn submit(store: &Store, args: &StepArgs, step: AuditStep) -> anyhow::Result<ExitCode> {
+/// Signs each of `steps` with the admin key, with consecutive sequence numbers from `--seq` (or
+/// one above the key's last in the log): the submissions' bytes.
+fn sign_steps(
+    store: &Store,
+    args: &StepArgs,
+    steps: Vec<AuditStep>,
+) -> anyhow::Result<Vec<Vec<u8>>> {
     let key = read_private_key(&args.admin)?;
     let signer = match &args.admin_id {
         Some(id) => id.clone(),
@@ -235,30 +287,51 @@ fn submit(store: &Store, args: &StepArgs, step: AuditStep) -> anyhow::Result<Exi
             .map(str::to_string)
             .with_context(|| format!("{}: give --admin-id", args.admin.display()))?,
     };
-    let seq = match args.seq {
+    let first = match args.seq {
         Some(seq) => seq,
         None => log_steps(store, &signer)?.1.map_or(1, |last| last + 1),
     };
+    let election = store.election().id.clone();
+    Ok(steps
+        .into_iter()
+        .zip(first..)
+        .map(|(step, seq)| {
+            let payload = Payload {
+                v: FORMAT_VERSION,
+                election: election.clone(),
+                signer: signer.clone(),
+                seq,
+                time: None,
+                body: Body::Audit(step),
+            };
+            payload.sign(&key).to_bytes()
+        })
+        .collect())
+}
+
+/// Writes submissions to a new file, one a line, for `sverka import`.
+fn write_out(out: &Path, submissions: &[Vec<u8>]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    let file = options
+        .open(out)
+        .with_context(|| format!("creating {} (never overwritten)", out.display()))?;
+    let mut file = std::io::BufWriter::new(file);
+    for bytes in submissions {
+        file.write_all(bytes)
+            .and_then(|()| file.write_all(b"\n"))
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
+    file.flush().with_context(|| format!("writing {}", out.display()))
+}
+
+/// Signs `step` with the admin key and imports it into the store (or writes it to `--out`).
+fn submit(store: &Store, args: &StepArgs, step: AuditStep) -> anyhow::Result<ExitCode> {
     let name = step.name();
-    let payload = Payload {
-        v: FORMAT_VERSION,
-        election: store.election().id.clone(),
-        signer,
-        seq,
-        time: None,
-        body: Body::Audit(step),
-    };
-    let bytes = payload.sign(&key).to_bytes();
+    let bytes = sign_steps(store, args, vec![step])?.pop().expect("one step signed");
     if let Some(out) = &args.out {
-        let mut line = bytes;
-        line.push(b'\n');
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        use std::io::Write;
-        let mut file = options
-            .open(out)
-            .with_context(|| format!("creating {} (never overwritten)", out.display()))?;
-        file.write_all(&line).with_context(|| format!("writing {}", out.display()))?;
+        write_out(out, std::slice::from_ref(&bytes))?;
         println!("wrote {} (audit {name}; ingest it with `sverka import`)", out.display());
         return Ok(ExitCode::SUCCESS);
     }
@@ -338,9 +411,9 @@ fn draw(args: DrawArgs) -> anyhow::Result<ExitCode> {
     submit(&store, &args.step, AuditStep::Draw(draw))
 }
 
-fn parse_votes(args: &RecordArgs) -> anyhow::Result<BTreeMap<String, u64>> {
+fn parse_votes(items: &[String]) -> anyhow::Result<BTreeMap<String, u64>> {
     let mut votes = BTreeMap::new();
-    for item in &args.votes {
+    for item in items {
         let Some((option, n)) = item.split_once('=') else {
             bail!("--votes {item:?}: write OPTION=N, e.g. party-a=120");
         };
@@ -354,27 +427,120 @@ fn parse_votes(args: &RecordArgs) -> anyhow::Result<BTreeMap<String, u64>> {
 }
 
 fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
+    if let Some(batch) = &args.batch {
+        return record_batch(&args.step, batch);
+    }
+    let (Some(station), Some(invalid)) = (args.station, args.invalid) else {
+        bail!("give --station, --votes and --invalid, or --batch FILE");
+    };
     let store = open(&args.step.dir)?;
     let step = AuditStep::HandCount(HandCount {
         audit: args.step.audit.clone(),
-        votes: parse_votes(&args)?,
-        station: args.station,
-        invalid: args.invalid,
+        votes: parse_votes(&args.votes)?,
+        station,
+        invalid,
     });
     submit(&store, &args.step, step)
 }
 
+/// `record --batch FILE`: checks every line of the CSV against the audit (the sample, what is
+/// counted already, the contest's options), reports every wrong line and records nothing, or
+/// signs one `hand_count` per line and submits them together.
+fn record_batch(args: &StepArgs, path: &Path) -> anyhow::Result<ExitCode> {
+    let store = open(&args.dir)?;
+    let status = audit_status(&store, &args.audit)?;
+    let Some(manifest) = &status.manifest else {
+        bail!("audit {:?} has no sample yet: {}", args.audit, stage_text(&status.stage));
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let counts = match batch::parse(&text, &manifest.options, &status) {
+        Ok(counts) => counts,
+        Err(errors) => {
+            for error in errors.iter().take(100) {
+                eprintln!("{}:{error}", path.display());
+            }
+            if errors.len() > 100 {
+                eprintln!("… and {} more", errors.len() - 100);
+            }
+            eprintln!(
+                "sverka audit record: {} wrong line(s) in {}; nothing was recorded",
+                errors.iter().map(|e| e.line).collect::<std::collections::BTreeSet<_>>().len(),
+                path.display()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let lines: Vec<usize> = counts.iter().map(|(line, _)| *line).collect();
+    let steps: Vec<AuditStep> = counts
+        .into_iter()
+        .map(|(_, (station, votes, invalid))| {
+            AuditStep::HandCount(HandCount { audit: args.audit.clone(), station, votes, invalid })
+        })
+        .collect();
+    let submissions = sign_steps(&store, args, steps)?;
+    if let Some(out) = &args.out {
+        write_out(out, &submissions)?;
+        println!(
+            "wrote {} ({} hand counts of audit {}; ingest it with `sverka import`)",
+            out.display(),
+            submissions.len(),
+            args.audit
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let n = submissions.len();
+    let answers = store.submit_batch(submissions);
+    let mut first_last: Option<(u64, u64)> = None;
+    let mut refused = 0;
+    for (answer, line) in answers.into_iter().zip(&lines) {
+        match answer {
+            Ok(receipt) => {
+                let (first, _) = first_last.unwrap_or((receipt.index, receipt.index));
+                first_last = Some((first.min(receipt.index), receipt.index));
+            }
+            Err(SubmitError::Rejected(rejection)) => {
+                refused += 1;
+                eprintln!(
+                    "{}:{line}: refused (kept in the quarantine): {rejection}",
+                    path.display()
+                );
+            }
+            Err(SubmitError::Store(error)) => {
+                return Err(error).context(format!("storing the hand count of line {line}"));
+            }
+        }
+    }
+    store.checkpoint_now().context("signing the checkpoint")?;
+    if let Some((first, last)) = first_last {
+        println!(
+            "audit hand_count: {} of {n} recorded, entries {first} to {last} of the log",
+            n - refused
+        );
+    }
+    Ok(if refused == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn sheet(args: SheetArgs) -> anyhow::Result<ExitCode> {
+    let store = open(&args.dir)?;
+    let status = audit_status(&store, &args.audit)?;
+    let Some(manifest) = &status.manifest else {
+        bail!("audit {:?} has no sample yet: {}", args.audit, stage_text(&status.stage));
+    };
+    print!("{}", batch::sheet(&manifest.options, &status));
+    Ok(ExitCode::SUCCESS)
+}
+
 fn correct(args: CorrectArgs) -> anyhow::Result<ExitCode> {
-    let record = args.record;
-    let store = open(&record.step.dir)?;
+    let store = open(&args.step.dir)?;
     let step = AuditStep::HandCountCorrection(HandCountCorrection {
-        audit: record.step.audit.clone(),
-        votes: parse_votes(&record)?,
-        station: record.station,
-        invalid: record.invalid,
+        audit: args.step.audit.clone(),
+        votes: parse_votes(&args.votes)?,
+        station: args.station,
+        invalid: args.invalid,
         reason: args.reason,
     });
-    submit(&store, &record.step, step)
+    submit(&store, &args.step, step)
 }
 
 fn risk(args: StepArgs) -> anyhow::Result<ExitCode> {
@@ -399,6 +565,57 @@ fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         Format::Text => print!("{}", status_text(&status)),
         Format::Json => println!("{}", serde_json::to_string_pretty(&status_json(&status))?),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn estimate(args: EstimateArgs) -> anyhow::Result<ExitCode> {
+    let store = open(&args.dir)?;
+    let status = audit_status(&store, &args.audit)?;
+    let Some(manifest) = &status.manifest else {
+        bail!("audit {:?} has no manifest yet: {}", args.audit, stage_text(&status.stage));
+    };
+    if !(0.0..1.0).contains(&args.overstatement_rate) {
+        bail!("--overstatement-rate {}: give a share in [0, 1)", args.overstatement_rate);
+    }
+    let cards = workflow::card_level_estimates(&status, args.overstatement_rate)?;
+    let ballots = manifest.ballots();
+    let draws = status.assertions.iter().map(|a| a.estimated_draws).max().unwrap_or(0);
+    // expected distinct stations and their ballots after `draws` draws with probability n_p / N
+    let (mut stations, mut counted) = (0.0, 0.0);
+    for row in &manifest.rows {
+        let hit = 1.0 - (1.0 - row.ballots as f64 / ballots as f64).powf(draws as f64);
+        stations += hit;
+        counted += hit * row.ballots as f64;
+    }
+    println!(
+        "audit {} of contest {} at risk limit {}: {} stations, {ballots} ballots on the manifest",
+        status.audit,
+        status.contest,
+        status.risk_limit,
+        manifest.rows.len()
+    );
+    println!(
+        "batch level (stations as batches): round 1 is {draws} draws, expected to hand-count \
+         {stations:.0} stations and {counted:.0} ballots ({:.1}% of the ballots), if no count differs",
+        100.0 * counted / ballots as f64
+    );
+    let card = cards.iter().copied().max().unwrap_or(0);
+    println!(
+        "card level (each sampled ballot against its cast vote record, one-vote overstatement \
+         rate {}): {card} ballots ({:.2}% of the ballots)",
+        args.overstatement_rate,
+        100.0 * card as f64 / ballots as f64
+    );
+    println!(
+        "per assertion (smallest margin first): margin, batch-level draws, card-level ballots"
+    );
+    let mut rows: Vec<(usize, f64)> =
+        status.assertions.iter().enumerate().map(|(i, a)| (i, a.margin)).collect();
+    rows.sort_by(|a, b| a.1.total_cmp(&b.1));
+    for (i, margin) in rows {
+        let a = &status.assertions[i];
+        println!("  {margin:.6} {:>7} {:>9}  {}", a.estimated_draws, cards[i], a.claim);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -455,6 +672,16 @@ fn status_text(status: &AuditStatus) -> String {
             c.station, c.entry, c.replaces, c.old.0, c.old.1, c.new.0, c.new.1, c.reason
         ));
     }
+    for d in &status.differences {
+        let lines: Vec<String> =
+            d.lines.iter().map(|(line, r, h)| format!("{line} {r} -> {h}")).collect();
+        out.push_str(&format!(
+            "hand count of station {} (entry {}) differs from the reported count: {}\n",
+            d.station,
+            d.entry,
+            lines.join(", ")
+        ));
+    }
     for (entry, stated) in &status.statements {
         out.push_str(&format!(
             "stated in entry {entry}: round {}, decision {:?}\n",
@@ -504,6 +731,12 @@ pub fn status_json(status: &AuditStatus) -> serde_json::Value {
             "old": {"votes": c.old.0, "invalid": c.old.1},
             "new": {"votes": c.new.0, "invalid": c.new.1},
             "reason": c.reason,
+        })).collect::<Vec<_>>(),
+        "differences": status.differences.iter().map(|d| serde_json::json!({
+            "station": d.station, "entry": d.entry,
+            "lines": d.lines.iter().map(|(line, reported, hand)| serde_json::json!({
+                "line": line, "reported": reported, "hand": hand,
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "statements": status.statements.iter().map(|(entry, r)| serde_json::json!({
             "entry": entry, "round": r.round, "risks": r.risks, "decision": r.decision,
@@ -618,4 +851,226 @@ where
         checked.hand_counts,
         checked.statements
     ))
+}
+
+/// The hand-count CSV of `sverka audit record --batch` and `sverka audit sheet` (docs/formats.md
+/// §7.7): a header naming `station`, every vote option of the contest (`against_all` included)
+/// and `invalid`, in any order; then one line per station. Blank lines and lines starting with
+/// `#` are skipped; fields are not quoted (ids and counts need no quotes).
+mod batch {
+    use std::collections::{BTreeMap, HashMap};
+    use std::fmt;
+
+    use sverka_audit::workflow::AuditStatus;
+
+    /// One wrong line of the file: its number (1-based) and what is wrong.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct LineError {
+        pub line: usize,
+        pub message: String,
+    }
+
+    impl fmt::Display for LineError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{}: {}", self.line, self.message)
+        }
+    }
+
+    /// One station's hand count: station, votes per option, invalid ballots.
+    pub type Count = (String, BTreeMap<String, u64>, u64);
+
+    /// The stations of the sample not counted yet, in draw order.
+    fn to_count(status: &AuditStatus) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for (station, counted) in &status.draws {
+            if !counted && !out.contains(&station.as_str()) {
+                out.push(station);
+            }
+        }
+        out
+    }
+
+    /// The first line of a tally sheet: the format's name and version (a comment to the parser).
+    pub const VERSION_LINE: &str = "# sverka-hand-counts/v1";
+
+    /// The tally sheet: the version line, the header and one empty row per station still to
+    /// count, in draw order.
+    pub fn sheet(options: &[String], status: &AuditStatus) -> String {
+        let mut out = format!("{VERSION_LINE}\nstation,{},invalid\n", options.join(","));
+        for station in to_count(status) {
+            out.push_str(station);
+            out.push_str(&",".repeat(options.len() + 1));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Every line's hand count, or every wrong line.
+    pub fn parse(
+        text: &str,
+        options: &[String],
+        status: &AuditStatus,
+    ) -> Result<Vec<(usize, Count)>, Vec<LineError>> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.starts_with("# sverka-hand-counts/") && line != VERSION_LINE {
+                return Err(vec![LineError {
+                    line: i + 1,
+                    message: format!("{line:?}: this sverka reads {:?}", &VERSION_LINE[2..]),
+                }]);
+            }
+        }
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim()))
+            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
+        let Some((header_line, header)) = lines.next() else {
+            return Err(vec![LineError { line: 1, message: "the file is empty".into() }]);
+        };
+        let columns = header_columns(header_line, header, options, &status.contest)?;
+        let open = to_count(status);
+        let mut errors = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut counts = Vec::new();
+        for (line, text) in lines {
+            let mut error = |message: String| errors.push(LineError { line, message });
+            match parse_row(text, &columns) {
+                Err(messages) => messages.into_iter().for_each(&mut error),
+                Ok((station, votes, invalid)) => {
+                    if let Some(first) = seen.insert(station.clone(), line) {
+                        error(format!("station {station:?} is also on line {first}"));
+                    } else if let Some(entry) = status.hand_counts.get(&station) {
+                        error(format!(
+                            "station {station:?} is already counted (entry {entry}); a new count \
+                             of it is a correction: sverka audit correct"
+                        ));
+                    } else if !open.contains(&station.as_str()) {
+                        error(format!(
+                            "station {station:?} is not in the sample of audit {:?} ({} stations \
+                             to count: sverka audit sheet lists them)",
+                            status.audit,
+                            open.len()
+                        ));
+                    } else {
+                        counts.push((line, (station, votes, invalid)));
+                    }
+                }
+            }
+        }
+        if counts.is_empty() && errors.is_empty() {
+            errors.push(LineError {
+                line: header_line,
+                message: "no hand count follows the header".into(),
+            });
+        }
+        if errors.is_empty() {
+            Ok(counts)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// What each column of the header is.
+    #[derive(Clone)]
+    enum Column {
+        Station,
+        Option(String),
+        Invalid,
+    }
+
+    fn header_columns(
+        line: usize,
+        header: &str,
+        options: &[String],
+        contest: &str,
+    ) -> Result<Vec<Column>, Vec<LineError>> {
+        let mut errors = Vec::new();
+        let mut columns = Vec::new();
+        let names: Vec<&str> = header.split(',').map(str::trim).collect();
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                errors.push(format!("column {name:?} is named twice"));
+            }
+            columns.push(match *name {
+                "station" => Column::Station,
+                "invalid" => Column::Invalid,
+                option if options.iter().any(|o| o == option) => Column::Option(option.into()),
+                other => {
+                    errors.push(format!(
+                        "column {other:?} is not station, invalid or a vote option of contest \
+                         {contest:?} ({})",
+                        options.join(", ")
+                    ));
+                    Column::Invalid
+                }
+            });
+        }
+        let wanted = ["station"].into_iter().chain(options.iter().map(String::as_str));
+        for name in wanted.chain(["invalid"]) {
+            if !names.contains(&name) {
+                errors.push(format!("the header has no column {name:?}"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(columns)
+        } else {
+            Err(errors.into_iter().map(|message| LineError { line, message }).collect())
+        }
+    }
+
+    /// One line's count, or everything wrong with it.
+    fn parse_row(text: &str, columns: &[Column]) -> Result<Count, Vec<String>> {
+        if text.contains('"') {
+            return Err(vec![
+                "quoted fields are not read: write ids and counts without quotes".to_string()
+            ]);
+        }
+        let fields: Vec<&str> = text.split(',').map(str::trim).collect();
+        if fields.len() != columns.len() {
+            return Err(vec![format!(
+                "{} fields, but the header has {} columns",
+                fields.len(),
+                columns.len()
+            )]);
+        }
+        let mut errors = Vec::new();
+        let (mut station, mut votes, mut invalid) = (String::new(), BTreeMap::new(), 0);
+        for (field, column) in fields.iter().zip(columns) {
+            let name = match column {
+                Column::Station => {
+                    if field.is_empty() {
+                        errors.push("the station is empty".to_string());
+                    }
+                    station = field.to_string();
+                    continue;
+                }
+                Column::Option(option) => option.as_str(),
+                Column::Invalid => "invalid",
+            };
+            let n = match field.parse::<u64>() {
+                Ok(n) => n,
+                Err(_) if field.is_empty() => {
+                    errors.push(format!("column {name:?} is empty"));
+                    continue;
+                }
+                Err(_) => {
+                    errors.push(format!("column {name:?}: {field:?} is not a whole number"));
+                    continue;
+                }
+            };
+            match column {
+                Column::Option(option) => {
+                    votes.insert(option.clone(), n);
+                }
+                _ => invalid = n,
+            }
+        }
+        if errors.is_empty() {
+            Ok((station, votes, invalid))
+        } else {
+            Err(errors)
+        }
+    }
 }

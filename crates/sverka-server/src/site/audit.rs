@@ -90,6 +90,27 @@ fn t(lang: Lang, key: &str) -> &'static str {
         "round" => ["Тур", "Тур", "Round"],
         "decision" => ["Чечим", "Решение", "Decision"],
         "largest" => ["Эң чоң тобокелдик", "Наибольший риск", "Largest risk"],
+        "steps" => ["Журналдагы кадамдар", "Шаги в журнале", "Steps in the log"],
+        "step" => ["Кадам", "Шаг", "Step"],
+        "details" => ["Маалымат", "Сведения", "Details"],
+        "k_define" => ["аудит аныкталды", "аудит определён", "audit defined"],
+        "k_manifest" => ["манифест бекитилди", "манифест зафиксирован", "manifest committed"],
+        "k_seed" => ["урук бекитилди", "зерно зафиксировано", "seed committed"],
+        "k_draw" => ["тандоо", "выборка", "draw"],
+        "k_hand" => ["кол менен эсептөөлөр", "ручные подсчёты", "hand counts"],
+        "k_correction" => ["оңдоо", "исправление", "correction"],
+        "k_risk" => ["тобокелдик жана чечим", "риск и решение", "risk and decision"],
+        "stations" => ["участок", "участков", "stations"],
+        "ballots" => ["бюллетень", "бюллетеней", "ballots"],
+        "as_of" => ["журналдын өлчөмү", "размер журнала", "as of log size"],
+        "reported" => ["Билдирилген", "Заявлено", "Reported"],
+        "hand" => ["Кол менен", "Вручную", "By hand"],
+        "line" => ["Сап", "Строка", "Line"],
+        "differences" => [
+            "Билдирилген эсептен айырмаланган кол менен эсептөөлөр",
+            "Ручные подсчёты, отличающиеся от заявленного результата",
+            "Hand counts that differ from the reported count",
+        ],
         _ => ["", "", ""],
     };
     match lang.code() {
@@ -252,6 +273,8 @@ fn render_status(body: &mut String, status: &AuditStatus, lang: Lang) {
             esc(t(lang, "counted"))
         );
     }
+    render_steps(body, status, lang);
+    render_differences(body, status, lang);
     render_corrections(body, status, lang);
     render_statements(body, status, lang);
     if status.assertions.is_empty() {
@@ -272,6 +295,133 @@ fn render_status(body: &mut String, status: &AuditStatus, lang: Lang) {
             a.p_value,
             esc(verdict)
         );
+    }
+    body.push_str("</tbody></table>");
+}
+
+/// Every step of the audit in the log with its entry; consecutive hand counts share one row.
+fn render_steps(body: &mut String, status: &AuditStatus, lang: Lang) {
+    if status.log.is_empty() {
+        return;
+    }
+    let _ = write!(
+        body,
+        "<h3>{}</h3><table class=\"steps\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr>\
+         </thead><tbody>",
+        esc(t(lang, "steps")),
+        esc(t(lang, "entry")),
+        esc(t(lang, "step")),
+        esc(t(lang, "details")),
+    );
+    let mut row = |class: &str, entries: String, kind: &str, details: String| {
+        let _ = write!(
+            body,
+            "<tr class=\"step-{class}\"><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&entries),
+            esc(t(lang, kind)),
+            esc(&details)
+        );
+    };
+    let mut i = 0;
+    while i < status.log.len() {
+        let (entry, step) = &status.log[i];
+        match step {
+            AuditStep::Define(d) => {
+                let view = match d.reported {
+                    sverka_model::audit::ReportedView::Official => "official",
+                    sverka_model::audit::ReportedView::Preliminary => "preliminary",
+                };
+                let details = format!(
+                    "{}: {} · {}: {} · {view}",
+                    t(lang, "contest"),
+                    d.contest,
+                    t(lang, "risk_limit"),
+                    d.risk_limit
+                );
+                row("define", entry.to_string(), "k_define", details);
+            }
+            AuditStep::Manifest(m) => {
+                let details = format!(
+                    "{} {} · {} {} · {} {} · sha256 {}",
+                    m.stations,
+                    t(lang, "stations"),
+                    m.ballots,
+                    t(lang, "ballots"),
+                    t(lang, "as_of"),
+                    m.as_of,
+                    m.manifest_sha256
+                );
+                row("manifest", entry.to_string(), "k_manifest", details);
+            }
+            AuditStep::Seed(s) => row("seed", entry.to_string(), "k_seed", s.seed.clone()),
+            AuditStep::Draw(d) => {
+                let details = format!(
+                    "{} {} · {}: +{} → {}",
+                    t(lang, "round"),
+                    d.round,
+                    t(lang, "draws"),
+                    d.draws.len(),
+                    d.sample_size,
+                );
+                row("draw", entry.to_string(), "k_draw", details);
+            }
+            AuditStep::HandCount(_) => {
+                let first = *entry;
+                let mut last = first;
+                let mut n = 0;
+                while let Some((e, AuditStep::HandCount(_))) = status.log.get(i) {
+                    (last, n, i) = (*e, n + 1, i + 1);
+                }
+                let entries = if n == 1 { first.to_string() } else { format!("{first}–{last}") };
+                row("hand_count", entries, "k_hand", format!("{n} {}", t(lang, "stations")));
+                continue;
+            }
+            AuditStep::HandCountCorrection(c) => {
+                let details = format!("{}: {} · {}", t(lang, "station"), c.station, c.reason);
+                row("correction", entry.to_string(), "k_correction", details);
+            }
+            AuditStep::Risk(r) => {
+                let decision = match r.decision {
+                    AuditDecision::Confirmed => "confirmed",
+                    AuditDecision::Escalate => "escalate",
+                    AuditDecision::FullHandCount => "full_hand_count",
+                };
+                let details = format!("{} {} · {decision}", t(lang, "round"), r.round);
+                row("risk", entry.to_string(), "k_risk", details);
+            }
+        }
+        i += 1;
+    }
+    body.push_str("</tbody></table>");
+}
+
+/// The hand counts that differ from the station's reported count, line by line.
+fn render_differences(body: &mut String, status: &AuditStatus, lang: Lang) {
+    if status.differences.is_empty() {
+        return;
+    }
+    let _ = write!(
+        body,
+        "<h3>{}</h3><table class=\"differences\"><thead><tr><th>{}</th><th>{}</th><th>{}</th>\
+         <th>{}</th><th>{}</th></tr></thead><tbody>",
+        esc(t(lang, "differences")),
+        esc(t(lang, "station")),
+        esc(t(lang, "entry")),
+        esc(t(lang, "line")),
+        esc(t(lang, "reported")),
+        esc(t(lang, "hand")),
+    );
+    for d in &status.differences {
+        for (line, reported, hand) in &d.lines {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{reported}\
+                 </td><td class=\"num\">{hand}</td></tr>",
+                esc(&d.station),
+                d.entry,
+                esc(line),
+            );
+        }
     }
     body.push_str("</tbody></table>");
 }
