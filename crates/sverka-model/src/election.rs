@@ -399,11 +399,13 @@ mod tree {
     const DATETIME: &str = "$__toml_private_datetime";
 
     /// A TOML value and where it was written.
+    #[derive(Debug, PartialEq)]
     pub(super) struct Node {
         pub span: Range<usize>,
         pub value: Value,
     }
 
+    #[derive(Debug, PartialEq)]
     pub(super) enum Value {
         String(String),
         Integer(i64),
@@ -417,6 +419,7 @@ mod tree {
     }
 
     /// A key of a table and where it was written.
+    #[derive(Debug, PartialEq)]
     pub(super) struct Key {
         pub span: Range<usize>,
         pub name: String,
@@ -573,6 +576,323 @@ mod tree {
 }
 
 use tree::{Node, Value};
+
+// ---------------------------------------------------------------------------------------------
+// The many small tables, read without the `toml` crate
+
+/// The `[[stations]]` and `[[keys]]` tables of a large definition, read by hand.
+///
+/// A million-station definition is two million small tables of `key = value` lines. Read through
+/// `toml` (whose `toml_edit` document keeps every token's decor and span) into the located tree,
+/// they took about 50 s and 6 GB. When every such table is written plainly — bare keys, basic
+/// strings with TOML 1.0 escapes, decimal integers, `true`/`false`, comments, blank lines — they
+/// are cut out of the text, the rest is read by `toml`, and each cut table becomes a located
+/// [`Node`] (exactly the node `toml` would have given: header, key and value spans, values) only
+/// when it is validated, then dropped. Anything else — a multi-line string anywhere, a literal
+/// string, a float, an inline table, a dotted or quoted key, a `[[stations]]` inside an array —
+/// makes [`split`] return `None`, and the whole file is read by `toml` as before, so a file means
+/// the same and gets the same messages either way (tests in `tests/definitions.rs` and below).
+mod cut {
+    use std::ops::Range;
+
+    use super::tree::{Key, Node, Value};
+
+    /// The arrays of tables this reader cuts out.
+    pub(super) const CUT: [&str; 2] = ["stations", "keys"];
+
+    /// A definition with its plain `[[stations]]` and `[[keys]]` tables cut out.
+    pub(super) struct Split {
+        /// The text without the cut tables, for `toml`.
+        pub rest: String,
+        /// `(offset in rest, offset in the file)` where each stretch of `rest` starts.
+        pub segments: Vec<(usize, usize)>,
+        /// The cut tables of `stations` and `keys` (in [`CUT`] order), as byte ranges of the file
+        /// from the header's `[[` to the end of the table's last line.
+        pub tables: [Vec<Range<usize>>; 2],
+    }
+
+    impl Split {
+        /// Moves every span of a node read from `rest` to where it is in the file.
+        pub fn relocate(&self, node: &mut Node) {
+            node.span = self.span(node.span.clone());
+            match &mut node.value {
+                Value::Array(items) => items.iter_mut().for_each(|item| self.relocate(item)),
+                Value::Table(entries) => {
+                    for (key, value) in entries {
+                        key.span = self.span(key.span.clone());
+                        self.relocate(value);
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        pub fn span(&self, span: Range<usize>) -> Range<usize> {
+            let start = self.offset(span.start);
+            let end = if span.end > span.start { self.offset(span.end - 1) + 1 } else { start };
+            start..end
+        }
+
+        fn offset(&self, in_rest: usize) -> usize {
+            let i = self.segments.partition_point(|&(r, _)| r <= in_rest).saturating_sub(1);
+            let (r, o) = self.segments.get(i).copied().unwrap_or((0, 0));
+            o + (in_rest - r)
+        }
+    }
+
+    /// Cuts the plain `[[stations]]` and `[[keys]]` tables out of `text`; `None` when there are
+    /// none or when anything in the file is outside what this reader knows to read exactly.
+    pub(super) fn split(text: &str) -> Option<Split> {
+        if text.contains("\"\"\"") || text.contains("'''") {
+            return None;
+        }
+        let mut split =
+            Split { rest: String::new(), segments: Vec::new(), tables: [Vec::new(), Vec::new()] };
+        let mut depth = 0usize; // `[` of multi-line arrays still open in the kept text
+        let mut kept_from = 0; // where the stretch being kept started
+        let mut table: Option<(usize, usize)> = None; // the cut table being read: (array, start)
+        let mut keys: Vec<&str> = Vec::new(); // its keys so far
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let start = offset;
+            offset += line.len();
+            let trimmed = line.trim_start_matches([' ', '\t']);
+            let header = start + (line.len() - trimmed.len());
+            if let Some((which, table_start)) = table {
+                if !trimmed.starts_with('[') {
+                    plain_line(line, &mut keys)?;
+                    continue;
+                }
+                split.tables[which].push(table_start..start);
+                table = None;
+                kept_from = start;
+            }
+            if depth == 0 && trimmed.starts_with('[') {
+                if let Some(which) = cut_header(trimmed) {
+                    keep(&mut split, text, kept_from..start);
+                    table = Some((which, header));
+                    keys.clear();
+                    continue;
+                }
+            }
+            depth = bracket_depth(line, depth)?;
+        }
+        match table {
+            Some((which, table_start)) => split.tables[which].push(table_start..text.len()),
+            None => keep(&mut split, text, kept_from..text.len()),
+        }
+        if split.tables.iter().all(Vec::is_empty) || depth != 0 {
+            return None;
+        }
+        Some(split)
+    }
+
+    fn keep(split: &mut Split, text: &str, range: Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        split.segments.push((split.rest.len(), range.start));
+        split.rest.push_str(&text[range]);
+    }
+
+    /// Which cut array a header line opens: exactly `[[stations]]` or `[[keys]]`, then spaces
+    /// and a comment at most.
+    fn cut_header(trimmed: &str) -> Option<usize> {
+        CUT.iter().position(|name| {
+            trimmed
+                .strip_prefix("[[")
+                .and_then(|t| t.strip_prefix(name))
+                .and_then(|t| t.strip_prefix("]]"))
+                .is_some_and(|t| line_end(t.as_bytes(), 0).is_some())
+        })
+    }
+
+    /// Checks one body line of a cut table (blank, comment, or `key = value` with a key not
+    /// written before in the table).
+    fn plain_line<'t>(line: &'t str, keys: &mut Vec<&'t str>) -> Option<()> {
+        let bytes = line.as_bytes();
+        let at = skip_spaces(bytes, 0);
+        if line_end(bytes, at).is_some() {
+            return Some(());
+        }
+        let mut key = 0..0;
+        key_value(bytes, at, &mut |k, _| key = k)?;
+        let key = &line[key];
+        if keys.contains(&key) {
+            return None;
+        }
+        keys.push(key);
+        Some(())
+    }
+
+    /// Reads `key = value` at `at`, handing the key's and the value's span (relative to `bytes`)
+    /// to `found`; returns the value.
+    fn key_value(
+        bytes: &[u8],
+        at: usize,
+        found: &mut dyn FnMut(Range<usize>, Range<usize>),
+    ) -> Option<Value> {
+        let key_end = at + bytes[at..].iter().take_while(|b| is_bare(**b)).count();
+        if key_end == at {
+            return None;
+        }
+        let eq = skip_spaces(bytes, key_end);
+        if bytes.get(eq) != Some(&b'=') {
+            return None;
+        }
+        let value_start = skip_spaces(bytes, eq + 1);
+        let (value, value_end) = value(bytes, value_start)?;
+        line_end(bytes, value_end)?;
+        found(at..key_end, value_start..value_end);
+        Some(value)
+    }
+
+    fn is_bare(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+    }
+
+    fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
+        while matches!(bytes.get(at), Some(b' ' | b'\t')) {
+            at += 1;
+        }
+        at
+    }
+
+    /// `Some` if from `at` there are only spaces, an optional comment and the line's end.
+    fn line_end(bytes: &[u8], at: usize) -> Option<()> {
+        let at = skip_spaces(bytes, at);
+        match &bytes[at..] {
+            [] | [b'\n'] | [b'\r', b'\n'] => Some(()),
+            [b'#', comment @ ..] => {
+                let comment = comment.strip_suffix(b"\n").unwrap_or(comment);
+                let comment = comment.strip_suffix(b"\r").unwrap_or(comment);
+                comment.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f)).then_some(())
+            }
+            _ => None,
+        }
+    }
+
+    /// A basic string, a decimal integer or a boolean at `at`, and where it ends.
+    fn value(bytes: &[u8], at: usize) -> Option<(Value, usize)> {
+        match bytes.get(at)? {
+            b'"' => basic_string(bytes, at + 1).map(|(s, end)| (Value::String(s), end)),
+            b't' if bytes[at..].starts_with(b"true") => Some((Value::Boolean(true), at + 4)),
+            b'f' if bytes[at..].starts_with(b"false") => Some((Value::Boolean(false), at + 5)),
+            b'-' | b'0'..=b'9' => {
+                let digits_from = at + usize::from(bytes[at] == b'-');
+                let digits = bytes[digits_from..].iter().take_while(|b| b.is_ascii_digit()).count();
+                let end = digits_from + digits;
+                let leading_zero = digits > 1 && bytes[digits_from] == b'0';
+                if digits == 0 || leading_zero {
+                    return None;
+                }
+                let text = std::str::from_utf8(&bytes[at..end]).ok()?;
+                Some((Value::Integer(text.parse().ok()?), end))
+            }
+            _ => None,
+        }
+    }
+
+    /// The rest of a basic string whose opening quote is just before `at` (TOML 1.0 §String:
+    /// escapes `\b \t \n \f \r \" \\ \uXXXX \UXXXXXXXX`, no control characters but tab).
+    fn basic_string(bytes: &[u8], mut at: usize) -> Option<(String, usize)> {
+        let mut out = String::new();
+        let mut plain_from = at;
+        loop {
+            match *bytes.get(at)? {
+                b'"' => {
+                    out.push_str(std::str::from_utf8(&bytes[plain_from..at]).ok()?);
+                    return Some((out, at + 1));
+                }
+                b'\\' => {
+                    out.push_str(std::str::from_utf8(&bytes[plain_from..at]).ok()?);
+                    let (ch, len) = escape(&bytes[at + 1..])?;
+                    out.push(ch);
+                    at += 1 + len;
+                    plain_from = at;
+                }
+                b if b == b'\t' || (b >= 0x20 && b != 0x7f) => at += 1,
+                _ => return None,
+            }
+        }
+    }
+
+    fn escape(bytes: &[u8]) -> Option<(char, usize)> {
+        let simple = match *bytes.first()? {
+            b'b' => '\u{8}',
+            b't' => '\t',
+            b'n' => '\n',
+            b'f' => '\u{c}',
+            b'r' => '\r',
+            b'"' => '"',
+            b'\\' => '\\',
+            b'u' => return hex_char(bytes.get(1..5)?).map(|c| (c, 5)),
+            b'U' => return hex_char(bytes.get(1..9)?).map(|c| (c, 9)),
+            _ => return None,
+        };
+        Some((simple, 1))
+    }
+
+    fn hex_char(digits: &[u8]) -> Option<char> {
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
+        char::from_u32(u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()?)
+    }
+
+    /// The depth of open `[` after a kept line (strings and comments skipped); `None` on a
+    /// string that does not end on its line.
+    fn bracket_depth(line: &str, mut depth: usize) -> Option<usize> {
+        let bytes = line.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            match bytes[at] {
+                b'#' => break,
+                b'"' => at = basic_string(bytes, at + 1)?.1,
+                b'\'' => at += 2 + bytes[at + 1..].iter().position(|&b| b == b'\'')?,
+                b'[' => {
+                    depth += 1;
+                    at += 1;
+                }
+                b']' => {
+                    depth = depth.saturating_sub(1);
+                    at += 1;
+                }
+                _ => at += 1,
+            }
+        }
+        Some(depth)
+    }
+
+    /// The located node of one cut table that [`split`] accepted, as `toml` gives it: the table
+    /// at its header, each key and value at its token.
+    pub(super) fn node(text: &str, table: &Range<usize>) -> Node {
+        let body = &text[table.clone()];
+        let header_end = body.find("]]").map_or(0, |i| i + 2);
+        let mut entries: Vec<(Key, Node)> = Vec::new();
+        let mut offset = table.start;
+        for (i, line) in body.split_inclusive('\n').enumerate() {
+            let start = offset;
+            offset += line.len();
+            if i == 0 {
+                continue; // the header
+            }
+            let bytes = line.as_bytes();
+            let at = skip_spaces(bytes, 0);
+            let mut spans = (0..0, 0..0);
+            // `split` checked every line: blank or a comment, or a `key = value` not seen before.
+            let Some(value) = key_value(bytes, at, &mut |k, v| spans = (k, v)) else { continue };
+            let (key, value_span) = spans;
+            let name = line[key.clone()].to_string();
+            let key = Key { span: start + key.start..start + key.end, name };
+            let value_span = start + value_span.start..start + value_span.end;
+            entries.push((key, Node { span: value_span, value }));
+        }
+        // `toml` spans a table from its header to the end of its last value.
+        let end = entries.last().map_or(table.start + header_end, |(_, value)| value.span.end);
+        Node { span: table.start..end, value: Value::Table(entries) }
+    }
+}
 
 /// A value read from the file and where it was written.
 #[derive(Clone, Debug)]
@@ -855,16 +1175,33 @@ impl Election {
     /// Parses and validates a definition; `file` names it in errors. Every problem found is
     /// reported, in the order of the file.
     pub fn from_toml(file: &str, text: &str) -> Result<Election, DefinitionErrors> {
+        Election::read(file, text, cut::split(text))
+    }
+
+    /// [`Election::from_toml`] reading the whole file with `toml`, for the tests that compare.
+    #[cfg(test)]
+    fn from_toml_whole(file: &str, text: &str) -> Result<Election, DefinitionErrors> {
+        Election::read(file, text, None)
+    }
+
+    fn read(
+        file: &str,
+        text: &str,
+        split: Option<cut::Split>,
+    ) -> Result<Election, DefinitionErrors> {
         let mut c = Collector { file, text, errors: Vec::new() };
-        let root = match tree::parse(text) {
-            Ok(root) => root,
-            Err(e) => {
-                let span = e.span().unwrap_or(0..0);
-                c.at(span, format!("not valid TOML: {}", e.message().trim_end_matches('\n')));
-                return Err(DefinitionErrors(c.errors));
-            }
+        let (root, split) = match split.and_then(read_rest) {
+            Some((root, split)) => (root, Some(split)),
+            None => match tree::parse(text) {
+                Ok(root) => (root, None),
+                Err(e) => {
+                    let span = e.span().unwrap_or(0..0);
+                    c.at(span, format!("not valid TOML: {}", e.message().trim_end_matches('\n')));
+                    return Err(DefinitionErrors(c.errors));
+                }
+            },
         };
-        let election = build(&mut c, &root);
+        let election = build(&mut c, &root, split.as_ref());
         if c.errors.is_empty() {
             if let Some(election) = election {
                 return Ok(election);
@@ -875,6 +1212,66 @@ impl Election {
         errors.sort_by_key(|e| (e.line, e.column));
         errors.dedup();
         Err(DefinitionErrors(errors))
+    }
+}
+
+/// The file without its cut tables, read by `toml` and located in the whole file; `None` (read
+/// the whole file instead) when it is not valid TOML or defines a cut array some other way too.
+fn read_rest(split: cut::Split) -> Option<(Node, cut::Split)> {
+    let mut root = tree::parse(&split.rest).ok()?;
+    let Value::Table(entries) = &mut root.value else { return None };
+    let defined_twice = entries.iter().any(|(key, _)| {
+        cut::CUT
+            .iter()
+            .zip(&split.tables)
+            .any(|(name, tables)| key.name == *name && !tables.is_empty())
+    });
+    if defined_twice {
+        return None;
+    }
+    for (key, value) in entries.iter_mut() {
+        key.span = split.span(key.span.clone());
+        split.relocate(value);
+    }
+    Some((root, split))
+}
+
+/// An array of tables: in the tree, or cut out of the text by [`cut`] and located one at a time.
+enum Tables<'n> {
+    Tree(&'n [Node]),
+    Cut(&'n str, &'n [Range<usize>]),
+}
+
+impl<'n> Tables<'n> {
+    /// The array `key` of `t`, or the tables cut out for it.
+    fn of(
+        c: &mut Collector<'n>,
+        t: &Table<'n>,
+        key: &str,
+        required: bool,
+        split: Option<&'n cut::Split>,
+    ) -> Tables<'n> {
+        let which = cut::CUT.iter().position(|name| *name == key);
+        match (split, which) {
+            (Some(split), Some(which)) if !split.tables[which].is_empty() => {
+                Tables::Cut(c.text, &split.tables[which])
+            }
+            _ => Tables::Tree(t.array(c, key, required)),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Tables::Tree(nodes) => nodes.is_empty(),
+            Tables::Cut(_, tables) => tables.is_empty(),
+        }
+    }
+
+    fn for_each(&self, mut f: impl FnMut(&Node)) {
+        match self {
+            Tables::Tree(nodes) => nodes.iter().for_each(f),
+            Tables::Cut(text, tables) => tables.iter().for_each(|t| f(&cut::node(text, t))),
+        }
     }
 }
 
@@ -1008,7 +1405,11 @@ impl Geography {
     }
 }
 
-fn build(c: &mut Collector, root: &Node) -> Option<Election> {
+fn build<'n>(
+    c: &mut Collector<'n>,
+    root: &'n Node,
+    split: Option<&'n cut::Split>,
+) -> Option<Election> {
     let t = Table::open(c, root, "the election", ELECTION_KEYS)?;
     let id = t.string(c, "id", true);
     if let Some(id) = &id {
@@ -1040,11 +1441,11 @@ fn build(c: &mut Collector, root: &Node) -> Option<Election> {
         }
     }
     let rules = build_rules(c, &t);
-    let geo = build_geography(c, &t);
+    let geo = build_geography(c, &t, split);
     let (forms, form_idx) = build_forms(c, &t);
     let (contests, contest_idx) = build_contests(c, &t, &geo, &forms, &form_idx);
-    let key_nodes = t.array(c, "keys", false);
-    let keys = build_keys(c, key_nodes, &geo);
+    let key_tables = Tables::of(c, &t, "keys", false, split);
+    let keys = build_keys(c, &key_tables, &geo);
 
     let id = id?.value;
     Some(Election {
@@ -1099,7 +1500,11 @@ fn build_rules(c: &mut Collector, t: &Table) -> Rules {
     rules
 }
 
-fn build_geography(c: &mut Collector, t: &Table) -> Geography {
+fn build_geography<'n>(
+    c: &mut Collector<'n>,
+    t: &Table<'n>,
+    split: Option<&'n cut::Split>,
+) -> Geography {
     let mut geo = Geography {
         regions: Vec::new(),
         region_idx: HashMap::new(),
@@ -1139,20 +1544,20 @@ fn build_geography(c: &mut Collector, t: &Table) -> Geography {
     }
     geo.district_idx = ids.seen;
 
-    let station_nodes = t.array(c, "stations", true);
-    if station_nodes.is_empty() {
+    let station_tables = Tables::of(c, t, "stations", true, split);
+    if station_tables.is_empty() {
         if let Some(span) = t.key_span("stations") {
             c.at(span, "the election has no polling stations");
         }
     }
     let mut ids = Ids::new("station");
-    for node in station_nodes {
+    station_tables.for_each(|node| {
         if let Some((id, station)) = build_station(c, node, &geo) {
             if ids.add(c, &id, geo.stations.len()) {
                 geo.stations.push(station);
             }
         }
-    }
+    });
     geo.station_idx = ids.seen;
     geo
 }
@@ -1734,12 +2139,12 @@ fn build_single_member(
     })
 }
 
-fn build_keys(c: &mut Collector, nodes: &[Node], geo: &Geography) -> Vec<KeyRecord> {
+fn build_keys(c: &mut Collector, tables: &Tables, geo: &Geography) -> Vec<KeyRecord> {
     let mut ids = Ids::new("key");
     let mut public_keys: HashMap<String, String> = HashMap::new();
     let mut keys = Vec::new();
-    for node in nodes {
-        let Some(k) = Table::open(c, node, "key", KEY_KEYS) else { continue };
+    tables.for_each(|node| {
+        let Some(k) = Table::open(c, node, "key", KEY_KEYS) else { return };
         let id = k.string(c, "id", true);
         let role = k.word(c, "role", true, ROLES);
         let public_key = k.string(c, "public_key", true);
@@ -1763,7 +2168,7 @@ fn build_keys(c: &mut Collector, nodes: &[Node], geo: &Geography) -> Vec<KeyReco
         if let Some(role) = &role {
             check_key_binding(c, &k, role, station.as_ref(), district.as_ref(), geo);
         }
-        let (Some(id), Some(role), Some(public_key)) = (id, role, public_key) else { continue };
+        let (Some(id), Some(role), Some(public_key)) = (id, role, public_key) else { return };
         if ids.add(c, &id, keys.len()) {
             keys.push(KeyRecord {
                 id: id.value,
@@ -1773,7 +2178,7 @@ fn build_keys(c: &mut Collector, nodes: &[Node], geo: &Geography) -> Vec<KeyReco
                 district: district.map(|d| d.value),
             });
         }
-    }
+    });
     keys
 }
 
@@ -1821,5 +2226,162 @@ fn check_key_binding(
         }
         (false, Some(d)) => c.at(d.span.clone(), format!("{what} is {role_name}, not a district")),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The cut reader against `toml`: the same located nodes where it reads a file, and no
+    //! reading at all (so `toml` reads the whole file) where it cannot be sure.
+
+    use proptest::prelude::*;
+
+    use super::tree::{self, Node, Value};
+    use super::{cut, read_rest, Election};
+
+    /// The located tree of the whole file by `toml`, and the same assembled from the cut reader
+    /// (the cut tables put back in as arrays), or `None` when the cut reader declines.
+    fn both(text: &str) -> (Node, Option<Node>) {
+        let whole = tree::parse(text).expect("test input is valid TOML");
+        let Some((mut rest, split)) = cut::split(text).and_then(read_rest) else {
+            return (whole, None);
+        };
+        let Value::Table(entries) = &mut rest.value else { panic!("root is a table") };
+        for (name, tables) in cut::CUT.iter().zip(&split.tables) {
+            if tables.is_empty() {
+                continue;
+            }
+            let nodes: Vec<Node> = tables.iter().map(|t| cut::node(text, t)).collect();
+            entries.push((
+                tree::Key { span: 0..0, name: name.to_string() },
+                Node { span: 0..0, value: Value::Array(nodes) },
+            ));
+        }
+        (whole, Some(rest))
+    }
+
+    /// The root's members by name, without the spans of the arrays' own keys (an array of
+    /// tables has no one place in the file) and in name order.
+    fn members(root: Node) -> Vec<(String, Node)> {
+        let Value::Table(entries) = root.value else { panic!("root is a table") };
+        let mut members: Vec<(String, Node)> = entries
+            .into_iter()
+            .map(|(key, mut value)| {
+                if matches!(value.value, Value::Array(_)) {
+                    value.span = 0..0;
+                }
+                (key.name, value)
+            })
+            .collect();
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        members
+    }
+
+    fn assert_same(text: &str) {
+        let (whole, cut) = both(text);
+        let cut = cut.unwrap_or_else(|| panic!("the cut reader declined:\n{text}"));
+        assert_eq!(members(whole), members(cut), "{text}");
+    }
+
+    fn declines(text: &str) -> bool {
+        cut::split(text).and_then(read_rest).is_none()
+    }
+
+    const HEAD: &str = "id = \"e\"\ndate = \"2021-11-28\"\n[rules]\nballots_over_registered = 1\n";
+
+    #[test]
+    fn reads_the_examples_as_toml_does() {
+        for file in
+            ["../../examples/kyrgyzstan-2021/election.toml", "../../examples/tiny/election.toml"]
+        {
+            let text = std::fs::read_to_string(file).unwrap();
+            assert_same(&text);
+        }
+    }
+
+    #[test]
+    fn reads_comments_escapes_indents_and_crlf_as_toml_does() {
+        let text = format!(
+            "{HEAD}[[stations]] # first\n  id = \"1\"   # the id\nname = \"a \\\"b\\\" \\u00e9\\U0001F600 \\t\\\\\"\r\n\n\
+             # a comment\n\tregistered = -0\nabroad = true\n[[keys]]\nid=\"k\"\nrole = \"machine\"\n\
+             [forms.x]\na = [\n  1,\n  2, # ]\n]\n  [[stations]]\nid = \"2\"\nregistered = 9223372036854775807\n\
+             abroad = false"
+        );
+        assert_same(&text);
+    }
+
+    #[test]
+    fn declines_what_it_cannot_read_exactly() {
+        let cases = [
+            "[[stations]]\nid = 'literal'\n",
+            "[[stations]]\nid = \"1\"\nregistered = 1.5\n",
+            "[[stations]]\nid = \"1\"\nregistered = 1_000\n",
+            "[[stations]]\nid = \"1\"\nregistered = 0x10\n",
+            "[[stations]]\nid = \"1\"\nregistered = 01\n",
+            "[[stations]]\nname.ky = \"x\"\n",
+            "[[stations]]\n\"id\" = \"1\"\n",
+            "[[stations]]\nname = { ky = \"x\" }\n",
+            "[[stations]]\nid = \"1\"\nid = \"2\"\n",
+            "[[stations]]\nid = \"a\\zb\"\n",
+            "[[stations]]\nid = \"1\"\n[[ stations ]]\nid = \"2\"\n",
+            "stations = []\n[[keys]]\nid = \"1\"\n[[stations]]\nid = \"2\"\n",
+            "[[stations]]\nid = \"1\"\n[stations.x]\na = 1\n",
+            "x = \"\"\"\n[[stations]]\nid = \"1\"\n\"\"\"\n",
+            "x = [\n[[stations]]\nid = \"1\"\n[1]]\n",
+            "[[stations]]\nid = \"1\" # bell \u{7}\n",
+            "[[stations]]\nid = \"1\"\rregistered = 2\n",
+            "id = \"no cut tables\"\n",
+        ];
+        for text in cases {
+            assert!(declines(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_definition_gets_the_same_messages_either_way() {
+        let text = std::fs::read_to_string("../../examples/tiny/election.toml").unwrap();
+        let broken = text
+            .replacen("registered = ", "registered = -", 1)
+            .replacen("district = \"d1\"", "district = \"d9\"\nregion = \"abroad\"\nfoo = 1", 1)
+            + "\n[[keys]]\nid = \"k\"\nrole = \"machine\"\npublic_key = \"AAAA\"\nstation = \"nope\"\n";
+        let cut = Election::from_toml("e.toml", &broken).unwrap_err();
+        let whole = super::Election::from_toml_whole("e.toml", &broken).unwrap_err();
+        assert!(cut.0.len() >= 4, "{cut}");
+        assert_eq!(cut, whole);
+    }
+
+    fn value_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\"([ -~]|[\\\\][btnfr\"\\\\]|[\\\\]u00[0-7][0-9a-f]|é|ж|😀|\t){0,12}\"",
+            "-?(0|[1-9][0-9]{0,18})",
+            Just("true".to_string()),
+            Just("false".to_string()),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn reads_any_plain_tables_as_toml_does(
+            tables in proptest::collection::vec(
+                (any::<bool>(), proptest::collection::btree_map("[a-z_-]{1,8}", value_text(), 0..6),
+                 "( |\t){0,2}", "( # [ -~]{0,5})?"),
+                1..6,
+            )
+        ) {
+            let mut text = String::from(HEAD);
+            for (station, fields, indent, comment) in &tables {
+                let name = if *station { "stations" } else { "keys" };
+                text.push_str(&format!("{indent}[[{name}]]{comment}\n"));
+                for (key, value) in fields {
+                    text.push_str(&format!("{indent}{key} = {value}{comment}\n"));
+                }
+            }
+            // Some generated strings are not valid TOML (an integer past i64); `toml` and the
+            // cut reader must agree on those too: both refuse.
+            match tree::parse(&text) {
+                Ok(_) => assert_same(&text),
+                Err(_) => prop_assert!(declines(&text)),
+            }
+        }
     }
 }
