@@ -94,6 +94,23 @@ fn routes(timeout: Duration) -> Routes {
         .post("/workspace/resolve/{station}/{contest}", crate::workspace::entry::resolve)
         .get("/workspace/correct/{station}/{contest}", crate::workspace::entry::correct_form)
         .post("/workspace/correct/{station}/{contest}", crate::workspace::entry::correct)
+        .post("/workspace/entry/{station}/{contest}/release", crate::workspace::entry::release)
+        .get("/workspace/station/{id}", crate::workspace::station::page)
+        .get(
+            "/workspace/request/{kind}/{station}/{contest}",
+            crate::workspace::requests::request_form,
+        )
+        .post("/workspace/request/{kind}/{station}/{contest}", crate::workspace::requests::request)
+        .get("/workspace/cec/{id}", crate::workspace::requests::act_form)
+        .post("/workspace/cec/{id}", crate::workspace::requests::act)
+        .get("/workspace/scan/{sha256}", crate::workspace::scan::serve)
+        .add(
+            "POST",
+            "/workspace/scan/{station}/{contest}",
+            post(crate::workspace::scan::upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::workspace::scan::MAX_UPLOAD_BODY,
+            )),
+        )
         .get("/workspace/entry.js", crate::workspace::entry::script)
         .get("/changes", site::changes)
         .get("/changes.atom", site::changes_atom)

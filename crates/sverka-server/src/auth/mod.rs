@@ -15,7 +15,9 @@
 //!   log by their signed submissions; this log names the people behind each.
 //! - The district signing keys ([`Auth::signing_key`]): the Ed25519 operator key the server signs
 //!   a district's agreed double entries with, a private key file of mode 0600 under
-//!   `DIR/workspace-keys/`, registered here by `sverka accounts signing-key`.
+//!   `DIR/workspace-keys/`, registered here by `sverka accounts signing-key`; and the CEC admin
+//!   key (scope [`CEC_SCOPE`], `sverka accounts signing-key --cec`) that signs the recounts and
+//!   annulments a CEC admin decides in the workspace.
 //!
 //! The workspace's own tables (entries, protocol states) live in the same file
 //! ([`crate::workspace::db`]). Schema version: `PRAGMA user_version` = [`SCHEMA_VERSION`].
@@ -38,8 +40,13 @@ use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
-/// The version of `workspace.sqlite`'s schema this code writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The version of `workspace.sqlite`'s schema this code writes and reads (a version-1 file is
+/// brought up to date on open: [`crate::workspace::db::migrate_from_1`]).
+pub const SCHEMA_VERSION: i64 = 2;
+/// The scope of the CEC administrator key in `signing_keys` (beside the districts' keys): the key
+/// the workspace signs recounts and annulments with when a CEC admin acts on a district's
+/// request. Not a valid district id (ids start with a letter or digit), so it cannot collide.
+pub const CEC_SCOPE: &str = "_cec";
 /// Wrong passwords in a row that lock an account.
 pub const MAX_FAILURES: i64 = 5;
 /// How long a locked account stays locked, in seconds.
@@ -317,8 +324,11 @@ impl Auth {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db_err)?;
         let found: i64 =
             conn.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(db_err)?;
-        if found != 0 && found != SCHEMA_VERSION {
+        if found != 0 && found != 1 && found != SCHEMA_VERSION {
             return Err(AuthError::Version { path, found });
+        }
+        if found == 1 {
+            crate::workspace::db::migrate_from_1(&conn).map_err(db_err)?;
         }
         conn.execute_batch(SCHEMA).map_err(db_err)?;
         conn.execute_batch(crate::workspace::db::SCHEMA).map_err(db_err)?;

@@ -92,7 +92,7 @@ fn fields(target: &Target<'_>) -> Vec<String> {
 
 /// Reads the numbers of a posted form; a field that is empty or not a whole number is a problem
 /// named by its field.
-fn parse(
+pub(crate) fn parse(
     target: &Target<'_>,
     form: &HashMap<String, String>,
     lang: Lang,
@@ -124,11 +124,17 @@ fn parse(
     (entry, problems)
 }
 
-fn protocol_of(target: &Target<'_>, entry: &Entry, supersedes: Option<Supersedes>) -> Protocol {
+/// The protocol `entry` says, as `source`.
+pub(crate) fn protocol_of(
+    target: &Target<'_>,
+    entry: &Entry,
+    source: Source,
+    supersedes: Option<Supersedes>,
+) -> Protocol {
     Protocol {
         station: target.station.id.clone(),
         contest: target.contest.id.clone(),
-        source: Source::Manual,
+        source,
         lines: entry.lines.clone(),
         votes: entry.votes.clone(),
         preferences: Default::default(),
@@ -138,16 +144,16 @@ fn protocol_of(target: &Target<'_>, entry: &Entry, supersedes: Option<Supersedes
 }
 
 /// The log's checks on these numbers: errors, then warnings.
-fn findings(state: &AppState, target: &Target<'_>, entry: &Entry) -> Vec<Finding> {
+pub(crate) fn findings(state: &AppState, target: &Target<'_>, entry: &Entry) -> Vec<Finding> {
     validate_protocol(
         state.election(),
-        &protocol_of(target, entry, None),
+        &protocol_of(target, entry, Source::Manual, None),
         &ProtocolContext::default(),
     )
 }
 
 /// Warnings that have no explanation yet.
-fn unexplained<'a>(findings: &'a [Finding], entry: &Entry) -> Vec<&'a Finding> {
+pub(crate) fn unexplained<'a>(findings: &'a [Finding], entry: &Entry) -> Vec<&'a Finding> {
     findings
         .iter()
         .filter(|f| f.severity == Severity::Warning && !entry.explanations.contains_key(f.code))
@@ -155,11 +161,16 @@ fn unexplained<'a>(findings: &'a [Finding], entry: &Entry) -> Vec<&'a Finding> {
 }
 
 /// What the form is for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
     First,
     Second,
+    /// A correction's first entry (with its typed reason).
     Correction,
+    /// A correction keyed again by a second person.
+    CorrectionSecond,
+    /// A CEC recount (`source: recount`, signed with the CEC key).
+    Recount,
 }
 
 /// The relations as data for the optional live check: `[[sign, "l"|"s"|"c", id|value]…]` per side.
@@ -197,28 +208,45 @@ fn relations_json(target: &Target<'_>, lang: Lang) -> String {
     serde_json::json!({ "relations": relations, "ok": t(lang, T::AllHold) }).to_string()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn render_form(
+/// What a form page holds besides the numbers.
+pub(crate) struct FormPage {
+    pub mode: Mode,
+    /// Where the form posts (without `?lang=`).
+    pub action: String,
+    /// HTML inside the form before the lines: the reason of a correction or a recount.
+    pub head: String,
+    /// The attached scan (SHA-256, content type), shown beside the form.
+    pub scan: Option<(String, String)>,
+    /// Whether this page may attach a scan (the protocol's own entry steps).
+    pub upload: bool,
+    /// Whether the person holds a step they may release.
+    pub release: bool,
+}
+
+impl FormPage {
+    pub(crate) fn new(mode: Mode, action: String) -> FormPage {
+        FormPage { mode, action, head: String::new(), scan: None, upload: false, release: false }
+    }
+}
+
+pub(crate) fn render_form(
     lang: Lang,
     session: &Session,
     target: &Target<'_>,
-    mode: Mode,
+    page: &FormPage,
     values: &HashMap<String, String>,
     problems: &[(String, String)],
     found: &[Finding],
-    need_reason: Option<&Row>,
 ) -> String {
     let station = target.station;
     let contest = target.contest;
     let path = format!("/workspace/entry/{}/{}", station.id, contest.id);
-    let action = match mode {
-        Mode::Correction => format!("/workspace/correct/{}/{}", station.id, contest.id),
-        _ => path.clone(),
-    };
-    let which = match mode {
+    let which = match page.mode {
         Mode::First => t(lang, T::FirstEntryOf),
         Mode::Second => t(lang, T::SecondEntryOf),
         Mode::Correction => t(lang, T::CorrectionOf),
+        Mode::CorrectionSecond => t(lang, T::CorrectionSecondOf),
+        Mode::Recount => t(lang, T::RecountOf),
     };
     let title = format!(
         "{} · {} {} · {} ({which})",
@@ -230,12 +258,15 @@ fn render_form(
     let mut body = String::new();
     let _ = write!(
         body,
-        "<p><a href=\"/workspace/district/{d}?lang={code}\">← {progress}</a> · {name}</p>",
+        "<p><a href=\"/workspace/district/{d}?lang={code}\">← {progress}</a> · \
+         <a href=\"/workspace/station/{s}?lang={code}\">{name}</a></p>",
         d = esc(&station.district),
+        s = esc(&station.id),
         code = lang.code(),
         progress = esc(t(lang, T::Progress)),
         name = esc(&station.name),
     );
+    body.push_str("<div class=\"entry-grid\"><div class=\"entry-form\">");
     let errors: Vec<&Finding> = found.iter().filter(|f| f.is_error()).collect();
     let warnings: Vec<&Finding> = found.iter().filter(|f| !f.is_error()).collect();
     if !problems.is_empty() || !errors.is_empty() {
@@ -268,39 +299,13 @@ fn render_form(
         body,
         "<form method=\"post\" action=\"{action}?lang={code}\" id=\"entry\" autocomplete=\"off\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <p class=\"legend\">{hint}</p>",
-        action = esc(&action),
+         <p class=\"legend\">{hint}</p>{head}",
+        action = esc(&page.action),
         code = lang.code(),
         csrf = esc(&session.csrf),
         hint = esc(t(lang, T::KeyHint)),
+        head = page.head,
     );
-    if let Some(row) = need_reason {
-        let _ = write!(
-            body,
-            "<section><p>{note}</p><p><label for=\"reason\">{reason}</label> \
-             <select id=\"reason\" name=\"reason\" required>",
-            note = esc(t(lang, T::CorrectionNote)),
-            reason = esc(t(lang, T::Reason)),
-        );
-        for (value, text) in reasons(lang) {
-            let selected = if values.get("reason").map(String::as_str) == Some(value) {
-                " selected"
-            } else {
-                ""
-            };
-            let _ = write!(body, "<option value=\"{value}\"{selected}>{}</option>", esc(text));
-        }
-        let _ = write!(
-            body,
-            "</select></p><p><label for=\"note\">{}</label><br>\
-             <textarea id=\"note\" name=\"note\" required>{}</textarea></p>\
-             <p class=\"legend\">{} {}</p></section>",
-            esc(t(lang, T::Explanation)),
-            esc(values.get("note").map_or("", String::as_str)),
-            esc(t(lang, T::EntryIndex)),
-            row.entry_index.map_or("—".to_string(), |i| i.to_string()),
-        );
-    }
     let bad: std::collections::BTreeSet<String> = problems
         .iter()
         .map(|(f, _)| f.clone())
@@ -372,24 +377,93 @@ fn render_form(
          <script type=\"application/json\" id=\"relations\">{relations}</script>\
          <script src=\"/workspace/entry.js\" defer></script>",
         checks = esc(t(lang, T::LiveChecks)),
-        finish = esc(t(lang, T::Finalise)),
+        finish = esc(t(lang, if page.mode == Mode::Recount { T::SignRecount } else { T::Finalise })),
         // JSON inside a script element: `<` is escaped so no `</script>` can close it.
         relations = relations_json(target, lang).replace('<', "\\u003c"),
     );
+    if page.release {
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"{path}/release?lang={code}\" id=\"release\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <p><button type=\"submit\" class=\"secondary\">{release}</button> \
+             <span class=\"legend\">{note}</span></p></form>",
+            path = esc(&path),
+            code = lang.code(),
+            csrf = esc(&session.csrf),
+            release = esc(t(lang, T::Release)),
+            note = esc(t(lang, T::ReleaseNote)),
+        );
+    }
+    body.push_str("</div>");
+    super::scan::aside(&mut body, lang, session, target, page.scan.as_ref(), page.upload);
+    body.push_str("</div>");
     view::page(lang, Some(session), &title, &path, &body)
 }
 
-fn reasons(lang: Lang) -> [(&'static str, &'static str); 5] {
-    [
+/// The typed reasons a district may give for a correction, or the CEC for a recount
+/// (`E505`: `recount` and `court_order` are for recount protocols only).
+fn reasons(lang: Lang, mode: Mode) -> Vec<(&'static str, &'static str)> {
+    if mode == Mode::Recount {
+        return vec![
+            ("recount", t(lang, T::ReasonRecount)),
+            ("court_order", t(lang, T::ReasonCourtOrder)),
+        ];
+    }
+    vec![
         ("keying_error", t(lang, T::ReasonKeyingError)),
-        ("recount", t(lang, T::ReasonRecount)),
-        ("court_order", t(lang, T::ReasonCourtOrder)),
         ("late_protocol", t(lang, T::ReasonLateProtocol)),
         ("commission_decision", t(lang, T::ReasonCommissionDecision)),
     ]
 }
 
-fn values_of(entry: &Entry) -> HashMap<String, String> {
+/// The reason chooser and its explanation (a correction's first entry, a recount).
+pub(crate) fn reason_head(
+    lang: Lang,
+    mode: Mode,
+    values: &HashMap<String, String>,
+    replaces: u64,
+) -> String {
+    let mut head = String::new();
+    let note = if mode == Mode::Recount { T::RequestsNote } else { T::CorrectionTwice };
+    let _ = write!(
+        head,
+        "<section><p>{}</p><p>{}</p><p><label for=\"reason\">{}</label> \
+         <select id=\"reason\" name=\"reason\" required><option value=\"\"></option>",
+        esc(t(lang, T::CorrectionNote)),
+        esc(t(lang, note)),
+        esc(t(lang, T::Reason)),
+    );
+    for (value, text) in reasons(lang, mode) {
+        let selected =
+            if values.get("reason").map(String::as_str) == Some(value) { " selected" } else { "" };
+        let _ = write!(head, "<option value=\"{value}\"{selected}>{}</option>", esc(text));
+    }
+    let _ = write!(
+        head,
+        "</select></p><p><label for=\"note\">{}</label><br>\
+         <textarea id=\"note\" name=\"note\" required>{}</textarea></p>\
+         <p class=\"legend\">{} {replaces}</p></section>",
+        esc(t(lang, if mode == Mode::Recount { T::Decision } else { T::Explanation })),
+        esc(values.get("note").map_or("", String::as_str)),
+        esc(t(lang, T::Replaces)),
+    );
+    head
+}
+
+/// The typed reason a form sent, if it is one `mode` may give.
+pub(crate) fn posted_reason(
+    posted: &HashMap<String, String>,
+    mode: Mode,
+) -> Option<CorrectionReason> {
+    let chosen = posted.get("reason").map(String::as_str)?;
+    if !reasons(Lang::En, mode).iter().any(|(value, _)| *value == chosen) {
+        return None;
+    }
+    serde_json::from_value(serde_json::Value::String(chosen.to_string())).ok()
+}
+
+pub(crate) fn values_of(entry: &Entry) -> HashMap<String, String> {
     let lines = entry.lines.iter().map(|(k, v)| (format!("l.{k}"), v.to_string()));
     let votes = entry.votes.iter().map(|(k, v)| (format!("v.{k}"), v.to_string()));
     let notes = entry.explanations.iter().map(|(k, v)| (format!("x.{k}"), v.clone()));
@@ -397,7 +471,7 @@ fn values_of(entry: &Entry) -> HashMap<String, String> {
 }
 
 /// A short page saying why this step is not possible now (409), with a way back.
-fn refuse(lang: Lang, session: &Session, district: &str, message: &str) -> Response {
+pub(crate) fn refuse(lang: Lang, session: &Session, district: &str, message: &str) -> Response {
     let body = format!(
         "<section><p class=\"error\" role=\"alert\">{}</p><p><a href=\"/workspace/district/{}?lang={}\">← {}</a></p></section>",
         esc(message),
@@ -411,18 +485,18 @@ fn refuse(lang: Lang, session: &Session, district: &str, message: &str) -> Respo
     )
 }
 
-fn not_found(lang: Lang) -> Response {
+pub(crate) fn not_found(lang: Lang) -> Response {
     let _ = lang;
     (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")], "no such protocol")
         .into_response()
 }
 
-fn row(state: &AppState, station: &str, contest: &str) -> Result<Row, Response> {
+pub(crate) fn row(state: &AppState, station: &str, contest: &str) -> Result<Row, Response> {
     let auth = state.auth().map_err(internal)?;
     auth.with(|conn| db::get(conn, station, contest)).map_err(internal)
 }
 
-fn save(
+pub(crate) fn save(
     state: &AppState,
     row: &Row,
     account: &str,
@@ -438,6 +512,14 @@ fn save(
         tx.commit()
     })
     .map_err(internal)
+}
+
+/// The attached scan of a row, with its content type, for showing beside the form.
+pub(crate) fn scan_of(state: &AppState, row: &Row) -> Option<(String, String)> {
+    let sha256 = row.scan_sha256.clone()?;
+    let auth = state.auth().ok()?;
+    let found = auth.with(|conn| db::scan(conn, &sha256)).ok()??;
+    Some((sha256, found.0))
 }
 
 /// `GET /workspace/entry/{station}/{contest}`: the entry form for whoever holds this step, or
@@ -477,7 +559,11 @@ pub async fn form(
         }
         _ => return refuse(lang, &session, &district, t(lang, T::WrongState)),
     };
-    let html = render_form(lang, &session, &target, mode, &HashMap::new(), &[], &[], None);
+    let mut page = FormPage::new(mode, here.clone());
+    page.scan = scan_of(&state, &row);
+    page.upload = true;
+    page.release = true;
+    let html = render_form(lang, &session, &target, &page, &HashMap::new(), &[], &[]);
     view::respond(StatusCode::OK, html)
 }
 
@@ -556,6 +642,79 @@ pub async fn claim(
     }
 }
 
+/// `POST /workspace/entry/{station}/{contest}/release`: gives a claimed step back (the first
+/// entry returns to not started, a second entry to awaiting its operator), or withdraws a
+/// correction still awaiting its second entry. The person holding it may; an admin may release
+/// anyone's (a stale claim of an operator who went home).
+pub async fn release(
+    State(state): State<AppState>,
+    Path((station, contest)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    Form(posted): Form<HashMap<String, String>>,
+) -> Response {
+    let lang = lang(&query, &headers);
+    let election = state.election().clone();
+    let Some(target) = target(&election, &station, &contest) else { return not_found(lang) };
+    let district = target.station.district.clone();
+    let here = format!("/workspace/entry/{station}/{contest}");
+    let session = match require(&state, &headers, &here, lang, |s| s.role.may_resolve(&district)) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    if let Err(response) = check_form(&session, &headers, &posted, lang) {
+        return response;
+    }
+    let auth = match state.auth() {
+        Ok(auth) => auth,
+        Err(e) => return internal(e),
+    };
+    let me = session.account.clone();
+    let admin = session.role == crate::auth::AccountRole::Admin;
+    let outcome = auth.with(|conn| {
+        let tx = conn.transaction()?;
+        let mut row = db::get(&tx, &station, &contest)?;
+        let holder = row.claimed_by().map(str::to_string);
+        let released = match (&holder, row.state) {
+            (Some(holder), PState::FirstEntry) if *holder == me || admin => {
+                row.state = PState::NotStarted;
+                row.first_by = None;
+                Some(format!("first entry held by {holder}"))
+            }
+            (Some(holder), PState::SecondEntry) if *holder == me || admin => {
+                row.second_by = None;
+                Some(format!("second entry held by {holder}"))
+            }
+            _ => match &row.correction {
+                Some(c) if c.second.is_none() && (c.first_by == me || admin) => {
+                    let detail = format!("correction keyed by {} withdrawn", c.first_by);
+                    row.correction = None;
+                    Some(detail)
+                }
+                _ => None,
+            },
+        };
+        if let Some(detail) = &released {
+            db::put(&tx, &row)?;
+            crate::auth::audit_in(
+                &tx,
+                &me,
+                "entry.release",
+                &format!("{station}/{contest}"),
+                detail,
+            )?;
+        }
+        tx.commit()?;
+        Ok(released.is_some())
+    });
+    match outcome {
+        Ok(true) => Redirect::to(&format!("/workspace/district/{district}?lang={}", lang.code()))
+            .into_response(),
+        Ok(false) => refuse(lang, &session, &district, t(lang, T::NotYours)),
+        Err(e) => internal(e),
+    }
+}
+
 /// `POST /workspace/entry/{station}/{contest}`: finishes the first or second entry. Errors and
 /// unexplained warnings send the form back (422) with the numbers as typed; a second entry that
 /// agrees with the first becomes a signed submission; one that differs waits for a third person.
@@ -594,49 +753,113 @@ pub async fn finish(
         || found.iter().any(Finding::is_error)
         || !unexplained(&found, &entry).is_empty();
     if blocked {
-        let html = render_form(lang, &session, &target, mode, &posted, &problems, &found, None);
+        let mut page = FormPage::new(mode, here.clone());
+        page.scan = scan_of(&state, &row);
+        page.upload = true;
+        page.release = true;
+        let html = render_form(lang, &session, &target, &page, &posted, &problems, &found);
         return view::respond(StatusCode::UNPROCESSABLE_ENTITY, html);
     }
     let account = session.account.clone();
-    match mode {
-        Mode::First => {
-            row.first = Some(entry);
-            row.state = PState::SecondEntry;
-            row.second_by = None;
-            if let Err(r) = save(&state, &row, &account, "entry.first", "") {
+    if mode == Mode::First {
+        row.first = Some(entry);
+        row.state = PState::SecondEntry;
+        row.second_by = None;
+        if let Err(r) = save(&state, &row, &account, "entry.first", "") {
+            return r;
+        }
+    } else {
+        let first = row.first.clone().unwrap_or_default();
+        row.second = Some(entry.clone());
+        if first.same_numbers(&entry) {
+            let mut merged = entry;
+            merged.explanations.extend(first.explanations);
+            if let Err(r) = accept(&state, &session, &target, &mut row, merged, None).await {
+                return r;
+            }
+        } else {
+            let fields: Vec<String> =
+                first.differences(&entry).into_iter().map(|(f, _, _)| f).collect();
+            row.state = PState::Differences;
+            let detail = format!("fields: {}", fields.join(", "));
+            if let Err(r) = save(&state, &row, &account, "entry.differences", &detail) {
                 return r;
             }
         }
-        Mode::Second => {
-            let first = row.first.clone().unwrap_or_default();
-            row.second = Some(entry.clone());
-            if first.same_numbers(&entry) {
-                let mut merged = entry;
-                merged.explanations.extend(first.explanations);
-                if let Err(r) = accept(&state, &session, &target, &mut row, merged, None).await {
-                    return r;
-                }
-            } else {
-                let fields: Vec<String> =
-                    first.differences(&entry).into_iter().map(|(f, _, _)| f).collect();
-                row.state = PState::Differences;
-                let detail = format!("fields: {}", fields.join(", "));
-                if let Err(r) = save(&state, &row, &account, "entry.differences", &detail) {
-                    return r;
-                }
-            }
-        }
-        Mode::Correction => unreachable!("corrections post to /workspace/correct"),
     }
     Redirect::to(&format!("/workspace/district/{district}?lang={}", lang.code())).into_response()
 }
 
-/// What submitting gave: the log index, leaf hash, signing key id and the warnings no one
-/// explained yet; or why the log refused it.
-type Submitted = Result<(u64, String, String, Vec<(String, String)>), String>;
+/// What the log said: the index, leaf hash and the warnings no one explained yet; or why it
+/// refused.
+pub(crate) type Submitted = Result<(u64, String, Vec<(String, String)>), String>;
+
+/// Signs `body` with `key` (id `key_id`) and its next sequence number, submits it through the
+/// store like any other submission (sender: `workspace <account>`), and tells the live results.
+/// The same path for the districts' protocols and the CEC's recounts and annulments.
+pub(crate) async fn sign_and_submit(
+    state: &AppState,
+    account: &str,
+    key_id: &str,
+    key: &ed25519_dalek::SigningKey,
+    body: Body,
+    explained: &Entry,
+) -> Result<Submitted, Response> {
+    let auth = state.auth().map_err(internal)?.clone();
+    let seq = auth.next_seq(key_id).map_err(internal)?;
+    let payload = Payload {
+        v: FORMAT_VERSION,
+        election: state.election().id.clone(),
+        signer: key_id.to_string(),
+        seq,
+        time: None,
+        body,
+    };
+    let bytes = payload.sign(key).to_bytes();
+    let store = state.store().clone();
+    let sender = format!("workspace {account}");
+    let result = tokio::task::spawn_blocking(move || store.submit_from(bytes, &sender))
+        .await
+        .map_err(internal)?;
+    Ok(match result {
+        Ok(receipt) => {
+            state.notify_new_entries();
+            let warnings = receipt
+                .warnings
+                .iter()
+                .filter(|w| !explained.explanations.contains_key(&w.code))
+                .map(|w| (w.code.clone(), w.message.clone()))
+                .collect();
+            Ok((receipt.index, receipt.leaf_hash.to_hex(), warnings))
+        }
+        Err(sverka_store::SubmitError::Rejected(rejection)) => Err(rejection
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.code, p.message))
+            .collect::<Vec<_>>()
+            .join("; ")),
+        Err(e) => Err(e.to_string()),
+    })
+}
+
+/// Copies the row's attached scan from the workspace into the store's blobs (published as
+/// `blob/<sha256>`), so the signed protocol's `scan_sha256` names a blob anyone can fetch.
+fn publish_scan(state: &AppState, row: &Row) -> Result<Option<String>, Response> {
+    let Some(sha256) = row.scan_sha256.clone() else { return Ok(None) };
+    let auth = state.auth().map_err(internal)?;
+    let Some((_, bytes)) = auth.with(|conn| db::scan(conn, &sha256)).map_err(internal)? else {
+        return Err(internal(format!("scan {sha256} is attached but not kept")));
+    };
+    let stored = state.store().put_blob(&bytes).map_err(internal)?;
+    if stored != sha256 {
+        return Err(internal(format!("scan {sha256} hashes to {stored}")));
+    }
+    Ok(Some(sha256))
+}
 
 /// Signs `entry` with the district's key and submits it; on success the row is accepted (or
-/// corrected) with the entry's log index; on refusal the row keeps its state and shows why.
+/// corrected) with the entry's log index and any correction being keyed ends; on refusal the
+/// row keeps its state and shows why.
 async fn accept(
     state: &AppState,
     session: &Session,
@@ -648,60 +871,42 @@ async fn accept(
     let auth = state.auth().map_err(internal)?.clone();
     let district = &target.station.district;
     let correction = supersedes.is_some();
-    let protocol = protocol_of(target, &entry, supersedes);
-    let outcome: Submitted = match auth.signing_key(district) {
-        Ok(None) => Err(t(Lang::En, T::NoSigningKey).to_string()),
-        Err(e) => Err(e.to_string()),
+    let people = match &row.correction {
+        Some(c) if correction => format!(
+            "correction keyed by {} and {}",
+            c.first_by,
+            c.second_by.as_deref().unwrap_or("-")
+        ),
+        _ => format!(
+            "first entry by {}, second by {}",
+            row.first_by.as_deref().unwrap_or("-"),
+            row.second_by.as_deref().unwrap_or("-")
+        ),
+    };
+    let mut protocol = protocol_of(target, &entry, Source::Manual, supersedes);
+    protocol.scan_sha256 = publish_scan(state, row)?;
+    // The log's answer, and the id of the key that signed.
+    let (outcome, key_id): (Submitted, String) = match auth.signing_key(district) {
+        Ok(None) => (Err(t(Lang::En, T::NoSigningKey).to_string()), String::new()),
+        Err(e) => (Err(e.to_string()), String::new()),
         Ok(Some((key_id, key))) => {
-            let seq = auth.next_seq(&key_id).map_err(internal)?;
-            let payload = Payload {
-                v: FORMAT_VERSION,
-                election: state.election().id.clone(),
-                signer: key_id.clone(),
-                seq,
-                time: None,
-                body: Body::Protocol(protocol),
-            };
-            let bytes = payload.sign(&key).to_bytes();
-            let store = state.store().clone();
-            let sender = format!("workspace {}", session.account);
-            let result = tokio::task::spawn_blocking(move || store.submit_from(bytes, &sender))
-                .await
-                .map_err(internal)?;
-            match result {
-                Ok(receipt) => {
-                    state.notify_new_entries();
-                    let warnings = receipt
-                        .warnings
-                        .iter()
-                        .filter(|w| !entry.explanations.contains_key(&w.code))
-                        .map(|w| (w.code.clone(), w.message.clone()))
-                        .collect();
-                    Ok((receipt.index, receipt.leaf_hash.to_hex(), key_id, warnings))
-                }
-                Err(sverka_store::SubmitError::Rejected(rejection)) => Err(rejection
-                    .problems
-                    .iter()
-                    .map(|p| format!("{}: {}", p.code, p.message))
-                    .collect::<Vec<_>>()
-                    .join("; ")),
-                Err(e) => Err(e.to_string()),
-            }
+            let body = Body::Protocol(protocol);
+            (sign_and_submit(state, &session.account, &key_id, &key, body, &entry).await?, key_id)
         }
     };
     let account = session.account.clone();
     match outcome {
-        Ok((index, leaf, key_id, warnings)) => {
+        Ok((index, leaf, warnings)) => {
             row.pending_warnings = warnings;
             row.state = if correction { PState::Corrected } else { PState::Accepted };
             row.entry_index = Some(index);
             row.message = None;
             row.second = Some(entry.clone());
+            row.correction = None;
             let detail = format!(
-                "log entry {index} (leaf {leaf}) signed with {key_id}; first entry by {}, second by {}{}; explanations: {}",
-                row.first_by.as_deref().unwrap_or("-"),
-                row.second_by.as_deref().unwrap_or("-"),
+                "log entry {index} (leaf {leaf}) signed with {key_id}; {people}{}; scan: {}; explanations: {}",
                 row.resolved_by.as_deref().map(|r| format!(", resolved by {r}")).unwrap_or_default(),
+                row.scan_sha256.as_deref().unwrap_or("none"),
                 serde_json::to_string(&entry.explanations).unwrap_or_default(),
             );
             let action = if correction { "protocol.correct" } else { "protocol.accept" };
@@ -723,6 +928,38 @@ pub async fn resolve_form(
     headers: HeaderMap,
 ) -> Response {
     resolve_inner(state, station, contest, query, headers, None).await
+}
+
+/// The two entries a third person resolves: a protocol's (state `differences`) or its
+/// correction's.
+struct Pair {
+    first_by: String,
+    first: Entry,
+    second_by: String,
+    second: Entry,
+    /// The correction's target and reason, when resolving a correction.
+    supersedes: Option<Supersedes>,
+}
+
+fn pair_of(row: &Row) -> Option<Pair> {
+    if row.state == PState::Differences {
+        return Some(Pair {
+            first_by: row.first_by.clone().unwrap_or_default(),
+            first: row.first.clone().unwrap_or_default(),
+            second_by: row.second_by.clone().unwrap_or_default(),
+            second: row.second.clone().unwrap_or_default(),
+            supersedes: None,
+        });
+    }
+    let c = row.correction.as_ref().filter(|c| c.differs())?;
+    let reason = serde_json::from_value(serde_json::Value::String(c.reason.clone())).ok()?;
+    Some(Pair {
+        first_by: c.first_by.clone(),
+        first: c.first.clone(),
+        second_by: c.second_by.clone().unwrap_or_default(),
+        second: c.second.clone().unwrap_or_default(),
+        supersedes: Some(Supersedes { index: c.supersedes, reason }),
+    })
 }
 
 async fn resolve_inner(
@@ -751,25 +988,29 @@ async fn resolve_inner(
         Ok(row) => row,
         Err(response) => return response,
     };
-    if row.state != PState::Differences {
+    let Some(pair) = pair_of(&row) else {
         return refuse(lang, &session, &district, t(lang, T::WrongState));
-    }
-    let me = Some(session.account.as_str());
-    if row.first_by.as_deref() == me || row.second_by.as_deref() == me {
+    };
+    let me = session.account.as_str();
+    if pair.first_by == me || pair.second_by == me {
         return refuse(lang, &session, &district, t(lang, T::ThirdPerson));
     }
-    let first = row.first.clone().unwrap_or_default();
-    let second = row.second.clone().unwrap_or_default();
-    let differences = first.differences(&second);
+    let (first, second) = (&pair.first, &pair.second);
+    let differences = first.differences(second);
     let mut errors: Vec<Finding> = Vec::new();
     if let Some(posted) = &posted {
         let account = session.account.clone();
         if posted.get("action").map(String::as_str) == Some("discard") {
-            let mut fresh = Row::new(&station, &contest);
-            fresh.state = PState::NotStarted;
-            if let Err(r) =
-                save(&state, &fresh, &account, "entry.discard", "both entries discarded")
-            {
+            let (fresh, what) = if pair.supersedes.is_some() {
+                let mut kept = row.clone();
+                kept.correction = None;
+                (kept, "correction.discard")
+            } else {
+                let mut fresh = Row::new(&station, &contest);
+                fresh.scan_sha256 = row.scan_sha256.clone();
+                (fresh, "entry.discard")
+            };
+            if let Err(r) = save(&state, &fresh, &account, what, "both entries discarded") {
                 return r;
             }
             return Redirect::to(&format!("/workspace/district/{district}?lang={}", lang.code()))
@@ -809,7 +1050,10 @@ async fn resolve_inner(
                     let subject = format!("{station}/{contest}");
                     auth.audit(&session.account, "entry.resolve", &subject, &kept.join(", "));
                 }
-                if let Err(r) = accept(&state, &session, &target, &mut row, merged, None).await {
+                let supersedes = pair.supersedes.clone();
+                if let Err(r) =
+                    accept(&state, &session, &target, &mut row, merged, supersedes).await
+                {
                     return r;
                 }
                 return Redirect::to(&format!(
@@ -830,6 +1074,16 @@ async fn resolve_inner(
         name = esc(&target.station.name),
         contest = esc(target.contest.name.get(lang.code())),
     );
+    if let (Some(c), Some(_)) = (&row.correction, &pair.supersedes) {
+        let _ = write!(
+            body,
+            "<p class=\"legend\">{}: {} {} — {}</p>",
+            esc(t(lang, T::CorrectionDiffers)),
+            esc(t(lang, T::ReasonChosenBy)),
+            esc(&c.first_by),
+            esc(&c.note)
+        );
+    }
     if !errors.is_empty() {
         let _ = write!(
             body,
@@ -855,9 +1109,9 @@ async fn resolve_inner(
         csrf = esc(&session.csrf),
         field = esc(t(lang, T::Field)),
         a = esc(t(lang, T::FirstValue)),
-        ab = esc(row.first_by.as_deref().unwrap_or("")),
+        ab = esc(&pair.first_by),
         b = esc(t(lang, T::SecondValue)),
-        bb = esc(row.second_by.as_deref().unwrap_or("")),
+        bb = esc(&pair.second_by),
     );
     let shown = |v: Option<u64>| v.map_or("—".to_string(), |v| v.to_string());
     let mut first_radio = true;
@@ -916,8 +1170,8 @@ pub async fn resolve(
     resolve_inner(state, station, contest, query, headers, Some(posted)).await
 }
 
-/// `GET /workspace/correct/{station}/{contest}`: the accepted protocol's numbers in the entry
-/// form, with a reason to choose and explain.
+/// `GET /workspace/correct/{station}/{contest}`: the protocol in the log in the entry form: the
+/// first person chooses a reason and keys the correction; a second person keys it again.
 pub async fn correct_form(
     State(state): State<AppState>,
     Path((station, contest)): Path<(String, String)>,
@@ -927,8 +1181,10 @@ pub async fn correct_form(
     correct_inner(state, station, contest, query, headers, None).await
 }
 
-/// `POST /workspace/correct/{station}/{contest}`: submits the corrected protocol as a new entry
-/// superseding the accepted one, with its typed reason; the old entry stays in the history.
+/// `POST /workspace/correct/{station}/{contest}`: the first entry of a correction (kept until a
+/// second person keys it), or the second: equal numbers are submitted as a new entry superseding
+/// the old one with its typed reason (the old one stays in the history); different numbers go to
+/// a third person.
 pub async fn correct(
     State(state): State<AppState>,
     Path((station, contest)): Path<(String, String)>,
@@ -937,6 +1193,40 @@ pub async fn correct(
     Form(posted): Form<HashMap<String, String>>,
 ) -> Response {
     correct_inner(state, station, contest, query, headers, Some(posted)).await
+}
+
+/// The entry a correction of this protocol supersedes and its numbers: the workspace's accepted
+/// entry, or else the hand count the log holds for it (keyed elsewhere, `sverka import`).
+async fn correction_target(state: &AppState, row: &Row) -> Option<(u64, Entry)> {
+    if let (true, Some(index), Some(entry)) = (row.state.is_done(), row.entry_index, &row.second) {
+        return Some((index, entry.clone()));
+    }
+    let (index, protocol) =
+        current_entry(state, &row.station, &row.contest, &[Source::Manual]).await?;
+    Some((index, Entry { lines: protocol.lines, votes: protocol.votes, ..Entry::default() }))
+}
+
+/// The current entry of `station` × `contest` in the published results from the first of
+/// `sources` that has one, read from the log.
+pub(crate) async fn current_entry(
+    state: &AppState,
+    station: &str,
+    contest: &str,
+    sources: &[Source],
+) -> Option<(u64, Protocol)> {
+    let published = state.published();
+    let results = published.results.as_ref()?;
+    let of_contest = results.contests.iter().find(|c| c.contest == contest)?;
+    let of_station = of_contest.stations.iter().find(|s| s.station == station)?;
+    let index = sources
+        .iter()
+        .find_map(|source| of_station.slots.iter().find(|slot| slot.source == *source)?.current)?;
+    let store = state.store().clone();
+    let bytes = tokio::task::spawn_blocking(move || store.entry(index)).await.ok()?.ok()??;
+    match sverka_model::Submission::decode(&bytes).ok()?.payload.body {
+        Body::Protocol(protocol) => Some((index, protocol)),
+        _ => None,
+    }
 }
 
 async fn correct_inner(
@@ -960,29 +1250,59 @@ async fn correct_inner(
         Ok(row) => row,
         Err(response) => return response,
     };
-    let Some(index) = row.entry_index.filter(|_| row.state.is_done()) else {
+    let me = session.account.clone();
+    let mode = match &row.correction {
+        None => Mode::Correction,
+        Some(c) if c.differs() => {
+            return Redirect::to(&format!(
+                "/workspace/resolve/{station}/{contest}?lang={}",
+                lang.code()
+            ))
+            .into_response()
+        }
+        Some(c) if c.first_by == me => {
+            return refuse(lang, &session, &district, t(lang, T::SamePerson))
+        }
+        Some(_) => Mode::CorrectionSecond,
+    };
+    let Some((index, old)) = correction_target(&state, &row).await else {
         return refuse(lang, &session, &district, t(lang, T::WrongState));
     };
+    let head = |values: &HashMap<String, String>| {
+        match &row.correction {
+        Some(c) => format!(
+            "<section><p>{}</p><p>{} <strong>{}</strong>: <strong data-reason=\"{r}\">{reason}</strong> — {note}</p>\
+             <p class=\"legend\">{} {}</p></section>",
+            esc(t(lang, T::CorrectionTwice)),
+            esc(t(lang, T::ReasonChosenBy)),
+            esc(&c.first_by),
+            esc(t(lang, T::Replaces)),
+            c.supersedes,
+            r = esc(&c.reason),
+            reason = esc(reasons(lang, Mode::Correction)
+                .iter()
+                .find(|(v, _)| *v == c.reason)
+                .map_or(c.reason.as_str(), |(_, text)| text)),
+            note = esc(&c.note),
+        ),
+        None => reason_head(lang, Mode::Correction, values, index),
+    }
+    };
     let Some(posted) = posted else {
-        let values = values_of(row.second.as_ref().unwrap_or(&Entry::default()));
-        let html =
-            render_form(lang, &session, &target, Mode::Correction, &values, &[], &[], Some(&row));
+        let values = values_of(&old);
+        let mut page = FormPage::new(mode, here.clone());
+        page.head = head(&values);
+        page.scan = scan_of(&state, &row);
+        let html = render_form(lang, &session, &target, &page, &values, &[], &[]);
         return view::respond(StatusCode::OK, html);
     };
     if let Err(response) = check_form(&session, &headers, &posted, lang) {
         return response;
     }
-    let reason = match posted.get("reason").map(String::as_str) {
-        Some("keying_error") => Some(CorrectionReason::KeyingError),
-        Some("recount") => Some(CorrectionReason::Recount),
-        Some("court_order") => Some(CorrectionReason::CourtOrder),
-        Some("late_protocol") => Some(CorrectionReason::LateProtocol),
-        Some("commission_decision") => Some(CorrectionReason::CommissionDecision),
-        _ => None,
-    };
+    let reason = posted_reason(&posted, Mode::Correction);
     let note = posted.get("note").map(|n| n.trim().to_string()).unwrap_or_default();
     let (entry, mut problems) = parse(&target, &posted, lang);
-    if reason.is_none() || note.is_empty() {
+    if mode == Mode::Correction && (reason.is_none() || note.is_empty()) {
         problems.push(("reason".to_string(), t(lang, T::Missing).to_string()));
     }
     let found = if problems.is_empty() { findings(&state, &target, &entry) } else { Vec::new() };
@@ -990,30 +1310,59 @@ async fn correct_inner(
         || found.iter().any(Finding::is_error)
         || !unexplained(&found, &entry).is_empty()
     {
-        let html = render_form(
-            lang,
-            &session,
-            &target,
-            Mode::Correction,
-            &posted,
-            &problems,
-            &found,
-            Some(&row),
-        );
+        let mut page = FormPage::new(mode, here.clone());
+        page.head = head(&posted);
+        page.scan = scan_of(&state, &row);
+        let html = render_form(lang, &session, &target, &page, &posted, &problems, &found);
         return view::respond(StatusCode::UNPROCESSABLE_ENTITY, html);
     }
-    let reason = reason.expect("checked above");
-    if let Ok(auth) = state.auth() {
-        auth.audit(
-            &session.account,
-            "correction.reason",
-            &format!("{station}/{contest}"),
-            &format!("supersedes entry {index}: {note}"),
-        );
+    let subject = format!("{station}/{contest}");
+    if mode == Mode::Correction {
+        let reason = posted.get("reason").cloned().unwrap_or_default();
+        row.correction = Some(db::Correction {
+            supersedes: index,
+            reason: reason.clone(),
+            note: note.clone(),
+            first_by: me.clone(),
+            first: entry,
+            second_by: None,
+            second: None,
+        });
+        let detail = format!("supersedes entry {index}, reason {reason}: {note}");
+        if let Err(r) = save(&state, &row, &me, "correction.first", &detail) {
+            return r;
+        }
+        return Redirect::to(&format!("/workspace/district/{district}?lang={}", lang.code()))
+            .into_response();
     }
-    row.resolved_by = Some(session.account.clone());
+    let mut correction = row.correction.clone().expect("a correction awaiting its second entry");
+    correction.second_by = Some(me.clone());
+    correction.second = Some(entry.clone());
+    let agreed = correction.first.same_numbers(&entry);
+    let first_explanations = correction.first.explanations.clone();
+    let reason = serde_json::from_value(serde_json::Value::String(correction.reason.clone()));
+    row.correction = Some(correction);
+    if !agreed {
+        let fields: Vec<String> = row
+            .correction
+            .as_ref()
+            .map(|c| c.first.differences(&entry).into_iter().map(|(f, _, _)| f).collect())
+            .unwrap_or_default();
+        let detail = format!("correction differs in: {}", fields.join(", "));
+        if let Err(r) = save(&state, &row, &me, "correction.differences", &detail) {
+            return r;
+        }
+        return Redirect::to(&format!("/workspace/district/{district}?lang={}", lang.code()))
+            .into_response();
+    }
+    let Ok(reason) = reason else {
+        return internal(format!("{subject}: the correction's reason is not a reason"));
+    };
+    let mut merged = entry;
+    merged.explanations.extend(first_explanations);
+    let index = row.correction.as_ref().map_or(index, |c| c.supersedes);
     let supersedes = Supersedes { index, reason };
-    if let Err(r) = accept(&state, &session, &target, &mut row, entry, Some(supersedes)).await {
+    if let Err(r) = accept(&state, &session, &target, &mut row, merged, Some(supersedes)).await {
         return r;
     }
     Redirect::to(&format!("/workspace/district/{district}?lang={}", lang.code())).into_response()

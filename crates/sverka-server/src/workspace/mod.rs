@@ -3,8 +3,11 @@
 //!
 //! - [`entry`]: protocol entry laid out like the paper form, double entry by two operators,
 //!   resolution of differences by a third person, corrections with a typed reason;
-//! - [`pages`]: the district's progress table, the projector view, the review queues, the audit
-//!   log;
+//! - [`pages`]: the district's progress table, the projector view, the review queues (each item
+//!   with the action that settles it), the audit log;
+//! - [`requests`]: annulment and recount requests to the CEC, and the CEC admin's signed answer;
+//! - [`scan`]: the protocol's photo or PDF, uploaded and shown beside the entry form;
+//! - [`station`]: a station's protocols, actions and every version in the log;
 //! - `text`: the strings; `view`: the page shell; `db`: protocol states and entries.
 //!
 //! **Signing.** The server holds one operator key per district (`sverka accounts signing-key`,
@@ -19,6 +22,9 @@
 pub mod db;
 pub mod entry;
 pub mod pages;
+pub mod requests;
+pub mod scan;
+pub mod station;
 pub mod text;
 pub mod view;
 
@@ -64,7 +70,7 @@ pub async fn index(
     }
     let _ = write!(
         body,
-        "<nav class=\"ws\"><a href=\"/workspace/review?lang={code}\">{}</a>",
+        "<nav class=\"ws\"><a href=\"/workspace/review?lang={code}#requests\">{}</a>",
         esc(t(lang, T::Review)),
         code = lang.code()
     );

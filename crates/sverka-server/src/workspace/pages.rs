@@ -179,6 +179,45 @@ pub async fn district(
             }
             _ => {}
         }
+        if let Some(holder) = row.claimed_by() {
+            let may_release = holder == me || session.role == crate::auth::AccountRole::Admin;
+            let _ = write!(
+                action,
+                " <span class=\"legend\">{} {}</span>",
+                esc(t(lang, T::ClaimedSince)),
+                esc(row.updated_at.get(11..16).unwrap_or(&row.updated_at))
+            );
+            if may_release {
+                let _ = write!(
+                    action,
+                    " <form method=\"post\" action=\"/workspace/entry/{s}/{c}/release?lang={code}\" class=\"release\">\
+                     <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\" class=\"secondary\">{}</button></form>",
+                    esc(&session.csrf),
+                    esc(t(lang, T::ReleaseClaim))
+                );
+            }
+        }
+        if let Some(correction) = &row.correction {
+            let differs = correction.differs();
+            let label = if differs { T::CorrectionDiffers } else { T::CorrectionAwaiting };
+            action.clear();
+            let _ = write!(
+                action,
+                "<span class=\"badge\" data-correction=\"{}\">{}</span> ",
+                if differs { "differences" } else { "second_entry" },
+                esc(t(lang, label))
+            );
+            let other = correction.first_by != me && correction.second_by.as_deref() != Some(me);
+            if session.role.may_resolve(&district) && other {
+                let (path, text) =
+                    if differs { ("resolve", T::Resolve) } else { ("correct", T::KeyCorrection) };
+                let _ = write!(
+                    action,
+                    "<a href=\"/workspace/{path}/{s}/{c}?lang={code}\">{}</a>",
+                    esc(t(lang, text))
+                );
+            }
+        }
         if let Some(message) = &row.message {
             let _ = write!(
                 action,
@@ -189,7 +228,7 @@ pub async fn district(
         }
         let _ = write!(
             body,
-            "<tr data-station=\"{s}\" data-contest=\"{c}\" data-state=\"{state}\"><td>{s} <span class=\"legend\">{sname}</span></td>\
+            "<tr data-station=\"{s}\" data-contest=\"{c}\" data-state=\"{state}\"><td><a href=\"/workspace/station/{s}?lang={code}\">{s}</a> <span class=\"legend\">{sname}</span></td>\
              <td>{cname}</td><td><span class=\"st st-{state}\">{label}</span></td><td>{first}</td><td>{second}</td><td>{resolved}</td>\
              <td class=\"n\">{index}</td><td>{action}</td></tr>",
             state = row.state.as_str(),
@@ -210,7 +249,7 @@ pub async fn district(
 }
 
 /// `GET /workspace/projector/{district}`: the district's progress in large type for the
-/// commission room: read-only, refreshes itself every 15 seconds, names no one.
+/// commission room: read-only, refreshes itself every 10 seconds, names no one.
 pub async fn projector(
     State(state): State<AppState>,
     Path(district): Path<String>,
@@ -277,7 +316,7 @@ pub async fn projector(
     let title = format!("{name} · {}", t(lang, T::Progress));
     let html = view::page(lang, Some(&session), &title, &here, &body).replacen(
         "<head>",
-        "<head><meta http-equiv=\"refresh\" content=\"15\">",
+        "<head><meta http-equiv=\"refresh\" content=\"10\">",
         1,
     );
     view::respond(StatusCode::OK, html)
@@ -302,6 +341,16 @@ pub async fn review(
     let election = state.election().clone();
     let code = lang.code();
     let mut body = String::new();
+
+    let auth = match state.auth() {
+        Ok(auth) => auth,
+        Err(e) => return internal(e),
+    };
+    let (rows, requests) = match auth.with(|conn| Ok((db::all(conn)?, db::requests(conn)?))) {
+        Ok(found) => found,
+        Err(e) => return internal(e),
+    };
+    super::requests::section(&mut body, lang, &session, &election, &requests);
 
     // Quarantine.
     let store = state.store().clone();
@@ -343,9 +392,28 @@ pub async fn review(
                 format!("{}: {text}", p.code)
             })
             .collect();
+        let contest = value.pointer("/payload/contest").and_then(|s| s.as_str()).unwrap_or("");
+        let fix = match district {
+            Some(d) if session.role.may_resolve(d) && election.contest(contest).is_some() => {
+                let done = rows
+                    .get(&(station.to_string(), contest.to_string()))
+                    .is_some_and(|r| r.state.is_done());
+                let (path, text) =
+                    if done { ("correct", T::Correct) } else { ("entry", T::StartEntry) };
+                format!(
+                    "<a class=\"act\" data-act=\"{path}\" href=\"/workspace/{path}/{s}/{c}?lang={code}\">{}</a> {}",
+                    esc(t(lang, text)),
+                    super::requests::links(lang, station, contest),
+                    s = esc(station),
+                    c = esc(contest),
+                )
+            }
+            _ => String::new(),
+        };
         let _ = write!(
             table,
-            "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr data-quarantine=\"{}\"><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{fix}</td></tr>",
+            record.id,
             record.id,
             esc(&record.received_at),
             esc(station),
@@ -358,24 +426,17 @@ pub async fn review(
     } else {
         let _ = write!(
             body,
-            "<div class=\"scroll\"><table><thead><tr><th class=\"n\">#</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{table}</tbody></table></div>",
+            "<div class=\"scroll\"><table><thead><tr><th class=\"n\">#</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{table}</tbody></table></div>",
             esc(t(lang, T::Received)),
             esc(t(lang, T::Station)),
             esc(t(lang, T::Sender)),
             esc(t(lang, T::Codes)),
+            esc(t(lang, T::Action)),
         );
     }
     body.push_str("</section>");
 
     // Warnings awaiting an explanation, and those explained.
-    let auth = match state.auth() {
-        Ok(auth) => auth,
-        Err(e) => return internal(e),
-    };
-    let rows = match auth.with(|conn| db::all(conn)) {
-        Ok(rows) => rows,
-        Err(e) => return internal(e),
-    };
     let _ = write!(body, "<section id=\"warnings\"><h2>{}</h2>", esc(t(lang, T::WarningsPending)));
     let mut pending = 0;
     for row in rows.values() {
@@ -460,19 +521,21 @@ pub async fn review(
                             format!("{name}: {} / {}", l.a, l.b)
                         })
                         .collect();
-                    let row = rows.get(&(station.station.clone(), contest.contest.clone()));
-                    let fix = match row {
-                        Some(r)
-                            if r.state.is_done() && session.role.may_resolve(&station.district) =>
-                        {
+                    let involves_manual = [pair.a.source, pair.b.source].contains(&Source::Manual);
+                    let fix = if session.role.may_resolve(&station.district) {
+                        let correct = if involves_manual {
                             format!(
-                                "<a href=\"/workspace/correct/{s}/{c}?lang={code}\">{}</a>",
+                                "<a class=\"act\" data-act=\"correct\" href=\"/workspace/correct/{s}/{c}?lang={code}\">{}</a> ",
                                 esc(t(lang, T::Correct)),
                                 s = esc(&station.station),
                                 c = esc(&contest.contest)
                             )
-                        }
-                        _ => String::new(),
+                        } else {
+                            String::new()
+                        };
+                        correct + &super::requests::links(lang, &station.station, &contest.contest)
+                    } else {
+                        String::new()
                     };
                     let line = format!(
                         "<tr data-station=\"{s}\"><td><a href=\"/station/{s}?lang={code}\">{s}</a></td><td>{c}</td><td>{a} / {b}</td><td>{lines}</td><td>{fix}</td></tr>",

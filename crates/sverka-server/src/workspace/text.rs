@@ -16,6 +16,18 @@ macro_rules! texts {
     };
 }
 
+/// The name of a role in `lang` (an operator's with the district).
+pub fn role_label(lang: Lang, role: &crate::auth::AccountRole) -> String {
+    use crate::auth::AccountRole;
+    match role {
+        AccountRole::Admin => t(lang, T::RoleAdmin).to_string(),
+        AccountRole::Operator { district } => t(lang, T::RoleOperatorOf).replace("{d}", district),
+        AccountRole::Observer => t(lang, T::RoleObserver).to_string(),
+        AccountRole::Auditor => t(lang, T::RoleAuditor).to_string(),
+        AccountRole::ReadOnly => t(lang, T::RoleReadOnly).to_string(),
+    }
+}
+
 /// `text` in `lang`.
 pub fn t(lang: Lang, text: T) -> &'static str {
     let [ky, ru, en] = text.texts();
@@ -164,6 +176,90 @@ texts! {
     Who => ["Ким", "Кто", "Who"],
     What => ["Эмне", "Что", "What"],
     Published => ["Жарыяланган натыйжалар", "Опубликованные результаты", "Published results"],
+    RoleAdmin => ["администратор", "администратор", "administrator"],
+    RoleOperatorOf => ["{d} округунун оператору", "оператор округа {d}", "operator of {d}"],
+    RoleObserver => ["байкоочу", "наблюдатель", "observer"],
+    RoleAuditor => ["аудитор", "аудитор", "auditor"],
+    RoleReadOnly => ["окуу үчүн гана", "только чтение", "read-only"],
+    Release => ["Протоколду бошотуу", "Освободить протокол", "Release this protocol"],
+    ReleaseClaim => ["Бошотуу", "Освободить", "Release"],
+    ReleaseNote => [
+        "Бошотулган кадамды башка оператор ала алат; терилген сандар сакталбайт.",
+        "Освобождённый шаг может взять другой оператор; набранные числа не сохраняются.",
+        "Another operator can take a released step; numbers typed so far are not kept.",
+    ],
+    ClaimedSince => ["ээлеген убакыт:", "занят с", "claimed since"],
+    RequestRecount => ["Кайра эсептөөнү суроо", "Запросить пересчёт", "Request a recount"],
+    RequestAnnulment => ["Жокко чыгарууну суроо", "Запросить аннулирование", "Request an annulment"],
+    RequestNote => [
+        "Суроо БШКнын администраторлорунун кезегине түшөт; алар аны кол коюлган жазуу менен аткарат же себебин жазып четке кагат.",
+        "Запрос попадает в очередь администраторов ЦИК; они исполняют его подписанной записью или отклоняют с объяснением.",
+        "The request goes to the CEC administrators' queue; they carry it out as a signed entry or decline it with their reasons.",
+    ],
+    RequestReason => ["Эмне үчүн (эмне табылды, кайсы саптарда)", "Почему (что обнаружено, в каких строках)", "Why (what was found, on which lines)"],
+    SendRequest => ["Суроону жөнөтүү", "Отправить запрос", "Send the request"],
+    Requests => ["БШКга суроолор", "Запросы в ЦИК", "Requests to the CEC"],
+    RequestsNote => [
+        "Жокко чыгаруу жана кайра эсептөө — БШКнын ачкычы менен кол коюлган жазуулар: БШКнын администратору ар бир суроону ушул жерден карайт.",
+        "Аннулирование и пересчёт — записи, подписанные ключом ЦИК: администратор ЦИК рассматривает каждый запрос здесь.",
+        "Annulments and recounts are entries signed with a CEC key: a CEC administrator acts on each request here.",
+    ],
+    KindAnnulment => ["жокко чыгаруу", "аннулирование", "annulment"],
+    KindRecount => ["кайра эсептөө", "пересчёт", "recount"],
+    ReqOpen => ["ачык", "открыт", "open"],
+    ReqDone => ["аткарылды", "исполнен", "done"],
+    ReqDeclined => ["четке кагылды", "отклонён", "declined"],
+    ActOn => ["Кароо", "Рассмотреть", "Act on it"],
+    RequestedBy => ["Сураган", "Запросил", "Requested by"],
+    Decision => ["БШКнын чечими (номери жана күнү)", "Решение ЦИК (номер и дата)", "CEC decision (number and date)"],
+    SignAnnulment => ["Жокко чыгарууга кол коюу", "Подписать аннулирование", "Sign the annulment"],
+    SignRecount => ["Кайра эсептөөгө кол коюу", "Подписать пересчёт", "Sign the recount"],
+    Decline => ["Четке кагуу", "Отклонить", "Decline"],
+    DeclineWhy => ["Эмне үчүн четке кагылат", "Почему отклонён", "Why it is declined"],
+    WholeStation => ["Участоктун бардык добуш берүүлөрү", "Все голосования участка", "Every contest of the station"],
+    RecountOf => ["Кайра эсептөө", "Пересчёт", "Recount"],
+    Replaces => ["Алмаштырат: журналдагы жазуу", "Заменяет запись журнала", "Replaces log entry"],
+    NothingToRecount => [
+        "Журналда бул участоктун алмаштыра турган протоколу жок.",
+        "В журнале нет протокола этого участка, который можно заменить.",
+        "The log holds no protocol of this station to replace.",
+    ],
+    NoCecKey => [
+        "БШКнын кол коюу ачкычы катталган эмес (sverka accounts signing-key --cec).",
+        "Ключ подписи ЦИК не зарегистрирован (sverka accounts signing-key --cec).",
+        "No CEC signing key is registered (sverka accounts signing-key --cec).",
+    ],
+    Scan => ["Протоколдун скани (сүрөт же PDF)", "Скан протокола (фото или PDF)", "Protocol scan (photo or PDF)"],
+    UploadScan => ["Жүктөө", "Загрузить", "Upload"],
+    ScanNote => [
+        "JPEG, PNG же PDF, 8 МБ чейин. Анын SHA-256 хэши протоколго кол коюлат жана скан протокол менен кошо жарыяланат.",
+        "JPEG, PNG или PDF, до 8 МБ. Его SHA-256 подписывается в протоколе, скан публикуется вместе с ним.",
+        "JPEG, PNG or PDF, at most 8 MB. Its SHA-256 is signed into the protocol and the scan is published with it.",
+    ],
+    ScanTooLarge => ["Файл 8 МБдан чоң.", "Файл больше 8 МБ.", "The file is larger than 8 MB."],
+    ScanWrongType => [
+        "Файлдын мазмуну JPEG, PNG же PDF эмес.",
+        "Содержимое файла — не JPEG, PNG и не PDF.",
+        "The file's content is not a JPEG, PNG or PDF.",
+    ],
+    ScanMissing => ["Файл тандалган эмес.", "Файл не выбран.", "No file was chosen."],
+    ScanNone => ["Скан жүктөлгөн эмес.", "Скан не загружен.", "No scan attached yet."],
+    OpenScan => ["Сканды өзүнчө ачуу", "Открыть скан отдельно", "Open the scan on its own"],
+    CorrectionSecondOf => ["оңдоонун экинчи киргизүүсү", "второй ввод исправления", "second entry of the correction"],
+    CorrectionAwaiting => ["оңдоо: экинчи киргизүү күтүлүүдө", "исправление: ждёт второго ввода", "correction: awaiting the second entry"],
+    CorrectionDiffers => ["оңдоо: айырмачылыктар", "исправление: расхождения", "correction: differences"],
+    KeyCorrection => ["Оңдоону кайра киргизүү", "Ввести исправление повторно", "Key the correction again"],
+    ReasonChosenBy => ["Себебин тандаган:", "Основание выбрал(а):", "Reason chosen by"],
+    CorrectionTwice => [
+        "Оңдоо протокол сыяктуу эки жолу киргизилет: экинчи адам сандарды кагаздан өз алдынча кайра терет.",
+        "Исправление вводится дважды, как протокол: второй человек независимо набирает числа с бумаги.",
+        "A correction is keyed twice like a protocol: a second person keys the numbers again from the paper.",
+    ],
+    StationPage => ["Участоктун барагы", "Страница участка", "Station page"],
+    Versions => ["Журналдагы версиялары", "Версии в журнале", "Versions in the log"],
+    Superseded => ["алмаштырылган", "заменена", "superseded"],
+    Current => ["учурдагы", "текущая", "current"],
+    Source => ["Булак", "Источник", "Source"],
     KeyHint => [
         "Enter — кийинки талаа; акыркы талаада Enter — аяктоо.",
         "Enter — следующее поле; на последнем поле Enter завершает ввод.",

@@ -45,6 +45,18 @@ td form{display:inline;margin:0}\
 .projector dl{display:grid;grid-template-columns:repeat(auto-fit,minmax(14rem,1fr));gap:1rem}\
 .projector dd{font-size:4rem;font-weight:700;margin:0;font-variant-numeric:tabular-nums}\
 .projector dt{font-size:1.5rem}\
+.entry-grid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1.5rem;align-items:start}\
+aside.scan{position:sticky;top:1rem;border:1px solid #d5d9e0;border-radius:8px;padding:.75rem;background:#fafbfc}\
+aside.scan h2{margin-top:0}\
+aside.scan img{display:block;max-width:100%;height:auto;border:1px solid #d5d9e0}\
+aside.scan iframe{width:100%;height:75vh;border:1px solid #d5d9e0}\
+aside.scan input[type=file]{max-width:100%}\
+@media (max-width:60rem){.entry-grid{grid-template-columns:1fr}aside.scan{position:static}}\
+a.act{display:inline-block;margin:0 .4rem .2rem 0;white-space:nowrap}\
+form.release{display:inline}form.release button{font-size:.8rem;padding:.1rem .5rem}\
+.badge{display:inline-block;padding:0 .45rem;border-radius:4px;font-size:.85rem;background:var(--warnbg);color:var(--warn)}\
+blockquote{margin:.5rem 0;padding:.5rem .75rem;border-left:4px solid #d5d9e0;background:#fafbfc}\
+table.versions td.diff{background:var(--warnbg);font-weight:600}\
 ";
 
 /// A complete workspace page.
@@ -71,7 +83,7 @@ pub fn page(lang: Lang, session: Option<&Session>, title: &str, path: &str, body
              <button type=\"submit\">{signout}</button></form>",
             esc(t(lang, T::SignedInAs)),
             account = esc(&session.account),
-            role = esc(&session.role.to_string()),
+            role = esc(&super::text::role_label(lang, &session.role)),
             code = lang.code(),
             csrf = esc(&session.csrf),
             signout = esc(t(lang, T::SignOut)),
@@ -101,10 +113,11 @@ pub fn page(lang: Lang, session: Option<&Session>, title: &str, path: &str, body
 }
 
 /// The workspace's Content-Security-Policy: scripts only from this origin (`/workspace/entry.js`),
-/// no inline script, forms posted only here, no framing.
+/// no inline script, forms posted only here, no framing by anyone; images and frames (a PDF
+/// scan beside the form) only from this origin.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; \
-                       img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; \
-                       frame-ancestors 'none'";
+                       img-src 'self'; frame-src 'self'; connect-src 'self'; form-action 'self'; \
+                       base-uri 'none'; frame-ancestors 'none'";
 
 /// An HTML response that no cache keeps and no other site frames.
 pub fn respond(status: StatusCode, html: String) -> Response {
