@@ -1,9 +1,10 @@
 //! `sverka verify --state FILE` resumes: after a first verify the state file
-//! (`sverka-verify-state/v1`, docs/formats.md) holds what is needed to continue, so verifying the
-//! grown publication checks the consistency proof, the new entries and the new snapshot only. Its
-//! verdict and the state it leaves are those of a full verify of the grown publication; an old
-//! entry rewritten (and the log re-signed) is caught by the consistency proof; the format is
-//! pinned field by field.
+//! (`sverka-verify-state/v2`, docs/formats.md §11) holds what is needed to continue, so verifying
+//! the grown publication checks the consistency proof, the new entries and the new snapshot only,
+//! recomputing only the stations the new entries name. Its verdict and the state it leaves are
+//! those of a full verify of the grown publication; an old entry rewritten (and the log re-signed)
+//! is caught by the consistency proof; an untouched station edited in the new snapshot is caught
+//! by its hash; the format is pinned field by field.
 //!
 //! The fixture: 300 stations of the 2021 election simulated (about 1,250 entries, five entry
 //! bundles), published once without its last 300 submissions and once with them.
@@ -14,6 +15,7 @@ use std::sync::OnceLock;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use sha2::{Digest, Sha256};
 use sverka_tlog::tile::{new_entry_bundles, partial_tiles};
 use sverka_tlog::{
     append_leaves, encode_bundle, leaf_hash, parse_bundle, Checkpoint, Ed25519Signer, MemoryTiles,
@@ -121,8 +123,33 @@ fn observed() -> tempfile::TempDir {
     dir
 }
 
+/// A `sverka-verify-state/v2` file cut into its parts (docs/formats.md §11): the JSON of its
+/// second line, the tally section and the snapshot pieces section.
+struct StateFile {
+    json: serde_json::Value,
+    tally: Vec<u8>,
+    pieces: Vec<u8>,
+}
+
+fn state_file(path: &Path) -> StateFile {
+    let bytes = std::fs::read(path).unwrap();
+    let rest = bytes.strip_prefix(b"sverka-verify-state/v2\n".as_slice()).expect("the first line");
+    let line = rest.iter().position(|&b| b == b'\n').unwrap();
+    let json = serde_json::from_slice(&rest[..line]).unwrap();
+    let mut sections = &rest[line + 1..];
+    let mut take = || {
+        let len = u64::from_le_bytes(sections[..8].try_into().unwrap()) as usize;
+        let body = sections[8..8 + len].to_vec();
+        sections = &sections[8 + len..];
+        body
+    };
+    let (tally, pieces) = (take(), take());
+    assert!(sections.is_empty(), "nothing after the two sections");
+    StateFile { json, tally, pieces }
+}
+
 fn state(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    state_file(path).json
 }
 
 #[test]
@@ -237,10 +264,11 @@ fn an_old_entry_of_the_bundle_where_the_resume_starts_is_checked_against_the_sta
 fn the_state_file_format_is_pinned() {
     let old = fixture().old_size;
     let dir = observed();
-    let value = state(&dir.path().join("observer.json"));
+    let file = state_file(&dir.path().join("observer.json"));
+    let value = file.json.clone();
     let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["format", "origin", "resume", "root", "size", "vkey"]);
-    assert_eq!(value["format"], "sverka-verify-state/v1");
+    assert_eq!(value["format"], "sverka-verify-state/v2");
     assert_eq!(value["size"], old);
     let checkpoint = checkpoint_of(&dir.path().join("old"));
     assert_eq!(value["root"], checkpoint.root().to_hex());
@@ -251,17 +279,7 @@ fn the_state_file_format_is_pinned() {
     let keys: Vec<&str> = resume.keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        [
-            "blobs",
-            "counts",
-            "definition",
-            "edge",
-            "key_entries",
-            "last_seq",
-            "scans",
-            "snapshots",
-            "tally"
-        ]
+        ["blobs", "counts", "definition", "edge", "key_entries", "last_seq", "scans", "snapshots"]
     );
     // The right edge: the partial tiles of the tree at `size`, each the published tile's bytes.
     let edge = resume["edge"].as_object().unwrap();
@@ -285,25 +303,91 @@ fn the_state_file_format_is_pinned() {
     assert!(protocols > 0 && protocols < old);
     // Every signer has the sequence number of its last entry; the tally's bytes are versioned.
     assert!(resume["last_seq"].as_object().unwrap().values().all(|s| s.as_u64() > Some(0)));
-    let tally = BASE64.decode(resume["tally"].as_str().unwrap()).unwrap();
-    assert!(tally.starts_with(b"sverka-tally-state/v1\n"));
+    assert!(file.tally.starts_with(b"sverka-tally-state/v1\n"));
 
-    // Another version is refused, naming both; a state from before the format (only the
-    // checkpoint) still works: every entry is checked again, and the file is rewritten as v1.
-    let mut other = value.clone();
-    other["format"] = "sverka-verify-state/v2".into();
-    std::fs::write(dir.path().join("v2.json"), other.to_string()).unwrap();
-    let err = refused(sverka(&["verify", "public", "--state", "v2.json"], dir.path()));
+    // The snapshot pieces: the size, the number of contests, and per contest the number of its
+    // stations and per station of the published snapshot its length and SHA-256(0x00 || bytes),
+    // in the order of the contest's `stations` list.
+    let pieces = &file.pieces;
+    let snapshot = std::fs::read(dir.path().join(format!("old/snapshot/{old}.json"))).unwrap();
+    let snapshot: serde_json::Value = serde_json::from_slice(&snapshot).unwrap();
+    let contests = snapshot["contests"].as_array().unwrap();
+    assert_eq!(u64::from_le_bytes(pieces[..8].try_into().unwrap()), old);
+    let n_contests = u64::from_le_bytes(pieces[8..16].try_into().unwrap()) as usize;
+    assert_eq!(n_contests, contests.len());
+    let listed: usize = contests.iter().map(|c| c["stations"].as_array().map_or(0, Vec::len)).sum();
+    assert_eq!(pieces.len(), 16 + 8 * n_contests + 36 * listed);
+    let n = u64::from_le_bytes(pieces[16..24].try_into().unwrap()) as usize;
+    let stations = contests[0]["stations"].as_array().unwrap();
+    assert_eq!(n, stations.len());
+    for (k, station) in [0, n - 1].into_iter().map(|k| (k, &stations[k])) {
+        let bytes = canonical(station);
+        let at = 24 + 36 * k;
+        assert_eq!(
+            u32::from_le_bytes(pieces[at..at + 4].try_into().unwrap()) as usize,
+            bytes.len()
+        );
+        let hash = Sha256::new().chain_update([0u8]).chain_update(&bytes).finalize();
+        assert_eq!(&pieces[at + 4..at + 36], hash.as_slice(), "station {k}");
+    }
+
+    // Another version is refused, naming both; a JSON state of v1 or from before the format
+    // (only the checkpoint is read from it) still works: every entry is checked again, and the
+    // file is rewritten as v2.
+    let mut other = std::fs::read(dir.path().join("observer.json")).unwrap();
+    other[b"sverka-verify-state/v".len()] = b'3';
+    std::fs::write(dir.path().join("v3.state"), other).unwrap();
+    let err = refused(sverka(&["verify", "public", "--state", "v3.state"], dir.path()));
     assert!(
-        err.contains("sverka-verify-state/v2") && err.contains("sverka-verify-state/v1"),
+        err.contains("sverka-verify-state/v3") && err.contains("sverka-verify-state/v2"),
         "{err}"
     );
-    let legacy = serde_json::json!({
-        "vkey": value["vkey"], "origin": value["origin"], "size": value["size"], "root": value["root"],
-    });
-    std::fs::write(dir.path().join("legacy.json"), legacy.to_string()).unwrap();
-    let out = ok(sverka(&["verify", "public", "--state", "legacy.json"], dir.path()));
-    assert!(out.contains(&format!("consistent with the checkpoint of size {old}")), "{out}");
-    assert!(!out.contains("resumed"), "{out}");
-    assert_eq!(state(&dir.path().join("legacy.json"))["format"], "sverka-verify-state/v1");
+    for format in [None, Some("sverka-verify-state/v1")] {
+        let mut legacy = serde_json::json!({
+            "vkey": value["vkey"], "origin": value["origin"], "size": value["size"], "root": value["root"],
+        });
+        if let Some(format) = format {
+            legacy["format"] = format.into();
+            legacy["resume"] = serde_json::json!({"tally": "c3Zlcmth"});
+        }
+        std::fs::write(dir.path().join("legacy.json"), legacy.to_string()).unwrap();
+        let out = ok(sverka(&["verify", "public", "--state", "legacy.json"], dir.path()));
+        assert!(out.contains(&format!("consistent with the checkpoint of size {old}")), "{out}");
+        assert!(!out.contains("resumed"), "{format:?}: {out}");
+        assert_eq!(state(&dir.path().join("legacy.json"))["format"], "sverka-verify-state/v2");
+    }
+}
+
+/// RFC 8785 bytes of a snapshot member as serde_json writes it: the published snapshot's
+/// members are sorted, compact and integer-only, which `to_vec` of a parsed value reproduces.
+fn canonical(value: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap()
+}
+
+#[test]
+fn an_untouched_station_edited_in_the_new_snapshot_is_caught() {
+    // The resumed verify does not recompute stations no new entry names: it checks their bytes
+    // in the new snapshot against the hashes kept from the old one. Edit one such station's
+    // number in the new snapshot (same length) and the verify must fail naming it.
+    let size = fixture().size;
+    let dir = observed();
+    let path = dir.path().join(format!("public/snapshot/{size}.json"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let part2 = std::fs::read_to_string(fixture().root.join("part2.jsonl")).unwrap();
+    let untouched = value["contests"][0]["stations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .find(|id| !part2.contains(&format!("\"{id}\"")))
+        .expect("a station no new entry names");
+    let at = text.find(&format!("\"id\":\"{untouched}\"")).unwrap();
+    let registered = at + text[at..].find("\"registered\":").unwrap() + "\"registered\":".len();
+    let mut bytes = text.into_bytes();
+    bytes[registered] = if bytes[registered] == b'1' { b'2' } else { b'1' };
+    std::fs::write(&path, bytes).unwrap();
+    let err = refused(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert!(err.contains(&format!("snapshot/{size}.json: differs")), "{err}");
+    assert!(err.contains("/registered"), "{err}");
 }

@@ -5,12 +5,16 @@
 //! Entry 0 is the election definition (`Body::Election`); every later entry is folded into a
 //! [`Tally`] in log order.
 
+use std::collections::{HashMap, HashSet};
+
 use sverka_model::election::Election;
 use sverka_model::submission::{Body, DecodeError, Submission};
 
-use crate::snapshot::{snapshot_json, write_snapshot, Checkpoint, SnapshotError};
+use crate::snapshot::{
+    snapshot_json, write_snapshot, write_snapshot_with, Checkpoint, Piece, SnapshotError,
+};
 use crate::tabulate::state::TallyStateError;
-use crate::tabulate::Tally;
+use crate::tabulate::{ResultsConfig, Tally};
 
 /// Why a log cannot be replayed.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +44,20 @@ pub struct Replay {
     tally: Tally,
     /// How many entries have been folded in (entry 0 included).
     size: u64,
+    /// The station ids that entries folded in since [`Replay::forget_touched`] (or since the
+    /// start) name: protocols and annulments. A station's part of a snapshot depends on the
+    /// entries naming it only ([`Tally::station_result`]), so the others are as they were.
+    touched: HashSet<String>,
+}
+
+/// Which stations [`Replay::write_snapshot_pieces`] recomputes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recompute {
+    /// Every station.
+    All,
+    /// Only those that entries folded in since [`Replay::forget_touched`] name; the others are
+    /// handed on as [`Piece::Station`] without bytes.
+    Touched,
 }
 
 impl Replay {
@@ -72,7 +90,7 @@ impl Replay {
         }
         let election = parse_definition(definition)?;
         let tally = Tally::new(&election);
-        Ok(Replay { election, tally, size: 1 })
+        Ok(Replay { election, tally, size: 1, touched: HashSet::new() })
     }
 
     /// Folds in the next entry.
@@ -100,9 +118,31 @@ impl Replay {
         if matches!(submission.payload.body, Body::Election(_)) {
             return Err(ReplayError::SecondElection { index });
         }
+        match &submission.payload.body {
+            Body::Protocol(protocol) => self.touch(&protocol.station),
+            Body::Annulment(annulment) => self.touch(&annulment.station),
+            _ => {}
+        }
         self.tally.apply(index, submission);
         self.size += 1;
         Ok(())
+    }
+
+    fn touch(&mut self, station: &str) {
+        if !self.touched.contains(station) {
+            self.touched.insert(station.to_string());
+        }
+    }
+
+    /// Starts counting touched stations afresh (see [`Recompute::Touched`]): a caller that has
+    /// the pieces of the snapshot at the current size calls it.
+    pub fn forget_touched(&mut self) {
+        self.touched.clear();
+    }
+
+    /// How many stations entries folded in since [`Replay::forget_touched`] name.
+    pub fn touched(&self) -> usize {
+        self.touched.len()
     }
 
     /// The state of the replay after its entries, to continue later with [`Replay::resume`]
@@ -118,7 +158,7 @@ impl Replay {
     pub fn resume(definition: &[u8], size: u64, state: &[u8]) -> Result<Replay, ReplayError> {
         let election = parse_definition(definition)?;
         let tally = Tally::load_state(&election, state)?;
-        Ok(Replay { election, tally, size })
+        Ok(Replay { election, tally, size, touched: HashSet::new() })
     }
 
     /// The number of entries replayed so far.
@@ -143,6 +183,46 @@ impl Replay {
     ) -> Result<bool, ReplayError> {
         let results = self.tally.results(&self.election);
         Ok(write_snapshot(&results, &Checkpoint { size: self.size, root }, sink)?)
+    }
+
+    /// The snapshot of everything replayed so far as [`Piece`]s (see
+    /// [`crate::snapshot::write_snapshot_with`]): with [`Recompute::Touched`], only the stations
+    /// that entries since [`Replay::forget_touched`] name are recomputed, the rest handed on
+    /// without bytes, and the national, regional and district totals, outcomes, corrections,
+    /// annulments and warnings recomputed in full. `Ok(false)` if `sink` stopped it.
+    pub fn write_snapshot_pieces(
+        &self,
+        root: [u8; 32],
+        recompute: Recompute,
+        sink: &mut dyn FnMut(Piece<'_>) -> bool,
+    ) -> Result<bool, ReplayError> {
+        let checkpoint = Checkpoint { size: self.size, root };
+        if recompute == Recompute::All {
+            let results = self.tally.results(&self.election);
+            let stations: Vec<usize> = results.contests.iter().map(|c| c.stations.len()).collect();
+            let station = |c: usize, j: usize| Some(&results.contests[c].stations[j]);
+            return Ok(write_snapshot_with(&results, &checkpoint, &stations, &station, sink)?);
+        }
+        let config = ResultsConfig { disputed: Vec::new(), stations: false };
+        let results = self.tally.results_with(&self.election, &config);
+        let mut stations = Vec::with_capacity(self.election.contests.len());
+        let mut recomputed = HashMap::new();
+        for (c, contest) in self.election.contests.iter().enumerate() {
+            let mut j = 0;
+            for (s, station) in self.election.stations.iter().enumerate() {
+                if !contest.covers(station) {
+                    continue;
+                }
+                if self.touched.contains(&station.id) {
+                    let result = self.tally.station_result(&self.election, c, s);
+                    recomputed.insert((c, j), result.expect("the contest covers the station"));
+                }
+                j += 1;
+            }
+            stations.push(j);
+        }
+        let station = |c: usize, j: usize| recomputed.get(&(c, j));
+        Ok(write_snapshot_with(&results, &checkpoint, &stations, &station, sink)?)
     }
 
     /// The snapshot of everything replayed so far, naming `root` as the head of these entries.

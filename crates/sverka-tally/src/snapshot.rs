@@ -97,15 +97,56 @@ pub fn write_snapshot(
     sink: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Result<bool, SnapshotError> {
     const PIECE: usize = 1 << 20;
+    let mut pending = Vec::with_capacity(PIECE + (1 << 16));
+    let stations: Vec<usize> = results.contests.iter().map(|c| c.stations.len()).collect();
+    let open = write_snapshot_with(
+        results,
+        checkpoint,
+        &stations,
+        &|c, j| Some(&results.contests[c].stations[j]),
+        &mut |piece| {
+            let bytes = match piece {
+                Piece::Bytes(bytes) | Piece::Station { bytes: Some(bytes), .. } => bytes,
+                Piece::Station { bytes: None, .. } => unreachable!("every station is given"),
+            };
+            pending.extend_from_slice(bytes);
+            if pending.len() < PIECE {
+                return true;
+            }
+            let open = sink(&pending);
+            pending.clear();
+            open
+        },
+    )?;
+    Ok(open && sink(&pending))
+}
+
+/// A part of a snapshot's bytes as [`write_snapshot_with`] hands it on.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// Bytes between stations.
+    Bytes(&'a [u8]),
+    /// The `station`-th entry of contest `contest`'s `stations` list (the comma before it is in
+    /// the [`Piece::Bytes`] before): its bytes, or `None` where the caller gave no
+    /// [`StationResult`] for it and must know the bytes another way (from an earlier snapshot).
+    Station { contest: usize, station: usize, bytes: Option<&'a [u8]> },
+}
+
+/// The snapshot of `results` at `checkpoint` as [`Piece`]s in order, with `stations[c]` stations
+/// listed for contest `c` (a contest with none has no `stations` member) and the `j`-th taken
+/// from `station(c, j)`: `results`' own station lists need not be filled, so a caller that knows
+/// which stations changed since an earlier snapshot recomputes only those. With every station
+/// given, the bytes are [`snapshot_json`]'s. `sink` returns `false` to stop (then `Ok(false)`).
+pub fn write_snapshot_with<'r>(
+    results: &Results,
+    checkpoint: &Checkpoint,
+    stations: &[usize],
+    station: &dyn Fn(usize, usize) -> Option<&'r StationResult>,
+    sink: &mut dyn FnMut(Piece<'_>) -> bool,
+) -> Result<bool, SnapshotError> {
     let mut open = true;
-    let mut out = Vec::with_capacity(PIECE + (1 << 16));
-    let mut flush = |out: &mut Vec<u8>, at_least: usize| {
-        if open && out.len() >= at_least {
-            open = sink(out);
-            out.clear();
-        }
-        open
-    };
+    let mut out = Vec::with_capacity(1 << 16);
+    let mut one = Vec::with_capacity(1 << 12);
     write_object(&head(results, checkpoint), "contests", &mut out, |out| {
         out.push(b'[');
         for (i, c) in results.contests.iter().enumerate() {
@@ -113,29 +154,41 @@ pub fn write_snapshot(
                 out.push(b',');
             }
             let head = contest_head(c);
-            if c.stations.is_empty() {
+            let n = stations.get(i).copied().unwrap_or(0);
+            if n == 0 {
                 canonical::extend_with_value(&head, out)?;
                 continue;
             }
             write_object(&head, "stations", out, |out| {
                 out.push(b'[');
-                for (j, s) in c.stations.iter().enumerate() {
+                for j in 0..n {
                     if j > 0 {
                         out.push(b',');
                     }
-                    canonical::extend_with_value(&station(c, s), out)?;
-                    if !flush(out, PIECE) {
+                    open = sink(Piece::Bytes(out));
+                    out.clear();
+                    let given = station(i, j);
+                    if let Some(s) = given {
+                        one.clear();
+                        canonical::extend_with_value(&self::station(c, s), &mut one)?;
+                    }
+                    let bytes = given.map(|_| one.as_slice());
+                    open = open && sink(Piece::Station { contest: i, station: j, bytes });
+                    if !open {
                         return Ok(());
                     }
                 }
                 out.push(b']');
                 Ok(())
             })?;
+            if !open {
+                return Ok(());
+            }
         }
         out.push(b']');
         Ok(())
     })?;
-    Ok(flush(&mut out, 0))
+    Ok(open && sink(Piece::Bytes(&out)))
 }
 
 /// Writes the object `members` plus one more member, `name`, whose value `write` appends, all in

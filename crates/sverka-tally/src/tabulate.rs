@@ -1150,48 +1150,55 @@ impl Tally {
     }
 
     fn station_results(&self, election: &Election, c: usize) -> Vec<StationResult> {
+        (0..election.stations.len()).filter_map(|s| self.station_result(election, c, s)).collect()
+    }
+
+    /// Station `s` (its position in the election) in contest `c`, as
+    /// [`ContestResults::stations`] lists it; `None` when the station does not vote in it. It
+    /// depends on the entries naming that station only.
+    ///
+    /// # Panics
+    /// If `election` is not the election this tally was made for, or `s` or `c` is out of range.
+    pub fn station_result(&self, election: &Election, c: usize, s: usize) -> Option<StationResult> {
+        let station = &election.stations[s];
         let index = &self.contests[c];
-        let mut out = Vec::new();
-        for (s, station) in election.stations.iter().enumerate() {
-            let Some(record) = self.record_of(s as u32, c) else { continue };
-            let rec = &self.records[record];
-            let mut annulled_by = rec.annulled.clone();
-            let station_annulled = match self.station_annulled.get(&(s as u32)) {
-                Some(list) => {
-                    annulled_by.extend(list);
-                    true
-                }
-                None => false,
-            };
-            annulled_by.sort_unstable();
-            let counts = |view: View| {
-                rec.chosen(view, station_annulled).map(|slot| station_counts(index, rec, slot))
-            };
-            let mut slots: Vec<SlotHistory> = rec
-                .slots
-                .iter()
-                .map(|slot| SlotHistory {
-                    source: slot.source,
-                    signer: (slot.source == Source::Observer)
-                        .then(|| self.signers[slot.signer as usize].clone()),
-                    entries: slot.versions.iter().map(|v| v.index).collect(),
-                    current: rec.current(slot),
-                })
-                .collect();
-            slots.sort_by(|a, b| (a.source, &a.signer).cmp(&(b.source, &b.signer)));
-            out.push(StationResult {
-                station: station.id.clone(),
-                district: station.district.clone(),
-                region: station.region.clone(),
-                abroad: station.abroad,
-                registered: station.registered,
-                annulled_by,
-                slots,
-                official: counts(View::Official),
-                preliminary: counts(View::Preliminary),
-            });
-        }
-        out
+        let record = self.record_of(s as u32, c)?;
+        let rec = &self.records[record];
+        let mut annulled_by = rec.annulled.clone();
+        let station_annulled = match self.station_annulled.get(&(s as u32)) {
+            Some(list) => {
+                annulled_by.extend(list);
+                true
+            }
+            None => false,
+        };
+        annulled_by.sort_unstable();
+        let counts = |view: View| {
+            rec.chosen(view, station_annulled).map(|slot| station_counts(index, rec, slot))
+        };
+        let mut slots: Vec<SlotHistory> = rec
+            .slots
+            .iter()
+            .map(|slot| SlotHistory {
+                source: slot.source,
+                signer: (slot.source == Source::Observer)
+                    .then(|| self.signers[slot.signer as usize].clone()),
+                entries: slot.versions.iter().map(|v| v.index).collect(),
+                current: rec.current(slot),
+            })
+            .collect();
+        slots.sort_by(|a, b| (a.source, &a.signer).cmp(&(b.source, &b.signer)));
+        Some(StationResult {
+            station: station.id.clone(),
+            district: station.district.clone(),
+            region: station.region.clone(),
+            abroad: station.abroad,
+            registered: station.registered,
+            annulled_by,
+            slots,
+            official: counts(View::Official),
+            preliminary: counts(View::Preliminary),
+        })
     }
 
     /// Every replacement of one protocol by another, and warnings for `supersedes` that named
