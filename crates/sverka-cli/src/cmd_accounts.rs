@@ -7,7 +7,8 @@
 //! - `accounts disable DIR NAME` disables an account and ends its sessions;
 //! - `accounts signing-key DIR --district ID --key-id ID --key FILE` gives the workspace the
 //!   district operator key it signs agreed double entries with (copied to
-//!   `DIR/workspace-keys/ID.key`, mode 0600).
+//!   `DIR/workspace-keys/ID.key`, mode 0600); with `--cec` instead of `--district`, the CEC
+//!   admin key it signs the recounts and annulments a CEC admin decides in the workspace with.
 //!
 //! Each change is an audit-log record naming the local user who ran the command.
 
@@ -56,9 +57,13 @@ enum Command {
         /// The data directory
         dir: PathBuf,
         /// The district
+        #[arg(long, required_unless_present = "cec", conflicts_with = "cec")]
+        district: Option<String>,
+        /// The CEC admin key instead (signs recounts and annulments decided in the workspace)
         #[arg(long)]
-        district: String,
-        /// The key's id as registered for the election (an operator key of that district)
+        cec: bool,
+        /// The key's id as registered for the election (an operator key of that district, or an
+        /// admin key with --cec)
         #[arg(long)]
         key_id: String,
         /// The private key file (base64 of the 32-byte seed, mode 0600)
@@ -121,12 +126,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             open(&dir)?.disable_account(&name, &local_user())?;
             println!("disabled {name}");
         }
-        Command::SigningKey { dir, district, key_id, key } => {
+        Command::SigningKey { dir, district, cec, key_id, key } => {
             let key = crate::cmd_keys::read_private_key(&key)?;
             let auth = open(&dir)?;
-            auth.set_signing_key(&district, &key_id, &key, &local_user())?;
+            let (scope, what) = match &district {
+                Some(district) if !cec => (district.as_str(), format!("district {district}")),
+                _ => (sverka_server::auth::CEC_SCOPE, "the CEC's recounts and annulments".into()),
+            };
+            auth.set_signing_key(scope, &key_id, &key, &local_user())?;
             println!(
-                "district {district} is signed with {key_id} ({})",
+                "{what}: signed with {key_id} ({})",
                 sverka_model::keys::encode_public_key(&key.verifying_key())
             );
         }
