@@ -4,6 +4,7 @@
 //! Pure: no I/O, no async. Files are read by the caller and handed in as text or bytes.
 
 pub mod audit;
+pub mod batch;
 pub mod canonical;
 pub mod election;
 pub mod form;

@@ -229,27 +229,17 @@ pub async fn submit(
     }
 }
 
-/// Splits a batch body into submissions: a JSON array (each element's exact bytes) or JSON lines.
+/// Splits a batch body into submissions (`sverka_model::batch::split`), or answers `H005`.
 fn split_batch(bytes: &[u8]) -> Result<Vec<Vec<u8>>, Problem> {
-    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first == Some(&b'[') {
-        let items: Vec<&serde_json::value::RawValue> =
-            serde_json::from_slice(bytes).map_err(|e| {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    codes::BAD_BATCH,
-                    "malformed batch",
-                    format!("not a JSON array: {e}"),
-                )
-            })?;
-        return Ok(items.into_iter().map(|raw| raw.get().as_bytes().to_vec()).collect());
-    }
-    Ok(bytes
-        .split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-        .map(<[u8]>::to_vec)
-        .collect())
+    let items = sverka_model::batch::split(bytes).map_err(|error| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            codes::BAD_BATCH,
+            "malformed batch",
+            error.to_string(),
+        )
+    })?;
+    Ok(items.into_iter().map(<[u8]>::to_vec).collect())
 }
 
 /// `POST /api/v1/submissions/batch`: per-item results, in order, each what the single endpoint
@@ -519,15 +509,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batch_bodies_split_into_exact_items() {
-        let array = br#"[{"a":1}, {"b":[2,3]}]"#;
-        assert_eq!(
-            split_batch(array).unwrap(),
-            vec![b"{\"a\":1}".to_vec(), b"{\"b\":[2,3]}".to_vec()]
-        );
-        let lines = b"{\"a\":1}\r\n\n{\"b\":2}\n";
-        assert_eq!(split_batch(lines).unwrap(), vec![b"{\"a\":1}".to_vec(), b"{\"b\":2}".to_vec()]);
+    fn a_malformed_or_empty_batch_is_h005() {
         assert_eq!(split_batch(b"[1,").unwrap_err().code, codes::BAD_BATCH);
+        assert_eq!(split_batch(b"").unwrap_err().code, codes::BAD_BATCH);
+        assert_eq!(split_batch(b"{\"a\":1}\n").unwrap(), vec![b"{\"a\":1}".to_vec()]);
     }
 
     #[test]

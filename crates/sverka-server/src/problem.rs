@@ -4,7 +4,9 @@
 //! the findings and their messages in Kyrgyz, Russian and English) or one of the HTTP-layer codes
 //! below (`H…`). Internal details are never returned; they are logged.
 
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -32,6 +34,12 @@ pub mod codes {
     pub const RATE_LIMITED_KEY: &str = "H010";
     /// The disk holding the log is full; nothing was appended; retry after `Retry-After` seconds.
     pub const INSUFFICIENT_STORAGE: &str = "H011";
+    /// A request body (a form) could not be read as the route expects it.
+    pub const BAD_BODY: &str = "H012";
+    /// The request body's `Content-Type` is not one the route takes.
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "H013";
+    /// The route exists but not for this method (`Allow` lists the methods it has).
+    pub const METHOD_NOT_ALLOWED: &str = "H014";
 
     /// Every code above, in order (docs/formats.md §3.5 and openapi.json list each; a test checks).
     pub const ALL: &[&str] = &[
@@ -46,6 +54,9 @@ pub mod codes {
         RATE_LIMITED_IP,
         RATE_LIMITED_KEY,
         INSUFFICIENT_STORAGE,
+        BAD_BODY,
+        UNSUPPORTED_MEDIA_TYPE,
+        METHOD_NOT_ALLOWED,
     ];
 }
 
@@ -205,6 +216,84 @@ impl Problem {
     /// The JSON body.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("problem serializes")
+    }
+}
+
+/// How axum's messages about a body begin (`axum::extract::rejection`); any other 400 or 422
+/// from an extractor is about the path or the query.
+const BODY_REJECTIONS: &[&str] = &[
+    "Failed to deserialize form body",
+    "Failed to deserialize the JSON body",
+    "Failed to parse the request body",
+    "Failed to buffer the request body",
+    "Invalid `boundary` for `multipart/form-data` request",
+    "Error parsing `multipart/form-data` request",
+];
+
+/// The longest part of an extractor's message kept in a problem's `detail`.
+const MAX_REJECTION_DETAIL: usize = 300;
+
+/// Middleware: axum's own rejections (a malformed path or query parameter, an unreadable form,
+/// a wrong `Content-Type`, a body over an extractor's limit, a method the route does not have)
+/// and any other plain-text `404` leave as problem+json with their own `H…` code instead of
+/// axum's `text/plain` or empty body.
+/// Answers that are already problems, pages and every other status pass through untouched.
+pub async fn rejections_as_problems(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.extensions().get::<crate::ops::ProblemCode>().is_some() {
+        return response;
+    }
+    let status = response.status();
+    let plain = match response.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(value) => value.as_bytes().starts_with(b"text/plain"),
+    };
+    let rejection = matches!(status.as_u16(), 400 | 404 | 405 | 413 | 415 | 422);
+    if !plain || !rejection {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let mut answer = rejection_problem(status, &String::from_utf8_lossy(&text)).into_response();
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        answer.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    answer
+}
+
+/// The problem for one of axum's rejections: its status and message (`text`) decide the code.
+fn rejection_problem(status: StatusCode, text: &str) -> Problem {
+    let mut said: String = text.trim().chars().take(MAX_REJECTION_DETAIL).collect();
+    if said.is_empty() {
+        said = status.canonical_reason().unwrap_or("rejected").to_lowercase();
+    }
+    match status.as_u16() {
+        404 => Problem::not_found(said),
+        405 => Problem::new(
+            status,
+            codes::METHOD_NOT_ALLOWED,
+            "method not allowed",
+            "this route does not take this method; the Allow header lists the ones it takes",
+        ),
+        413 => Problem::new(
+            status,
+            codes::BODY_TOO_LARGE,
+            "request body too large",
+            format!("{said}; nothing was read or changed"),
+        ),
+        415 => Problem::new(
+            status,
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported content type",
+            format!("{said}; nothing was read or changed"),
+        ),
+        _ if BODY_REJECTIONS.iter().any(|prefix| said.starts_with(prefix)) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            codes::BAD_BODY,
+            "malformed request body",
+            format!("{said}; nothing was changed"),
+        ),
+        _ => Problem::bad_parameter(said),
     }
 }
 

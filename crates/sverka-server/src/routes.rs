@@ -134,7 +134,8 @@ pub fn table() -> Vec<(&'static str, &'static str)> {
 pub fn router(state: AppState) -> Router {
     let timeout = state.config().request_timeout;
     let observe = middleware::from_fn_with_state(state.clone(), crate::ops::observe);
-    routes(timeout).router.fallback(fallback).layer(observe).with_state(state)
+    let rejections = middleware::from_fn(crate::problem::rejections_as_problems);
+    routes(timeout).router.fallback(fallback).layer(rejections).layer(observe).with_state(state)
 }
 
 async fn fallback() -> Problem {

@@ -243,3 +243,42 @@ fn a_key_that_does_not_fit_the_certificate_is_named_without_printing_it() {
     assert!(message.contains("cert.pem") && message.contains("CERTIFICATE"), "{message}");
     assert!(!message.contains(&key_body), "{message}");
 }
+
+/// axum's own rejections leave as problem+json with their own code, like every other error
+/// (docs/formats.md §3.5): a client gets one error format whatever went wrong.
+#[tokio::test]
+async fn requests_the_routes_cannot_read_get_problems_with_their_own_codes() {
+    let server = start(TINY, test_config()).await;
+    let client = reqwest::Client::new();
+    let cases = [
+        (client.get(server.url("/district/1?view=a&view=b")), 400, "H008"),
+        (client.get(server.url("/changes.json?to=banana")), 400, "H008"),
+        (client.get(server.url("/witnessed.svg?size=99999999999999999999999")), 400, "H008"),
+        (client.post(server.url("/login")), 415, "H013"),
+        (
+            client
+                .post(server.url("/login"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("name=a&name=b"),
+            400,
+            "H012",
+        ),
+        (client.delete(server.url("/login")), 405, "H014"),
+        (client.put(server.url("/api/v1/submissions")), 405, "H014"),
+        (client.post(server.url("/api/v1/submissions/batch")), 400, "H005"),
+    ];
+    for (request, status, code) in cases {
+        let response = request.send().await.unwrap();
+        let what = format!("{} {}", response.status(), response.url());
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        assert_eq!(header(&response, "content-type"), "application/problem+json", "{what}");
+        if status == 405 {
+            assert!(!header(&response, "allow").is_empty(), "{what}: the Allow header");
+        }
+        let problem: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], code, "{what}: {problem}");
+        assert_eq!(problem["status"], status, "{what}: {problem}");
+        assert!(!problem["detail"].as_str().unwrap_or("").is_empty(), "{what}: {problem}");
+    }
+    server.stop().await;
+}
