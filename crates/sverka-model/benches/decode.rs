@@ -1,0 +1,79 @@
+//! `Submission::decode` and its parts (divan), on the protocols of the simulated 2021 night:
+//! decoding as the store does it (`decode_signed`), the typed JSON parse alone, the canonical
+//! encoding it compares the bytes with, and one Ed25519 verify of the same message, the cost
+//! decoding is measured against.
+//!
+//!     cargo bench -p sverka-model --bench decode
+
+use divan::{black_box, Bencher};
+use ed25519_dalek::{Signature, VerifyingKey};
+use sverka_model::simulate::{Config, Night};
+use sverka_model::{canonical, Election, Submission};
+
+fn main() {
+    divan::main();
+}
+
+/// The first 2,000 lines of the simulated 2021 night (scanners' protocols of both contests).
+fn lines() -> Vec<Vec<u8>> {
+    let path =
+        format!("{}/../../examples/kyrgyzstan-2021/election.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).expect("the 2021 example");
+    let night = Night::new("election.toml", &text, Config::default()).expect("a night");
+    let bytes = night.submissions();
+    bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).take(2000).map(Vec::from).collect()
+}
+
+fn each(bencher: Bencher, f: impl Fn(&[u8]) + Sync) {
+    let lines = lines();
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % lines.len();
+        f(black_box(&lines[i]))
+    });
+}
+
+#[divan::bench]
+fn decode_signed(bencher: Bencher) {
+    each(bencher, |bytes| {
+        black_box(Submission::decode_signed(bytes).unwrap());
+    });
+}
+
+#[divan::bench]
+fn parse_only(bencher: Bencher) {
+    each(bencher, |bytes| {
+        black_box(serde_json::from_slice::<Submission>(bytes).unwrap());
+    });
+}
+
+#[divan::bench]
+fn canonical_encoding(bencher: Bencher) {
+    let lines = lines();
+    let decoded: Vec<Submission> = lines.iter().map(|l| Submission::decode(l).unwrap()).collect();
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % decoded.len();
+        black_box(canonical::to_vec(black_box(&decoded[i])).unwrap())
+    });
+}
+
+#[divan::bench]
+fn ed25519_verify_strict(bencher: Bencher) {
+    let text = std::fs::read_to_string(format!(
+        "{}/../../examples/kyrgyzstan-2021/election.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let night = Night::new("election.toml", &text, Config::default()).unwrap();
+    let election = Election::from_toml("election.toml", &night.election_toml()).unwrap();
+    let line = lines().swap_remove(0);
+    let decoded = Submission::decode_signed(&line).unwrap();
+    let signer = &decoded.submission().payload.signer;
+    let record = election.keys.iter().find(|k| &k.id == signer).unwrap();
+    let key: VerifyingKey = sverka_model::keys::decode_public_key(&record.public_key).unwrap();
+    let signature = Signature::from_bytes(&decoded.submission().signature_bytes().unwrap());
+    bencher.bench_local(|| {
+        key.verify_strict(black_box(decoded.signing_message()), &signature).unwrap();
+    });
+}
