@@ -59,7 +59,8 @@ fn fill(path: &Path, keep: u64) {
 
 /// Sends `line` until it gets an answer that is not 503/507 (at most `limit`); every answer on
 /// the way must be a problem+json with a Retry-After.
-fn submit_until_taken(base: &str, line: &[u8], limit: Duration) -> (u16, serde_json::Value) {
+fn submit_until_taken(server: &Server, line: &[u8], limit: Duration) -> (u16, serde_json::Value) {
+    let base = &server.base;
     let agent = agent(Duration::from_secs(20));
     let deadline = Instant::now() + limit;
     loop {
@@ -68,7 +69,12 @@ fn submit_until_taken(base: &str, line: &[u8], limit: Duration) -> (u16, serde_j
         if status != 503 && status != 507 {
             return (status, json(response));
         }
-        assert!(Instant::now() < deadline, "still {status} after {limit:?}");
+        if Instant::now() >= deadline {
+            let log = server.log_text();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!("still {status} after {limit:?}; the server's log ends:\n{}", tail.join("\n"));
+        }
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -131,7 +137,7 @@ fn a_full_disk_gives_clear_errors_loses_nothing_and_recovers_when_space_returns(
     // Space returns: the same bytes are taken now, without a restart.
     std::fs::remove_file(mount.path.join("filler")).unwrap();
     for line in &lines {
-        let (status, body) = submit_until_taken(&server.base, line, Duration::from_secs(30));
+        let (status, body) = submit_until_taken(&server, line, Duration::from_secs(30));
         if status == 200 || status == 201 {
             let leaf = body["leaf_hash"].as_str().unwrap().to_string();
             let index = body["index"].as_u64().unwrap();

@@ -1,7 +1,7 @@
 //! Failure injection at every write step, for crash-consistency tests (STYLE.md rule 15, after
 //! redb's failing backend and azul's fault-injecting test storage).
 //!
-//! A [`FaultPlan`] names one [`FaultPoint`], which occurrence of it to hit, and what to do there:
+//! A [`FaultPlan`] names [`FaultPoint`]s, which occurrence of each to hit, and what to do there:
 //! return an error ([`FaultAction::Fail`], the store rolls back and reloads its state, as after a
 //! disk error) or end the process on the spot ([`FaultAction::Abort`], as a power cut; tests run it
 //! in a child process). The default plan injects nothing and costs one atomic load per step.
@@ -26,6 +26,9 @@ pub enum FaultPoint {
     AfterSign,
     /// Publication wrote some tiles; the checkpoint file is not replaced.
     DuringPublish,
+    /// The sequencer reloads its state from the database after an error (not in [`Self::ALL`]:
+    /// it is reached only after another failure).
+    Reload,
 }
 
 impl FaultPoint {
@@ -48,12 +51,11 @@ pub enum FaultAction {
     Abort,
 }
 
-/// Where and when to inject a failure. Cloning shares the occurrence counter.
+/// Where and when to inject failures. Cloning shares the occurrence counters.
 #[derive(Clone, Debug, Default)]
 pub struct FaultPlan {
-    target: Option<(FaultPoint, FaultAction, u64)>,
-    /// How many times the target point has been reached.
-    reached: Arc<AtomicU64>,
+    /// Each target with how many times its point has been reached.
+    targets: Vec<(FaultPoint, FaultAction, u64, Arc<AtomicU64>)>,
 }
 
 impl FaultPlan {
@@ -65,24 +67,28 @@ impl FaultPlan {
     /// Hit `point` on its `occurrence`-th arrival (1 = the first) with `action`; earlier and later
     /// arrivals pass.
     pub fn at(point: FaultPoint, occurrence: u64, action: FaultAction) -> FaultPlan {
-        FaultPlan { target: Some((point, action, occurrence)), reached: Arc::default() }
+        FaultPlan::none().and(point, occurrence, action)
+    }
+
+    /// This plan, and also `point` on its `occurrence`-th arrival.
+    pub fn and(mut self, point: FaultPoint, occurrence: u64, action: FaultAction) -> FaultPlan {
+        self.targets.push((point, action, occurrence, Arc::default()));
+        self
     }
 
     /// Called by the store at each write step.
     pub(crate) fn check(&self, point: FaultPoint) -> Result<(), StoreError> {
-        let Some((target, action, occurrence)) = self.target else {
-            return Ok(());
-        };
-        if target != point {
-            return Ok(());
+        let mut hit = None;
+        for (target, action, occurrence, reached) in &self.targets {
+            // Every target of this point counts the arrival, hit or not.
+            if *target == point && reached.fetch_add(1, Ordering::SeqCst) + 1 == *occurrence {
+                hit = hit.or(Some(*action));
+            }
         }
-        let reached = self.reached.fetch_add(1, Ordering::SeqCst) + 1;
-        if reached != occurrence {
-            return Ok(());
-        }
-        match action {
-            FaultAction::Fail => Err(StoreError::Injected(point)),
-            FaultAction::Abort => std::process::abort(),
+        match hit {
+            None => Ok(()),
+            Some(FaultAction::Fail) => Err(StoreError::Injected(point)),
+            Some(FaultAction::Abort) => std::process::abort(),
         }
     }
 }

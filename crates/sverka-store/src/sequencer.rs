@@ -122,6 +122,10 @@ pub(crate) struct Writer {
     /// Wakes the WAL checkpointer after a commit (SQLite, while [`run`] runs; see
     /// [`WalCheckpointer`]). Without it SQLite checkpoints inside the commit, as it does by default.
     wal: Option<SyncSender<()>>,
+    /// Why the last reload after an error failed, while it has not yet succeeded (SQLite): a
+    /// transient failure, such as a full disk, that the next job retries instead of stopping the
+    /// sequencer for good.
+    stale: Option<String>,
 }
 
 /// Whether the tiles of a tree of `size` leaves are all readable.
@@ -156,6 +160,7 @@ impl Writer {
             directory,
             counts: LatestCounts::default(),
             wal: None,
+            stale: None,
         };
         if sqlite {
             writer.load(election_file)?;
@@ -185,6 +190,7 @@ impl Writer {
             directory: KeyDirectory::default(),
             counts: LatestCounts::default(),
             wal: None,
+            stale: None,
         })
     }
 
@@ -999,8 +1005,19 @@ fn lead(
             }
         }
         if let Some(reason) = &failed {
-            answer_failed(submits, checkpoints, reason);
+            answer_failed(submits, checkpoints, || StoreError::Stopped(reason.clone()));
             continue;
+        }
+        if writer.stale.is_some() {
+            reload(writer, failed, election_file);
+            if let Some(reason) = &failed {
+                answer_failed(submits, checkpoints, || StoreError::Stopped(reason.clone()));
+                continue;
+            }
+            if let Some(reason) = &writer.stale {
+                answer_failed(submits, checkpoints, || StoreError::Batch(reason.clone()));
+                continue;
+            }
         }
         if let Some(job) = pending_job(writer, runtime, max_batch.saturating_sub(count)) {
             submits.push(job);
@@ -1114,24 +1131,57 @@ fn recover(
         writer.step_down();
         return;
     }
-    if let Err(reload) = writer.load(election_file) {
-        *failed = Some(format!("{error}; then recovery failed: {reload}"));
+    if let Err(reloading) = load_after_error(writer, election_file) {
+        settle_reload(writer, failed, format!("{error}; then recovery failed"), reloading);
+    }
+}
+
+/// Retries the reload that failed after an earlier error.
+fn reload(writer: &mut Writer, failed: &mut Option<String>, election_file: &str) {
+    match load_after_error(writer, election_file) {
+        Ok(()) => {
+            eprintln!("sverka-store: the sequencer recovered");
+            writer.stale = None;
+        }
+        Err(error) => settle_reload(writer, failed, "recovery failed again".into(), error),
+    }
+}
+
+fn load_after_error(writer: &mut Writer, election_file: &str) -> Result<(), StoreError> {
+    writer.config.faults.check(FaultPoint::Reload)?;
+    writer.load(election_file)
+}
+
+/// A failed reload: stored data that contradicts itself stops the sequencer for good (nothing
+/// more is signed); anything else (a full disk, an I/O error) is retried before the next job,
+/// whose submissions are refused with the reason until it succeeds.
+fn settle_reload(
+    writer: &mut Writer,
+    failed: &mut Option<String>,
+    context: String,
+    error: StoreError,
+) {
+    let reason = format!("{context}: {error}");
+    if matches!(error, StoreError::Corrupt(_) | StoreError::CheckpointConflict { .. }) {
+        *failed = Some(reason);
+    } else {
+        if writer.stale.is_none() {
+            eprintln!("sverka-store: {reason} (retried before the next submission)");
+        }
+        writer.stale = Some(reason);
     }
 }
 
 fn answer_failed(
     submits: Vec<SubmitJob>,
     checkpoints: Vec<Sender<Result<SignedCheckpoint, StoreError>>>,
-    reason: &str,
+    error: impl Fn() -> StoreError,
 ) {
     for (items, reply) in submits {
-        let answers = items
-            .iter()
-            .map(|_| Err(SubmitError::Store(StoreError::Stopped(reason.into()))))
-            .collect();
+        let answers = items.iter().map(|_| Err(SubmitError::Store(error()))).collect();
         let _ = reply.send(answers);
     }
     for reply in checkpoints {
-        let _ = reply.send(Err(StoreError::Stopped(reason.into())));
+        let _ = reply.send(Err(error()));
     }
 }

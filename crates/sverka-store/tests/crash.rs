@@ -113,6 +113,49 @@ fn a_failure_at_any_write_step_loses_nothing_acknowledged() {
     }
 }
 
+/// A full disk fails the batch and then the reload after it: the sequencer must not stop for
+/// good (as it did when a reload failed once), but refuse with the store's reason until the
+/// reload succeeds, then take the same bytes again.
+#[test]
+fn a_reload_that_fails_after_an_error_is_retried_until_the_store_recovers() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    let notes = SignedNotes::default();
+    let faults = FaultPlan::at(FaultPoint::AfterInsert, 2, FaultAction::Fail)
+        .and(FaultPoint::Reload, 1, FaultAction::Fail)
+        .and(FaultPoint::Reload, 2, FaultAction::Fail);
+    let config = Config { faults, on_checkpoint_signed: Some(notes.hook()), ..Config::default() };
+    let store = init(&dir, config);
+    let mut acknowledged = Vec::new();
+    let mut refusals = Vec::new();
+    for n in 0..BATCHES {
+        let bytes = batch(n);
+        let mut taken = false;
+        for _attempt in 0..5 {
+            let answers = store.submit_batch(bytes.clone());
+            let before = acknowledged.len();
+            for (bytes, answer) in bytes.iter().zip(answers) {
+                match answer {
+                    Ok(receipt) => acknowledged.push((receipt, bytes.clone())),
+                    Err(SubmitError::Store(error)) => refusals.push(error.to_string()),
+                    Err(SubmitError::Rejected(r)) => panic!("valid submission rejected: {r}"),
+                }
+            }
+            if acknowledged.len() - before == bytes.len() {
+                taken = true;
+                break;
+            }
+        }
+        assert!(taken, "batch {n} was never taken; refusals: {refusals:?}");
+    }
+    // The failed batch, then the batch refused while the reload still failed.
+    assert_eq!(refusals.len() as u64, 2 * PER_BATCH, "{refusals:?}");
+    assert!(refusals.iter().all(|r| !r.contains("not running")), "stopped for good: {refusals:?}");
+    assert!(refusals[PER_BATCH as usize..].iter().all(|r| r.contains("recovery failed")));
+    drop(store);
+    check_after_crash(&dir, &acknowledged, &notes, None);
+}
+
 fn point_name(point: FaultPoint) -> String {
     format!("{point:?}")
 }
