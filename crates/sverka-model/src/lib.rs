@@ -11,6 +11,7 @@ pub mod form;
 pub mod keys;
 pub mod names;
 pub mod registry;
+pub mod sigcheck;
 pub mod simulate;
 pub mod submission;
 pub mod validate;
