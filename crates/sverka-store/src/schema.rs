@@ -228,10 +228,12 @@ CREATE TABLE pending_outcomes (
 const PG_MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: PG_V1 }];
 
 /// Sets the connection up as the store needs it: WAL, `synchronous=FULL` (a commit is on stable
-/// storage before it returns), foreign keys, and a busy timeout for concurrent readers.
+/// storage before it returns), a WAL file cut back to 64 MiB when it restarts (so a burst does
+/// not keep its disk space), foreign keys, and a busy timeout for concurrent readers.
 pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     Ok(())

@@ -750,11 +750,19 @@ const WAL_CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// SQLite's WAL checkpoints on a thread and connection of their own. By default SQLite copies the
 /// WAL back into the database file inside the commit that grows it past 1,000 pages, on the
 /// sequencer thread: more than half of the commit's time in the ingest profile. While the
-/// sequencer runs, its connection does not checkpoint (`wal_autocheckpoint = 0`) and this thread
-/// runs a `PASSIVE` checkpoint at most every [`WAL_CHECKPOINT_EVERY`] after commits, concurrently
-/// with the sequencer's next transactions (a WAL database allows one writer and one checkpointer
-/// at once; a checkpoint never changes what a commit made durable).
+/// sequencer runs, this thread runs a `PASSIVE` checkpoint at most every [`WAL_CHECKPOINT_EVERY`]
+/// after commits, concurrently with the sequencer's next transactions (a WAL database allows one
+/// writer and one checkpointer at once; a checkpoint never changes what a commit made durable).
+///
+/// The sequencer's own connection keeps SQLite's checkpoint inside the commit only as a backstop,
+/// past [`WAL_BACKSTOP_PAGES`]: single-protocol commits can write thousands of WAL pages within
+/// one interval, and a WAL that grows to fill the disk can never be copied back (the database
+/// file cannot grow for the checkpoint), so a full disk would not recover when space returns.
 struct WalCheckpointer;
+
+/// WAL pages (4 KiB each) past which the sequencer checkpoints inside its commit (SQLite's
+/// default for `wal_autocheckpoint`).
+const WAL_BACKSTOP_PAGES: u32 = 1000;
 
 impl WalCheckpointer {
     /// Starts the thread and gives `writer` the channel that wakes it; `None` (and SQLite's own
@@ -778,7 +786,8 @@ impl WalCheckpointer {
                 return None;
             }
         };
-        if let Err(error) = writer.conn.batch("PRAGMA wal_autocheckpoint = 0") {
+        let backstop = format!("PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}");
+        if let Err(error) = writer.conn.batch(&backstop) {
             eprintln!("sverka-store: WAL checkpoints stay inside commits: {error}");
             drop(wake);
             let _ = thread.join();

@@ -471,9 +471,13 @@ pub(crate) struct Tx<'c> {
 
 impl Tx<'_> {
     /// Commits; on PostgreSQL the commit is durable when this returns (`synchronous_commit`).
+    /// A failed COMMIT (SQLite's `SQLITE_FULL` may leave the transaction open) is rolled back,
+    /// so the connection never stays inside a transaction that holds the write lock and keeps
+    /// checkpoints from copying the WAL back.
     pub fn commit(mut self) -> Result<(), StoreError> {
-        self.done = true;
-        self.conn.batch("COMMIT")
+        let committed = self.conn.batch("COMMIT");
+        self.done = committed.is_ok();
+        committed
     }
 }
 
