@@ -10,22 +10,14 @@
 //!
 //! Without Chromium the test says it skipped; under `SVERKA_REQUIRE_SHARED=1` (CI) it fails.
 
+#[path = "common/chromium.rs"]
+mod chromium;
 mod common;
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-
-/// The Chromium binary, if installed.
-fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
-        let found = Command::new("sh").arg("-c").arg(format!("command -v {name}")).output().ok()?;
-        let path = String::from_utf8(found.stdout).ok()?.trim().to_string();
-        (found.status.success() && !path.is_empty()).then(|| PathBuf::from(path))
-    })
-}
 
 struct Browser {
     binary: PathBuf,
@@ -86,137 +78,6 @@ impl Browser {
     }
 }
 
-/// One Chromium tab driven over the DevTools protocol: navigate, evaluate, watch the location.
-struct Devtools {
-    child: std::process::Child,
-    socket: Option<tungstenite::WebSocket<std::net::TcpStream>>,
-    next_id: u64,
-    _profile: tempfile::TempDir,
-}
-
-impl Devtools {
-    fn open(binary: &Path) -> Devtools {
-        use std::io::{BufRead, BufReader, Read, Write};
-        let profile = tempfile::tempdir().unwrap();
-        let mut child = Command::new(binary)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-            .arg("--remote-debugging-port=0")
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            // Its own process group: the `chromium` wrapper forks the browser, and Drop must end
-            // them all (a survivor would hold the test's output pipe open).
-            .process_group(0)
-            .spawn()
-            .expect("chromium starts");
-        let stderr = child.stderr.take().unwrap();
-        let mut tab = Devtools { child, socket: None, next_id: 0, _profile: profile };
-        // Chromium names its DevTools endpoint on stderr: "DevTools listening on ws://HOST:PORT/…".
-        let mut lines = BufReader::new(stderr).lines();
-        let endpoint = loop {
-            let line = lines.next().expect("chromium names its DevTools endpoint").unwrap();
-            if let Some(at) = line.find("ws://") {
-                break line[at + 5..].split('/').next().unwrap().to_string();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        // The page target's WebSocket address, from the endpoint's /json/list.
-        let mut http = std::net::TcpStream::connect(&endpoint).unwrap();
-        write!(http, "GET /json/list HTTP/1.1\r\nHost: {endpoint}\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let mut reader = BufReader::new(http);
-        let mut length = 0;
-        loop {
-            let mut header = String::new();
-            reader.read_line(&mut header).unwrap();
-            if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = value.trim().parse().unwrap();
-            }
-            if header.trim().is_empty() {
-                break;
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        let targets: Value = serde_json::from_slice(&body).expect("the target list is JSON");
-        let page = targets
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["type"] == "page")
-            .expect("a page target");
-        let url = page["webSocketDebuggerUrl"].as_str().unwrap().to_string();
-        let stream = std::net::TcpStream::connect(&endpoint).unwrap();
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
-        let (socket, _) = tungstenite::client(url.as_str(), stream).expect("DevTools WebSocket");
-        tab.socket = Some(socket);
-        tab
-    }
-
-    /// Sends a command and returns its result, skipping the events that come between.
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let message = serde_json::json!({ "id": id, "method": method, "params": params });
-        self.socket
-            .as_mut()
-            .unwrap()
-            .send(tungstenite::Message::text(message.to_string()))
-            .unwrap();
-        loop {
-            let reply = self.socket.as_mut().unwrap().read().expect("a DevTools reply");
-            let Ok(text) = reply.to_text() else { continue };
-            let reply: Value = serde_json::from_str(text).unwrap();
-            if reply["id"] == id {
-                // An evaluation may race a navigation (its context goes away): the caller polls again.
-                assert!(
-                    reply.get("error").is_none() || method == "Runtime.evaluate",
-                    "{method}: {reply}"
-                );
-                return reply["result"].clone();
-            }
-        }
-    }
-
-    fn evaluate(&mut self, expression: &str) -> Value {
-        let params = serde_json::json!({ "expression": expression, "returnByValue": true });
-        self.call("Runtime.evaluate", params)["result"]["value"].clone()
-    }
-
-    fn location(&mut self) -> String {
-        let path = self.evaluate("location.pathname + location.search");
-        path.as_str().unwrap_or_default().to_string()
-    }
-
-    fn navigate(&mut self, url: &str) {
-        self.call("Page.navigate", serde_json::json!({ "url": url }));
-        self.wait_for_location_change("");
-    }
-
-    /// Waits (polling, at most 30 s) until the tab shows a loaded page at another location.
-    fn wait_for_location_change(&mut self, from: &str) -> String {
-        for _ in 0..300 {
-            let now = self.location();
-            let ready = self.evaluate("document.readyState");
-            if now != from && now != "blank" && now.starts_with('/') && ready == "complete" {
-                return now;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("the page did not leave {from}");
-    }
-}
-
-impl Drop for Devtools {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
-    }
-}
-
 fn encode(url: &str) -> String {
     url.bytes()
         .map(|b| match b {
@@ -250,13 +111,7 @@ fetch(q.get('u')).then(function (r) { return r.text(); }).then(function (t) { f.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_kind_in_every_language_renders_in_chromium_without_overflow() {
-    let Some(binary) = chromium() else {
-        if std::env::var("SVERKA_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
-            panic!("chromium is not installed (SVERKA_REQUIRE_SHARED=1: .ci/run installs it)");
-        }
-        eprintln!("browser test skipped: chromium is not installed (apt-get install chromium)");
-        return;
-    };
+    let Some(binary) = chromium::chromium_or_skip("browser test") else { return };
     let browser = Browser { binary, profile: tempfile::tempdir().unwrap() };
     let night = common::night(7, None);
     let server = common::start(&night.election_toml, common::test_config()).await;
@@ -348,28 +203,29 @@ async fn every_page_kind_in_every_language_renders_in_chromium_without_overflow(
     // A drill-down by clicking, as a person would: nation → region → district → station, each
     // link found on the page shown and clicked in the browser (DevTools protocol), each new page
     // checked by its heading.
-    let mut tab = Devtools::open(&browser.binary);
-    tab.navigate(&server.url("/?lang=en"));
+    let mut tab = chromium::Tab::open(&browser.binary);
+    tab.go(&server.url("/?lang=en"));
+    tab.wait_for("location.pathname === '/'");
     for (prefix, heading) in [
         (format!("/region/{}?", region.id), region.name.get("en").to_string()),
         (format!("/district/{}?", district.id), district.name.get("en").to_string()),
         (format!("/station/{}?", station.id), station.id.clone()),
     ] {
         let before = tab.location();
-        let clicked = tab.evaluate(&format!(
+        let clicked = tab.eval(&format!(
             "(function () {{ var a = document.querySelector('a[href^=\"{prefix}\"]'); \
              if (!a) return false; a.click(); return true; }})()"
         ));
         assert_eq!(clicked, Value::Bool(true), "{before} shows a link to {prefix}");
         let after = tab.wait_for_location_change(&before);
         assert!(after.starts_with(prefix.trim_end_matches('?')), "clicked to {after}");
-        let h1 = tab.evaluate("document.querySelector('h1').textContent");
+        let h1 = tab.eval("document.querySelector('h1').textContent");
         assert!(
             h1.as_str().is_some_and(|h| h.contains(&heading)),
             "{after}: h1 {h1} names {heading}"
         );
     }
-    let page = tab.evaluate("document.body.textContent");
+    let page = tab.eval("document.body.textContent");
     assert!(
         page.as_str().is_some_and(|t| t.contains(&station.name)),
         "the station page is reached by clicking"

@@ -18,16 +18,7 @@ fn page_checkpoint(html: &str) -> u64 {
 
 /// Sends `lines` as one batch; returns how many were accepted.
 async fn send(server: &common::TestServer, client: &reqwest::Client, lines: &[Vec<u8>]) -> u64 {
-    let answer: Value = client
-        .post(server.url("/api/v1/submissions/batch"))
-        .body(lines.join(&b'\n'))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["results"].as_array().unwrap().iter().filter(|r| r["status"] == 201).count() as u64
+    common::submit_batch(server, client, lines).await.iter().flatten().count() as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,19 +63,9 @@ async fn pages_polled_before_a_checkpoint_show_the_next_one_after_it() {
             let (level, id) =
                 if path.contains("/region/") { ("region", region) } else { ("district", district) };
             for contest in document["contests"].as_array().unwrap() {
-                let full = snapshot["contests"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|c| c["id"] == contest["id"])
-                    .unwrap();
                 for view in ["official", "preliminary"] {
-                    let expected = full[view]["levels"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .find(|l| l["level"] == level && l["id"] == id.as_str())
-                        .unwrap();
+                    let expected =
+                        common::unit_in_snapshot(&snapshot, &contest["id"], view, level, id);
                     assert_eq!(&contest[view], expected, "{path} {view}");
                 }
             }

@@ -17,13 +17,16 @@
 //! Screenshots go to `target/screenshots/workspace-*.png`. Without Chromium the tests say they
 //! skipped; under `SVERKA_REQUIRE_SHARED=1` (CI) they fail.
 
+#[path = "common/chromium.rs"]
+mod chromium;
 mod common;
 #[path = "common/workspace.rs"]
 mod harness;
 
 use std::path::PathBuf;
 
-use harness::{night_key, protocol, state_of, Tab};
+use chromium::Tab;
+use harness::{night_key, protocol, state_of};
 use serde_json::{json, Value};
 use sverka_model::submission::{Payload, FORMAT_VERSION};
 use sverka_model::{Body, Protocol, Source};
@@ -94,7 +97,7 @@ fn reload_until(tab: &mut Tab, url: &str, condition: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn review_queue_items_are_settled_by_their_actions_in_chromium() {
-    let Some(binary) = harness::chromium_or_skip("workspace actions test") else { return };
+    let Some(binary) = chromium::chromium_or_skip("workspace actions test") else { return };
     let night = night();
     let server = common::start(&night.election_toml(), common::test_config()).await;
     let base = server.base.clone();
@@ -329,7 +332,7 @@ fn scan_png(tab: &mut Tab) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scan_is_shown_beside_the_form_and_the_projector_follows_by_itself_in_chromium() {
-    let Some(binary) = harness::chromium_or_skip("workspace scan test") else { return };
+    let Some(binary) = chromium::chromium_or_skip("workspace scan test") else { return };
     let night = night();
     let server = common::start(&night.election_toml(), common::test_config()).await;
     let base = server.base.clone();

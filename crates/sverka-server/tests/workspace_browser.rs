@@ -12,6 +12,8 @@
 //! Screenshots go to `target/screenshots/workspace-*.png`. Without Chromium the test says it
 //! skipped; under `SVERKA_REQUIRE_SHARED=1` (CI) it fails.
 
+#[path = "common/chromium.rs"]
+mod chromium;
 mod common;
 #[path = "common/workspace.rs"]
 mod harness;
@@ -19,13 +21,14 @@ mod harness;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use harness::{good_protocol, state_of, Tab};
+use chromium::Tab;
+use harness::{good_protocol, state_of};
 use serde_json::json;
 use sverka_server::auth::{AccountRole, Auth};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn double_entry_resolution_control_relations_and_district_boundaries_in_chromium() {
-    let Some(binary) = harness::chromium_or_skip("workspace browser test") else { return };
+    let Some(binary) = chromium::chromium_or_skip("workspace browser test") else { return };
     let night = sverka_model::simulate::Night::new(
         "election.toml",
         common::TINY,

@@ -114,3 +114,41 @@ impl TestServer {
 pub fn checkpoint_size(snapshot: &serde_json::Value) -> Option<u64> {
     snapshot.pointer("/checkpoint/size").and_then(serde_json::Value::as_u64)
 }
+
+/// Sends `lines` as one `POST /api/v1/submissions/batch`; per line, the log index the receipt
+/// names, or `None` when the line was refused.
+pub async fn submit_batch(
+    server: &TestServer,
+    client: &reqwest::Client,
+    lines: &[Vec<u8>],
+) -> Vec<Option<u64>> {
+    let answer: serde_json::Value = client
+        .post(server.url("/api/v1/submissions/batch"))
+        .body(lines.join(&b'\n'))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let results = answer["results"].as_array().expect("a batch answer lists its results");
+    results
+        .iter()
+        .map(|r| (r["status"] == 201).then(|| r["receipt"]["index"].as_u64().unwrap()))
+        .collect()
+}
+
+/// The numbers of one unit (`level` `id`: a region, a district) in `view` (official,
+/// preliminary) of the contest `contest_id` in a published snapshot.
+pub fn unit_in_snapshot<'a>(
+    snapshot: &'a serde_json::Value,
+    contest_id: &serde_json::Value,
+    view: &str,
+    level: &str,
+    id: &str,
+) -> &'a serde_json::Value {
+    let contests = snapshot["contests"].as_array().expect("a snapshot lists its contests");
+    let contest = contests.iter().find(|c| &c["id"] == contest_id).expect("the contest");
+    let levels = contest[view]["levels"].as_array().expect("a view lists its levels");
+    levels.iter().find(|l| l["level"] == level && l["id"] == id).expect("the unit")
+}
