@@ -2,7 +2,8 @@
 //!
 //! Each command lives in its own module and only wires arguments, files and progress bars to the
 //! library crates; no business logic lives here. Exit codes: 0 ok, 1 verification or validation
-//! failed, 2 usage error.
+//! failed, 2 usage error, 141 standard output was closed by its reader before the command finished
+//! writing (`sverka ... | head`; 128 + SIGPIPE, what a shell reports for a writer killed by SIGPIPE).
 
 use std::process::ExitCode;
 
@@ -80,6 +81,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !cli.command.is_service() {
+        exit_quietly_on_closed_stdout();
+    }
     let result = match cli.command {
         Command::Simulate(args) => cmd_simulate::run(args),
         Command::Allocate(args) => cmd_allocate::run(args),
@@ -108,4 +112,38 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+impl Command {
+    /// The commands that run as services until stopped. They keep Rust's default of a panic in the
+    /// one thread that failed to print, so a closed log pipe never takes the whole server down.
+    fn is_service(&self) -> bool {
+        matches!(self, Command::Serve(_) | Command::Witness(_) | Command::Demo(_))
+    }
+}
+
+/// The exit status when standard output's reader went away: 128 + SIGPIPE (13).
+const CLOSED_STDOUT_EXIT: i32 = 141;
+
+/// `sverka ... | head`: Rust ignores SIGPIPE, so once `head` exits, `println!` panics with
+/// "failed printing to stdout: Broken pipe". Setting SIGPIPE back to its default would need
+/// `unsafe` (forbidden in this workspace) and would kill `sverka serve` when its log pipe closes, so
+/// instead a command that writes its results to standard output ends quietly with status 141 at the
+/// first print that finds the reader gone; every other panic goes to the default hook as before.
+fn exit_quietly_on_closed_stdout() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        // std's `print_to` panics with "failed printing to stdout: {io::Error}"; EPIPE is 32 on
+        // every Unix sverka runs on
+        if message.starts_with("failed printing to stdout") && message.ends_with("(os error 32)") {
+            std::process::exit(CLOSED_STDOUT_EXIT);
+        }
+        default_hook(info);
+    }));
 }
