@@ -94,6 +94,10 @@ fn routes(timeout: Duration) -> Routes {
         .post("/workspace/resolve/{station}/{contest}", crate::workspace::entry::resolve)
         .get("/workspace/correct/{station}/{contest}", crate::workspace::entry::correct_form)
         .post("/workspace/correct/{station}/{contest}", crate::workspace::entry::correct)
+        .post(
+            "/workspace/correct/{station}/{contest}/claim",
+            crate::workspace::entry::claim_correction,
+        )
         .post("/workspace/entry/{station}/{contest}/release", crate::workspace::entry::release)
         .get("/workspace/station/{id}", crate::workspace::station::page)
         .get(

@@ -193,10 +193,13 @@ async fn review_queue_items_are_settled_by_their_actions_in_chromium() {
         tab.click_and_wait("#claim button");
         tab.logout();
 
-        // bakyt keys the correction again from the paper, without seeing aida's numbers.
+        // bakyt takes the correction's second entry and keys it again from the paper, without
+        // seeing aida's numbers.
         tab.login(&base, "bakyt");
         tab.go(&format!("{base}/workspace/district/d1?lang=en"));
         tab.click_and_wait("tr[data-station=\"1001\"] a[href^=\"/workspace/correct/\"]");
+        // The second entry is claimed first, like a protocol's, so no one else keys it meanwhile.
+        tab.click_and_wait("#claim button");
         assert_eq!(tab.text("document.querySelector('[data-reason]').dataset.reason"), "keying_error");
         assert_eq!(tab.text("document.getElementById('v.sun').value"), "200", "not aida's numbers");
         tab.fill(&[("v.sun", "300".into()), ("v.river", "200".into())]);

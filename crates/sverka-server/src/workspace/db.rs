@@ -9,6 +9,7 @@
 //!                                                                                       └no→ differences
 //! differences ─third person keeps one value per field→ accepted      (or discards both → not_started)
 //! accepted / corrected ─correction with a typed reason→ corrected
+//! any state ─the CEC's recount (an admin acting on the district's request)→ recounted
 //! ```
 //!
 //! `not_started` is the absence of a row (unless a scan is attached). Only `accepted` and
@@ -16,7 +17,10 @@
 //!
 //! A correction is keyed twice like a protocol ([`Correction`]): the first person chooses the
 //! typed reason and keys the numbers, a second person keys the numbers again from the paper; equal
-//! numbers are signed as a correction, different ones go to a third person. The protocol stays
+//! numbers are signed as a correction, different ones go to a third person. The second person
+//! first claims the second entry (`second_by`), as with a protocol, so no one else keys it
+//! meanwhile. A `recounted` protocol takes no district correction: only the CEC changes it. The
+//! protocol stays
 //! `accepted`/`corrected` (it is in the log) while its correction is keyed.
 //!
 //! Beside the protocols: `scans` (the protocol photos and PDFs operators attached, by SHA-256,
@@ -97,16 +101,19 @@ pub enum State {
     Accepted,
     /// A correction superseded the accepted entry.
     Corrected,
+    /// The CEC's recount replaced the protocol in the log (`entry_index` names the recount).
+    Recounted,
 }
 
 impl State {
-    pub const ALL: [State; 6] = [
+    pub const ALL: [State; 7] = [
         State::NotStarted,
         State::FirstEntry,
         State::SecondEntry,
         State::Differences,
         State::Accepted,
         State::Corrected,
+        State::Recounted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +124,7 @@ impl State {
             State::Differences => "differences",
             State::Accepted => "accepted",
             State::Corrected => "corrected",
+            State::Recounted => "recounted",
         }
     }
 
@@ -126,7 +134,7 @@ impl State {
 
     /// Whether the protocol is in the log.
     pub fn is_done(self) -> bool {
-        matches!(self, State::Accepted | State::Corrected)
+        matches!(self, State::Accepted | State::Corrected | State::Recounted)
     }
 }
 

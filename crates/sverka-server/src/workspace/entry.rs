@@ -13,20 +13,20 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use sverka_model::election::{ContestKind, Form as ProtocolForm};
 use sverka_model::form::{CmpOp, Term};
 use sverka_model::submission::{Supersedes, FORMAT_VERSION};
 use sverka_model::validate::{validate_protocol, Finding, ProtocolContext, Severity};
 use sverka_model::{Body, Contest, CorrectionReason, Payload, Protocol, Source, Station};
 
+use super::access::{Access, Correcting, Keying, Posted, ProtocolPage, Releasing, Resolving};
 use super::db::{self, Entry, Row, State as PState};
 use super::text::{t, T};
 use super::view;
-use crate::auth::pages::{check_form, internal, lang, require};
+use crate::auth::pages::internal;
 use crate::auth::Session;
 use crate::site::html::esc;
 use crate::site::i18n::Lang;
@@ -524,22 +524,10 @@ pub(crate) fn scan_of(state: &AppState, row: &Row) -> Option<(String, String)> {
 
 /// `GET /workspace/entry/{station}/{contest}`: the entry form for whoever holds this step, or
 /// the button to take it.
-pub async fn form(
-    State(state): State<AppState>,
-    Path((station, contest)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let lang = lang(&query, &headers);
-    let election = state.election().clone();
-    let Some(target) = target(&election, &station, &contest) else { return not_found(lang) };
-    let district = target.station.district.clone();
-    let here = format!("/workspace/entry/{station}/{contest}");
-    let session = match require(&state, &headers, &here, lang, |s| s.role.may_key(&district)) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
-    let row = match row(&state, &station, &contest) {
+pub async fn form(State(state): State<AppState>, page: ProtocolPage<Keying>) -> Response {
+    let (lang, session, district, target) =
+        (page.lang, &page.session, &page.district, page.target());
+    let row = match row(&state, &page.station, &page.contest) {
         Ok(row) => row,
         Err(response) => return response,
     };
@@ -547,97 +535,88 @@ pub async fn form(
     let mode = match row.state {
         PState::FirstEntry if row.first_by.as_deref() == me => Mode::First,
         PState::SecondEntry if row.second_by.as_deref() == me => Mode::Second,
-        PState::NotStarted => return claim_page(lang, &session, &target, T::StartEntry),
+        PState::NotStarted => return claim_page(&page, T::StartEntry),
         PState::SecondEntry if row.second_by.is_none() && row.first_by.as_deref() != me => {
-            return claim_page(lang, &session, &target, T::StartSecond)
+            return claim_page(&page, T::StartSecond)
         }
         PState::SecondEntry if row.first_by.as_deref() == me => {
-            return refuse(lang, &session, &district, t(lang, T::SamePerson))
+            return refuse(lang, session, district, t(lang, T::SamePerson))
         }
         PState::FirstEntry | PState::SecondEntry => {
-            return refuse(lang, &session, &district, t(lang, T::NotYours))
+            return refuse(lang, session, district, t(lang, T::NotYours))
         }
-        _ => return refuse(lang, &session, &district, t(lang, T::WrongState)),
+        _ => return refuse(lang, session, district, t(lang, T::WrongState)),
     };
-    let mut page = FormPage::new(mode, here.clone());
-    page.scan = scan_of(&state, &row);
-    page.upload = true;
-    page.release = true;
-    let html = render_form(lang, &session, &target, &page, &HashMap::new(), &[], &[]);
+    let mut form = FormPage::new(mode, page.here.clone());
+    form.scan = scan_of(&state, &row);
+    form.upload = true;
+    form.release = true;
+    let html = render_form(lang, session, &target, &form, &HashMap::new(), &[], &[]);
     view::respond(StatusCode::OK, html)
 }
 
-fn claim_page(lang: Lang, session: &Session, target: &Target<'_>, label: T) -> Response {
+/// The button that takes a step (a protocol's first or second entry, a correction's second), which
+/// posts to `{here}/claim`.
+fn claim_page<A: Access>(page: &ProtocolPage<A>, label: T) -> Response {
+    let (lang, session, target, path) = (page.lang, &page.session, page.target(), &page.here);
     let station = target.station;
-    let path = format!("/workspace/entry/{}/{}", station.id, target.contest.id);
     let body = format!(
         "<section><p>{name} · {contest}</p><form id=\"claim\" method=\"post\" action=\"{path}/claim?lang={code}\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <button type=\"submit\" autofocus>{label}</button></form></section>",
         name = esc(&station.name),
         contest = esc(target.contest.name.get(lang.code())),
-        path = esc(&path),
+        path = esc(path),
         code = lang.code(),
         csrf = esc(&session.csrf),
         label = esc(t(lang, label)),
     );
     let title = format!("{} · {} {}", t(lang, T::EntryOf), t(lang, T::Station), station.id);
-    view::respond(StatusCode::OK, view::page(lang, Some(session), &title, &path, &body))
+    view::respond(StatusCode::OK, view::page(lang, Some(session), &title, path, &body))
 }
 
 /// `POST /workspace/entry/{station}/{contest}/claim`: takes the first entry (not started) or the
 /// second (first finished, by someone else).
-pub async fn claim(
-    State(state): State<AppState>,
-    Path((station, contest)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    Form(posted): Form<HashMap<String, String>>,
+pub async fn claim(State(state): State<AppState>, Posted { page, .. }: Posted<Keying>) -> Response {
+    take_step(&state, &page, |row, me| match row.state {
+        PState::NotStarted => {
+            row.state = PState::FirstEntry;
+            row.first_by = Some(me.to_string());
+            Some("entry.claim_first")
+        }
+        PState::SecondEntry if row.second_by.is_none() && row.first_by.as_deref() != Some(me) => {
+            row.second_by = Some(me.to_string());
+            Some("entry.claim_second")
+        }
+        _ => None,
+    })
+}
+
+/// Takes a step of the page's protocol for the signed-in person: `take` changes the row and
+/// names the audit log's action, or `None` when the step is not free. Read and write are one
+/// transaction, so two people cannot take the same step. Back to the page either way.
+fn take_step<A: Access>(
+    state: &AppState,
+    page: &ProtocolPage<A>,
+    take: impl FnOnce(&mut Row, &str) -> Option<&'static str>,
 ) -> Response {
-    let lang = lang(&query, &headers);
-    let election = state.election().clone();
-    let Some(target) = target(&election, &station, &contest) else { return not_found(lang) };
-    let district = target.station.district.clone();
-    let here = format!("/workspace/entry/{station}/{contest}");
-    let session = match require(&state, &headers, &here, lang, |s| s.role.may_key(&district)) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
-    if let Err(response) = check_form(&session, &headers, &posted, lang) {
-        return response;
-    }
+    let (station, contest) = (&page.station, &page.contest);
     let auth = match state.auth() {
         Ok(auth) => auth,
         Err(e) => return internal(e),
     };
-    let me = session.account.clone();
-    // Read and write in one transaction, so two operators cannot take the same step.
+    let me = page.session.account.as_str();
     let outcome = auth.with(|conn| {
         let tx = conn.transaction()?;
-        let mut row = db::get(&tx, &station, &contest)?;
-        let taken = match row.state {
-            PState::NotStarted => {
-                row.state = PState::FirstEntry;
-                row.first_by = Some(me.clone());
-                Some("entry.claim_first")
-            }
-            PState::SecondEntry
-                if row.second_by.is_none() && row.first_by.as_deref() != Some(&me) =>
-            {
-                row.second_by = Some(me.clone());
-                Some("entry.claim_second")
-            }
-            _ => None,
-        };
-        if let Some(action) = taken {
+        let mut row = db::get(&tx, station, contest)?;
+        if let Some(action) = take(&mut row, me) {
             db::put(&tx, &row)?;
-            crate::auth::audit_in(&tx, &me, action, &format!("{station}/{contest}"), "")?;
+            crate::auth::audit_in(&tx, me, action, &format!("{station}/{contest}"), "")?;
         }
-        tx.commit()?;
-        Ok(taken.is_some())
+        tx.commit()
     });
     match outcome {
-        Ok(_) => Redirect::to(&format!("{here}?lang={}", lang.code())).into_response(),
+        Ok(()) => Redirect::to(&format!("{}?lang={}", page.here, page.lang.code())).into_response(),
         Err(e) => internal(e),
     }
 }
@@ -648,32 +627,18 @@ pub async fn claim(
 /// anyone's (a stale claim of an operator who went home).
 pub async fn release(
     State(state): State<AppState>,
-    Path((station, contest)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    Form(posted): Form<HashMap<String, String>>,
+    Posted { page, .. }: Posted<Releasing>,
 ) -> Response {
-    let lang = lang(&query, &headers);
-    let election = state.election().clone();
-    let Some(target) = target(&election, &station, &contest) else { return not_found(lang) };
-    let district = target.station.district.clone();
-    let here = format!("/workspace/entry/{station}/{contest}");
-    let session = match require(&state, &headers, &here, lang, |s| s.role.may_resolve(&district)) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
-    if let Err(response) = check_form(&session, &headers, &posted, lang) {
-        return response;
-    }
+    let (station, contest) = (&page.station, &page.contest);
     let auth = match state.auth() {
         Ok(auth) => auth,
         Err(e) => return internal(e),
     };
-    let me = session.account.clone();
-    let admin = session.role == crate::auth::AccountRole::Admin;
+    let me = page.session.account.clone();
+    let admin = page.session.role == crate::auth::AccountRole::Admin;
     let outcome = auth.with(|conn| {
         let tx = conn.transaction()?;
-        let mut row = db::get(&tx, &station, &contest)?;
+        let mut row = db::get(&tx, station, contest)?;
         let holder = row.claimed_by().map(str::to_string);
         let released = match (&holder, row.state) {
             (Some(holder), PState::FirstEntry) if *holder == me || admin => {
@@ -685,7 +650,17 @@ pub async fn release(
                 row.second_by = None;
                 Some(format!("second entry held by {holder}"))
             }
-            _ => match &row.correction {
+            _ => match &mut row.correction {
+                Some(c)
+                    if c.second.is_none()
+                        && c.second_by.as_ref().is_some_and(|h| *h == me || admin) =>
+                {
+                    let detail = format!(
+                        "correction's second entry held by {}",
+                        c.second_by.take().unwrap_or_default()
+                    );
+                    Some(detail)
+                }
                 Some(c) if c.second.is_none() && (c.first_by == me || admin) => {
                     let detail = format!("correction keyed by {} withdrawn", c.first_by);
                     row.correction = None;
@@ -708,9 +683,8 @@ pub async fn release(
         Ok(released.is_some())
     });
     match outcome {
-        Ok(true) => Redirect::to(&format!("/workspace/district/{district}?lang={}", lang.code()))
-            .into_response(),
-        Ok(false) => refuse(lang, &session, &district, t(lang, T::NotYours)),
+        Ok(true) => page.to_district(),
+        Ok(false) => refuse(page.lang, &page.session, &page.district, t(page.lang, T::NotYours)),
         Err(e) => internal(e),
     }
 }
@@ -720,24 +694,11 @@ pub async fn release(
 /// agrees with the first becomes a signed submission; one that differs waits for a third person.
 pub async fn finish(
     State(state): State<AppState>,
-    Path((station, contest)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    Form(posted): Form<HashMap<String, String>>,
+    Posted { page, form: posted }: Posted<Keying>,
 ) -> Response {
-    let lang = lang(&query, &headers);
-    let election = state.election().clone();
-    let Some(target) = target(&election, &station, &contest) else { return not_found(lang) };
-    let district = target.station.district.clone();
-    let here = format!("/workspace/entry/{station}/{contest}");
-    let session = match require(&state, &headers, &here, lang, |s| s.role.may_key(&district)) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
-    if let Err(response) = check_form(&session, &headers, &posted, lang) {
-        return response;
-    }
-    let mut row = match row(&state, &station, &contest) {
+    let (lang, session, district, target) =
+        (page.lang, &page.session, &page.district, page.target());
+    let mut row = match row(&state, &page.station, &page.contest) {
         Ok(row) => row,
         Err(response) => return response,
     };
@@ -745,7 +706,7 @@ pub async fn finish(
     let mode = match row.state {
         PState::FirstEntry if row.first_by.as_deref() == me => Mode::First,
         PState::SecondEntry if row.second_by.as_deref() == me => Mode::Second,
-        _ => return refuse(lang, &session, &district, t(lang, T::NotYours)),
+        _ => return refuse(lang, session, district, t(lang, T::NotYours)),
     };
     let (entry, problems) = parse(&target, &posted, lang);
     let found = if problems.is_empty() { findings(&state, &target, &entry) } else { Vec::new() };
@@ -753,11 +714,11 @@ pub async fn finish(
         || found.iter().any(Finding::is_error)
         || !unexplained(&found, &entry).is_empty();
     if blocked {
-        let mut page = FormPage::new(mode, here.clone());
-        page.scan = scan_of(&state, &row);
-        page.upload = true;
-        page.release = true;
-        let html = render_form(lang, &session, &target, &page, &posted, &problems, &found);
+        let mut form = FormPage::new(mode, page.here.clone());
+        form.scan = scan_of(&state, &row);
+        form.upload = true;
+        form.release = true;
+        let html = render_form(lang, session, &target, &form, &posted, &problems, &found);
         return view::respond(StatusCode::UNPROCESSABLE_ENTITY, html);
     }
     let account = session.account.clone();
@@ -774,7 +735,7 @@ pub async fn finish(
         if first.same_numbers(&entry) {
             let mut merged = entry;
             merged.explanations.extend(first.explanations);
-            if let Err(r) = accept(&state, &session, &target, &mut row, merged, None).await {
+            if let Err(r) = accept(&state, session, &target, &mut row, merged, None).await {
                 return r;
             }
         } else {
@@ -787,7 +748,7 @@ pub async fn finish(
             }
         }
     }
-    Redirect::to(&format!("/workspace/district/{district}?lang={}", lang.code())).into_response()
+    page.to_district()
 }
 
 /// What the log said: the index, leaf hash and the warnings no one explained yet; or why it
@@ -923,11 +884,9 @@ async fn accept(
 /// for a third person to keep one value of each difference.
 pub async fn resolve_form(
     State(state): State<AppState>,
-    Path((station, contest)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    page: ProtocolPage<Resolving>,
 ) -> Response {
-    resolve_inner(state, station, contest, query, headers, None).await
+    resolve_inner(state, page, None).await
 }
 
 /// The two entries a third person resolves: a protocol's (state `differences`) or its
@@ -962,38 +921,25 @@ fn pair_of(row: &Row) -> Option<Pair> {
     })
 }
 
+/// The page of a resolution, and `posted` its form (CSRF already checked).
 async fn resolve_inner(
     state: AppState,
-    station: String,
-    contest: String,
-    query: HashMap<String, String>,
-    headers: HeaderMap,
+    page: ProtocolPage<Resolving>,
     posted: Option<HashMap<String, String>>,
 ) -> Response {
-    let lang = lang(&query, &headers);
-    let election = state.election().clone();
-    let Some(target) = target(&election, &station, &contest) else { return not_found(lang) };
-    let district = target.station.district.clone();
-    let here = format!("/workspace/resolve/{station}/{contest}");
-    let session = match require(&state, &headers, &here, lang, |s| s.role.may_resolve(&district)) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
-    if let Some(posted) = &posted {
-        if let Err(response) = check_form(&session, &headers, posted, lang) {
-            return response;
-        }
-    }
-    let mut row = match row(&state, &station, &contest) {
+    let (lang, session, target) = (page.lang, &page.session, page.target());
+    let (station, contest) = (page.station.as_str(), page.contest.as_str());
+    let (district, here) = (page.district.as_str(), page.here.as_str());
+    let mut row = match row(&state, station, contest) {
         Ok(row) => row,
         Err(response) => return response,
     };
     let Some(pair) = pair_of(&row) else {
-        return refuse(lang, &session, &district, t(lang, T::WrongState));
+        return refuse(lang, session, district, t(lang, T::WrongState));
     };
     let me = session.account.as_str();
     if pair.first_by == me || pair.second_by == me {
-        return refuse(lang, &session, &district, t(lang, T::ThirdPerson));
+        return refuse(lang, session, district, t(lang, T::ThirdPerson));
     }
     let (first, second) = (&pair.first, &pair.second);
     let differences = first.differences(second);
@@ -1006,15 +952,14 @@ async fn resolve_inner(
                 kept.correction = None;
                 (kept, "correction.discard")
             } else {
-                let mut fresh = Row::new(&station, &contest);
+                let mut fresh = Row::new(station, contest);
                 fresh.scan_sha256 = row.scan_sha256.clone();
                 (fresh, "entry.discard")
             };
             if let Err(r) = save(&state, &fresh, &account, what, "both entries discarded") {
                 return r;
             }
-            return Redirect::to(&format!("/workspace/district/{district}?lang={}", lang.code()))
-                .into_response();
+            return page.to_district();
         }
         let mut merged = first.clone();
         merged.explanations.extend(second.explanations.clone());
@@ -1051,16 +996,11 @@ async fn resolve_inner(
                     auth.audit(&session.account, "entry.resolve", &subject, &kept.join(", "));
                 }
                 let supersedes = pair.supersedes.clone();
-                if let Err(r) =
-                    accept(&state, &session, &target, &mut row, merged, supersedes).await
+                if let Err(r) = accept(&state, session, &target, &mut row, merged, supersedes).await
                 {
                     return r;
                 }
-                return Redirect::to(&format!(
-                    "/workspace/district/{district}?lang={}",
-                    lang.code()
-                ))
-                .into_response();
+                return page.to_district();
             }
         }
     }
@@ -1068,7 +1008,7 @@ async fn resolve_inner(
     let _ = write!(
         body,
         "<p><a href=\"/workspace/district/{d}?lang={code}\">← {progress}</a> · {name} · {contest}</p>",
-        d = esc(&district),
+        d = esc(district),
         code = lang.code(),
         progress = esc(t(lang, T::Progress)),
         name = esc(&target.station.name),
@@ -1104,7 +1044,7 @@ async fn resolve_inner(
         body,
         "<form method=\"post\" action=\"{here}?lang={code}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <section><table><thead><tr><th>{field}</th><th class=\"n\">{a} ({ab})</th><th class=\"n\">{b} ({bb})</th></tr></thead><tbody>",
-        here = esc(&here),
+        here = esc(here),
         code = lang.code(),
         csrf = esc(&session.csrf),
         field = esc(t(lang, T::Field)),
@@ -1148,51 +1088,52 @@ async fn resolve_inner(
          <form method=\"post\" action=\"{here}?lang={code}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <input type=\"hidden\" name=\"action\" value=\"discard\"><p><button type=\"submit\" class=\"secondary\">{discard}</button></p></form>",
         apply = esc(t(lang, T::ApplyResolution)),
-        here = esc(&here),
+        here = esc(here),
         code = lang.code(),
         csrf = esc(&session.csrf),
         discard = esc(t(lang, T::DiscardBoth)),
     );
     let title = format!("{} · {} {}", t(lang, T::Resolve), t(lang, T::Station), station);
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    view::respond(status, view::page(lang, Some(&session), &title, &here, &body))
+    view::respond(status, view::page(lang, Some(session), &title, here, &body))
 }
 
 /// `POST /workspace/resolve/{station}/{contest}`: keeps the chosen value of each difference
 /// (or discards both entries) and submits the result.
-pub async fn resolve(
-    State(state): State<AppState>,
-    Path((station, contest)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    Form(posted): Form<HashMap<String, String>>,
-) -> Response {
-    resolve_inner(state, station, contest, query, headers, Some(posted)).await
+pub async fn resolve(State(state): State<AppState>, posted: Posted<Resolving>) -> Response {
+    resolve_inner(state, posted.page, Some(posted.form)).await
 }
 
 /// `GET /workspace/correct/{station}/{contest}`: the protocol in the log in the entry form: the
 /// first person chooses a reason and keys the correction; a second person keys it again.
 pub async fn correct_form(
     State(state): State<AppState>,
-    Path((station, contest)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    page: ProtocolPage<Correcting>,
 ) -> Response {
-    correct_inner(state, station, contest, query, headers, None).await
+    correct_inner(state, page, None).await
 }
 
 /// `POST /workspace/correct/{station}/{contest}`: the first entry of a correction (kept until a
 /// second person keys it), or the second: equal numbers are submitted as a new entry superseding
 /// the old one with its typed reason (the old one stays in the history); different numbers go to
 /// a third person.
-pub async fn correct(
+pub async fn correct(State(state): State<AppState>, posted: Posted<Correcting>) -> Response {
+    correct_inner(state, posted.page, Some(posted.form)).await
+}
+
+/// `POST /workspace/correct/{station}/{contest}/claim`: takes the second entry of a correction
+/// awaiting it (not by the person who keyed the first).
+pub async fn claim_correction(
     State(state): State<AppState>,
-    Path((station, contest)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    Form(posted): Form<HashMap<String, String>>,
+    Posted { page, .. }: Posted<Correcting>,
 ) -> Response {
-    correct_inner(state, station, contest, query, headers, Some(posted)).await
+    take_step(&state, &page, |row, me| match &mut row.correction {
+        Some(c) if c.second_by.is_none() && c.second.is_none() && c.first_by != me => {
+            c.second_by = Some(me.to_string());
+            Some("correction.claim_second")
+        }
+        _ => None,
+    })
 }
 
 /// The entry a correction of this protocol supersedes and its numbers: the workspace's accepted
@@ -1229,28 +1170,25 @@ pub(crate) async fn current_entry(
     }
 }
 
+/// The page of a correction, and `posted` its form (CSRF already checked).
 async fn correct_inner(
     state: AppState,
-    station: String,
-    contest: String,
-    query: HashMap<String, String>,
-    headers: HeaderMap,
+    page: ProtocolPage<Correcting>,
     posted: Option<HashMap<String, String>>,
 ) -> Response {
-    let lang = lang(&query, &headers);
-    let election = state.election().clone();
-    let Some(target) = target(&election, &station, &contest) else { return not_found(lang) };
-    let district = target.station.district.clone();
-    let here = format!("/workspace/correct/{station}/{contest}");
-    let session = match require(&state, &headers, &here, lang, |s| s.role.may_resolve(&district)) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
-    let mut row = match row(&state, &station, &contest) {
+    let (lang, session, target) = (page.lang, &page.session, page.target());
+    let (station, contest) = (page.station.as_str(), page.contest.as_str());
+    let (district, here) = (page.district.as_str(), page.here.as_str());
+    let mut row = match row(&state, station, contest) {
         Ok(row) => row,
         Err(response) => return response,
     };
     let me = session.account.clone();
+    if row.state == PState::Recounted
+        || current_entry(&state, station, contest, &[Source::Recount]).await.is_some()
+    {
+        return refuse(lang, session, district, t(lang, T::RecountedNoCorrection));
+    }
     let mode = match &row.correction {
         None => Mode::Correction,
         Some(c) if c.differs() => {
@@ -1261,12 +1199,16 @@ async fn correct_inner(
             .into_response()
         }
         Some(c) if c.first_by == me => {
-            return refuse(lang, &session, &district, t(lang, T::SamePerson))
+            return refuse(lang, session, district, t(lang, T::SamePerson))
         }
-        Some(_) => Mode::CorrectionSecond,
+        Some(c) if c.second_by.is_none() && posted.is_none() => {
+            return claim_page(&page, T::StartCorrectionSecond)
+        }
+        Some(c) if c.second_by.as_deref() == Some(me.as_str()) => Mode::CorrectionSecond,
+        Some(_) => return refuse(lang, session, district, t(lang, T::NotYours)),
     };
     let Some((index, old)) = correction_target(&state, &row).await else {
-        return refuse(lang, &session, &district, t(lang, T::WrongState));
+        return refuse(lang, session, district, t(lang, T::WrongState));
     };
     let head = |values: &HashMap<String, String>| {
         match &row.correction {
@@ -1290,15 +1232,12 @@ async fn correct_inner(
     };
     let Some(posted) = posted else {
         let values = values_of(&old);
-        let mut page = FormPage::new(mode, here.clone());
+        let mut page = FormPage::new(mode, here.to_string());
         page.head = head(&values);
         page.scan = scan_of(&state, &row);
-        let html = render_form(lang, &session, &target, &page, &values, &[], &[]);
+        let html = render_form(lang, session, &target, &page, &values, &[], &[]);
         return view::respond(StatusCode::OK, html);
     };
-    if let Err(response) = check_form(&session, &headers, &posted, lang) {
-        return response;
-    }
     let reason = posted_reason(&posted, Mode::Correction);
     let note = posted.get("note").map(|n| n.trim().to_string()).unwrap_or_default();
     let (entry, mut problems) = parse(&target, &posted, lang);
@@ -1310,10 +1249,10 @@ async fn correct_inner(
         || found.iter().any(Finding::is_error)
         || !unexplained(&found, &entry).is_empty()
     {
-        let mut page = FormPage::new(mode, here.clone());
+        let mut page = FormPage::new(mode, here.to_string());
         page.head = head(&posted);
         page.scan = scan_of(&state, &row);
-        let html = render_form(lang, &session, &target, &page, &posted, &problems, &found);
+        let html = render_form(lang, session, &target, &page, &posted, &problems, &found);
         return view::respond(StatusCode::UNPROCESSABLE_ENTITY, html);
     }
     let subject = format!("{station}/{contest}");
@@ -1332,8 +1271,7 @@ async fn correct_inner(
         if let Err(r) = save(&state, &row, &me, "correction.first", &detail) {
             return r;
         }
-        return Redirect::to(&format!("/workspace/district/{district}?lang={}", lang.code()))
-            .into_response();
+        return page.to_district();
     }
     let mut correction = row.correction.clone().expect("a correction awaiting its second entry");
     correction.second_by = Some(me.clone());
@@ -1352,8 +1290,7 @@ async fn correct_inner(
         if let Err(r) = save(&state, &row, &me, "correction.differences", &detail) {
             return r;
         }
-        return Redirect::to(&format!("/workspace/district/{district}?lang={}", lang.code()))
-            .into_response();
+        return page.to_district();
     }
     let Ok(reason) = reason else {
         return internal(format!("{subject}: the correction's reason is not a reason"));
@@ -1362,10 +1299,10 @@ async fn correct_inner(
     merged.explanations.extend(first_explanations);
     let index = row.correction.as_ref().map_or(index, |c| c.supersedes);
     let supersedes = Supersedes { index, reason };
-    if let Err(r) = accept(&state, &session, &target, &mut row, merged, Some(supersedes)).await {
+    if let Err(r) = accept(&state, session, &target, &mut row, merged, Some(supersedes)).await {
         return r;
     }
-    Redirect::to(&format!("/workspace/district/{district}?lang={}", lang.code())).into_response()
+    page.to_district()
 }
 
 /// `GET /workspace/entry.js`: the optional live check: evaluates each control relation as the

@@ -17,8 +17,11 @@
 //! so the log names the district's key and the workspace's audit log names the people.
 //!
 //! Every handler starts with [`crate::auth::pages::require`], which names the roles allowed;
-//! every POST also passes [`crate::auth::pages::check_form`] (CSRF token and origin).
+//! every POST also passes [`crate::auth::pages::check_form`] (CSRF token and origin). The pages of
+//! one protocol get both, with the protocol looked up, from the extractors of `access`
+//! (`ProtocolPage<A>`, `Posted<A>`).
 
+pub mod access;
 pub mod db;
 pub mod entry;
 pub mod pages;

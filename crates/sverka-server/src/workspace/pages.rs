@@ -30,6 +30,7 @@ pub(crate) fn state_label(lang: Lang, state: PState) -> &'static str {
             PState::Differences => T::StDifferences,
             PState::Accepted => T::StAccepted,
             PState::Corrected => T::StCorrected,
+            PState::Recounted => T::StRecounted,
         },
     )
 }
@@ -207,7 +208,10 @@ pub async fn district(
                 if differs { "differences" } else { "second_entry" },
                 esc(t(lang, label))
             );
-            let other = correction.first_by != me && correction.second_by.as_deref() != Some(me);
+            let second = correction.second_by.as_deref();
+            // Differences go to a third person; the second entry to whoever may take it or holds it.
+            let other = correction.first_by != me
+                && if differs { second != Some(me) } else { second.is_none_or(|s| s == me) };
             if session.role.may_resolve(&district) && other {
                 let (path, text) =
                     if differs { ("resolve", T::Resolve) } else { ("correct", T::KeyCorrection) };
@@ -228,7 +232,7 @@ pub async fn district(
         }
         let _ = write!(
             body,
-            "<tr data-station=\"{s}\" data-contest=\"{c}\" data-state=\"{state}\"><td><a href=\"/workspace/station/{s}?lang={code}\">{s}</a> <span class=\"legend\">{sname}</span></td>\
+            "<tr data-station=\"{s}\" data-contest=\"{c}\" data-state=\"{state}\"{data_index}><td><a href=\"/workspace/station/{s}?lang={code}\">{s}</a> <span class=\"legend\">{sname}</span></td>\
              <td>{cname}</td><td><span class=\"st st-{state}\">{label}</span></td><td>{first}</td><td>{second}</td><td>{resolved}</td>\
              <td class=\"n\">{index}</td><td>{action}</td></tr>",
             state = row.state.as_str(),
@@ -238,6 +242,7 @@ pub async fn district(
             first = esc(row.first_by.as_deref().unwrap_or("")),
             second = esc(row.second_by.as_deref().unwrap_or("")),
             resolved = esc(row.resolved_by.as_deref().unwrap_or("")),
+            data_index = row.entry_index.map_or(String::new(), |i| format!(" data-index=\"{i}\"")),
             index = row.entry_index.map_or(String::new(), |i| {
                 format!("<a href=\"/station/{}?lang={code}\">{i}</a>", esc(&row.station))
             }),
@@ -273,11 +278,13 @@ pub async fn projector(
     let total = rows.len().max(1);
     let tally = counts(&rows);
     let done = tally.get(&PState::Accepted).copied().unwrap_or(0)
-        + tally.get(&PState::Corrected).copied().unwrap_or(0);
+        + tally.get(&PState::Corrected).copied().unwrap_or(0)
+        + tally.get(&PState::Recounted).copied().unwrap_or(0);
     let name = state.election().district(&district).map_or("", |d| d.name.get(lang.code()));
     let colours = [
         (PState::Accepted, "#1c6b35"),
         (PState::Corrected, "#8a4b00"),
+        (PState::Recounted, "#5b2a86"),
         (PState::Differences, "#a3142b"),
         (PState::SecondEntry, "#1d4f91"),
         (PState::FirstEntry, "#7ea0d0"),

@@ -521,9 +521,42 @@ async fn recount(
     let submitted = sign_and_submit(state, &session.account, &key_id, &key, body, &entry)
         .await
         .map_err(|_| "internal error; see the server's log".to_string())?;
-    let (index, _, _) = submitted?;
+    let (index, _, warnings) = submitted?;
     let decision = format!("{decision} (replaces entry {replaced}; signed with {key_id})");
-    close(state, session, request, "done", &decision, Some(index))
+    close(state, session, request, "done", &decision, Some(index))?;
+    mark_recounted(state, session, request, (index, replaced), entry, warnings)
+}
+
+/// The district's row of a recounted protocol: `recounted`, naming the recount's log entry and
+/// numbers, so that nothing in the workspace targets the entry the recount superseded; a
+/// correction being keyed for that entry ends (the audit log says so).
+fn mark_recounted(
+    state: &AppState,
+    session: &Session,
+    request: &Request,
+    (index, replaced): (u64, u64),
+    entry: Entry,
+    warnings: Vec<(String, String)>,
+) -> Result<(), String> {
+    let auth = state.auth().map_err(|e| e.to_string())?;
+    let subject = format!("{}/{}", request.station, request.contest);
+    auth.with(|conn| {
+        let tx = conn.transaction()?;
+        let mut row = db::get(&tx, &request.station, &request.contest)?;
+        let void = row.correction.take().map_or(String::new(), |c| {
+            format!("; the correction of entry {} keyed by {} is void", c.supersedes, c.first_by)
+        });
+        row.state = db::State::Recounted;
+        row.entry_index = Some(index);
+        row.second = Some(entry);
+        row.pending_warnings = warnings;
+        row.message = None;
+        db::put(&tx, &row)?;
+        let detail = format!("log entry {index} replaces entry {replaced}{void}");
+        crate::auth::audit_in(&tx, &session.account, "protocol.recounted", &subject, &detail)?;
+        tx.commit()
+    })
+    .map_err(|e| e.to_string())
 }
 
 #[allow(clippy::too_many_arguments)]

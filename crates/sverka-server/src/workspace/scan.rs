@@ -15,11 +15,12 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::access::{Keying, ProtocolPage};
 use super::db;
-use super::entry::{not_found, refuse, target, Target};
+use super::entry::{refuse, Target};
 use super::text::{t, T};
 use super::view;
-use crate::auth::pages::{check_form, internal, lang, require};
+use crate::auth::pages::{internal, lang, require};
 use crate::auth::Session;
 use crate::site::html::esc;
 use crate::site::i18n::Lang;
@@ -146,20 +147,11 @@ async fn read_upload(multipart: &mut Multipart) -> Result<(HashMap<String, Strin
 /// it is being keyed; back to the entry form, the scan beside it.
 pub async fn upload(
     State(state): State<AppState>,
-    Path((station, contest)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    page: ProtocolPage<Keying>,
     mut multipart: Multipart,
 ) -> Response {
-    let lang = lang(&query, &headers);
-    let election = state.election().clone();
-    let Some(target) = target(&election, &station, &contest) else { return not_found(lang) };
-    let district = target.station.district.clone();
-    let here = format!("/workspace/entry/{station}/{contest}");
-    let session = match require(&state, &headers, &here, lang, |s| s.role.may_key(&district)) {
-        Ok(session) => session,
-        Err(response) => return response,
-    };
+    let (lang, session, here) = (page.lang, &page.session, page.here.as_str());
+    let (station, contest) = (&page.station, &page.contest);
     let (fields, bytes) = match read_upload(&mut multipart).await {
         Ok(read) => read,
         Err(problem) => {
@@ -168,20 +160,20 @@ pub async fn upload(
             } else {
                 StatusCode::BAD_REQUEST
             };
-            return problem_page(lang, &session, &here, status, problem);
+            return problem_page(lang, session, here, status, problem);
         }
     };
-    if let Err(response) = check_form(&session, &headers, &fields, lang) {
+    if let Err(response) = page.check_form(&fields) {
         return response;
     }
     if bytes.is_empty() {
-        return problem_page(lang, &session, &here, StatusCode::BAD_REQUEST, T::ScanMissing);
+        return problem_page(lang, session, here, StatusCode::BAD_REQUEST, T::ScanMissing);
     }
     let Some(content_type) = sniff(&bytes) else {
         return problem_page(
             lang,
-            &session,
-            &here,
+            session,
+            here,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             T::ScanWrongType,
         );
@@ -194,7 +186,7 @@ pub async fn upload(
     let me = session.account.clone();
     let outcome = auth.with(|conn| {
         let tx = conn.transaction()?;
-        let mut row = db::get(&tx, &station, &contest)?;
+        let mut row = db::get(&tx, station, contest)?;
         if row.state.is_done() {
             return Ok(false);
         }
@@ -208,7 +200,7 @@ pub async fn upload(
     });
     match outcome {
         Ok(true) => Redirect::to(&format!("{here}?lang={}", lang.code())).into_response(),
-        Ok(false) => refuse(lang, &session, &district, t(lang, T::WrongState)),
+        Ok(false) => refuse(lang, session, &page.district, t(lang, T::WrongState)),
         Err(e) => internal(e),
     }
 }

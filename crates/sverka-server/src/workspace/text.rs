@@ -80,6 +80,17 @@ texts! {
     StDifferences => ["айырмачылыктар", "расхождения", "differences"],
     StAccepted => ["кабыл алынды", "принят", "accepted"],
     StCorrected => ["оңдолду", "исправлен", "corrected"],
+    StRecounted => ["БШК кайра эсептеди", "пересчитан ЦИК", "recounted by the CEC"],
+    RecountedNoCorrection => [
+        "Бул протоколду БШК кайра эсептеген: аны БШК гана өзгөртө алат (кайра эсептөөнү сураныңыз).",
+        "Этот протокол пересчитан ЦИК: изменить его может только ЦИК (запросите пересчёт).",
+        "The CEC recounted this protocol: only the CEC can change it (request a recount).",
+    ],
+    StartCorrectionSecond => [
+        "Оңдоонун экинчи киргизүүсүн баштоо",
+        "Начать второй ввод исправления",
+        "Start the correction's second entry",
+    ],
     StartEntry => ["Киргизүүнү баштоо", "Начать ввод", "Start entry"],
     StartSecond => ["Экинчи киргизүүнү баштоо", "Начать второй ввод", "Start second entry"],
     Continue => ["Улантуу", "Продолжить", "Continue"],
