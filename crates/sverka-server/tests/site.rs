@@ -136,7 +136,7 @@ async fn the_language_follows_accept_language_and_pages_revalidate_with_etags() 
         .await
         .unwrap();
     assert_eq!(russian.headers()["vary"], "Accept-Language");
-    assert_eq!(russian.headers()[CACHE_CONTROL], "public, max-age=5");
+    assert_eq!(russian.headers()[CACHE_CONTROL], "public, max-age=1, stale-while-revalidate=5");
     let etag = russian.headers()[ETAG].to_str().unwrap().to_string();
     assert!(russian.text().await.unwrap().contains("<html lang=\"ru\""));
     let english = client

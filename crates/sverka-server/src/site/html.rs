@@ -9,6 +9,13 @@ use std::fmt::{self, Write as _};
 
 use super::i18n::{Lang, Msg};
 
+/// `Cache-Control` of the live results (the pages and `/api/v1/results/{level}/{id}`): public, fresh
+/// for one second and then served stale for up to five more while a cache revalidates it in the
+/// background, so a CDN in front asks the server for each page about once a second however many
+/// readers it has, and a reader sees results at most a few seconds old. Revalidation is cheap:
+/// every answer has a strong `ETag` and is answered `304` to a matching `If-None-Match`.
+pub const LIVE_CACHE: &str = "public, max-age=1, stale-while-revalidate=5";
+
 /// Text escaped for HTML (element content and double- or single-quoted attribute values).
 pub struct Esc<'a>(pub &'a str);
 

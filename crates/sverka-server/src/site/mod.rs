@@ -9,8 +9,10 @@
 //!
 //! Every page is rendered from one [`crate::live::Published`] (so it names the checkpoint its
 //! numbers came from), once per checkpoint, language and view, and then served from memory with an
-//! `ETag`. Pages are public and short-lived in caches (`max-age=5`), so a CDN in front absorbs a
-//! crowd while the night moves on.
+//! `ETag`. Pages are public and short-lived in caches ([`html::LIVE_CACHE`]: fresh for a second,
+//! then stale while revalidated), so a CDN in front absorbs a crowd while the night moves on.
+//! Pages readers asked for under one checkpoint, station pages included, are rendered for the next
+//! before it is published ([`warm`]), so a reader is answered from memory.
 
 pub mod audit;
 mod changes;
@@ -67,7 +69,7 @@ fn html_response(headers: &HeaderMap, page: CachedPage, status: StatusCode) -> R
     let etag = HeaderValue::from_str(&page.etag).expect("etags are ASCII");
     let common = [
         (header::ETAG, etag),
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=5")),
+        (header::CACHE_CONTROL, HeaderValue::from_static(html::LIVE_CACHE)),
         (header::VARY, HeaderValue::from_static("Accept-Language")),
     ];
     if status == StatusCode::OK && etag_matches(headers, &page.etag) {
@@ -83,10 +85,30 @@ fn page_key(path: &str, lang: Lang, view: View) -> String {
     format!("{path}|{}|{}", lang.code(), view.as_str())
 }
 
-/// Renders into `published`'s cache the national, region and district pages among `keys` (cache
-/// keys of the result published before it), before it is published (`live::refresh_blocking`).
+/// The cache key of station `id`'s page in `lang`.
+fn station_key(id: &str, lang: Lang) -> String {
+    format!("/station/{id}|{}", lang.code())
+}
+
+/// Renders into `published`'s cache the national, region, district and station pages among `keys`
+/// (cache keys of the result published before it), before it is published
+/// (`live::refresh_blocking`, on the blocking pool).
 pub(crate) fn warm(state: &AppState, published: &Published, keys: &[String]) {
     for key in keys {
+        if let Some((id, lang)) =
+            key.strip_prefix("/station/").and_then(|rest| rest.split_once('|'))
+        {
+            let Some(lang) = Lang::from_code(lang) else { continue };
+            // Station pages read their entries from the log asynchronously; this runs on a
+            // blocking-pool thread, where waiting for them is allowed.
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else { continue };
+            if station_key(id, lang) == *key && state.election().station(id).is_some() {
+                if let Some(html) = runtime.block_on(station::render(state, published, lang, id)) {
+                    published.store_page(key.clone(), html);
+                }
+            }
+            continue;
+        }
         let mut parts = key.split('|');
         let (Some(path), Some(lang), Some(view), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -231,7 +253,7 @@ pub async fn station(
     if state.election().station(&id).is_none() {
         return not_found_page(&state, lang, &format!("{}: {id}", lang.t(i18n::Msg::Station)));
     }
-    let key = format!("/station/{id}|{}", lang.code());
+    let key = station_key(&id, lang);
     let task_state = state.clone();
     serve_page(&state, &headers, key, |published| async move {
         station::render(&task_state, &published, lang, &id).await
