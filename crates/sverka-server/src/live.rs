@@ -4,9 +4,11 @@
 //!
 //! The fold is incremental (each entry is applied once); results are recomputed only when the
 //! signed checkpoint grows, and at most once per `Config::checkpoint_interval`, so a burst of
-//! submissions costs one recomputation, not one per submission. Snapshots of earlier checkpoints
-//! (`/snapshot/<N>.json`) are kept for the most recent ones and recomputed from the log on demand
-//! for older ones: `snapshot(N) = tabulate(entries[0..N])`.
+//! submissions costs one recomputation, not one per submission. Within a recomputation only the
+//! stations that entries since the last one name are computed and encoded again; the other
+//! stations' results are cloned and their snapshot bytes reused ([`Follower`]). Snapshots of
+//! earlier checkpoints (`/snapshot/<N>.json`) are kept for the most recent ones and recomputed
+//! from the log on demand for older ones: `snapshot(N) = tabulate(entries[0..N])`.
 //!
 //! Entries that came in through the API are not decoded a second time: [`submit`] keeps the
 //! submissions `Store::prepare` decoded, and those the store appended wait in [`Handover`] under
@@ -15,18 +17,17 @@
 //! give the same tally: an entry is accepted only if `Submission::decode` of its bytes succeeds,
 //! and that is the value handed over.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use sha2::{Digest, Sha256};
-use sverka_model::Election;
-use sverka_model::Submission;
+use sverka_model::{Body, Election, Submission};
 use sverka_store::{Incoming, Receipt, SignedCheckpoint, Store, StoreError, SubmitError};
 use sverka_tally::changes::Changes;
 use sverka_tally::replay::{Replay, ReplayError};
-use sverka_tally::snapshot::{snapshot_json, Checkpoint};
+use sverka_tally::snapshot::{write_snapshot_with, Checkpoint, Piece};
 use sverka_tally::tabulate::{Results, ResultsConfig};
 
 use crate::problem::Problem;
@@ -156,16 +157,141 @@ pub fn etag_of(size: u64, bytes: &[u8]) -> String {
 pub struct Follower {
     /// `None` until entry 0 (the election definition) has been read.
     replay: Option<Replay>,
+    /// The station positions (in the election) by id, filled when entry 0 is read.
+    station_index: HashMap<String, u32>,
+    /// The stations that entries folded in since `last` name (protocols, annulments): a
+    /// station's results depend on the entries naming it only, so every other station's result
+    /// and snapshot bytes are those of `last`.
+    touched: HashSet<u32>,
+    /// What the last publication computed, reused for the stations no entry since names.
+    last: Option<Computed>,
+}
+
+/// The results of one publication with every station, and each station's snapshot bytes.
+struct Computed {
+    results: Arc<Results>,
+    /// `positions[c][j]`: the election position of the `j`-th station contest `c` lists.
+    positions: Vec<Vec<u32>>,
+    /// `station_bytes[c][j]`: that station's bytes in the snapshot.
+    station_bytes: Vec<Vec<Box<[u8]>>>,
 }
 
 impl Follower {
     pub fn new() -> Follower {
-        Follower { replay: None }
+        Follower {
+            replay: None,
+            station_index: HashMap::new(),
+            touched: HashSet::new(),
+            last: None,
+        }
     }
 
     /// Entries folded so far.
     fn applied(&self) -> u64 {
         self.replay.as_ref().map_or(0, Replay::size)
+    }
+
+    fn start(&mut self, replay: Replay) {
+        self.station_index = (replay.election().stations.iter().enumerate())
+            .map(|(s, station)| (station.id.clone(), s as u32))
+            .collect();
+        self.replay = Some(replay);
+    }
+
+    /// Folds in entry `index`, decoded, and notes the station it names.
+    fn apply(&mut self, index: u64, submission: &Submission) -> Result<(), ReplayError> {
+        let replay = self.replay.as_mut().ok_or(ReplayError::NoElection)?;
+        replay.apply_decoded(index, submission)?;
+        let station = match &submission.payload.body {
+            Body::Protocol(protocol) => &protocol.station,
+            Body::Annulment(annulment) => &annulment.station,
+            _ => return Ok(()),
+        };
+        if let Some(&s) = self.station_index.get(station.as_str()) {
+            self.touched.insert(s);
+        }
+        Ok(())
+    }
+
+    /// The results of everything folded (every station listed) and their snapshot bytes naming
+    /// `at`. Only the stations entries named since the last call are computed and encoded
+    /// again; the national, regional and district totals and outcomes, corrections, annulments
+    /// and warnings are computed in full. The bytes are those of `snapshot_json` of the full
+    /// results (`tests/live_fold.rs` compares them with a replay from the log).
+    fn publishable(&mut self, at: &Checkpoint) -> Result<(Arc<Results>, Vec<u8>), FollowError> {
+        let replay = self.replay.as_ref().ok_or(ReplayError::NoElection)?;
+        let election = replay.election();
+        let touched = std::mem::take(&mut self.touched);
+        let last = self.last.take().filter(|_| touched.len() * 2 < election.stations.len());
+        let mut snapshot = Vec::with_capacity(1 << 20);
+        let Some(last) = last else {
+            let config = ResultsConfig { stations: true, ..ResultsConfig::default() };
+            let results = replay.tally().results_with(election, &config);
+            let counts: Vec<usize> = results.contests.iter().map(|c| c.stations.len()).collect();
+            let mut station_bytes: Vec<Vec<Box<[u8]>>> =
+                counts.iter().map(|&n| Vec::with_capacity(n)).collect();
+            write_snapshot_with(
+                &results,
+                at,
+                &counts,
+                &|c, j| Some(&results.contests[c].stations[j]),
+                &mut |piece| {
+                    match piece {
+                        Piece::Bytes(bytes) => snapshot.extend_from_slice(bytes),
+                        Piece::Station { contest, bytes, .. } => {
+                            let bytes = bytes.expect("every station is given");
+                            snapshot.extend_from_slice(bytes);
+                            station_bytes[contest].push(bytes.into());
+                        }
+                    }
+                    true
+                },
+            )
+            .map_err(ReplayError::from)?;
+            let positions = (results.contests.iter())
+                .map(|c| c.stations.iter().map(|s| self.station_index[&s.station]).collect())
+                .collect();
+            let results = Arc::new(results);
+            self.last = Some(Computed { results: results.clone(), positions, station_bytes });
+            return Ok((results, snapshot));
+        };
+        let Computed { results: before, positions, mut station_bytes } = last;
+        let config = ResultsConfig { stations: false, ..ResultsConfig::default() };
+        let mut results = replay.tally().results_with(election, &config);
+        for (c, contest) in results.contests.iter_mut().enumerate() {
+            contest.stations = (positions[c].iter().enumerate())
+                .map(|(j, &s)| {
+                    if touched.contains(&s) {
+                        (replay.tally().station_result(election, c, s as usize))
+                            .expect("a station the contest listed before")
+                    } else {
+                        before.contests[c].stations[j].clone()
+                    }
+                })
+                .collect();
+        }
+        drop(before);
+        let counts: Vec<usize> = positions.iter().map(Vec::len).collect();
+        let station = |c: usize, j: usize| {
+            touched.contains(&positions[c][j]).then(|| &results.contests[c].stations[j])
+        };
+        write_snapshot_with(&results, at, &counts, &station, &mut |piece| {
+            match piece {
+                Piece::Bytes(bytes) => snapshot.extend_from_slice(bytes),
+                Piece::Station { contest, station, bytes: Some(bytes) } => {
+                    snapshot.extend_from_slice(bytes);
+                    station_bytes[contest][station] = bytes.into();
+                }
+                Piece::Station { contest, station, bytes: None } => {
+                    snapshot.extend_from_slice(&station_bytes[contest][station]);
+                }
+            }
+            true
+        })
+        .map_err(ReplayError::from)?;
+        let results = Arc::new(results);
+        self.last = Some(Computed { results: results.clone(), positions, station_bytes });
+        Ok((results, snapshot))
     }
 }
 
@@ -253,27 +379,28 @@ fn fold_to(
         let start = follower.applied();
         let end = size.min(start + READ_CHUNK);
         let mut decoded = handover.map(|h| h.take(start, end)).unwrap_or_default();
-        if let Some(replay) =
-            follower.replay.as_mut().filter(|_| decoded.len() as u64 == end - start)
-        {
+        if follower.replay.is_some() && decoded.len() as u64 == end - start {
             for (index, submission) in &decoded {
-                replay.apply_decoded(*index, submission)?;
+                follower.apply(*index, submission)?;
             }
             continue;
         }
         let entries = store.entries(start..end)?;
         for (offset, bytes) in entries.iter().enumerate() {
             let index = start + offset as u64;
-            match follower.replay.as_mut() {
+            if follower.replay.is_none() {
+                let sha256 = Replay::definition_sha256(bytes)?;
+                let definition = store.blob(&sha256)?.ok_or(ReplayError::DefinitionMismatch)?;
+                follower.start(Replay::start(bytes, &definition)?);
+                continue;
+            }
+            match decoded.remove(&index) {
+                Some(submission) => follower.apply(index, &submission)?,
                 None => {
-                    let sha256 = Replay::definition_sha256(bytes)?;
-                    let definition = store.blob(&sha256)?.ok_or(ReplayError::DefinitionMismatch)?;
-                    follower.replay = Some(Replay::start(bytes, &definition)?);
+                    let submission = Submission::decode(bytes)
+                        .map_err(|error| ReplayError::Decode { index, error })?;
+                    follower.apply(index, &submission)?;
                 }
-                Some(replay) => match decoded.remove(&index) {
-                    Some(submission) => replay.apply_decoded(index, &submission)?,
-                    None => replay.apply(index, bytes)?,
-                },
             }
         }
     }
@@ -299,16 +426,15 @@ fn refresh_blocking(
         return Ok(None);
     }
     fold_to(store, follower, checkpoint.size, Some(state.handover()))?;
-    let replay = follower.replay.as_ref().ok_or(ReplayError::NoElection)?;
-    let config = ResultsConfig { stations: true, ..ResultsConfig::default() };
-    let results = replay.tally().results_with(replay.election(), &config);
     // The bytes `Replay::snapshot` writes (it computes these same results, every station
-    // included), without tabulating all the stations a second time.
-    let at = Checkpoint { size: replay.size(), root: *checkpoint.root.as_bytes() };
-    let snapshot = Bytes::from(snapshot_json(&results, &at).map_err(ReplayError::from)?);
-    remember_snapshot(state, checkpoint.size, snapshot.clone());
+    // included), without tabulating all the stations a second time, and with only the stations
+    // that changed since the last publication computed again.
+    let at = Checkpoint { size: follower.applied(), root: *checkpoint.root.as_bytes() };
+    let (results, snapshot) = follower.publishable(&at)?;
     let previous = current.checkpoint.clone().zip(current.results.clone());
-    let published = Published::new(Some(checkpoint), snapshot, Some(Arc::new(results)), previous);
+    let published =
+        Published::new(Some(checkpoint), Bytes::from(snapshot), Some(results), previous);
+    remember_snapshot(state, published.size(), published.snapshot.clone(), published.etag.clone());
     // The pages readers polled under the previous checkpoint are rendered for this one before it
     // is published, here on the blocking pool: after a checkpoint the readers find them in memory
     // instead of all rendering the same page at once on the request threads.
@@ -364,8 +490,7 @@ pub async fn follow(state: AppState, mut follower: Follower) {
     }
 }
 
-fn remember_snapshot(state: &AppState, size: u64, snapshot: Bytes) {
-    let etag = etag_of(size, &snapshot);
+fn remember_snapshot(state: &AppState, size: u64, snapshot: Bytes, etag: String) {
     let mut snapshots = lock(&state.inner.snapshots);
     snapshots.insert(size, (snapshot, etag));
     while snapshots.len() > state.config().snapshots_in_memory.max(1) {
