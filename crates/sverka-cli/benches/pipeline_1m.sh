@@ -7,7 +7,9 @@
 #
 # STATIONS defaults to 1000000, WORKDIR to /tmp/sverka-pipeline-1m (deleted at the end unless
 # KEEP=1), STEPS to "simulate init import results publish verify" (a later step needs the earlier
-# ones' files). Needs `cargo build --release -p sverka-cli` first. At 1,000,000 stations the night
+# ones' files); LINES=N imports only the night's first N submissions (what fits in a session's
+# time and disk; the full night's file is then deleted after the cut). Needs `cargo build
+# --release -p sverka-cli` first. At 1,000,000 stations the night
 # is 4.15 million signed submissions: about 5 GB of JSON Lines, and the data directory and the
 # publication several times that; check `df -h` and `free -g` first. On a shared machine run it
 # under `nice -n 10` and note the load (`uptime`) beside the figures.
@@ -38,7 +40,12 @@ step simulate "$sverka" simulate --election "$repo/examples/kyrgyzstan-2021/elec
     --seed 1 --stations "$stations" --out night
 case " $steps " in *" init "*) rm -rf data ;; esac
 step init "$sverka" init data --election night/election.toml
-step import "$sverka" import data night/submissions.jsonl
+night=night/submissions.jsonl
+if [ -n "${LINES:-}" ] && [ -f "$night" ]; then
+    head -n "$LINES" "$night" > night/first.jsonl && rm "$night"
+fi
+[ -z "${LINES:-}" ] || night=night/first.jsonl
+step import "$sverka" import data "$night"
 step results "$sverka" results data
 case " $steps " in *" publish "*) rm -rf public ;; esac
 step publish "$sverka" publish data --out public

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use sverka_store::{CheckpointPolicy, Config, Incoming, Store, SubmitError};
+use std::io::BufRead;
+
+use sverka_store::{CheckpointPolicy, Config, Incoming, PreparedBatch, Store, SubmitError};
 
 /// Lines per call to the store (the sequencer may group several calls into one transaction).
 const BATCH: usize = 1024;
@@ -38,40 +40,44 @@ struct Summary {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let content =
-        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let length = file.metadata().map(|m| m.len()).unwrap_or(0);
     let config = Config { checkpoint: CheckpointPolicy::Manual, ..Config::default() };
     let store = Store::open_with(&args.dir, config)
         .with_context(|| format!("opening {}", args.dir.display()))?;
-    let lines: Vec<(usize, &[u8])> = content
-        .split(|&b| b == b'\n')
-        .enumerate()
-        .map(|(i, line)| (i + 1, line.strip_suffix(b"\r").unwrap_or(line)))
-        .filter(|(_, line)| !line.is_empty())
-        .collect();
-    let progress = ProgressBar::new(lines.len() as u64);
+    let progress = ProgressBar::new(length);
     progress.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} submissions {per_sec} eta {eta}")
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
             .expect("static template"),
     );
     let name = args.file.display().to_string();
     let mut summary = Summary::default();
-    for chunk in lines.chunks(BATCH) {
-        let incoming = chunk
-            .iter()
-            .map(|(number, line)| Incoming {
-                bytes: line.to_vec(),
-                sender: format!("import {name}:{number}"),
-            })
-            .collect();
-        for answer in store.submit_incoming(incoming) {
-            count(&mut summary, answer);
-        }
-        progress.inc(chunk.len() as u64);
-    }
+    // The file is read a batch at a time (a million stations' night is several GB), and each
+    // batch is decoded and signature-checked here while the previous one is being written by
+    // the sequencer: one batch in flight, answers counted in file order.
+    let (batches, queue) = std::sync::mpsc::sync_channel::<PreparedBatch>(1);
+    let lines = std::thread::scope(|scope| -> anyhow::Result<u64> {
+        let writer = scope.spawn(|| {
+            let mut summary = Summary::default();
+            for batch in queue {
+                for answer in store.submit_prepared(batch) {
+                    count(&mut summary, answer);
+                }
+            }
+            summary
+        });
+        let read = read_batches(&args, &name, &progress, |incoming| {
+            // A closed queue means the writer thread is gone; its panic is reported below.
+            batches.send(store.prepare(incoming)).is_ok()
+        });
+        drop(batches);
+        summary = writer.join().expect("the import's writer thread");
+        read
+    })?;
     progress.finish_and_clear();
     let checkpoint = store.checkpoint_now().context("signing the checkpoint")?;
-    print_summary(&args, &summary, lines.len(), checkpoint.size);
+    print_summary(&args, &summary, lines, checkpoint.size);
     if summary.failed > 0 {
         eprintln!(
             "sverka import: {} submissions could not be stored ({}); run the same import again: \
@@ -82,6 +88,52 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the file's non-empty lines in batches of [`BATCH`], each line named by its number for
+/// the quarantine, and hands each batch to `submit` (which returns `false` to stop); returns
+/// the number of submissions read.
+fn read_batches(
+    args: &Args,
+    name: &str,
+    progress: &ProgressBar,
+    mut submit: impl FnMut(Vec<Incoming>) -> bool,
+) -> anyhow::Result<u64> {
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut batch = Vec::with_capacity(BATCH);
+    let (mut number, mut submissions) = (0u64, 0u64);
+    loop {
+        let mut line = Vec::new();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("reading {} after line {number}", args.file.display()))?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        progress.inc(read as u64);
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        if line.is_empty() {
+            continue;
+        }
+        submissions += 1;
+        batch.push(Incoming { bytes: line, sender: format!("import {name}:{number}") });
+        if batch.len() == BATCH && !submit(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+        {
+            return Ok(submissions);
+        }
+    }
+    if !batch.is_empty() {
+        submit(batch);
+    }
+    Ok(submissions)
 }
 
 fn count(summary: &mut Summary, answer: Result<sverka_store::Receipt, SubmitError>) {
@@ -115,7 +167,7 @@ fn is_error(code: &str) -> bool {
         .is_none_or(|rule| rule.severity == sverka_model::validate::Severity::Error)
 }
 
-fn print_summary(args: &Args, summary: &Summary, lines: usize, size: u64) {
+fn print_summary(args: &Args, summary: &Summary, lines: u64, size: u64) {
     println!("{}: {lines} submissions", args.file.display());
     println!("  accepted, new:         {}", summary.new);
     println!("    with warnings:       {}", summary.warned_lines);

@@ -42,33 +42,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let checkpoint = store.checkpoint_now().context("signing the checkpoint")?;
     let replay =
         sverka_store::snapshot::replay_to(&store, checkpoint.size).context("replaying the log")?;
-    let output: Vec<u8> = match args.format {
-        Format::Json => replay.snapshot(*checkpoint.root.as_bytes())?,
-        Format::Csv => {
-            let results = replay.tally().results(replay.election());
-            match args.table {
-                Table::Levels => levels_csv(&results).into_bytes(),
-                Table::Stations => stations_csv(&results).into_bytes(),
-            }
-        }
-        Format::Cdf => {
-            let results = replay.tally().results(replay.election());
-            let mut config = CdfConfig::official(&now_rfc3339());
-            config.notes = Some(format!(
-                "computed by sverka from log checkpoint {} (root {})",
-                checkpoint.size,
-                checkpoint.root.to_base64()
-            ));
-            election_report_json(&results, replay.election(), &config)?
-        }
-    };
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    let written = stdout.write_all(&output).and_then(|()| match output.last() {
-        Some(b'\n') => Ok(()),
-        _ => stdout.write_all(b"\n"),
-    });
-    match written {
+    let written = match args.format {
+        // Handed to stdout a megabyte at a time: a million stations' snapshot is over a
+        // gigabyte, too large to hold whole beside the tally.
+        Format::Json => {
+            let mut failed = None;
+            replay.write_snapshot(*checkpoint.root.as_bytes(), &mut |piece| {
+                failed = stdout.write_all(piece).err();
+                failed.is_none()
+            })?;
+            failed.map_or_else(|| stdout.write_all(b"\n"), Err)
+        }
+        Format::Csv | Format::Cdf => {
+            let results = replay.tally().results(replay.election());
+            let output = match (args.format, args.table) {
+                (Format::Csv, Table::Levels) => levels_csv(&results).into_bytes(),
+                (Format::Csv, Table::Stations) => stations_csv(&results).into_bytes(),
+                _ => {
+                    let mut config = CdfConfig::official(&now_rfc3339());
+                    config.notes = Some(format!(
+                        "computed by sverka from log checkpoint {} (root {})",
+                        checkpoint.size,
+                        checkpoint.root.to_base64()
+                    ));
+                    election_report_json(&results, replay.election(), &config)?
+                }
+            };
+            stdout.write_all(&output).and_then(|()| match output.last() {
+                Some(b'\n') => Ok(()),
+                _ => stdout.write_all(b"\n"),
+            })
+        }
+    };
+    match written.and_then(|()| stdout.flush()) {
         // `sverka results data | head` closes the pipe early; that is not a failure.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
         other => other.map(|()| ExitCode::SUCCESS).context("writing the results"),

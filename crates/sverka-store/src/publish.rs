@@ -37,6 +37,19 @@ use crate::store::{entry_bundle_at, hash_tile_at, sync_dir, SignedCheckpoint, St
 /// deterministic: publishing the same checkpoint twice must give the same bytes.
 pub trait SnapshotSource {
     fn snapshot(&self, store: &Store, checkpoint: &SignedCheckpoint) -> Result<Vec<u8>, String>;
+
+    /// The same bytes handed to `sink` in order, a piece at a time, so a snapshot of a million
+    /// stations is never held whole; `sink` returns `false` to stop. By default the bytes of
+    /// [`SnapshotSource::snapshot`] in one piece.
+    fn write_snapshot(
+        &self,
+        store: &Store,
+        checkpoint: &SignedCheckpoint,
+        sink: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<(), String> {
+        sink(&self.snapshot(store, checkpoint)?);
+        Ok(())
+    }
 }
 
 impl<F> SnapshotSource for F
@@ -94,6 +107,79 @@ impl Writer<'_> {
         self.report.written += 1;
         self.report.bytes_written += bytes.len() as u64;
         Ok(())
+    }
+
+    /// [`Writer::write_once`] of bytes that `write` hands on in pieces (returning the source's
+    /// error message): compared piece by piece with an existing file, or written piece by piece
+    /// to a temporary file that is synced and renamed into place.
+    fn write_once_streamed(
+        &mut self,
+        relative: &str,
+        write: impl FnOnce(&mut dyn FnMut(&[u8]) -> bool) -> Result<(), String>,
+    ) -> Result<Result<(), String>, StoreError> {
+        use std::io::Read;
+        let path = self.out.join(relative);
+        let mut failed: Option<std::io::Error> = None;
+        match fs::File::open(&path) {
+            Ok(file) => {
+                let mut existing = std::io::BufReader::with_capacity(1 << 20, file);
+                let mut same = true;
+                let mut buffer = Vec::new();
+                let produced = write(&mut |piece| {
+                    buffer.resize(piece.len(), 0);
+                    match existing.read_exact(&mut buffer) {
+                        Ok(()) => same = buffer == piece,
+                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => same = false,
+                        Err(e) => failed = Some(e),
+                    }
+                    same && failed.is_none()
+                });
+                if let Some(e) = failed {
+                    return Err(StoreError::io(path, e));
+                }
+                if let Err(message) = produced {
+                    return Ok(Err(message));
+                }
+                let longer = existing.read(&mut [0u8; 1]).map_err(|e| StoreError::io(&path, e))?;
+                if !same || longer > 0 {
+                    return Err(StoreError::PublishedConflict { path });
+                }
+                self.report.unchanged += 1;
+                return Ok(Ok(()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(path, e)),
+        }
+        let dir = path.parent().expect("published files are inside the output directory");
+        if !self.dirs.contains(dir) {
+            fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+            self.dirs.insert(dir.to_path_buf());
+        }
+        let name = path.file_name().expect("a file name").to_string_lossy();
+        let temporary = dir.join(format!(".{name}.tmp"));
+        let file = fs::File::create(&temporary).map_err(|e| StoreError::io(&temporary, e))?;
+        let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
+        let mut bytes = 0u64;
+        let produced = write(&mut |piece| {
+            bytes += piece.len() as u64;
+            failed = file.write_all(piece).err();
+            failed.is_none()
+        });
+        let file = match (failed, file.into_inner()) {
+            (Some(e), _) => return Err(StoreError::io(&temporary, e)),
+            (None, Err(e)) => return Err(StoreError::io(&temporary, e.into_error())),
+            (None, Ok(file)) => file,
+        };
+        if let Err(message) = produced {
+            drop(file);
+            let _ = fs::remove_file(&temporary);
+            return Ok(Err(message));
+        }
+        file.sync_all().map_err(|e| StoreError::io(&temporary, e))?;
+        fs::rename(&temporary, &path).map_err(|e| StoreError::io(&path, e))?;
+        self.report.written += 1;
+        self.report.bytes_written += bytes;
+        Ok(Ok(()))
     }
 
     /// Atomically replaces `path` by `bytes`: temporary file, fsync, rename.
@@ -190,10 +276,11 @@ impl Store {
             writer.write_once(&format!("blob/{id}"), &bytes)?;
         }
         if let Some(source) = options.snapshot {
-            let bytes = source
-                .snapshot(self, &checkpoint)
+            writer
+                .write_once_streamed(&format!("snapshot/{size}.json"), |sink| {
+                    source.write_snapshot(self, &checkpoint, sink)
+                })?
                 .map_err(|message| StoreError::Snapshot { size, message })?;
-            writer.write_once(&format!("snapshot/{size}.json"), &bytes)?;
         }
         writer.sync_dirs()?;
         let note = self.published_note(&checkpoint)?;
@@ -205,5 +292,64 @@ impl Store {
             writer.report.checkpoint_replaced = true;
         }
         Ok(writer.report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a streaming snapshot source hands its pieces to.
+    type Sink<'s> = dyn FnMut(&[u8]) -> bool + 's;
+
+    /// Hands `bytes` on in pieces of `piece` bytes, as a streaming snapshot source does.
+    fn pieces(bytes: &[u8], piece: usize) -> impl FnOnce(&mut Sink) -> Result<(), String> + '_ {
+        move |sink| {
+            for chunk in bytes.chunks(piece) {
+                if !sink(chunk) {
+                    break;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_streamed_file_is_written_once_and_a_different_one_refused() {
+        let out = tempfile::tempdir().unwrap();
+        let mut writer =
+            Writer { out: out.path(), report: PublishReport::default(), dirs: BTreeSet::new() };
+        let bytes: Vec<u8> = (0..10_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        writer.write_once_streamed("snapshot/7.json", pieces(&bytes, 999)).unwrap().unwrap();
+        assert_eq!(fs::read(out.path().join("snapshot/7.json")).unwrap(), bytes);
+        assert_eq!((writer.report.written, writer.report.bytes_written), (1, 40_000));
+
+        // The same bytes in other pieces: left alone.
+        writer.write_once_streamed("snapshot/7.json", pieces(&bytes, 4096)).unwrap().unwrap();
+        assert_eq!((writer.report.written, writer.report.unchanged), (1, 1));
+
+        // One byte changed, one missing at the end, one more: rewriting history, refused.
+        let mut changed = bytes.clone();
+        changed[30_001] ^= 1;
+        let shorter = &bytes[..bytes.len() - 1];
+        let mut longer = bytes.clone();
+        longer.push(0);
+        for other in [&changed[..], shorter, &longer[..]] {
+            let refused = writer.write_once_streamed("snapshot/7.json", pieces(other, 1000));
+            assert!(matches!(refused, Err(StoreError::PublishedConflict { .. })), "{refused:?}");
+        }
+        assert_eq!(fs::read(out.path().join("snapshot/7.json")).unwrap(), bytes);
+
+        // A source that fails leaves no file behind.
+        let failed = writer.write_once_streamed("snapshot/8.json", |sink| {
+            sink(b"{\"format\"");
+            Err("the log could not be replayed".to_string())
+        });
+        assert_eq!(failed.unwrap(), Err("the log could not be replayed".to_string()));
+        let names: Vec<_> = fs::read_dir(out.path().join("snapshot"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["7.json"]);
     }
 }

@@ -2,6 +2,7 @@
 //! `sverka_tally::replay` — the same function the server's live results and `sverka verify` use, so
 //! a published snapshot is exactly what any observer recomputes.
 
+use sverka_model::submission::Submission;
 use sverka_tally::replay::{Replay, ReplayError};
 
 use crate::error::StoreError;
@@ -33,7 +34,15 @@ pub fn replay_to(store: &Store, size: u64) -> Result<Replay, SnapshotError> {
     while start < size {
         let end = size.min(start + READ_CHUNK);
         for (offset, bytes) in store.entries(start..end)?.iter().enumerate() {
-            replay.apply(start + offset as u64, bytes)?;
+            let index = start + offset as u64;
+            // Every stored entry was decoded strictly (canonical bytes, signature under its
+            // registered key) when it was admitted, and its bytes are under the signed tree: one
+            // parse is enough here, not Submission::decode's second, canonical encoding. (`sverka
+            // verify` replays the published entries with the full check.)
+            let submission: Submission = serde_json::from_slice(bytes).map_err(|e| {
+                StoreError::Corrupt(format!("log entry {index} does not parse: {e}"))
+            })?;
+            replay.apply_decoded(index, &submission)?;
         }
         start = end;
     }
@@ -48,5 +57,16 @@ impl SnapshotSource for ReplaySnapshots {
     fn snapshot(&self, store: &Store, checkpoint: &SignedCheckpoint) -> Result<Vec<u8>, String> {
         let replay = replay_to(store, checkpoint.size).map_err(|e| e.to_string())?;
         replay.snapshot(*checkpoint.root.as_bytes()).map_err(|e| e.to_string())
+    }
+
+    fn write_snapshot(
+        &self,
+        store: &Store,
+        checkpoint: &SignedCheckpoint,
+        sink: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<(), String> {
+        let replay = replay_to(store, checkpoint.size).map_err(|e| e.to_string())?;
+        replay.write_snapshot(*checkpoint.root.as_bytes(), sink).map_err(|e| e.to_string())?;
+        Ok(())
     }
 }
