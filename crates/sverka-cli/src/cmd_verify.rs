@@ -495,6 +495,10 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
             "  {n} {kind}, each a canonical submission signed by a key registered for it\n"
         ));
     }
+    // The replay (tally and election) and the key registry of 250,000 stations take seconds to
+    // free, a tenth of a re-verify's CPU (BENCHMARKS.md); `verify` is the process's last work,
+    // so the system takes the memory back instead.
+    std::mem::forget(progress);
     Ok(summary.trim_end().to_string())
 }
 
