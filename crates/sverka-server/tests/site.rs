@@ -291,29 +291,6 @@ async fn the_national_page_of_a_night_with_every_station_counted_is_under_100_kb
     server.stop().await;
 }
 
-/// Submits `lines` as one batch; returns the log indices of the accepted ones, by line.
-async fn submit_all(
-    server: &common::TestServer,
-    client: &reqwest::Client,
-    lines: &[Vec<u8>],
-) -> Vec<Option<u64>> {
-    let results: Value = client
-        .post(server.url("/api/v1/submissions/batch"))
-        .body(lines.join(&b'\n'))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    results["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["status"] == 201).then(|| r["receipt"]["index"].as_u64().unwrap()))
-        .collect()
-}
-
 /// The nation-wide votes of the list race in one view of a snapshot.
 fn nation_votes(snapshot: &Value, view: &str) -> serde_json::Map<String, Value> {
     snapshot["contests"][0][view]["levels"][0]["votes"].as_object().unwrap().clone()
@@ -325,9 +302,9 @@ async fn what_changed_lists_arrivals_annulments_and_every_decrease_with_its_reas
     let server = common::start(&night.election_toml, common::test_config()).await;
     let client = reqwest::Client::new();
     let (first, second) = night.lines.split_at(night.lines.len() / 2);
-    submit_all(&server, &client, first).await;
+    common::submit_batch(&server, &client, first).await;
     let a = server.results_at_least(&client, server.store.tree_size().unwrap()).await;
-    let receipts = submit_all(&server, &client, second).await;
+    let receipts = common::submit_batch(&server, &client, second).await;
     let b = server.results_at_least(&client, server.store.tree_size().unwrap()).await;
     let (size_a, size_b) =
         (common::checkpoint_size(&a).unwrap(), common::checkpoint_size(&b).unwrap());
@@ -523,7 +500,7 @@ async fn per_level_read_api_matches_the_snapshot_and_names_its_checkpoint() {
     let night = common::night(6, None);
     let server = common::start(&night.election_toml, common::test_config()).await;
     let client = reqwest::Client::new();
-    let receipts = submit_all(&server, &client, &night.lines).await;
+    let receipts = common::submit_batch(&server, &client, &night.lines).await;
     let snapshot = server.results_at_least(&client, server.store.tree_size().unwrap()).await;
     let election =
         sverka_model::Election::from_toml("election.toml", &night.election_toml).unwrap();
