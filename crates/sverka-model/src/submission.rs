@@ -224,16 +224,17 @@ impl Submission {
         Ok(Decoded { submission, message })
     }
 
-    /// The common case in one parse and one encoding: bytes that deserialise and are exactly the
-    /// canonical encoding of what they deserialise to. Canonical output has only integers in the
-    /// safe range, so these bytes pass every check of [`Submission::decode_reporting`] as well;
+    /// The common case in one parse and one pass over the bytes: bytes that deserialise and are
+    /// exactly the canonical encoding of what they deserialise to ([`canonical::is_encoding_of`],
+    /// which compares without encoding again). Canonical output has only integers in the safe
+    /// range, so these bytes pass every check of [`Submission::decode_reporting`] as well;
     /// anything else is `None`, and that function names the problem.
     fn decode_canonical(bytes: &[u8]) -> Option<Decoded> {
         let submission: Submission = serde_json::from_slice(bytes).ok()?;
         if submission.payload.v != FORMAT_VERSION {
             return None;
         }
-        if canonical::to_vec(&submission).ok()? != bytes {
+        if !canonical::is_encoding_of(&submission, bytes) {
             return None;
         }
         submission.signature_bytes().ok()?;
