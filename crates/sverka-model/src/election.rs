@@ -256,6 +256,78 @@ pub struct Rules {
     pub machine_manual_tolerance: u64,
 }
 
+/// Positions of ids in a vector that holds them, found by hash (open addressing, linear probing,
+/// over `u32` slots). A `HashMap<String, usize>` keeps a copy of every id: with its allocation
+/// about 100 bytes an entry, 100 MB for a million stations or keys. This keeps at most 8 bytes an
+/// entry; the ids stay where they are, and every call is given `id_at` to read them there.
+/// Nothing is ever removed (ids are never reused). The ids come from the definition, not from
+/// submitters, so a plain FNV-1a hash is enough.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct IdIndex {
+    /// A position, or [`IdIndex::EMPTY`]; the length is zero or a power of two.
+    slots: Vec<u32>,
+    len: usize,
+}
+
+impl IdIndex {
+    const EMPTY: u32 = u32::MAX;
+
+    fn hash(id: &[u8]) -> usize {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for &byte in id {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        (hash ^ (hash >> 29)) as usize
+    }
+
+    /// The position whose id (`id_at(position)`) is `id`.
+    pub(crate) fn get<'a>(&self, id: &[u8], id_at: impl Fn(u32) -> &'a [u8]) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = IdIndex::hash(id) & mask;
+        loop {
+            match self.slots[at] {
+                IdIndex::EMPTY => return None,
+                position if id_at(position) == id => return Some(position),
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// Adds `position` under its id `id_at(position)`; `Err` with the position already there
+    /// when another one has the same id.
+    pub(crate) fn insert<'a>(
+        &mut self,
+        position: u32,
+        id_at: impl Fn(u32) -> &'a [u8],
+    ) -> Result<(), u32> {
+        if let Some(existing) = self.get(id_at(position), &id_at) {
+            return Err(existing);
+        }
+        if (self.len + 1) * 2 > self.slots.len() {
+            let old = std::mem::take(&mut self.slots);
+            self.slots = vec![IdIndex::EMPTY; (old.len() * 2).max(16)];
+            for position in old.into_iter().filter(|&p| p != IdIndex::EMPTY) {
+                self.place(position, &id_at);
+            }
+        }
+        self.place(position, &id_at);
+        self.len += 1;
+        Ok(())
+    }
+
+    fn place<'a>(&mut self, position: u32, id_at: &impl Fn(u32) -> &'a [u8]) {
+        let mask = self.slots.len() - 1;
+        let mut at = IdIndex::hash(id_at(position)) & mask;
+        while self.slots[at] != IdIndex::EMPTY {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = position;
+    }
+}
+
 /// A validated election definition.
 #[derive(Clone, Debug)]
 pub struct Election {
@@ -275,7 +347,8 @@ pub struct Election {
     pub keys: Vec<KeyRecord>,
     region_idx: HashMap<String, usize>,
     district_idx: HashMap<String, usize>,
-    station_idx: HashMap<String, usize>,
+    /// Station ids to positions in `stations`, without a copy of the ids (see [`IdIndex`]).
+    station_idx: IdIndex,
     form_idx: HashMap<String, usize>,
     contest_idx: HashMap<String, usize>,
 }
@@ -288,11 +361,12 @@ impl Election {
         self.district_idx.get(id).map(|&i| &self.districts[i])
     }
     pub fn station(&self, id: &str) -> Option<&Station> {
-        self.station_idx.get(id).map(|&i| &self.stations[i])
+        self.station_index(id).map(|i| &self.stations[i])
     }
     /// The position of a station in [`Election::stations`].
     pub fn station_index(&self, id: &str) -> Option<usize> {
-        self.station_idx.get(id).copied()
+        let id_at = |i: u32| self.stations[i as usize].id.as_bytes();
+        self.station_idx.get(id.as_bytes(), id_at).map(|i| i as usize)
     }
     pub fn form(&self, id: &str) -> Option<&Form> {
         self.form_idx.get(id).map(|&i| &self.forms[i])
@@ -354,6 +428,9 @@ struct Collector<'a> {
     file: &'a str,
     text: &'a str,
     errors: Vec<DefinitionError>,
+    /// Whether each public key is decompressed to a curve point (see
+    /// [`Election::from_toml_trusted_keys`]).
+    key_points: bool,
 }
 
 impl Collector<'_> {
@@ -1175,21 +1252,32 @@ impl Election {
     /// Parses and validates a definition; `file` names it in errors. Every problem found is
     /// reported, in the order of the file.
     pub fn from_toml(file: &str, text: &str) -> Result<Election, DefinitionErrors> {
-        Election::read(file, text, cut::split(text))
+        Election::read(file, text, cut::split(text), true)
+    }
+
+    /// [`Election::from_toml`] for a definition this program has read with `from_toml` before
+    /// (the same bytes, say the blob a data directory or `sverka verify --state` names by its
+    /// SHA-256): every check but one, the decompression of each public key to a curve point
+    /// (about 10 µs a key, 10 CPU-seconds at a million stations). Each key is still checked to
+    /// be base64 of 32 bytes and unique; a key that is not a curve point is then refused where it
+    /// is used ([`crate::registry::KeyRegistry`] treats its id as not registered, `E102`).
+    pub fn from_toml_trusted_keys(file: &str, text: &str) -> Result<Election, DefinitionErrors> {
+        Election::read(file, text, cut::split(text), false)
     }
 
     /// [`Election::from_toml`] reading the whole file with `toml`, for the tests that compare.
     #[cfg(test)]
     fn from_toml_whole(file: &str, text: &str) -> Result<Election, DefinitionErrors> {
-        Election::read(file, text, None)
+        Election::read(file, text, None, true)
     }
 
     fn read(
         file: &str,
         text: &str,
         split: Option<cut::Split>,
+        key_points: bool,
     ) -> Result<Election, DefinitionErrors> {
-        let mut c = Collector { file, text, errors: Vec::new() };
+        let mut c = Collector { file, text, errors: Vec::new(), key_points };
         let (root, split) = match split.and_then(read_rest) {
             Some((root, split)) => (root, Some(split)),
             None => match tree::parse(text) {
@@ -1396,12 +1484,17 @@ struct Geography {
     districts: Vec<District>,
     district_idx: HashMap<String, usize>,
     stations: Vec<Station>,
-    station_idx: HashMap<String, usize>,
+    station_idx: IdIndex,
 }
 
 impl Geography {
     fn region(&self, id: &str) -> Option<&Region> {
         self.region_idx.get(id).map(|&i| &self.regions[i])
+    }
+
+    fn station(&self, id: &str) -> Option<&Station> {
+        let id_at = |i: u32| self.stations[i as usize].id.as_bytes();
+        self.station_idx.get(id.as_bytes(), id_at).map(|i| &self.stations[i as usize])
     }
 }
 
@@ -1511,7 +1604,7 @@ fn build_geography<'n>(
         districts: Vec::new(),
         district_idx: HashMap::new(),
         stations: Vec::new(),
-        station_idx: HashMap::new(),
+        station_idx: IdIndex::default(),
     };
     let mut ids = Ids::new("region");
     for node in t.array(c, "regions", false) {
@@ -1550,15 +1643,22 @@ fn build_geography<'n>(
             c.at(span, "the election has no polling stations");
         }
     }
-    let mut ids = Ids::new("station");
+    // Not `Ids`: a million stations' ids are indexed where they are, not copied into a map.
     station_tables.for_each(|node| {
-        if let Some((id, station)) = build_station(c, node, &geo) {
-            if ids.add(c, &id, geo.stations.len()) {
-                geo.stations.push(station);
-            }
+        let Some((id, station)) = build_station(c, node, &geo) else { return };
+        check_id(c, &id, "station");
+        if geo.station(&id.value).is_some() {
+            c.at(id.span.clone(), format!("duplicate station id {:?}", id.value));
+            return;
+        }
+        let Ok(position) = u32::try_from(geo.stations.len()) else { return };
+        if is_valid_id(&id.value) {
+            geo.stations.push(station);
+            let stations = &geo.stations;
+            let added = geo.station_idx.insert(position, |i| stations[i as usize].id.as_bytes());
+            debug_assert!(added.is_ok(), "checked above");
         }
     });
-    geo.station_idx = ids.seen;
     geo
 }
 
@@ -2140,27 +2240,34 @@ fn build_single_member(
 }
 
 fn build_keys(c: &mut Collector, tables: &Tables, geo: &Geography) -> Vec<KeyRecord> {
-    let mut ids = Ids::new("key");
-    let mut public_keys: HashMap<String, String> = HashMap::new();
-    let mut keys = Vec::new();
+    // Ids and public keys are indexed where they are, in `keys`, not copied into maps.
+    let mut keys: Vec<KeyRecord> = Vec::new();
+    let (mut ids, mut public_keys) = (IdIndex::default(), IdIndex::default());
     tables.for_each(|node| {
         let Some(k) = Table::open(c, node, "key", KEY_KEYS) else { return };
         let id = k.string(c, "id", true);
         let role = k.word(c, "role", true, ROLES);
         let public_key = k.string(c, "public_key", true);
+        let public_key_at = |i: u32| keys[i as usize].public_key.as_bytes();
+        let mut public_key_ok = false;
         if let Some(pk) = &public_key {
-            if crate::keys::decode_public_key(&pk.value).is_none() {
+            let usable = match c.key_points {
+                true => crate::keys::decode_public_key(&pk.value).is_some(),
+                false => crate::keys::decode_public_key_bytes(&pk.value).is_some(),
+            };
+            if !usable {
                 c.at(
                     pk.span.clone(),
                     format!("`public_key` of {} is not base64 of a 32-byte Ed25519 key", k.what),
                 );
-            } else if let Some(other) = public_keys.get(&pk.value) {
+            } else if let Some(other) = public_keys.get(pk.value.as_bytes(), public_key_at) {
+                let other = &keys[other as usize].id;
                 c.at(
                     pk.span.clone(),
                     format!("{} has the same public key as key {other:?}", k.what),
                 );
-            } else if let Some(id) = &id {
-                public_keys.insert(pk.value.clone(), id.value.clone());
+            } else {
+                public_key_ok = true;
             }
         }
         let station = k.string(c, "station", false);
@@ -2169,15 +2276,26 @@ fn build_keys(c: &mut Collector, tables: &Tables, geo: &Geography) -> Vec<KeyRec
             check_key_binding(c, &k, role, station.as_ref(), district.as_ref(), geo);
         }
         let (Some(id), Some(role), Some(public_key)) = (id, role, public_key) else { return };
-        if ids.add(c, &id, keys.len()) {
-            keys.push(KeyRecord {
-                id: id.value,
-                role: role.value,
-                public_key: public_key.value,
-                station: station.map(|s| s.value),
-                district: district.map(|d| d.value),
-            });
+        check_id(c, &id, "key");
+        let id_at = |i: u32| keys[i as usize].id.as_bytes();
+        if ids.get(id.value.as_bytes(), id_at).is_some() {
+            c.at(id.span.clone(), format!("duplicate key id {:?}", id.value));
+            return;
         }
+        let Ok(position) = u32::try_from(keys.len()) else { return };
+        if !is_valid_id(&id.value) || !public_key_ok {
+            return;
+        }
+        keys.push(KeyRecord {
+            id: id.value,
+            role: role.value,
+            public_key: public_key.value,
+            station: station.map(|s| s.value),
+            district: district.map(|d| d.value),
+        });
+        let added = ids.insert(position, |i| keys[i as usize].id.as_bytes());
+        let also = public_keys.insert(position, |i| keys[i as usize].public_key.as_bytes());
+        debug_assert!(added.is_ok() && also.is_ok(), "checked above");
     });
     keys
 }
@@ -2208,7 +2326,7 @@ fn check_key_binding(
             role.span.clone(),
             format!("{what} is a machine key and needs the `station` it belongs to"),
         ),
-        (true, Some(s)) if !geo.station_idx.contains_key(&s.value) => {
+        (true, Some(s)) if geo.station(&s.value).is_none() => {
             c.at(s.span.clone(), format!("unknown station {:?}", s.value))
         }
         (false, Some(s)) => c.at(s.span.clone(), format!("{what} is {role_name}, not a station")),
@@ -2383,5 +2501,29 @@ mod tests {
                 Err(_) => prop_assert!(declines(&text)),
             }
         }
+    }
+
+    #[test]
+    fn the_id_index_finds_every_id_and_refuses_a_second_one() {
+        let ids: Vec<String> = (0..10_000).map(|n| format!("{:04}-{:03}", n / 7, n % 7)).collect();
+        let id_at = |i: u32| ids[i as usize].as_bytes();
+        let mut index = super::IdIndex::default();
+        for position in 0..ids.len() as u32 {
+            assert_eq!(index.insert(position, id_at), Ok(()));
+        }
+        for (position, id) in ids.iter().enumerate() {
+            assert_eq!(index.get(id.as_bytes(), id_at), Some(position as u32));
+        }
+        assert_eq!(index.get(b"9999-999", id_at), None);
+        assert_eq!(index.get(b"", id_at), None);
+        let again: Vec<String> = vec![ids[0].clone(), ids[4321].clone()];
+        let again_at = |i: u32| {
+            if i < 10_000 {
+                ids[i as usize].as_bytes()
+            } else {
+                again[(i - 10_000) as usize].as_bytes()
+            }
+        };
+        assert_eq!(index.insert(10_001, again_at), Err(4321));
     }
 }

@@ -24,87 +24,267 @@
 //! Refusals are [`Finding`]s with the `E1xx` codes of [`crate::validate::RULES`].
 
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::VerifyingKey;
 
 use crate::audit::AuditBook;
-use crate::election::{Election, KeyRecord};
+use crate::election::{Election, IdIndex, KeyRecord};
 use crate::names::{Role, Source};
 use crate::submission::{Body, Decoded, Refuted, Submission, Verified};
 use crate::validate::Finding;
 
-/// A registered key and what the log has said about it since.
-#[derive(Clone, Debug)]
-struct Registered {
-    record: KeyRecord,
-    verifying_key: VerifyingKey,
+/// What the log has said about a registered key since.
+#[derive(Clone, Copy, Debug, Default)]
+struct KeyState {
     revoked: bool,
     /// The highest `seq` accepted from this key.
     last_seq: Option<u64>,
 }
 
-/// Who may sign what, as of some entry of the log.
+/// The keys of the definition, indexed where they are (in [`Election::keys`]) and kept as their
+/// 32 raw bytes: a million keys cost about 50 MB here instead of a gigabyte of maps holding a
+/// copy of every record and a decompressed curve point (an `EdwardsPoint`) per key.
+struct ElectionKeys {
+    election: Arc<Election>,
+    /// Key ids to positions in `election.keys` (only the keys registered: see [`ElectionKeys::new`]).
+    by_id: IdIndex,
+    /// The public key of each position, its 32 raw bytes.
+    raw: Vec<[u8; 32]>,
+    /// Raw public keys to positions.
+    by_key: IdIndex,
+}
+
+impl ElectionKeys {
+    /// Every key of the definition whose public key is base64 of 32 bytes, with an id and a
+    /// public key not seen before (all of them, in a definition `Election::from_toml` read).
+    fn new(election: Arc<Election>) -> ElectionKeys {
+        let mut raw = Vec::with_capacity(election.keys.len());
+        let (mut by_id, mut by_key) = (IdIndex::default(), IdIndex::default());
+        for (position, record) in election.keys.iter().enumerate() {
+            let bytes = crate::keys::decode_public_key_bytes(&record.public_key);
+            raw.push(bytes.unwrap_or_default());
+            let Ok(position) = u32::try_from(position) else { break };
+            let id_at = |i: u32| election.keys[i as usize].id.as_bytes();
+            let key_at = |i: u32| raw[i as usize].as_slice();
+            if bytes.is_none()
+                || by_id.get(record.id.as_bytes(), id_at).is_some()
+                || by_key.get(&raw[position as usize], key_at).is_some()
+            {
+                continue;
+            }
+            let _ = by_id.insert(position, id_at);
+            let _ = by_key.insert(position, key_at);
+        }
+        ElectionKeys { election, by_id, raw, by_key }
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        let id_at = |i: u32| self.election.keys[i as usize].id.as_bytes();
+        self.by_id.get(id.as_bytes(), id_at).map(|i| i as usize)
+    }
+
+    fn position_of_key(&self, raw: &[u8; 32]) -> Option<usize> {
+        self.by_key.get(raw, |i| self.raw[i as usize].as_slice()).map(|i| i as usize)
+    }
+}
+
+/// A key registered by an entry of the log (few: replacement scanners and the like).
 #[derive(Clone, Debug)]
+struct AddedKey {
+    record: KeyRecord,
+    raw: [u8; 32],
+}
+
+/// The keys registered by entries of the log, by id and by raw public key.
+#[derive(Clone, Debug, Default)]
+struct AddedKeys {
+    by_id: HashMap<String, AddedKey>,
+    by_key: HashMap<[u8; 32], String>,
+}
+
+/// Decompressed public keys by their raw bytes, shared by a registry, its clones and every
+/// [`PublicKeys`] taken from them. Bounded: when full it starts again, so the keys that sign
+/// often (operators, observers, admins) stay decompressed and a million scanner keys that sign
+/// twice each do not all stay in memory (an `EdwardsPoint` is 160 bytes).
+#[derive(Default)]
+struct Decompressed(Mutex<HashMap<[u8; 32], VerifyingKey>>);
+
+impl Decompressed {
+    const CAPACITY: usize = 1 << 16;
+
+    /// The key of these bytes, `None` when they are not a point of the curve.
+    fn get(&self, raw: &[u8; 32]) -> Option<VerifyingKey> {
+        let lock = || self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(key) = lock().get(raw) {
+            return Some(*key);
+        }
+        let key = VerifyingKey::from_bytes(raw).ok()?;
+        let mut cache = lock();
+        if cache.len() >= Decompressed::CAPACITY {
+            cache.clear();
+        }
+        cache.insert(*raw, key);
+        Some(key)
+    }
+}
+
+/// Every registered public key (revoked ones too) by key id, as of when it was taken from a
+/// [`KeyRegistry`] ([`KeyRegistry::public_keys`]): cheap to clone and to send to other threads,
+/// which verify signatures under these keys while the registry goes on folding entries. Keys
+/// never change and ids are never reused, so a snapshot at worst lacks a key registered after it
+/// was taken. A key is decompressed when it is asked for, through a small shared cache.
+#[derive(Clone)]
+pub struct PublicKeys {
+    election: Arc<ElectionKeys>,
+    added: Arc<AddedKeys>,
+    cache: Arc<Decompressed>,
+}
+
+impl fmt::Debug for PublicKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicKeys")
+            .field("election_keys", &self.election.election.keys.len())
+            .field("added", &self.added.by_id.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublicKeys {
+    /// The raw 32 bytes of the key registered under `id`.
+    pub fn bytes(&self, id: &str) -> Option<[u8; 32]> {
+        match self.election.position(id) {
+            Some(position) => Some(self.election.raw[position]),
+            None => self.added.by_id.get(id).map(|key| key.raw),
+        }
+    }
+
+    /// The key registered under `id`, decompressed; `None` also when its bytes are not a curve
+    /// point (possible only in a definition read with [`Election::from_toml_trusted_keys`]).
+    pub fn verifying_key(&self, id: &str) -> Option<VerifyingKey> {
+        self.cache.get(&self.bytes(id)?)
+    }
+
+    /// The record of the key registered under `id`.
+    fn record(&self, id: &str) -> Option<&KeyRecord> {
+        match self.election.position(id) {
+            Some(position) => Some(&self.election.election.keys[position]),
+            None => self.added.by_id.get(id).map(|key| &key.record),
+        }
+    }
+
+    /// The id the public key `raw` is registered under.
+    fn id_of_key(&self, raw: &[u8; 32]) -> Option<&str> {
+        match self.election.position_of_key(raw) {
+            Some(position) => Some(&self.election.election.keys[position].id),
+            None => self.added.by_key.get(raw).map(String::as_str),
+        }
+    }
+}
+
+/// Who may sign what, as of some entry of the log.
+#[derive(Clone)]
 pub struct KeyRegistry {
     election_id: String,
-    keys: HashMap<String, Registered>,
-    /// Registered public keys (raw bytes) to their key id: one public key, one id.
-    public_keys: HashMap<[u8; 32], String>,
-    /// The district of every station, for the operator rule.
-    station_district: HashMap<String, String>,
+    /// The registered keys: the definition's (shared with the [`Election`]) and the log's.
+    keys: PublicKeys,
+    /// What the log said about the definition's keys, by position in [`Election::keys`].
+    election_states: Vec<KeyState>,
+    /// What the log said about the keys it registered.
+    added_states: HashMap<String, KeyState>,
     /// The audits so far, for the order of their steps (`E7xx`).
     audits: AuditBook,
 }
 
+impl fmt::Debug for KeyRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRegistry")
+            .field("election", &self.election_id)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
 impl KeyRegistry {
-    /// The registry before the first entry: the keys of the definition.
-    pub fn from_election(election: &Election) -> KeyRegistry {
-        let mut registry = KeyRegistry {
+    /// The registry before the first entry: the keys of the definition, shared with it (nothing
+    /// per key is copied but its 32 raw bytes).
+    pub fn new(election: Arc<Election>) -> KeyRegistry {
+        let audits = AuditBook::new(&election);
+        let election_states = vec![KeyState::default(); election.keys.len()];
+        KeyRegistry {
             election_id: election.id.clone(),
-            keys: HashMap::new(),
-            public_keys: HashMap::new(),
-            station_district: election
-                .stations
-                .iter()
-                .map(|s| (s.id.clone(), s.district.clone()))
-                .collect(),
-            audits: AuditBook::new(election),
-        };
-        for record in &election.keys {
-            registry.register(record);
+            keys: PublicKeys {
+                election: Arc::new(ElectionKeys::new(election)),
+                added: Arc::default(),
+                cache: Arc::default(),
+            },
+            election_states,
+            added_states: HashMap::new(),
+            audits,
         }
-        registry
     }
 
+    /// [`KeyRegistry::new`] for a borrowed election, which it copies: for small elections and
+    /// tests; a large one should be shared ([`KeyRegistry::new`]).
+    pub fn from_election(election: &Election) -> KeyRegistry {
+        KeyRegistry::new(Arc::new(election.clone()))
+    }
+
+    /// A key registered by an entry of the log, unless its id or its public key is taken or it
+    /// is not a key at all.
     fn register(&mut self, record: &KeyRecord) {
-        let Some(verifying_key) = crate::keys::decode_public_key(&record.public_key) else {
+        let Some(key) = crate::keys::decode_public_key(&record.public_key) else {
             return;
         };
-        if self.keys.contains_key(&record.id)
-            || self.public_keys.contains_key(verifying_key.as_bytes())
-        {
+        let raw = key.to_bytes();
+        if self.keys.bytes(&record.id).is_some() || self.keys.id_of_key(&raw).is_some() {
             return;
         }
-        self.public_keys.insert(*verifying_key.as_bytes(), record.id.clone());
-        self.keys.insert(
-            record.id.clone(),
-            Registered { record: record.clone(), verifying_key, revoked: false, last_seq: None },
-        );
+        let added = Arc::make_mut(&mut self.keys.added);
+        added.by_key.insert(raw, record.id.clone());
+        added.by_id.insert(record.id.clone(), AddedKey { record: record.clone(), raw });
+        self.added_states.insert(record.id.clone(), KeyState::default());
+    }
+
+    fn state(&self, id: &str) -> Option<KeyState> {
+        match self.keys.election.position(id) {
+            Some(position) => Some(self.election_states[position]),
+            None => self.added_states.get(id).copied(),
+        }
+    }
+
+    fn state_mut(&mut self, id: &str) -> Option<&mut KeyState> {
+        match self.keys.election.position(id) {
+            Some(position) => Some(&mut self.election_states[position]),
+            None => self.added_states.get_mut(id),
+        }
     }
 
     /// The record of a registered key (revoked or not).
     pub fn key(&self, id: &str) -> Option<&KeyRecord> {
-        self.keys.get(id).map(|k| &k.record)
+        self.keys.record(id)
     }
 
     /// Whether a key has been revoked.
     pub fn is_revoked(&self, id: &str) -> bool {
-        self.keys.get(id).is_some_and(|k| k.revoked)
+        self.state(id).is_some_and(|k| k.revoked)
     }
 
     /// The highest sequence number accepted from a key.
     pub fn last_seq(&self, id: &str) -> Option<u64> {
-        self.keys.get(id).and_then(|k| k.last_seq)
+        self.state(id).and_then(|k| k.last_seq)
+    }
+
+    /// Every key that signed an accepted entry, with the highest sequence number accepted from
+    /// it (definition keys in the definition's order, then the log's in no particular order).
+    pub fn last_seqs(&self) -> impl Iterator<Item = (&str, u64)> {
+        let election = &self.keys.election.election;
+        let of_election = self.election_states.iter().zip(&election.keys);
+        let of_election = of_election.filter_map(|(s, k)| Some((k.id.as_str(), s.last_seq?)));
+        let of_log =
+            self.added_states.iter().filter_map(|(id, s)| Some((id.as_str(), s.last_seq?)));
+        of_election.chain(of_log)
     }
 
     /// All checks of this module: [`KeyRegistry::check_signer`], then
@@ -130,26 +310,34 @@ impl KeyRegistry {
         &self.audits
     }
 
-    /// The public key registered under `id` (revoked or not). Keys never change and ids are never
-    /// reused, so a signature verified under this key on another thread stays valid for `id`.
-    pub fn verifying_key(&self, id: &str) -> Option<&VerifyingKey> {
-        self.keys.get(id).map(|k| &k.verifying_key)
+    /// The raw 32 bytes of the public key registered under `id` (revoked or not), with no
+    /// decompression. Keys never change and ids are never reused, so a signature verified under
+    /// this key on another thread stays valid for `id`.
+    pub fn public_key_bytes(&self, id: &str) -> Option<[u8; 32]> {
+        self.keys.bytes(id)
     }
 
-    /// Every registered key id with its public key (revoked ones too).
-    pub fn verifying_keys(&self) -> impl Iterator<Item = (&str, &VerifyingKey)> {
-        self.keys.iter().map(|(id, key)| (id.as_str(), &key.verifying_key))
+    /// The public key registered under `id` (revoked or not), decompressed (through a small
+    /// cache shared with [`KeyRegistry::public_keys`]).
+    pub fn verifying_key(&self, id: &str) -> Option<VerifyingKey> {
+        self.keys.verifying_key(id)
+    }
+
+    /// Every registered key as of now, for other threads: see [`PublicKeys`].
+    pub fn public_keys(&self) -> PublicKeys {
+        self.keys.clone()
     }
 
     /// [`KeyRegistry::check`] for a submission whose signature may already have been checked on
     /// another thread: the same rules and codes, but a [`Candidate::Verified`] or
-    /// [`Candidate::Refuted`] under the signer's registered key costs no Ed25519 operation here.
+    /// [`Candidate::Refuted`] under the signer's registered key costs no Ed25519 operation (nor a
+    /// decompression of the key) here.
     pub fn check_candidate(&self, candidate: &Candidate) -> Result<(), Finding> {
         let submission = candidate.submission();
-        let signature_ok = |key: &VerifyingKey| match candidate {
-            Candidate::Verified(verified) => verified.key() == key || submission.verify(key),
-            Candidate::Refuted(refuted) => refuted.key() != key && submission.verify(key),
-            Candidate::Unchecked(_) => submission.verify(key),
+        let signature_ok = |raw: &[u8; 32]| match candidate {
+            Candidate::Verified(verified) if verified.key().as_bytes() == raw => Some(true),
+            Candidate::Refuted(refuted) if refuted.key().as_bytes() == raw => Some(false),
+            _ => self.keys.cache.get(raw).map(|key| submission.verify(&key)),
         };
         self.check_signer_with(submission, signature_ok)?;
         self.check_key_entry(submission)?;
@@ -160,14 +348,17 @@ impl KeyRegistry {
     /// (`E102`) and unrevoked (`E103`) key, a signature that verifies (`E104`), the role for what
     /// is signed (`E106` to `E109`), and a sequence number above the signer's last (`E105`).
     pub fn check_signer(&self, submission: &Submission) -> Result<(), Finding> {
-        self.check_signer_with(submission, |key| submission.verify(key))
+        self.check_signer_with(submission, |raw| {
+            self.keys.cache.get(raw).map(|key| submission.verify(&key))
+        })
     }
 
-    /// [`KeyRegistry::check_signer`] with the signature check (under the registered key) given.
+    /// [`KeyRegistry::check_signer`] with the signature check under the registered key (given its
+    /// raw bytes: `None` when they are not a curve point, which counts as not registered).
     fn check_signer_with(
         &self,
         submission: &Submission,
-        signature_ok: impl FnOnce(&VerifyingKey) -> bool,
+        signature_ok: impl FnOnce(&[u8; 32]) -> Option<bool>,
     ) -> Result<(), Finding> {
         let payload = &submission.payload;
         if payload.election != self.election_id {
@@ -176,17 +367,21 @@ impl KeyRegistry {
                 .with("expected", &self.election_id));
         }
         let signer = &payload.signer;
-        let Some(key) = self.keys.get(signer) else {
+        let (Some(record), Some(state), Some(raw)) =
+            (self.keys.record(signer), self.state(signer), self.keys.bytes(signer))
+        else {
             return Err(Finding::new("E102").with("signer", signer));
         };
-        if key.revoked {
+        if state.revoked {
             return Err(Finding::new("E103").with("signer", signer));
         }
-        if !signature_ok(&key.verifying_key) {
-            return Err(Finding::new("E104").with("signer", signer));
+        match signature_ok(&raw) {
+            None => return Err(Finding::new("E102").with("signer", signer)),
+            Some(false) => return Err(Finding::new("E104").with("signer", signer)),
+            Some(true) => {}
         }
-        self.check_role(&key.record, &payload.body)?;
-        if let Some(last) = key.last_seq.filter(|&last| payload.seq <= last) {
+        self.check_role(record, &payload.body)?;
+        if let Some(last) = state.last_seq.filter(|&last| payload.seq <= last) {
             return Err(Finding::new("E105")
                 .with("seq", payload.seq)
                 .with("signer", signer)
@@ -194,7 +389,6 @@ impl KeyRegistry {
         }
         Ok(())
     }
-
     fn check_role(&self, key: &KeyRecord, body: &Body) -> Result<(), Finding> {
         let role = role_name(key.role);
         let signer = &key.id;
@@ -227,7 +421,8 @@ impl KeyRegistry {
                 }
             }
             Source::Manual => {
-                let Some(district) = self.station_district.get(station) else {
+                let election = &self.keys.election.election;
+                let Some(district) = election.station(station).map(|s| &s.district) else {
                     return Err(Finding::new("E201").with("station", station));
                 };
                 let own = key.role == Role::Operator && key.district.as_ref() == Some(district);
@@ -255,18 +450,18 @@ impl KeyRegistry {
         match &submission.payload.body {
             Body::KeyRegistration(registration) => {
                 let record = &registration.key;
-                if self.keys.contains_key(&record.id) {
+                if self.keys.bytes(&record.id).is_some() {
                     return Err(Finding::new("E110").with("key", &record.id));
                 }
                 let Some(verifying_key) = crate::keys::decode_public_key(&record.public_key) else {
                     return Err(Finding::new("E112").with("key", &record.id));
                 };
-                if let Some(other) = self.public_keys.get(verifying_key.as_bytes()) {
+                if let Some(other) = self.keys.id_of_key(verifying_key.as_bytes()) {
                     return Err(Finding::new("E114").with("key", &record.id).with("other", other));
                 }
                 Ok(())
             }
-            Body::KeyRevocation(revocation) => match self.keys.get(&revocation.key_id) {
+            Body::KeyRevocation(revocation) => match self.state(&revocation.key_id) {
                 Some(key) if !key.revoked => Ok(()),
                 _ => Err(Finding::new("E111").with("key", &revocation.key_id)),
             },
@@ -279,13 +474,13 @@ impl KeyRegistry {
     /// and the entry is in the log.
     pub fn apply(&mut self, submission: &Submission) {
         let payload = &submission.payload;
-        if let Some(key) = self.keys.get_mut(&payload.signer) {
+        if let Some(key) = self.state_mut(&payload.signer) {
             key.last_seq = Some(key.last_seq.map_or(payload.seq, |last| last.max(payload.seq)));
         }
         match &payload.body {
             Body::KeyRegistration(registration) => self.register(&registration.key),
             Body::KeyRevocation(revocation) => {
-                if let Some(key) = self.keys.get_mut(&revocation.key_id) {
+                if let Some(key) = self.state_mut(&revocation.key_id) {
                     key.revoked = true;
                 }
             }
@@ -418,7 +613,7 @@ mod tests {
     fn a_signature_verified_under_the_registered_key_is_admitted() {
         let registry = registry();
         let good = annulment_signed_by(4);
-        let candidate = Candidate::new(good.clone(), registry.verifying_key("cec"));
+        let candidate = Candidate::new(good.clone(), registry.verifying_key("cec").as_ref());
         assert!(matches!(candidate, Candidate::Verified(_)));
         assert_eq!(code(registry.check_candidate(&candidate)), None);
         assert_eq!(code(registry.check(&good)), None);
@@ -440,7 +635,7 @@ mod tests {
     fn a_refuted_signature_is_refused_only_if_refuted_under_the_registered_key() {
         let registry = registry();
         let forged = annulment_signed_by(7);
-        let refuted = Candidate::new(forged, registry.verifying_key("cec"));
+        let refuted = Candidate::new(forged, registry.verifying_key("cec").as_ref());
         assert!(matches!(refuted, Candidate::Refuted(_)));
         assert_eq!(code(registry.check_candidate(&refuted)), Some("E104"));
         // A good signature refuted under a stale or wrong key is checked again, and admitted.
@@ -467,7 +662,7 @@ mod tests {
     #[test]
     fn a_revoked_key_is_refused_e103_before_its_signature_is_looked_at() {
         let mut registry = registry();
-        registry.keys.get_mut("cec").unwrap().revoked = true;
+        registry.state_mut("cec").unwrap().revoked = true;
         let verified = Candidate::new(annulment_signed_by(4), Some(&key(4).verifying_key()));
         assert_eq!(code(registry.check_candidate(&verified)), Some("E103"));
     }
@@ -496,8 +691,103 @@ mod tests {
             payload: good.payload.clone(),
             signature: base64::engine::general_purpose::STANDARD.encode(signature),
         };
-        assert!(!malleated.verify(registry.verifying_key("cec").unwrap()));
-        let candidate = Candidate::new(malleated, registry.verifying_key("cec"));
+        assert!(!malleated.verify(&registry.verifying_key("cec").unwrap()));
+        let candidate = Candidate::new(malleated, registry.verifying_key("cec").as_ref());
         assert_eq!(code(registry.check_candidate(&candidate)), Some("E104"));
+    }
+
+    /// The first 32 bytes (of the form `[n, 0, .., 0]`) that are not a point of the curve:
+    /// base64 of 32 bytes, but no Ed25519 key.
+    fn not_a_point() -> String {
+        let raw = (0..=255u8)
+            .map(|n| {
+                let mut raw = [0u8; 32];
+                raw[0] = n;
+                raw
+            })
+            .find(|raw| VerifyingKey::from_bytes(raw).is_err())
+            .expect("about half of all y coordinates are not on the curve");
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    }
+
+    #[test]
+    fn a_key_decompressed_on_use_is_the_key_registered() {
+        let registry = registry();
+        for (id, seed) in [("cec", 4), ("obs", 7)] {
+            let key = key(seed).verifying_key();
+            assert_eq!(registry.verifying_key(id), Some(key), "{id}");
+            assert_eq!(registry.public_key_bytes(id), Some(key.to_bytes()), "{id}");
+            // Asked again (now from the cache), and from another thread through a snapshot.
+            assert_eq!(registry.verifying_key(id), Some(key), "{id}");
+            let keys = registry.public_keys();
+            let id = id.to_string();
+            let from_thread = std::thread::spawn(move || keys.verifying_key(&id)).join().unwrap();
+            assert_eq!(from_thread, Some(key));
+        }
+        assert_eq!(registry.verifying_key("nobody"), None);
+        assert_eq!(registry.public_key_bytes("nobody"), None);
+    }
+
+    #[test]
+    fn a_key_registered_by_the_log_is_in_later_snapshots_only() {
+        let mut registry = registry();
+        let before = registry.public_keys();
+        let new_key = key(9).verifying_key();
+        let registration = Payload {
+            v: FORMAT_VERSION,
+            election: registry.election_id.clone(),
+            signer: "cec".into(),
+            seq: 1,
+            time: None,
+            body: Body::KeyRegistration(crate::submission::KeyRegistration {
+                key: KeyRecord {
+                    id: "obs-2".into(),
+                    role: Role::Observer,
+                    public_key: crate::keys::encode_public_key(&new_key),
+                    station: None,
+                    district: None,
+                },
+            }),
+        }
+        .sign(&key(4));
+        assert_eq!(code(registry.check(&registration)), None);
+        registry.apply(&registration);
+        assert_eq!(registry.verifying_key("obs-2"), Some(new_key));
+        assert_eq!(registry.public_keys().verifying_key("obs-2"), Some(new_key));
+        assert_eq!(before.verifying_key("obs-2"), None);
+        assert_eq!(registry.last_seq("cec"), Some(1));
+        let seqs: Vec<(&str, u64)> = registry.last_seqs().collect();
+        assert_eq!(seqs, [("cec", 1)]);
+        // The same public key again, under another id, is refused (E114) like a definition key.
+        let mut again = registration.payload.clone();
+        again.seq = 2;
+        if let Body::KeyRegistration(r) = &mut again.body {
+            r.key.id = "obs-3".into();
+        }
+        assert_eq!(code(registry.check(&again.sign(&key(4)))), Some("E114"));
+    }
+
+    #[test]
+    fn a_key_that_is_not_a_point_is_refused_at_load_and_unusable_when_trusted() {
+        let text = format!(
+            "{TINY}\n[[keys]]\nid = \"cec\"\nrole = \"admin\"\npublic_key = \"{}\"\n",
+            not_a_point()
+        );
+        let errors = Election::from_toml("election.toml", &text).unwrap_err().0;
+        let line = text.lines().position(|l| l.starts_with("public_key")).unwrap() + 1;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!((errors[0].line, errors[0].column), (line, 14));
+        assert_eq!(
+            errors[0].message,
+            "`public_key` of key \"cec\" is not base64 of a 32-byte Ed25519 key"
+        );
+        // Read as already checked, the key is taken as written, and its signer is refused as
+        // not registered when it signs.
+        let election = Election::from_toml_trusted_keys("election.toml", &text).unwrap();
+        let registry = KeyRegistry::new(Arc::new(election));
+        assert!(registry.public_key_bytes("cec").is_some());
+        assert_eq!(registry.verifying_key("cec"), None);
+        assert_eq!(code(registry.check(&annulment_signed_by(4))), Some("E102"));
     }
 }

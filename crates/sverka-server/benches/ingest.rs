@@ -155,7 +155,7 @@ fn raw_verify_rate(night: &SimulatedNight, threads: usize, duration: Duration) -
         .iter()
         .take(4096)
         .map(|submission| {
-            let key = *registry.verifying_key(&submission.payload.signer).expect("registered");
+            let key = registry.verifying_key(&submission.payload.signer).expect("registered");
             let signature = Signature::from_bytes(&submission.signature_bytes().expect("64 bytes"));
             (key, submission.payload.signing_message(), signature)
         })
@@ -350,7 +350,7 @@ fn per_submission_costs(night: &SimulatedNight) -> [f64; 3] {
     let decode = per_line(thread_cpu() - start);
     let keys: Vec<VerifyingKey> = decoded
         .iter()
-        .map(|d| *registry.verifying_key(&d.submission().payload.signer).expect("registered"))
+        .map(|d| registry.verifying_key(&d.submission().payload.signer).expect("registered"))
         .collect();
     let start = thread_cpu();
     for (decoded, key) in decoded.into_iter().zip(&keys) {

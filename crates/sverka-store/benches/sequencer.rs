@@ -148,7 +148,7 @@ fn admission_fixture() -> (sverka_store::State, Vec<sverka_model::Submission>) {
 #[divan::bench(sample_count = 20, sample_size = 1)]
 fn admission_256_verified(bencher: Bencher) {
     let (state, submissions) = admission_fixture();
-    let key = state.registry().verifying_key("cec-1").copied();
+    let key = state.registry().verifying_key("cec-1");
     let candidates: Vec<Candidate> =
         submissions.into_iter().map(|s| Candidate::new(s, key.as_ref())).collect();
     let context = sverka_model::validate::ProtocolContext::default();

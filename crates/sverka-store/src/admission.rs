@@ -116,7 +116,7 @@ pub struct State {
 impl State {
     /// The state after the log's first entry (the election definition signed by `log_key`).
     pub fn new(election: Arc<Election>, log_key: VerifyingKey) -> State {
-        let registry = KeyRegistry::from_election(&election);
+        let registry = KeyRegistry::new(election.clone());
         State { election, log_key, registry }
     }
 

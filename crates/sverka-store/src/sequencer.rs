@@ -29,7 +29,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
-use sverka_model::registry::Candidate;
+use sverka_model::registry::{Candidate, PublicKeys};
 use sverka_model::submission::{Annulment, FORMAT_VERSION};
 use sverka_model::validate::{Finding, ProtocolContext};
 use sverka_model::{Body, Election, Payload, Protocol, Source, Submission};
@@ -55,29 +55,26 @@ pub(crate) struct Prepared {
     pub pending: Option<i64>,
 }
 
-/// Every registered key id with its public key, shared between the sequencer (which writes it
+/// Every registered key id with its public key, shared between the sequencer (which replaces it
 /// after each batch that registers keys, and after every reload) and the submitting threads (which
-/// read it to verify signatures in parallel before queueing). It only ever gains keys: ids are
-/// never reused and a key never changes, so a stale copy at worst lacks a key, and the registry
-/// then verifies on the sequencer thread. Revocations are the registry's business, not this map's.
+/// read it to verify signatures in parallel before queueing). A [`PublicKeys`] snapshot of the
+/// registry: raw key bytes shared with the election, each key decompressed when asked for. Ids are
+/// never reused and a key never changes, so a stale snapshot at worst lacks a key, and the
+/// registry then verifies on the sequencer thread. Revocations are the registry's business.
 #[derive(Clone, Default)]
-pub(crate) struct KeyDirectory(Arc<RwLock<HashMap<String, VerifyingKey>>>);
+pub(crate) struct KeyDirectory(Arc<RwLock<Option<PublicKeys>>>);
 
 impl KeyDirectory {
     /// The key registered under `signer`, if the sequencer has published it.
     pub(crate) fn get(&self, signer: &str) -> Option<VerifyingKey> {
-        self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(signer).copied()
+        let keys = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.as_ref()?.verifying_key(signer)
     }
 
-    /// Adds every key of `state`'s registry not yet here.
+    /// Takes the keys of `state`'s registry.
     fn publish(&self, state: &State) {
-        let registry = state.registry();
-        let mut keys = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (id, key) in registry.verifying_keys() {
-            if !keys.contains_key(id) {
-                keys.insert(id.to_string(), *key);
-            }
-        }
+        let keys = state.registry().public_keys();
+        *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(keys);
     }
 }
 
@@ -236,8 +233,11 @@ impl Writer {
 
     /// Crash recovery, idempotent: completes the tiles for entries a crash left unintegrated (or
     /// rebuilds them all if any is missing), checks that the tiles reproduce the last signed root,
-    /// and refolds the admission state from the entries.
-    pub(crate) fn load(&mut self, election_file: &str) -> Result<(), StoreError> {
+    /// and refolds the admission state from the entries. Entry 0 never changes, so the election
+    /// [`Writer::open`] read (and checked against entry 0) is reused, not read again: at a million
+    /// stations that is seconds of CPU, and a second definition in memory while the first is
+    /// still held (`_election_file` names it for the callers' symmetry with `open`).
+    pub(crate) fn load(&mut self, _election_file: &str) -> Result<(), StoreError> {
         let entries = db::entry_count(&self.conn)?;
         let mut tiled = db::tile_size(&self.conn)?;
         if tiled > entries {
@@ -280,7 +280,7 @@ impl Writer {
         }
         self.counts.clear();
         let log_key = *self.state.log_key();
-        self.state = genesis_state(&self.conn, election_file, &log_key)?;
+        self.state = State::new(self.state.election().clone(), log_key);
         refold_state(&self.conn, &mut self.state)?;
         self.directory.publish(&self.state);
         Ok(())
@@ -543,7 +543,10 @@ pub(crate) fn election_from_entry(
         return Err(corrupt("the election definition blob does not match its hash".into()));
     }
     let text = String::from_utf8(text).map_err(|_| corrupt("election.toml is not UTF-8".into()))?;
-    Election::from_toml(election_file, &text).map_err(|e| StoreError::Election(e.to_string()))
+    // `sverka init` read this definition with `from_toml` before it wrote it, and its hash is
+    // checked above: every check but the costly decompression of each public key.
+    Election::from_toml_trusted_keys(election_file, &text)
+        .map_err(|e| StoreError::Election(e.to_string()))
 }
 
 /// Folds the stored entries into the state without decoding all of them: every key registration
