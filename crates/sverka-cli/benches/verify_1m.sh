@@ -5,19 +5,23 @@
 #
 #   crates/sverka-cli/benches/verify_1m.sh [WORKDIR]     (default /tmp/sverka-verify-1m)
 #
+# STATIONS=25000 makes a smaller publication (about 4 entries per station) for profiling;
+# SVERKA=/path/to/sverka runs another build (e.g. a copy of an earlier commit's binary).
+#
 # Needs a release build (cargo build --release -p sverka-cli), about 10 GB of disk for the data
-# dir, the publication and the --state file (sverka-verify-state/v2: about 360 MB, most of it the
-# tally), and time: on the shared 2-core machine simulate ~2 min, init ~4 min, import ~14-40 min,
+# dir, the publication and the --state file (sverka-verify-state/v3: about 130 MB expected, 12.9 MB
+# at 25,000 stations, most of it the tally), and time: on the shared 2-core machine simulate ~2 min, init ~4 min, import ~14-40 min,
 # publish ~5-12 min, then the two verifies. Figures go to BENCHMARKS.md.
 set -eu
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
-sverka="$repo/target/release/sverka"
+sverka=${SVERKA:-"$repo/target/release/sverka"}
+stations=${STATIONS:-250000}
 work=${1:-/tmp/sverka-verify-1m}
 mkdir -p "$work" && cd "$work"
 time_v() { /usr/bin/time -v "$@" 2>&1 | grep -E "Elapsed|Maximum resident|User time|System time|timings|FAILED|OK:"; }
 
 [ -f night/submissions.jsonl ] || "$sverka" simulate --election "$repo/examples/kyrgyzstan-2021/election.toml" \
-    --seed 1 --stations 250000 --out night
+    --seed 1 --stations "$stations" --out night
 total=$(wc -l < night/submissions.jsonl)
 head -n $((total - 2500)) night/submissions.jsonl > part1.jsonl
 tail -n 2500 night/submissions.jsonl > part2.jsonl

@@ -7,7 +7,7 @@
 //! checkpoint in `--state` so the next run proves the log only grew. Exit 0 only if everything
 //! holds; 1 with the first failure; 2 for a usage error (a policy file that does not parse).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -18,9 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use ed25519_dalek::VerifyingKey;
 use indicatif::{ProgressBar, ProgressStyle};
-use sverka_model::registry::{Candidate, KeyRegistry};
+use sverka_model::registry::{Candidate, KeyRegistry, PublicKeys};
 use sverka_model::submission::{sha256_hex, Body, Submission};
 use sverka_tally::replay::{Recompute, Replay, ReplayError};
 use sverka_tally::snapshot::Piece;
@@ -33,7 +32,10 @@ use sverka_tlog::{
 };
 
 /// The version of the `--state` file (docs/formats.md, "`sverka verify --state`").
-const STATE_FORMAT: &str = "sverka-verify-state/v2";
+const STATE_FORMAT: &str = "sverka-verify-state/v3";
+/// The previous binary state (its tally section `sverka-tally-state/v1`): only its checkpoint is
+/// used (every entry checked again).
+const STATE_FORMAT_V2: &str = "sverka-verify-state/v2";
 /// The JSON state of earlier versions: only its checkpoint is used (every entry checked again).
 const STATE_FORMAT_V1: &str = "sverka-verify-state/v1";
 
@@ -143,68 +145,100 @@ struct EarlierState {
 }
 
 fn load_state(path: &Path) -> anyhow::Result<Option<(State, Sections)>> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    use std::io::BufRead;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
     let at = || format!("--state {}", path.display());
-    if bytes.starts_with(b"sverka-verify-state/") {
-        let line_end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
-        let format = String::from_utf8_lossy(&bytes[..line_end]);
-        if format != STATE_FORMAT {
-            bail!("{}: format {format:?}, this sverka reads {STATE_FORMAT:?}", at());
-        }
-        let rest = &bytes[(line_end + 1).min(bytes.len())..];
-        let json_end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
-        let state: State = serde_json::from_slice(&rest[..json_end])
-            .with_context(|| format!("{}: its second line is not the state's JSON", at()))?;
-        let mut sections = rest.get(json_end + 1..).unwrap_or_default();
-        let mut take = |what: &str| -> anyhow::Result<Vec<u8>> {
-            let cut = || format!("{}: the {what} section is cut short", at());
-            let len = sections.get(..8).with_context(cut)?;
-            let len = u64::from_le_bytes(len.try_into().expect("8 bytes"));
-            let body = usize::try_from(len)
-                .ok()
-                .and_then(|len| sections.get(8..8 + len))
-                .with_context(cut)?;
-            sections = &sections[8 + body.len()..];
-            Ok(body.to_vec())
-        };
-        let found = Sections { tally: take("tally")?, pieces: take("snapshot pieces")? };
-        if !sections.is_empty() {
-            bail!("{}: {} bytes after its last section", at(), sections.len());
-        }
-        if state.format.as_deref() != Some(STATE_FORMAT) {
-            bail!("{}: its JSON names format {:?}, not {STATE_FORMAT:?}", at(), state.format);
-        }
-        return Ok(Some((state, found)));
+    let file_len = file.metadata().with_context(|| format!("reading {}", path.display()))?.len();
+    let mut input = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::new();
+    input.read_until(b'\n', &mut line).with_context(|| format!("reading {}", path.display()))?;
+    if !line.starts_with(b"sverka-verify-state/") {
+        // A JSON file of an earlier version (one document, no sections).
+        input.read_to_end(&mut line).with_context(|| format!("reading {}", path.display()))?;
+        return load_earlier_state(&line, &at());
     }
-    let earlier: EarlierState = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{}: not a verify state file", at()))?;
+    let format = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned();
+    if format != STATE_FORMAT && format != STATE_FORMAT_V2 {
+        bail!("{}: format {format:?}, this sverka reads {STATE_FORMAT:?}", at());
+    }
+    line.clear();
+    input.read_until(b'\n', &mut line).with_context(|| format!("reading {}", path.display()))?;
+    if format == STATE_FORMAT_V2 {
+        return load_earlier_state(line.strip_suffix(b"\n").unwrap_or(&line), &at());
+    }
+    let state: State = serde_json::from_slice(line.strip_suffix(b"\n").unwrap_or(&line))
+        .with_context(|| format!("{}: its second line is not the state's JSON", at()))?;
+    // Each section is read into its own buffer (the file is not held whole beside them: the
+    // tally of 250,000 stations is hundreds of MB).
+    let mut take = |what: &str| -> anyhow::Result<Vec<u8>> {
+        let cut = || format!("{}: the {what} section is cut short", at());
+        let mut len = [0u8; 8];
+        input.read_exact(&mut len).with_context(cut)?;
+        let len = u64::from_le_bytes(len);
+        if len > file_len {
+            bail!(cut());
+        }
+        let mut body = vec![0u8; usize::try_from(len).with_context(cut)?];
+        input.read_exact(&mut body).with_context(cut)?;
+        Ok(body)
+    };
+    let found = Sections { tally: take("tally")?, pieces: take("snapshot pieces")? };
+    let mut rest = Vec::new();
+    input.read_to_end(&mut rest).with_context(|| format!("reading {}", path.display()))?;
+    if !rest.is_empty() {
+        bail!("{}: {} bytes after its last section", at(), rest.len());
+    }
+    if state.format.as_deref() != Some(STATE_FORMAT) {
+        bail!("{}: its JSON names format {:?}, not {STATE_FORMAT:?}", at(), state.format);
+    }
+    Ok(Some((state, found)))
+}
+
+/// A JSON state file of [`STATE_FORMAT_V1`] or earlier, or the JSON line of a
+/// [`STATE_FORMAT_V2`] file: only its checkpoint is used.
+fn load_earlier_state(bytes: &[u8], at: &str) -> anyhow::Result<Option<(State, Sections)>> {
+    let earlier: EarlierState =
+        serde_json::from_slice(bytes).with_context(|| format!("{at}: not a verify state file"))?;
     match earlier.format.as_deref() {
-        None | Some(STATE_FORMAT_V1) => {}
-        Some(other) => bail!("{}: format {other:?}, this sverka reads {STATE_FORMAT:?}", at()),
+        None | Some(STATE_FORMAT_V1) | Some(STATE_FORMAT_V2) => {}
+        Some(other) => bail!("{at}: format {other:?}, this sverka reads {STATE_FORMAT:?}"),
     }
     let EarlierState { vkey, origin, size, root, .. } = earlier;
     Ok(Some((State { format: None, vkey, origin, size, root, resume: None }, Sections::default())))
 }
 
-/// Writes `state` and its sections to `path` (to `path.tmp`, synced, then renamed).
-fn save_state(path: &Path, state: &State, sections: &Sections) -> anyhow::Result<()> {
-    use std::io::Write;
+/// Writes `state`, the tally's state and the snapshot pieces to `path` (to `path.tmp`, synced,
+/// then renamed). The tally is streamed into the file (its length written after it, in the
+/// section's place), never held whole beside the replay.
+fn save_state(
+    path: &Path,
+    state: &State,
+    replay: &Replay,
+    pieces: Option<&Pieces>,
+) -> anyhow::Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
     let tmp = path.with_extension("tmp");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    let writing = || format!("writing {}", tmp.display());
+    let file = std::fs::File::create(&tmp).with_context(writing)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    out.write_all(STATE_FORMAT.as_bytes())?;
-    out.write_all(b"\n")?;
-    serde_json::to_writer(&mut out, state)?;
-    out.write_all(b"\n")?;
-    for section in [&sections.tally, &sections.pieces] {
-        out.write_all(&(section.len() as u64).to_le_bytes())?;
-        out.write_all(section)?;
-    }
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    out.write_all(STATE_FORMAT.as_bytes()).with_context(writing)?;
+    out.write_all(b"\n").with_context(writing)?;
+    serde_json::to_writer(&mut out, state).with_context(writing)?;
+    out.write_all(b"\n").with_context(writing)?;
+    let length_at = out.stream_position().with_context(writing)?;
+    out.write_all(&0u64.to_le_bytes()).with_context(writing)?;
+    let tally_len = replay.save_state_to(&mut out).with_context(writing)?;
+    out.seek(SeekFrom::Start(length_at)).with_context(writing)?;
+    out.write_all(&tally_len.to_le_bytes()).with_context(writing)?;
+    out.seek(SeekFrom::End(0)).with_context(writing)?;
+    let pieces = pieces.map(Pieces::to_bytes).unwrap_or_default();
+    out.write_all(&(pieces.len() as u64).to_le_bytes()).with_context(writing)?;
+    out.write_all(&pieces).with_context(writing)?;
+    out.into_inner().map_err(|e| e.into_error()).with_context(writing)?.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
@@ -360,7 +394,7 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
     let mut resumed = match (&state, previous) {
         (Some(State { resume: Some(resume), .. }), Some((seen, before))) => {
             check_consistency(reader, seen, before, &checkpoint)?;
-            Some(Resumed::load(reader, resume, &sections, seen)?)
+            Some(Resumed::load(reader, resume, sections, seen)?)
         }
         _ => None,
     };
@@ -440,11 +474,7 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
             resume: Some(progress.to_resume(&pass.edge)?),
         };
         let replay = progress.replay.as_ref().context("the log is empty")?;
-        let sections = Sections {
-            tally: replay.save_state(),
-            pieces: progress.pieces.as_ref().map(Pieces::to_bytes).unwrap_or_default(),
-        };
-        save_state(path, &state, &sections)?;
+        save_state(path, &state, replay, progress.pieces.as_ref())?;
         if args.timings {
             eprintln!("timings: {:.2} s writing --state", saving.elapsed().as_secs_f64());
         }
@@ -611,7 +641,7 @@ impl Resumed {
     fn load(
         reader: &FnReader,
         resume: &Resume,
-        sections: &Sections,
+        sections: Sections,
         size: u64,
     ) -> anyhow::Result<Resumed> {
         let b64 = |what: &str, text: &str| {
@@ -629,10 +659,13 @@ impl Resumed {
         if sha256_hex(&definition) != resume.definition {
             bail!("{path}: its content hashes to {}, not to its name (the election definition of entry 0): the file was swapped", sha256_hex(&definition));
         }
-        let replay = Replay::resume(&definition, size, &sections.tally)
+        // The state is written only after a run that read this definition with every check
+        // (docs/formats.md §11, "Trusted"): its keys are not decompressed again.
+        let replay = Replay::resume_trusted(&definition, size, &sections.tally)
             .map_err(|e| anyhow::anyhow!("--state: {e}"))?;
+        drop(sections.tally);
         let pieces = Pieces::from_bytes(&sections.pieces).context("--state: snapshot pieces")?;
-        let mut registry = KeyRegistry::from_election(replay.election());
+        let mut registry = KeyRegistry::new(replay.shared_election());
         let mut key_entries = Vec::new();
         for text in &resume.key_entries {
             let bytes = b64("a key entry", text)?;
@@ -692,10 +725,7 @@ impl Progress {
                 .map_err(|e| anyhow::anyhow!("the right edge of the tree: {e}"))?;
             tiles.insert(tile.path(), BASE64.encode(&bytes[..tile.byte_len()]));
         }
-        let last_seq = registry
-            .verifying_keys()
-            .filter_map(|(id, _)| Some((id.to_string(), registry.last_seq(id)?)))
-            .collect();
+        let last_seq = registry.last_seqs().map(|(id, seq)| (id.to_string(), seq)).collect();
         Ok(Resume {
             edge: tiles,
             definition: self.definition.clone().context("the log is empty")?,
@@ -742,8 +772,9 @@ struct Pass<'a> {
     snapshot_sizes: BTreeSet<u64>,
     snapshots_checked: Vec<u64>,
     tiles_checked: usize,
-    /// Public keys by signer id, for the workers' signature checks (the registry's, kept current).
-    keys: &'a RwLock<HashMap<String, VerifyingKey>>,
+    /// The registry's public keys, for the workers' signature checks (taken again after each key
+    /// registration; each key decompressed when a worker first needs it).
+    keys: &'a RwLock<Option<PublicKeys>>,
     workers: usize,
     worker_busy: &'a AtomicU64,
     pass_time: Duration,
@@ -759,7 +790,7 @@ impl<'a> Pass<'a> {
         log_keys: &'a [Ed25519Verifier],
         resumed: Option<Resumed>,
         from: u64,
-        keys: &'a RwLock<HashMap<String, VerifyingKey>>,
+        keys: &'a RwLock<Option<PublicKeys>>,
         worker_busy: &'a AtomicU64,
     ) -> Pass<'a> {
         let (edge, progress) = match resumed {
@@ -780,8 +811,7 @@ impl<'a> Pass<'a> {
             ),
         };
         if let Some(registry) = &progress.registry {
-            *keys.write().expect("no worker panics") =
-                registry.verifying_keys().map(|(id, k)| (id.to_string(), *k)).collect();
+            *keys.write().expect("no worker panics") = Some(registry.public_keys());
         }
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
         let dir = Path::new(&args.target).is_dir().then(|| PathBuf::from(&args.target));
@@ -975,9 +1005,8 @@ impl<'a> Pass<'a> {
             .ok_or_else(|| format!("{path}: missing (the election definition of entry 0)"))?;
         let replay =
             Replay::start_decoded(&submission, &definition).map_err(|e| format!("{path}: {e}"))?;
-        let registry = KeyRegistry::from_election(replay.election());
-        *self.keys.write().expect("no worker panics") =
-            registry.verifying_keys().map(|(id, k)| (id.to_string(), *k)).collect();
+        let registry = KeyRegistry::new(replay.shared_election());
+        *self.keys.write().expect("no worker panics") = Some(registry.public_keys());
         let progress = self.progress.as_mut().expect("during the pass");
         *progress.counts.entry(kind_of(&submission.payload.body).into()).or_default() += 1;
         progress.definition = Some(committed.definition_sha256.clone());
@@ -1047,11 +1076,8 @@ impl<'a> Pass<'a> {
                     progress.scans.push((index, scan.clone()));
                 }
             }
-            Body::KeyRegistration(registration) => {
-                let id = &registration.key.id;
-                if let Some(key) = registry.verifying_key(id) {
-                    self.keys.write().expect("no worker panics").insert(id.clone(), *key);
-                }
+            Body::KeyRegistration(_) => {
+                *self.keys.write().expect("no worker panics") = Some(registry.public_keys());
                 progress.key_entries.push(submission.to_bytes());
             }
             Body::KeyRevocation(_) | Body::Audit(_) => {
@@ -1065,7 +1091,8 @@ impl<'a> Pass<'a> {
 }
 
 /// A worker's part of one bundle: leaf hashes, decoding, signatures.
-fn check_job(job: &Job, keys: &RwLock<HashMap<String, VerifyingKey>>) -> Vec<Checked> {
+fn check_job(job: &Job, keys: &RwLock<Option<PublicKeys>>) -> Vec<Checked> {
+    let keys = keys.read().expect("no worker panics").clone();
     job.entries
         .iter()
         .map(|bytes| {
@@ -1073,7 +1100,7 @@ fn check_job(job: &Job, keys: &RwLock<HashMap<String, VerifyingKey>>) -> Vec<Che
             let candidate = Submission::decode_signed(bytes)
                 .map(|decoded| {
                     let signer = &decoded.submission().payload.signer;
-                    let key = keys.read().expect("no worker panics").get(signer).copied();
+                    let key = keys.as_ref().and_then(|keys| keys.verifying_key(signer));
                     Candidate::from_decoded(decoded, key.as_ref())
                 })
                 .map_err(|e| e.to_string());

@@ -1,5 +1,5 @@
 //! `sverka verify --state FILE` resumes: after a first verify the state file
-//! (`sverka-verify-state/v2`, docs/formats.md §11) holds what is needed to continue, so verifying
+//! (`sverka-verify-state/v3`, docs/formats.md §11) holds what is needed to continue, so verifying
 //! the grown publication checks the consistency proof, the new entries and the new snapshot only,
 //! recomputing only the stations the new entries name. Its verdict and the state it leaves are
 //! those of a full verify of the grown publication; an old entry rewritten (and the log re-signed)
@@ -123,7 +123,7 @@ fn observed() -> tempfile::TempDir {
     dir
 }
 
-/// A `sverka-verify-state/v2` file cut into its parts (docs/formats.md §11): the JSON of its
+/// A `sverka-verify-state/v3` file cut into its parts (docs/formats.md §11): the JSON of its
 /// second line, the tally section and the snapshot pieces section.
 struct StateFile {
     json: serde_json::Value,
@@ -133,7 +133,7 @@ struct StateFile {
 
 fn state_file(path: &Path) -> StateFile {
     let bytes = std::fs::read(path).unwrap();
-    let rest = bytes.strip_prefix(b"sverka-verify-state/v2\n".as_slice()).expect("the first line");
+    let rest = bytes.strip_prefix(b"sverka-verify-state/v3\n".as_slice()).expect("the first line");
     let line = rest.iter().position(|&b| b == b'\n').unwrap();
     let json = serde_json::from_slice(&rest[..line]).unwrap();
     let mut sections = &rest[line + 1..];
@@ -268,7 +268,7 @@ fn the_state_file_format_is_pinned() {
     let value = file.json.clone();
     let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["format", "origin", "resume", "root", "size", "vkey"]);
-    assert_eq!(value["format"], "sverka-verify-state/v2");
+    assert_eq!(value["format"], "sverka-verify-state/v3");
     assert_eq!(value["size"], old);
     let checkpoint = checkpoint_of(&dir.path().join("old"));
     assert_eq!(value["root"], checkpoint.root().to_hex());
@@ -303,7 +303,7 @@ fn the_state_file_format_is_pinned() {
     assert!(protocols > 0 && protocols < old);
     // Every signer has the sequence number of its last entry; the tally's bytes are versioned.
     assert!(resume["last_seq"].as_object().unwrap().values().all(|s| s.as_u64() > Some(0)));
-    assert!(file.tally.starts_with(b"sverka-tally-state/v1\n"));
+    assert!(file.tally.starts_with(b"sverka-tally-state/v2\n"));
 
     // The snapshot pieces: the size, the number of contests, and per contest the number of its
     // stations and per station of the published snapshot its length and SHA-256(0x00 || bytes),
@@ -331,17 +331,30 @@ fn the_state_file_format_is_pinned() {
         assert_eq!(&pieces[at + 4..at + 36], hash.as_slice(), "station {k}");
     }
 
-    // Another version is refused, naming both; a JSON state of v1 or from before the format
-    // (only the checkpoint is read from it) still works: every entry is checked again, and the
-    // file is rewritten as v2.
+    // Another version is refused, naming both; a state of v2 (whose tally section was
+    // `sverka-tally-state/v1`), a JSON state of v1 or from before the format (only the checkpoint
+    // is read from them) still works: every entry is checked again, and the file is rewritten as
+    // v3.
     let mut other = std::fs::read(dir.path().join("observer.json")).unwrap();
-    other[b"sverka-verify-state/v".len()] = b'3';
-    std::fs::write(dir.path().join("v3.state"), other).unwrap();
-    let err = refused(sverka(&["verify", "public", "--state", "v3.state"], dir.path()));
+    other[b"sverka-verify-state/v".len()] = b'4';
+    std::fs::write(dir.path().join("v4.state"), other).unwrap();
+    let err = refused(sverka(&["verify", "public", "--state", "v4.state"], dir.path()));
     assert!(
-        err.contains("sverka-verify-state/v3") && err.contains("sverka-verify-state/v2"),
+        err.contains("sverka-verify-state/v4") && err.contains("sverka-verify-state/v3"),
         "{err}"
     );
+    let mut v2 = value.clone();
+    v2["format"] = "sverka-verify-state/v2".into();
+    let mut v2_file = format!("sverka-verify-state/v2\n{v2}\n").into_bytes();
+    for section in [b"sverka-tally-state/v1\n".to_vec(), Vec::new()] {
+        v2_file.extend_from_slice(&(section.len() as u64).to_le_bytes());
+        v2_file.extend_from_slice(&section);
+    }
+    std::fs::write(dir.path().join("v2.state"), v2_file).unwrap();
+    let out = ok(sverka(&["verify", "public", "--state", "v2.state"], dir.path()));
+    assert!(out.contains(&format!("consistent with the checkpoint of size {old}")), "{out}");
+    assert!(!out.contains("resumed"), "v2: {out}");
+    assert_eq!(state(&dir.path().join("v2.state"))["format"], "sverka-verify-state/v3");
     for format in [None, Some("sverka-verify-state/v1")] {
         let mut legacy = serde_json::json!({
             "vkey": value["vkey"], "origin": value["origin"], "size": value["size"], "root": value["root"],
@@ -354,7 +367,7 @@ fn the_state_file_format_is_pinned() {
         let out = ok(sverka(&["verify", "public", "--state", "legacy.json"], dir.path()));
         assert!(out.contains(&format!("consistent with the checkpoint of size {old}")), "{out}");
         assert!(!out.contains("resumed"), "{format:?}: {out}");
-        assert_eq!(state(&dir.path().join("legacy.json"))["format"], "sverka-verify-state/v2");
+        assert_eq!(state(&dir.path().join("legacy.json"))["format"], "sverka-verify-state/v3");
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`Tally`] in log order.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use sverka_model::election::Election;
 use sverka_model::submission::{Body, DecodeError, Submission};
@@ -40,7 +41,9 @@ pub enum ReplayError {
 /// A log being replayed entry by entry.
 #[derive(Debug)]
 pub struct Replay {
-    election: Election,
+    /// Shared (with the key registry of `sverka verify`, say): a million stations' definition
+    /// is not copied.
+    election: Arc<Election>,
     tally: Tally,
     /// How many entries have been folded in (entry 0 included).
     size: u64,
@@ -88,7 +91,7 @@ impl Replay {
         if !committed.matches(definition) {
             return Err(ReplayError::DefinitionMismatch);
         }
-        let election = parse_definition(definition)?;
+        let election = Arc::new(parse_definition(definition)?);
         let tally = Tally::new(&election);
         Ok(Replay { election, tally, size: 1, touched: HashSet::new() })
     }
@@ -146,9 +149,15 @@ impl Replay {
     }
 
     /// The state of the replay after its entries, to continue later with [`Replay::resume`]
-    /// (the tally's `sverka-tally-state/v1` bytes; the election is not in them).
+    /// (the tally's `sverka-tally-state/v2` bytes; the election is not in them).
     pub fn save_state(&self) -> Vec<u8> {
         self.tally.save_state()
+    }
+
+    /// [`Replay::save_state`]'s bytes written to `sink` piece by piece (never held whole);
+    /// returns how many were written.
+    pub fn save_state_to(&self, sink: &mut dyn std::io::Write) -> std::io::Result<u64> {
+        self.tally.save_state_to(sink)
     }
 
     /// Continues a replay of `size` entries whose state [`Replay::save_state`] wrote, with the
@@ -156,7 +165,26 @@ impl Replay {
     /// bytes' SHA-256 is the definition's `blob/<sha256>` name). Folding entries `size`, `size +
     /// 1`, ... in gives the snapshots a replay from entry 0 gives.
     pub fn resume(definition: &[u8], size: u64, state: &[u8]) -> Result<Replay, ReplayError> {
-        let election = parse_definition(definition)?;
+        let election = Arc::new(parse_definition(definition)?);
+        let tally = Tally::load_state(&election, state)?;
+        Ok(Replay { election, tally, size, touched: HashSet::new() })
+    }
+
+    /// [`Replay::resume`] for a definition this program found valid before, in the run that
+    /// saved the state (`sverka verify --state` keeps its SHA-256): read with
+    /// `Election::from_toml_trusted_keys`, which skips decompressing each public key (a key that
+    /// is not a curve point then signs nothing). The caller checks the bytes are the ones the
+    /// state names.
+    pub fn resume_trusted(
+        definition: &[u8],
+        size: u64,
+        state: &[u8],
+    ) -> Result<Replay, ReplayError> {
+        let text = std::str::from_utf8(definition)
+            .map_err(|_| ReplayError::Election("election.toml is not UTF-8".into()))?;
+        let election = Election::from_toml_trusted_keys("election.toml", text)
+            .map_err(|e| ReplayError::Election(e.to_string()))?;
+        let election = Arc::new(election);
         let tally = Tally::load_state(&election, state)?;
         Ok(Replay { election, tally, size, touched: HashSet::new() })
     }
@@ -168,6 +196,11 @@ impl Replay {
 
     pub fn election(&self) -> &Election {
         &self.election
+    }
+
+    /// The election, shared.
+    pub fn shared_election(&self) -> Arc<Election> {
+        Arc::clone(&self.election)
     }
 
     pub fn tally(&self) -> &Tally {

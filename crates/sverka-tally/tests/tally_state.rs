@@ -1,4 +1,4 @@
-//! `Tally::save_state` / `Tally::load_state` (`sverka-tally-state/v1`, what `sverka verify
+//! `Tally::save_state` / `Tally::load_state` (`sverka-tally-state/v2`, what `sverka verify
 //! --state` keeps to continue a verify): a tally saved after some entries and loaded again gives,
 //! after the remaining entries, exactly the results of one tally that saw them all; corrupt or
 //! foreign bytes are refused with what is wrong.
@@ -92,8 +92,8 @@ fn foreign_or_damaged_state_is_refused_saying_why() {
     }
     let bytes = tally.save_state();
     assert!(matches!(
-        Tally::load_state(&election, b"sverka-tally-state/v2\n"),
-        Err(TallyStateError::Format(first)) if first == "sverka-tally-state/v2"
+        Tally::load_state(&election, b"sverka-tally-state/v1\n"),
+        Err(TallyStateError::Format(first)) if first == "sverka-tally-state/v1"
     ));
     assert_eq!(
         Tally::load_state(&election, &bytes[..bytes.len() - 3]).unwrap_err(),
@@ -109,4 +109,45 @@ fn foreign_or_damaged_state_is_refused_saying_why() {
     other.id = "another-election".into();
     let err = Tally::load_state(&other, &bytes).unwrap_err();
     assert!(err.to_string().contains("another-election"), "{err}");
+}
+
+/// `sverka-tally-state/v2` pinned: after its line, the election id (its length, then its bytes)
+/// and the number of stations, as LEB128 (one byte each here); written in pieces to a sink, the
+/// same bytes.
+#[test]
+fn the_state_is_v2_with_leb128_integers_and_streams_to_a_writer() {
+    let election = tiny();
+    let mut tally = Tally::new(&election);
+    for (index, submission) in &entries() {
+        tally.apply(*index, submission);
+    }
+    let bytes = tally.save_state();
+    let mut expected = b"sverka-tally-state/v2\n".to_vec();
+    expected.push(election.id.len() as u8);
+    expected.extend_from_slice(election.id.as_bytes());
+    expected.push(election.stations.len() as u8);
+    assert!(election.id.len() < 128 && election.stations.len() < 128);
+    assert_eq!(&bytes[..expected.len()], &expected[..]);
+    let mut streamed = Vec::new();
+    assert_eq!(tally.save_state_to(&mut streamed).unwrap(), bytes.len() as u64);
+    assert_eq!(streamed, bytes);
+}
+
+/// An integer written longer than it needs (`0x85 0x00` for 5) or over 64 bits is refused:
+/// one tally, one byte string.
+#[test]
+fn an_integer_not_in_its_shortest_form_is_refused() {
+    let election = tiny();
+    let bytes = Tally::new(&election).save_state();
+    let head = b"sverka-tally-state/v2\n".len();
+    let mut longer = bytes[..head].to_vec();
+    longer.extend_from_slice(&[0x80 | bytes[head], 0x00]);
+    longer.extend_from_slice(&bytes[head + 1..]);
+    let err = Tally::load_state(&election, &longer).unwrap_err();
+    assert!(err.to_string().contains("shortest form"), "{err}");
+    let mut huge = bytes[..head].to_vec();
+    huge.extend_from_slice(&[0xff; 10]);
+    huge.push(0x01);
+    let err = Tally::load_state(&election, &huge).unwrap_err();
+    assert!(err.to_string().contains("over 64 bits"), "{err}");
 }

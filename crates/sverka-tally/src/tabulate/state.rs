@@ -1,13 +1,15 @@
-//! A [`Tally`]'s state as bytes (`sverka-tally-state/v1`), so a verifier can stop after N entries
+//! A [`Tally`]'s state as bytes (`sverka-tally-state/v2`), so a verifier can stop after N entries
 //! and fold in entry N + 1 later without replaying the first N (`sverka verify --state`).
 //!
 //! Only what [`Tally::apply`] changes is written; what [`Tally::new`] derives from the election
 //! (station and contest indexes) is rebuilt from the election on load, and the counts of stations
 //! and contests are checked against it. The layout (docs/formats.md, "`sverka verify --state`"):
-//! the line `sverka-tally-state/v1\n`, then little-endian integers (`u8`, `u16`, `u32`, `u64`),
-//! lists as a `u64` length and their items, strings as a list of UTF-8 bytes, in the order
-//! [`Tally::save_state`] writes them. Loading [`Tally::save_state`]'s bytes gives a tally whose
-//! every later result is the one the saved tally would give.
+//! the line `sverka-tally-state/v2\n`, then integers as unsigned LEB128 (7 bits a byte, low
+//! first, the shortest form only; most counts fit in one or two bytes), bytes as themselves, lists
+//! as a length and their items, strings as a list of UTF-8 bytes, the applied-index bitset as
+//! little-endian `u64` words, in the order [`Tally::save_state`] writes them. Loading
+//! [`Tally::save_state`]'s bytes gives a tally whose every later result is the one the saved tally
+//! would give. (`v1` wrote every integer at its full width: 348 MB for 250,000 stations.)
 
 use sverka_model::names::CorrectionReason;
 use sverka_model::Source;
@@ -18,7 +20,7 @@ use super::{
 use sverka_model::election::Election;
 
 /// The first line of the bytes.
-pub const TALLY_STATE_FORMAT: &str = "sverka-tally-state/v1";
+pub const TALLY_STATE_FORMAT: &str = "sverka-tally-state/v2";
 
 /// Why saved tally bytes cannot be loaded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -52,27 +54,50 @@ const REASONS: [CorrectionReason; 5] = [
     CorrectionReason::CommissionDecision,
 ];
 
-struct Out(Vec<u8>);
+/// The bytes being written, handed to the sink a megabyte at a time ([`Out::spill`]) so a
+/// large tally's state is never held whole.
+struct Out<'w> {
+    buf: Vec<u8>,
+    sink: &'w mut dyn std::io::Write,
+    written: u64,
+}
 
-impl Out {
+impl Out<'_> {
+    fn spill(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= 1 << 20 {
+            self.finish()?;
+        }
+        Ok(())
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.sink.write_all(&self.buf)?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
     fn u8(&mut self, v: u8) {
-        self.0.push(v);
+        self.buf.push(v);
     }
     fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.u64(u64::from(v));
     }
     fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.u64(u64::from(v));
     }
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+    /// Unsigned LEB128.
+    fn u64(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.buf.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.buf.push(v as u8);
     }
     fn len(&mut self, n: usize) {
         self.u64(n as u64);
     }
     fn str(&mut self, s: &str) {
         self.len(s.len());
-        self.0.extend_from_slice(s.as_bytes());
+        self.buf.extend_from_slice(s.as_bytes());
     }
     fn u64s(&mut self, v: &[u64]) {
         self.len(v.len());
@@ -101,13 +126,33 @@ impl In<'_> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Result<u16, TallyStateError> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+        let v = self.u64()?;
+        u16::try_from(v).map_err(|_| TallyStateError::Invalid(format!("{v} does not fit 16 bits")))
     }
     fn u32(&mut self) -> Result<u32, TallyStateError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        let v = self.u64()?;
+        u32::try_from(v).map_err(|_| TallyStateError::Invalid(format!("{v} does not fit 32 bits")))
     }
+    /// Unsigned LEB128 in its shortest form.
     fn u64(&mut self) -> Result<u64, TallyStateError> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        let mut v = 0u64;
+        for k in 0..10 {
+            let byte = self.u8()?;
+            let bits = u64::from(byte & 0x7f);
+            if k == 9 && bits > 1 {
+                return Err(TallyStateError::Invalid("an integer over 64 bits".into()));
+            }
+            v |= bits << (7 * k);
+            if byte & 0x80 == 0 {
+                if byte == 0 && k > 0 {
+                    return Err(TallyStateError::Invalid(
+                        "an integer not in its shortest form".into(),
+                    ));
+                }
+                return Ok(v);
+            }
+        }
+        Err(TallyStateError::Invalid("an integer over 64 bits".into()))
     }
     /// A list length, bounded by the bytes left (each item takes at least `min` bytes).
     fn len(&mut self, min: usize) -> Result<usize, TallyStateError> {
@@ -117,13 +162,19 @@ impl In<'_> {
         }
         Ok(n as usize)
     }
+    /// Little-endian `u64` words (the applied-index bitset: dense, so not LEB128).
+    fn words(&mut self) -> Result<Vec<u64>, TallyStateError> {
+        let n = self.len(8)?;
+        let bytes = self.take(n * 8)?;
+        Ok(bytes.chunks_exact(8).map(|w| u64::from_le_bytes(w.try_into().expect("8"))).collect())
+    }
     fn str(&mut self) -> Result<String, TallyStateError> {
         let n = self.len(1)?;
         String::from_utf8(self.take(n)?.to_vec())
             .map_err(|_| TallyStateError::Invalid("a string is not UTF-8".into()))
     }
     fn u64s(&mut self) -> Result<Vec<u64>, TallyStateError> {
-        let n = self.len(8)?;
+        let n = self.len(1)?;
         (0..n).map(|_| self.u64()).collect()
     }
     fn pair(&mut self) -> Result<(u64, u64), TallyStateError> {
@@ -153,7 +204,7 @@ fn reason_of(byte: u8) -> Result<CorrectionReason, TallyStateError> {
         .ok_or_else(|| TallyStateError::Invalid(format!("correction reason {byte}")))
 }
 
-fn write_view(out: &mut Out, view: &ViewAgg) {
+fn write_view(out: &mut Out<'_>, view: &ViewAgg) {
     out.u64(view.stations);
     out.u64(view.registered);
     out.u64s(&view.values);
@@ -169,7 +220,7 @@ fn read_view(input: &mut In<'_>) -> Result<ViewAgg, TallyStateError> {
     })
 }
 
-fn write_record(out: &mut Out, record: &Record) {
+fn write_record(out: &mut Out<'_>, record: &Record) {
     out.len(record.slots.len());
     for slot in &record.slots {
         out.u8(source_byte(slot.source));
@@ -201,12 +252,12 @@ fn write_record(out: &mut Out, record: &Record) {
 }
 
 fn read_record(input: &mut In<'_>) -> Result<Record, TallyStateError> {
-    let n_slots = input.len(13)?;
+    let n_slots = input.len(5)?;
     let mut slots = Vec::with_capacity(n_slots);
     for _ in 0..n_slots {
         let source = source_of(input.u8()?)?;
         let signer = input.u32()?;
-        let n_versions = input.len(9)?;
+        let n_versions = input.len(2)?;
         let mut versions = Vec::with_capacity(n_versions);
         for _ in 0..n_versions {
             let index = input.u64()?;
@@ -217,9 +268,9 @@ fn read_record(input: &mut In<'_>) -> Result<Record, TallyStateError> {
             };
             versions.push(Version { index, supersedes });
         }
-        let n_values = input.len(4)?;
+        let n_values = input.len(1)?;
         let values: Box<[u32]> = (0..n_values).map(|_| input.u32()).collect::<Result<_, _>>()?;
-        let n_prefs = input.len(8)?;
+        let n_prefs = input.len(2)?;
         let preferences: Box<[(u32, u32)]> = (0..n_prefs)
             .map(|_| Ok((input.u32()?, input.u32()?)))
             .collect::<Result<_, TallyStateError>>()?;
@@ -228,7 +279,7 @@ fn read_record(input: &mut In<'_>) -> Result<Record, TallyStateError> {
     Ok(Record { slots, superseded: input.u64s()?, annulled: input.u64s()? })
 }
 
-fn write_reason(out: &mut Out, reason: &IgnoreReason) {
+fn write_reason(out: &mut Out<'_>, reason: &IgnoreReason) {
     match reason {
         IgnoreReason::WrongElection(s) => {
             out.u8(0);
@@ -279,21 +330,31 @@ fn check(
 }
 
 impl Tally {
-    /// The tally's state as `sverka-tally-state/v1` bytes (see the module documentation).
+    /// The tally's state as `sverka-tally-state/v2` bytes (see the module documentation).
     pub fn save_state(&self) -> Vec<u8> {
-        let mut out = Out(Vec::with_capacity(64 * self.records.len() + 1024));
-        out.0.extend_from_slice(TALLY_STATE_FORMAT.as_bytes());
+        let mut bytes = Vec::new();
+        self.save_state_to(&mut bytes).expect("writing to memory does not fail");
+        bytes
+    }
+
+    /// [`Tally::save_state`]'s bytes written to `sink` a megabyte at a time, never held whole;
+    /// returns how many were written.
+    pub fn save_state_to(&self, sink: &mut dyn std::io::Write) -> std::io::Result<u64> {
+        let mut out = Out { buf: Vec::with_capacity(2 << 20), sink, written: 0 };
+        out.buf.extend_from_slice(TALLY_STATE_FORMAT.as_bytes());
         out.u8(b'\n');
         out.str(&self.election_id);
         out.len(self.n_stations);
         out.len(self.records.len());
         for record in &self.records {
             write_record(&mut out, record);
+            out.spill()?;
         }
         out.len(self.contests.len());
         for contest in &self.contests {
             out.len(contest.units.len());
             for unit in &contest.units {
+                out.spill()?;
                 out.u64(unit.stations);
                 out.u64(unit.registered);
                 for view in &unit.views {
@@ -316,7 +377,10 @@ impl Tally {
         for signer in &self.signers {
             out.str(signer);
         }
-        out.u64s(&self.applied_bits);
+        out.len(self.applied_bits.len());
+        for word in &self.applied_bits {
+            out.buf.extend_from_slice(&word.to_le_bytes());
+        }
         let mut sparse: Vec<u64> = self.applied_sparse.iter().copied().collect();
         sparse.sort_unstable();
         out.u64s(&sparse);
@@ -347,8 +411,10 @@ impl Tally {
             out.u64(warning.index);
             out.str(warning.code);
             out.str(&warning.message);
+            out.spill()?;
         }
-        out.0
+        out.finish()?;
+        Ok(out.written)
     }
 
     /// The tally of `election` whose state [`Tally::save_state`] wrote.
@@ -362,14 +428,14 @@ impl Tally {
         let mut tally = Tally::new(election);
         check("election", input.str()?, &tally.election_id)?;
         check("stations", input.u64()?, tally.n_stations)?;
-        let n_records = input.len(24)?;
+        let n_records = input.len(3)?;
         check("station-contests", n_records, tally.records.len())?;
         for r in 0..n_records {
             tally.records[r] = read_record(&mut input)?;
         }
-        check("contests", input.len(8)?, tally.contests.len())?;
+        check("contests", input.len(1)?, tally.contests.len())?;
         for contest in tally.contests.iter_mut() {
-            check("units of a contest", input.len(8)?, contest.units.len())?;
+            check("units of a contest", input.len(1)?, contest.units.len())?;
             for unit in contest.units.iter_mut() {
                 let stations = input.u64()?;
                 let registered = input.u64()?;
@@ -382,7 +448,7 @@ impl Tally {
                 *unit = UnitAgg { stations, registered, views, sources, annulled };
             }
         }
-        let n_annulled = input.len(12)?;
+        let n_annulled = input.len(2)?;
         for _ in 0..n_annulled {
             let station = input.u32()?;
             if station as usize >= tally.n_stations {
@@ -390,7 +456,7 @@ impl Tally {
             }
             tally.station_annulled.insert(station, input.u64s()?);
         }
-        let n_signers = input.len(8)?;
+        let n_signers = input.len(1)?;
         tally.signers.clear();
         tally.signer_idx.clear();
         for i in 0..n_signers {
@@ -400,13 +466,13 @@ impl Tally {
             }
             tally.signers.push(signer);
         }
-        tally.applied_bits = input.u64s()?;
+        tally.applied_bits = input.words()?;
         tally.applied_sparse = input.u64s()?.into_iter().collect();
         tally.applied_count = input.u64()?;
         tally.protocols = input.u64()?;
         tally.annulments_applied = input.u64()?;
         tally.other_entries = input.u64()?;
-        let n = input.len(21)?;
+        let n = input.len(4)?;
         for _ in 0..n {
             let index = input.u64()?;
             let station = input.u32()?;
@@ -417,12 +483,12 @@ impl Tally {
             };
             tally.annulments.push((index, station, contest, input.str()?));
         }
-        let n = input.len(9)?;
+        let n = input.len(3)?;
         for _ in 0..n {
             let index = input.u64()?;
             tally.ignored.push(Ignored { index, reason: read_reason(&mut input)? });
         }
-        let n = input.len(24)?;
+        let n = input.len(3)?;
         for _ in 0..n {
             let index = input.u64()?;
             let code = input.str()?;
