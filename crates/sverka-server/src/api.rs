@@ -440,24 +440,9 @@ pub fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
     })
 }
 
-/// `GET /api/v1/results`: the latest snapshot, from memory.
+/// `GET /api/v1/results`: the latest snapshot (`crate::read_api::results`).
 pub async fn results(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let published = state.published();
-    let cache = HeaderValue::from_static("public, max-age=2");
-    let etag = HeaderValue::from_str(&published.etag).expect("etags are ASCII");
-    if etag_matches(&headers, &published.etag) {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache)])
-            .into_response();
-    }
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-            (header::ETAG, etag),
-            (header::CACHE_CONTROL, cache),
-        ],
-        published.snapshot.clone(),
-    )
-        .into_response()
+    crate::read_api::results(&state, &headers).await
 }
 
 /// `GET /api/v1/events`: a `checkpoint` event now and after every newly published result.

@@ -3,12 +3,19 @@
 //! [`Published`] value that every request reads from memory.
 //!
 //! The fold is incremental (each entry is applied once); results are recomputed only when the
-//! signed checkpoint grows, and at most once per `Config::checkpoint_interval`, so a burst of
-//! submissions costs one recomputation, not one per submission. Within a recomputation only the
-//! stations that entries since the last one name are computed and encoded again; the other
-//! stations' results are cloned and their snapshot bytes reused ([`Follower`]). Snapshots of
-//! earlier checkpoints (`/snapshot/<N>.json`) are kept for the most recent ones and recomputed
-//! from the log on demand for older ones: `snapshot(N) = tabulate(entries[0..N])`.
+//! signed checkpoint grows, at most once per `Config::checkpoint_interval` counted from the start
+//! of the previous recomputation, and at most half the time (after a recomputation that took `d`
+//! the next starts `2d` after its start at the earliest), so a burst of submissions costs one
+//! recomputation, not one per submission, and a slow one does not keep a core busy. Within a
+//! recomputation only the stations that entries since the last one name are computed again; the
+//! other stations' results are cloned ([`Follower`]).
+//!
+//! The snapshot bytes (`/api/v1/results`, megabytes for a national election) are not written at
+//! each checkpoint but when first asked for ([`snapshot_of`]): once per checkpoint however many
+//! readers ask, re-encoding only the stations whose results changed since the bytes were last
+//! written ([`StationBytes`]); a checkpoint whose snapshot nobody asks for costs none. Snapshots
+//! of earlier checkpoints (`/snapshot/<N>.json`) are kept for the most recent ones written and
+//! recomputed from the log on demand for the others: `snapshot(N) = tabulate(entries[0..N])`.
 //!
 //! Entries that came in through the API are not decoded a second time: [`submit`] keeps the
 //! submissions `Store::prepare` decoded, and those the store appended wait in [`Handover`] under
@@ -17,9 +24,9 @@
 //! give the same tally: an entry is accepted only if `Submission::decode` of its bytes succeeds,
 //! and that is the value handed over.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use sha2::{Digest, Sha256};
@@ -62,10 +69,11 @@ pub struct Published {
     full: OnceLock<Option<serde_json::Value>>,
     /// The checkpoint the results were computed from (`None` only before the first fold).
     pub checkpoint: Option<SignedCheckpoint>,
-    /// The snapshot JSON served by `/api/v1/results`.
-    pub snapshot: Bytes,
-    /// Its entity tag (quoted).
-    pub etag: String,
+    /// The snapshot JSON served by `/api/v1/results` and its entity tag (quoted), written on
+    /// first use ([`snapshot_of`]).
+    snapshot: tokio::sync::OnceCell<(Bytes, String)>,
+    /// What the snapshot bytes are written from (`None` before the first fold).
+    source: Option<Source>,
     /// The tally's results, every station included, for the pages.
     pub results: Option<Arc<Results>>,
     /// Pages rendered from these results, by path, language and view.
@@ -73,28 +81,102 @@ pub struct Published {
 }
 
 impl Published {
-    /// Before the first fold: no checkpoint, no results.
+    /// Before the first fold: no checkpoint, no results, and the snapshot `{}`.
     pub fn empty(_election: &Election) -> Published {
-        Published::new(None, Bytes::from_static(b"{}"), None, None)
+        let snapshot = Bytes::from_static(b"{}");
+        let etag = etag_of(0, &snapshot);
+        Published {
+            previous: None,
+            changes: Mutex::new(HashMap::new()),
+            full: OnceLock::new(),
+            checkpoint: None,
+            snapshot: tokio::sync::OnceCell::new_with(Some((snapshot, etag))),
+            source: None,
+            results: None,
+            pages: Mutex::new(HashMap::new()),
+        }
     }
 
     fn new(
-        checkpoint: Option<SignedCheckpoint>,
-        snapshot: Bytes,
-        results: Option<Arc<Results>>,
+        checkpoint: SignedCheckpoint,
+        source: Source,
         previous: Option<(SignedCheckpoint, Arc<Results>)>,
     ) -> Published {
-        let etag = etag_of(checkpoint.as_ref().map_or(0, |c| c.size), &snapshot);
         Published {
             previous,
             changes: Mutex::new(HashMap::new()),
             full: OnceLock::new(),
-            checkpoint,
-            snapshot,
-            etag,
-            results,
+            checkpoint: Some(checkpoint),
+            snapshot: tokio::sync::OnceCell::new(),
+            results: Some(source.results.clone()),
+            source: Some(source),
             pages: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Writes the snapshot bytes (`sverka-snapshot/v1`: exactly what `Replay::snapshot` writes
+    /// for the checkpoint), encoding again only the stations whose results differ from those of
+    /// the bytes `source.cache` holds. Blocking.
+    fn write_snapshot(&self) -> Result<Bytes, FollowError> {
+        let (Some(checkpoint), Some(source)) = (&self.checkpoint, &self.source) else {
+            return Ok(Bytes::from_static(b"{}"));
+        };
+        let at = Checkpoint { size: checkpoint.size, root: *checkpoint.root.as_bytes() };
+        let (results, positions) = (&source.results, &source.positions);
+        let counts: Vec<usize> = positions.iter().map(Vec::len).collect();
+        let mut cache = lock(&source.cache.inner);
+        let mut snapshot = Vec::with_capacity(cache.snapshot_len.max(1 << 16));
+        // The stations whose bytes differ from the cached ones (`None`: not known, all).
+        let changed = (cache.bytes.as_ref())
+            .and_then(|(generation, _)| cache.changed_between(*generation, source.generation));
+        let station = |c: usize, j: usize| match &changed {
+            Some(changed) if !changed.contains(&positions[c][j]) => None,
+            _ => Some(&results.contests[c].stations[j]),
+        };
+        let newer =
+            (cache.bytes.as_ref()).is_none_or(|(generation, _)| *generation <= source.generation);
+        if newer {
+            // The usual case, the newest result asked for: its station bytes replace the cached
+            // ones, the unchanged moved over.
+            let mut old = cache.bytes.take().map(|(_, bytes)| bytes).unwrap_or_default();
+            let mut fresh: PerStation = counts.iter().map(|&n| Vec::with_capacity(n)).collect();
+            write_snapshot_with(results, &at, &counts, &station, &mut |piece| {
+                match piece {
+                    Piece::Bytes(bytes) => snapshot.extend_from_slice(bytes),
+                    Piece::Station { contest, bytes: Some(bytes), .. } => {
+                        snapshot.extend_from_slice(bytes);
+                        fresh[contest].push(bytes.into());
+                    }
+                    Piece::Station { contest, station, bytes: None } => {
+                        let bytes = std::mem::take(&mut old[contest][station]);
+                        snapshot.extend_from_slice(&bytes);
+                        fresh[contest].push(bytes);
+                    }
+                }
+                true
+            })
+            .map_err(ReplayError::from)?;
+            cache.bytes = Some((source.generation, fresh));
+        } else {
+            // An older result asked for after a newer one: its unchanged stations are copied
+            // from the newer one's bytes, which stay cached.
+            let cached = cache.bytes.as_ref().map(|(_, bytes)| bytes);
+            write_snapshot_with(results, &at, &counts, &station, &mut |piece| {
+                match piece {
+                    Piece::Bytes(bytes) | Piece::Station { bytes: Some(bytes), .. } => {
+                        snapshot.extend_from_slice(bytes)
+                    }
+                    Piece::Station { contest, station, bytes: None } => {
+                        let cached = cached.expect("stations are reused only from cached bytes");
+                        snapshot.extend_from_slice(&cached[contest][station]);
+                    }
+                }
+                true
+            })
+            .map_err(ReplayError::from)?;
+        }
+        cache.snapshot_len = snapshot.len();
+        Ok(Bytes::from(snapshot))
     }
 
     /// The size of the checkpoint (0 before the first fold).
@@ -161,19 +243,90 @@ pub struct Follower {
     station_index: HashMap<String, u32>,
     /// The stations that entries folded in since `last` name (protocols, annulments): a
     /// station's results depend on the entries naming it only, so every other station's result
-    /// and snapshot bytes are those of `last`.
+    /// is that of `last`.
     touched: HashSet<u32>,
     /// What the last publication computed, reused for the stations no entry since names.
     last: Option<Computed>,
+    /// The station bytes of the snapshots written of this follower's results.
+    bytes: Arc<StationBytes>,
 }
 
-/// The results of one publication with every station, and each station's snapshot bytes.
+/// The results of one publication with every station.
 struct Computed {
     results: Arc<Results>,
     /// `positions[c][j]`: the election position of the `j`-th station contest `c` lists.
-    positions: Vec<Vec<u32>>,
-    /// `station_bytes[c][j]`: that station's bytes in the snapshot.
-    station_bytes: Vec<Vec<Box<[u8]>>>,
+    positions: Arc<Vec<Vec<u32>>>,
+}
+
+/// What a publication's snapshot bytes are written from.
+struct Source {
+    results: Arc<Results>,
+    positions: Arc<Vec<Vec<u32>>>,
+    /// The publication's number in `cache`.
+    generation: u64,
+    cache: Arc<StationBytes>,
+}
+
+/// Publications kept track of in [`StationBytes`]: a snapshot asked for this many publications
+/// after (or before) the last one written is encoded in full.
+const GENERATIONS_KEPT: usize = 256;
+
+/// The snapshot bytes of each station as last written, shared by the publications of one
+/// [`Follower`] (numbered `1, 2, …`), and which stations each publication changed: a station's
+/// bytes are the same in two publications unless a publication between them (or the later one)
+/// changed it.
+#[derive(Default)]
+pub(crate) struct StationBytes {
+    inner: Mutex<StationBytesInner>,
+}
+
+#[derive(Default)]
+struct StationBytesInner {
+    /// The number of the last publication.
+    generation: u64,
+    /// `(g, changed)` for recent publications `g`, in order: the stations (election positions)
+    /// whose results may differ from publication `g - 1`'s; `None` for all of them (the results
+    /// were computed in full).
+    changed: VecDeque<(u64, Option<HashSet<u32>>)>,
+    /// The publication whose snapshot was written last and `bytes[c][j]`: the `j`-th station of
+    /// contest `c` in it.
+    bytes: Option<(u64, PerStation)>,
+    /// The length of the snapshot written last (to size the next one's buffer).
+    snapshot_len: usize,
+}
+
+/// `bytes[c][j]`: the snapshot bytes of the `j`-th station contest `c` lists.
+type PerStation = Vec<Vec<Box<[u8]>>>;
+
+impl StationBytes {
+    /// Numbers a new publication whose results differ from the previous one's in the stations
+    /// `changed` only (`None`: in any).
+    fn advance(&self, changed: Option<HashSet<u32>>) -> u64 {
+        let mut inner = lock(&self.inner);
+        inner.generation += 1;
+        let generation = inner.generation;
+        inner.changed.push_back((generation, changed));
+        while inner.changed.len() > GENERATIONS_KEPT {
+            inner.changed.pop_front();
+        }
+        generation
+    }
+}
+
+impl StationBytesInner {
+    /// The stations whose results may differ between publications `a` and `b`; `None` if that
+    /// is not known (a full computation between them, or one too long ago).
+    fn changed_between(&self, a: u64, b: u64) -> Option<HashSet<u32>> {
+        let (first, last) = (a.min(b), a.max(b));
+        let oldest = self.changed.front()?.0;
+        let mut out = HashSet::new();
+        for generation in first + 1..=last {
+            let (g, changed) = self.changed.get(generation.checked_sub(oldest)? as usize)?;
+            debug_assert_eq!(*g, generation);
+            out.extend(changed.as_ref()?);
+        }
+        Some(out)
+    }
 }
 
 impl Follower {
@@ -183,6 +336,7 @@ impl Follower {
             station_index: HashMap::new(),
             touched: HashSet::new(),
             last: None,
+            bytes: Arc::default(),
         }
     }
 
@@ -213,49 +367,30 @@ impl Follower {
         Ok(())
     }
 
-    /// The results of everything folded (every station listed) and their snapshot bytes naming
-    /// `at`. Only the stations entries named since the last call are computed and encoded
-    /// again; the national, regional and district totals and outcomes, corrections, annulments
-    /// and warnings are computed in full. The bytes are those of `snapshot_json` of the full
-    /// results (`tests/live_fold.rs` compares them with a replay from the log).
-    fn publishable(&mut self, at: &Checkpoint) -> Result<(Arc<Results>, Vec<u8>), FollowError> {
+    /// The results of everything folded (every station listed), and what their snapshot bytes
+    /// are written from when asked for. Only the stations entries named since the last call are
+    /// computed again; the national, regional and district totals and outcomes, corrections,
+    /// annulments and warnings are computed in full. The snapshot bytes are those of
+    /// `snapshot_json` of the full results (`tests/live_fold.rs` compares them with a replay
+    /// from the log).
+    fn publishable(&mut self) -> Result<Source, FollowError> {
         let replay = self.replay.as_ref().ok_or(ReplayError::NoElection)?;
         let election = replay.election();
         let touched = std::mem::take(&mut self.touched);
         let last = self.last.take().filter(|_| touched.len() * 2 < election.stations.len());
-        let mut snapshot = Vec::with_capacity(1 << 20);
         let Some(last) = last else {
             let config = ResultsConfig { stations: true, ..ResultsConfig::default() };
-            let results = replay.tally().results_with(election, &config);
-            let counts: Vec<usize> = results.contests.iter().map(|c| c.stations.len()).collect();
-            let mut station_bytes: Vec<Vec<Box<[u8]>>> =
-                counts.iter().map(|&n| Vec::with_capacity(n)).collect();
-            write_snapshot_with(
-                &results,
-                at,
-                &counts,
-                &|c, j| Some(&results.contests[c].stations[j]),
-                &mut |piece| {
-                    match piece {
-                        Piece::Bytes(bytes) => snapshot.extend_from_slice(bytes),
-                        Piece::Station { contest, bytes, .. } => {
-                            let bytes = bytes.expect("every station is given");
-                            snapshot.extend_from_slice(bytes);
-                            station_bytes[contest].push(bytes.into());
-                        }
-                    }
-                    true
-                },
-            )
-            .map_err(ReplayError::from)?;
-            let positions = (results.contests.iter())
-                .map(|c| c.stations.iter().map(|s| self.station_index[&s.station]).collect())
-                .collect();
-            let results = Arc::new(results);
-            self.last = Some(Computed { results: results.clone(), positions, station_bytes });
-            return Ok((results, snapshot));
+            let results = Arc::new(replay.tally().results_with(election, &config));
+            let positions: Arc<Vec<Vec<u32>>> = Arc::new(
+                (results.contests.iter())
+                    .map(|c| c.stations.iter().map(|s| self.station_index[&s.station]).collect())
+                    .collect(),
+            );
+            self.last = Some(Computed { results: results.clone(), positions: positions.clone() });
+            let generation = self.bytes.advance(None);
+            return Ok(Source { results, positions, generation, cache: self.bytes.clone() });
         };
-        let Computed { results: before, positions, mut station_bytes } = last;
+        let Computed { results: before, positions } = last;
         let config = ResultsConfig { stations: false, ..ResultsConfig::default() };
         let mut results = replay.tally().results_with(election, &config);
         for (c, contest) in results.contests.iter_mut().enumerate() {
@@ -271,27 +406,10 @@ impl Follower {
                 .collect();
         }
         drop(before);
-        let counts: Vec<usize> = positions.iter().map(Vec::len).collect();
-        let station = |c: usize, j: usize| {
-            touched.contains(&positions[c][j]).then(|| &results.contests[c].stations[j])
-        };
-        write_snapshot_with(&results, at, &counts, &station, &mut |piece| {
-            match piece {
-                Piece::Bytes(bytes) => snapshot.extend_from_slice(bytes),
-                Piece::Station { contest, station, bytes: Some(bytes) } => {
-                    snapshot.extend_from_slice(bytes);
-                    station_bytes[contest][station] = bytes.into();
-                }
-                Piece::Station { contest, station, bytes: None } => {
-                    snapshot.extend_from_slice(&station_bytes[contest][station]);
-                }
-            }
-            true
-        })
-        .map_err(ReplayError::from)?;
         let results = Arc::new(results);
-        self.last = Some(Computed { results: results.clone(), positions, station_bytes });
-        Ok((results, snapshot))
+        self.last = Some(Computed { results: results.clone(), positions: positions.clone() });
+        let generation = self.bytes.advance(Some(touched));
+        Ok(Source { results, positions, generation, cache: self.bytes.clone() })
     }
 }
 
@@ -408,7 +526,10 @@ fn fold_to(
 }
 
 /// The snapshot bytes of what `follower` has folded, naming `checkpoint`.
-fn snapshot_of(follower: &Follower, checkpoint: &SignedCheckpoint) -> Result<Vec<u8>, FollowError> {
+fn replayed_snapshot(
+    follower: &Follower,
+    checkpoint: &SignedCheckpoint,
+) -> Result<Vec<u8>, FollowError> {
     let replay = follower.replay.as_ref().ok_or(ReplayError::NoElection)?;
     Ok(replay.snapshot(*checkpoint.root.as_bytes())?)
 }
@@ -426,15 +547,12 @@ fn refresh_blocking(
         return Ok(None);
     }
     fold_to(store, follower, checkpoint.size, Some(state.handover()))?;
-    // The bytes `Replay::snapshot` writes (it computes these same results, every station
-    // included), without tabulating all the stations a second time, and with only the stations
-    // that changed since the last publication computed again.
-    let at = Checkpoint { size: follower.applied(), root: *checkpoint.root.as_bytes() };
-    let (results, snapshot) = follower.publishable(&at)?;
+    // The results `Replay::snapshot` computes, every station included, with only the stations
+    // that changed since the last publication computed again; their snapshot bytes are written
+    // when first asked for.
+    let source = follower.publishable()?;
     let previous = current.checkpoint.clone().zip(current.results.clone());
-    let published =
-        Published::new(Some(checkpoint), Bytes::from(snapshot), Some(results), previous);
-    remember_snapshot(state, published.size(), published.snapshot.clone(), published.etag.clone());
+    let published = Published::new(checkpoint, source, previous);
     // The pages readers polled under the previous checkpoint are rendered for this one before it
     // is published, here on the blocking pool: after a checkpoint the readers find them in memory
     // instead of all rendering the same page at once on the request threads.
@@ -470,23 +588,28 @@ pub async fn refresh(state: &AppState, follower: Follower) -> Follower {
     }
 }
 
-/// The live task: refreshes after new entries (at most once per checkpoint interval, and every few
-/// seconds regardless) until the server shuts down.
+/// The live task: refreshes after new entries (and every few seconds regardless) until the server
+/// shuts down. A refresh starts at least `Config::checkpoint_interval` after the start of the one
+/// before, so a burst of submissions gathers into one checkpoint, and at least twice as long as
+/// that one took, so that when a refresh is slow (a loaded machine, a large election) the task
+/// leaves at least half the time to the requests instead of running back to back.
 pub async fn follow(state: AppState, mut follower: Follower) {
     let mut shutdown = state.shutting_down();
     let interval = state.config().checkpoint_interval;
+    let mut earliest = tokio::time::Instant::now() + interval;
     loop {
         tokio::select! {
             _ = state.new_entries() => {}
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        // Let a burst of submissions gather into one checkpoint.
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep_until(earliest) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
+        let started = Instant::now();
         follower = refresh(&state, follower).await;
+        earliest = tokio::time::Instant::from_std(started) + interval.max(started.elapsed() * 2);
     }
 }
 
@@ -498,10 +621,41 @@ fn remember_snapshot(state: &AppState, size: u64, snapshot: Bytes, etag: String)
     }
 }
 
+/// The snapshot bytes of `published` and their ETag, written on the first call (on the blocking
+/// pool; callers at the same time wait for that one) and kept for `/snapshot/<N>.json` too.
+pub async fn snapshot_of(
+    state: &AppState,
+    published: &Arc<Published>,
+) -> Result<(Bytes, String), Problem> {
+    let written = published
+        .snapshot
+        .get_or_try_init(|| async {
+            let task = published.clone();
+            let bytes = tokio::task::spawn_blocking(move || task.write_snapshot())
+                .await
+                .map_err(|_| Problem::internal())?
+                .map_err(|error| {
+                    eprintln!("sverka-server: snapshot {}: {error}", published.size());
+                    Problem::internal()
+                })?;
+            let etag = etag_of(published.size(), &bytes);
+            if published.checkpoint.is_some() {
+                remember_snapshot(state, published.size(), bytes.clone(), etag.clone());
+            }
+            Ok::<_, Problem>((bytes, etag))
+        })
+        .await?;
+    Ok(written.clone())
+}
+
 /// The snapshot of checkpoint `size` and its ETag, if the log signed a checkpoint of that size.
 pub async fn snapshot_at(state: &AppState, size: u64) -> Result<Option<(Bytes, String)>, Problem> {
     if let Some(found) = lock(&state.inner.snapshots).get(&size) {
         return Ok(Some(found.clone()));
+    }
+    let published = state.published();
+    if size > 0 && published.size() == size {
+        return snapshot_of(state, &published).await.map(Some);
     }
     let task_state = state.clone();
     let computed = tokio::task::spawn_blocking(move || -> Result<Option<Bytes>, FollowError> {
@@ -512,7 +666,7 @@ pub async fn snapshot_at(state: &AppState, size: u64) -> Result<Option<(Bytes, S
         };
         let mut follower = Follower::new();
         fold_to(store, &mut follower, size, None)?;
-        Ok(Some(Bytes::from(snapshot_of(&follower, &checkpoint)?)))
+        Ok(Some(Bytes::from(replayed_snapshot(&follower, &checkpoint)?)))
     })
     .await;
     match computed {
@@ -702,6 +856,38 @@ mod tests {
             }),
         };
         Submission { payload, signature: String::new() }
+    }
+
+    #[test]
+    fn a_station_is_encoded_again_if_any_publication_between_changed_it() {
+        let bytes = StationBytes::default();
+        let set = |stations: &[u32]| Some(stations.iter().copied().collect::<HashSet<u32>>());
+        assert_eq!(bytes.advance(None), 1);
+        assert_eq!(bytes.advance(set(&[4, 7])), 2);
+        assert_eq!(bytes.advance(set(&[7, 9])), 3);
+        assert_eq!(bytes.advance(None), 4);
+        assert_eq!(bytes.advance(set(&[1])), 5);
+        let inner = lock(&bytes.inner);
+        let sorted = |set: Option<HashSet<u32>>| {
+            set.map(|set| {
+                std::collections::BTreeSet::from_iter(set).into_iter().collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(sorted(inner.changed_between(1, 1)), Some(vec![]), "the same publication");
+        assert_eq!(sorted(inner.changed_between(1, 3)), Some(vec![4, 7, 9]));
+        assert_eq!(sorted(inner.changed_between(3, 1)), Some(vec![4, 7, 9]), "either way round");
+        assert_eq!(sorted(inner.changed_between(2, 3)), Some(vec![7, 9]));
+        assert_eq!(inner.changed_between(3, 4), None, "4 computed every station again");
+        assert_eq!(inner.changed_between(1, 5), None);
+        assert_eq!(sorted(inner.changed_between(4, 5)), Some(vec![1]));
+        drop(inner);
+        for _ in 0..GENERATIONS_KEPT {
+            bytes.advance(set(&[2]));
+        }
+        let inner = lock(&bytes.inner);
+        assert_eq!(inner.changed_between(4, 6), None, "what publication 5 changed is forgotten");
+        let last = inner.generation;
+        assert_eq!(sorted(inner.changed_between(last - 3, last)), Some(vec![2]));
     }
 
     #[test]

@@ -40,6 +40,17 @@ pub const LEVEL_FORMAT: &str = "sverka-level/v1";
 /// The format of a station answer.
 pub const STATION_FORMAT: &str = "sverka-station/v1";
 
+/// `GET /api/v1/results`: the latest snapshot (`sverka-snapshot/v1`), its bytes written on the
+/// first request for a checkpoint (`live::snapshot_of`) and then served from memory, with the same
+/// `ETag` and `Cache-Control` rules as the per-level answers.
+pub async fn results(state: &AppState, headers: &HeaderMap) -> Response {
+    let published = state.published();
+    match crate::live::snapshot_of(state, &published).await {
+        Ok((html, etag)) => respond(headers, CachedPage { html, etag }),
+        Err(problem) => problem.into_response(),
+    }
+}
+
 /// `GET /api/v1/results/region/{id}`.
 pub async fn region(
     State(state): State<AppState>,

@@ -100,7 +100,7 @@ pub async fn reconciliation(
     };
     let etag = etag_of(reconciled.checkpoint.size, &bytes);
     let etag_value = HeaderValue::from_str(&etag).expect("etags are ASCII");
-    let cache = HeaderValue::from_static("public, max-age=5");
+    let cache = HeaderValue::from_static(crate::site::html::LIVE_CACHE);
     if etag_matches(&headers, &etag) {
         return (
             StatusCode::NOT_MODIFIED,

@@ -1,5 +1,6 @@
 //! What a reader (a browser, a poller, a CDN) notices of how the live results are cached: every
-//! live page and per-unit API answer has a strong `ETag`, is answered `304 Not Modified` with no
+//! live page and API answer (the snapshot, the per-unit answers, the reconciliation page and
+//! answer, the default "what changed") has a strong `ETag`, is answered `304 Not Modified` with no
 //! body to a matching `If-None-Match`, says `Cache-Control: public, max-age=1,
 //! stale-while-revalidate=5`; an API answer is exactly the slice of the snapshot it names; and a
 //! page rendered ahead of a checkpoint for the readers who polled it (station pages included) is
@@ -139,7 +140,8 @@ async fn get(
     (status, etag, cache, response.bytes().await.unwrap().to_vec())
 }
 
-/// What a reader polls: three pages and three API answers of one region, district and station.
+/// What a reader polls: three pages and three API answers of one region, district and station,
+/// the whole snapshot, and the reconciliation page and answer.
 fn watched(election: &sverka_model::Election, station: &str) -> Vec<String> {
     let station = election.station(station).unwrap();
     vec![
@@ -149,6 +151,9 @@ fn watched(election: &sverka_model::Election, station: &str) -> Vec<String> {
         format!("/api/v1/results/region/{}", station.region),
         format!("/api/v1/results/district/{}", station.district),
         format!("/api/v1/results/station/{}", station.id),
+        "/api/v1/results".to_string(),
+        "/reconciliation?lang=en".to_string(),
+        "/api/v1/reconciliation".to_string(),
     ]
 }
 
@@ -200,6 +205,11 @@ async fn live_answers_have_strong_etags_304s_cache_headers_and_equal_a_fresh_ren
         }
         old_tags.push(etag);
     }
+    // "What changed since the last checkpoint" moves with every checkpoint as the results do.
+    let (status, etag, cache, _) = get(&client, &first.url("/changes?lang=en"), None).await;
+    assert_eq!(status, StatusCode::OK, "/changes");
+    assert!(etag.starts_with('"'), "/changes: a strong ETag, {etag}");
+    assert_eq!(cache, LIVE_CACHE, "/changes");
 
     // The second half: the pages polled above are rendered for the new checkpoint before it is
     // published; each is new (a new ETag, answered 200 to the old one).
@@ -217,6 +227,12 @@ async fn live_answers_have_strong_etags_304s_cache_headers_and_equal_a_fresh_ren
             let answer: Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(answer, expected_answer(&after, kind, id), "{path}");
             assert_eq!(answer["checkpoint"]["size"], size);
+        } else if path == "/api/v1/results" {
+            let snapshot: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(snapshot, after, "{path}: the new checkpoint's snapshot");
+        } else if path.contains("reconciliation") {
+            let text = String::from_utf8(body.clone()).unwrap();
+            assert!(text.contains(&size.to_string()), "{path} names checkpoint {size}");
         } else {
             let html = String::from_utf8(body.clone()).unwrap();
             assert!(html.contains(&format!("data-checkpoint-size=\"{size}\"")), "{path}");

@@ -158,7 +158,7 @@ async fn serve(
     let cache = if asked.from.is_some() && asked.to.is_some() {
         "public, max-age=3600"
     } else {
-        "public, max-age=5"
+        super::html::LIVE_CACHE
     };
     let etag = HeaderValue::from_str(&cached.etag).expect("etags are ASCII");
     let common = [

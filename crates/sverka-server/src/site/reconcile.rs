@@ -65,7 +65,7 @@ async fn serve(
     let etag_value = HeaderValue::from_str(&etag).expect("etags are ASCII");
     let common = [
         (header::ETAG, etag_value),
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=5")),
+        (header::CACHE_CONTROL, HeaderValue::from_static(crate::site::html::LIVE_CACHE)),
         (header::VARY, HeaderValue::from_static("Accept-Language")),
     ];
     if etag_matches(headers, &etag) {
