@@ -222,11 +222,25 @@ impl<'a> Tape<'a> {
 /// A string's escaped text compared with `name` in UTF-16 order (RFC 8785 §3.2.3).
 fn compare_key(text: &[u8], kind: Kind, name: &str) -> std::cmp::Ordering {
     match kind {
-        Kind::String { escaped: false } => {
-            let text = std::str::from_utf8(text).expect("checked when scanned");
-            text.encode_utf16().cmp(name.encode_utf16())
-        }
+        Kind::String { escaped: false } => utf16_cmp(text, name.as_bytes()),
         _ => unescape(text).encode_utf16().cmp(name.encode_utf16()),
+    }
+}
+
+/// Two UTF-8 strings compared in UTF-16 code-unit order. That is their byte order unless both
+/// have a character from U+E000 on at the first difference (UTF-8 lead byte 0xEE or above),
+/// where a supplementary character (two UTF-16 surrogates, 0xD800–0xDFFF) sorts first.
+fn utf16_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    match (a.get(common), b.get(common)) {
+        (Some(&x), Some(&y)) if x >= 0x80 || y >= 0x80 => {
+            // Back to the start of the character that differs, then compare from there.
+            let start = (0..=common).rev().find(|&i| a[i] & 0xC0 != 0x80).unwrap_or(0);
+            let (a, b) = (std::str::from_utf8(&a[start..]), std::str::from_utf8(&b[start..]));
+            let (a, b) = (a.expect("checked when scanned"), b.expect("checked when scanned"));
+            a.encode_utf16().cmp(b.encode_utf16())
+        }
+        _ => a.cmp(b),
     }
 }
 
@@ -435,8 +449,7 @@ fn in_order(tape: &Tape, previous: u32, key: u32) -> bool {
     let (previous, key) = (tape.nodes[previous as usize], tape.nodes[key as usize]);
     let (a, b) = (tape.text(&previous), tape.text(&key));
     if previous.kind == (Kind::String { escaped: false }) && key.kind == previous.kind {
-        let (a, b) = (std::str::from_utf8(a).unwrap(), std::str::from_utf8(b).unwrap());
-        return a.encode_utf16().lt(b.encode_utf16());
+        return utf16_cmp(a, b).is_lt();
     }
     unescape(a).encode_utf16().lt(unescape(b).encode_utf16())
 }
@@ -486,8 +499,10 @@ impl<'t, 'a> Matcher<'t, 'a> {
     /// The object of this node, to be filled member by member.
     fn object(self) -> Result<ObjectMatcher<'t, 'a>, Mismatch> {
         let node = self.node();
-        let Kind::Object { len, .. } = node.kind else { return Err(Mismatch) };
-        Ok(ObjectMatcher { tape: self.tape, node, used: self.used, matched: 0, len, next: None })
+        let Kind::Object { first, len } = node.kind else { return Err(Mismatch) };
+        let (hint, end) = (first as usize, (first + len) as usize);
+        let tape = self.tape;
+        Ok(ObjectMatcher { tape, node, used: self.used, matched: 0, len, next: None, hint, end })
     }
 
     /// The value of the one member named `variant` of this node's object (how serde_json writes
@@ -540,11 +555,23 @@ struct ObjectMatcher<'t, 'a> {
     len: u32,
     /// The member whose name [`SerializeMap::serialize_key`] found, for the value that follows.
     next: Option<usize>,
+    /// The member after the one found last, and the end of this object's members.
+    hint: usize,
+    end: usize,
 }
 
 impl ObjectMatcher<'_, '_> {
     fn find(&mut self, name: &str) -> Result<usize, Mismatch> {
-        let member = self.tape.member(&self.node, name).ok_or(Mismatch)?;
+        // Maps come in sorted order, so the member after the last one found is tried first.
+        let after = self.tape.members.get(self.hint).filter(|&&(key, _)| {
+            let key = &self.tape.nodes[key as usize];
+            self.hint < self.end && string_is(self.tape.text(key), key.kind, name)
+        });
+        let member = match after {
+            Some(_) => self.hint,
+            None => self.tape.member(&self.node, name).ok_or(Mismatch)?,
+        };
+        self.hint = member + 1;
         if std::mem::replace(&mut self.used[member], true) {
             return Err(Mismatch);
         }
