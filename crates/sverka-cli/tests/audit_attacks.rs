@@ -4,65 +4,21 @@
 //! not support. Both are signed by a real CEC admin key and pass admission (the order of the steps
 //! is right); the observer's verifier recomputes the draws and the risks and names the entry.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use serde_json::Value;
 use sverka_model::audit::{AuditDecision, AuditStep};
 use sverka_model::{Body, Submission};
 
-const ADMIN: &str = "night/keys/admin-1.key";
-
-fn run(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sverka")).args(args).current_dir(cwd).output().unwrap()
-}
-
-fn sverka(args: &[&str], cwd: &Path) -> Output {
-    let output = run(args, cwd);
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    output
-}
-
-/// An audit step signed by the admin key and imported into `dir`.
-fn step(cwd: &Path, dir: &str, args: &[&str]) {
-    let mut all = vec!["audit", args[0], dir];
-    all.extend_from_slice(&args[1..]);
-    all.extend_from_slice(&["--admin", ADMIN]);
-    sverka(&all, cwd);
-}
-
-fn status(cwd: &Path, dir: &str, audit: &str) -> Value {
-    let out = sverka(&["audit", "status", dir, "--audit", audit, "--format", "json"], cwd);
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The official (manual) count of every station for the list race, from the night's file.
-fn official_counts(cwd: &Path) -> BTreeMap<String, (String, u64)> {
-    let text = std::fs::read_to_string(cwd.join("night/submissions.jsonl")).unwrap();
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        let p = &v["payload"];
-        if p["type"] == "protocol" && p["source"] == "manual" && p["contest"] == "list" {
-            let votes = p["votes"].as_object().unwrap();
-            let arg: Vec<String> = votes.iter().map(|(k, n)| format!("{k}={n}")).collect();
-            let invalid = p["lines"]["invalid"].as_u64().unwrap();
-            out.insert(p["station"].as_str().unwrap().to_string(), (arg.join(","), invalid));
-        }
-    }
-    out
-}
+mod common;
+use common::{audit, audit_status, hand_counts, imported_night, run, sverka, votes_arg, ADMIN};
 
 /// Writes an audit step with `--out`, changes it with `edit`, signs it again with the admin key
 /// (a real key: the forgery is the commission's own), and imports it into `dir`.
 fn forge(cwd: &Path, dir: &str, args: &[&str], edit: impl Fn(&mut AuditStep)) {
     let file = cwd.join(format!("{}-{}.jsonl", dir, args[0]));
-    let mut all = vec!["audit", args[0], dir];
-    all.extend_from_slice(&args[1..]);
     let out_path = file.to_str().unwrap();
-    all.extend_from_slice(&["--admin", ADMIN, "--out", out_path]);
-    sverka(&all, cwd);
+    audit(cwd, dir, &[args, &["--out", out_path]].concat());
     let honest = Submission::decode(std::fs::read(&file).unwrap().trim_ascii_end()).unwrap();
     let mut payload = honest.payload;
     let Body::Audit(step) = &mut payload.body else { panic!("an audit step") };
@@ -85,29 +41,22 @@ fn verify(cwd: &Path, dir: &str) -> Output {
 fn a_tampered_draw_and_a_misstated_risk_are_caught_by_verify() {
     let tmp = tempfile::tempdir().unwrap();
     let cwd = tmp.path();
-    let election =
-        format!("{}/../../examples/kyrgyzstan-2021/election.toml", env!("CARGO_MANIFEST_DIR"));
-    sverka(
-        &["simulate", "--election", &election, "--seed", "3", "--stations", "60", "--out", "night"],
-        cwd,
-    );
-    sverka(&["init", "data", "--election", "night/election.toml"], cwd);
-    sverka(&["import", "data", "night/submissions.jsonl"], cwd);
-    let official = official_counts(cwd);
+    imported_night(cwd, 3, Some(60));
+    let official = hand_counts(cwd);
 
     // an honest audit up to its first round's risk: verify recomputes it and passes
-    step(cwd, "data", &["define", "--audit", "a", "--contest", "list"]);
-    step(cwd, "data", &["manifest", "--audit", "a"]);
+    audit(cwd, "data", &["define", "--audit", "a", "--contest", "list"]);
+    audit(cwd, "data", &["manifest", "--audit", "a"]);
     let before_seed = cwd.join("before-seed");
     copy_dir(&cwd.join("data"), &before_seed);
-    step(cwd, "data", &["seed", "--audit", "a", "--seed", "4711"]);
-    step(cwd, "data", &["draw", "--audit", "a", "--sample-size", "6"]);
-    let now = status(cwd, "data", "a");
+    audit(cwd, "data", &["seed", "--audit", "a", "--seed", "4711"]);
+    audit(cwd, "data", &["draw", "--audit", "a", "--sample-size", "6"]);
+    let now = audit_status(cwd, "data", "a");
     for station in now["to_count"].as_array().unwrap() {
         let station = station.as_str().unwrap();
         let (votes, invalid) = &official[station];
-        let invalid = invalid.to_string();
-        step(
+        let (votes, invalid) = (votes_arg(votes), invalid.to_string());
+        audit(
             cwd,
             "data",
             &[
@@ -117,13 +66,13 @@ fn a_tampered_draw_and_a_misstated_risk_are_caught_by_verify() {
                 "--station",
                 station,
                 "--votes",
-                votes,
+                &votes,
                 "--invalid",
                 &invalid,
             ],
         );
     }
-    step(cwd, "data", &["risk", "--audit", "a"]);
+    audit(cwd, "data", &["risk", "--audit", "a"]);
     let honest = verify(cwd, "data");
     let summary = String::from_utf8_lossy(&honest.stdout);
     assert!(honest.status.success(), "{}", String::from_utf8_lossy(&honest.stderr));
@@ -148,7 +97,7 @@ fn a_tampered_draw_and_a_misstated_risk_are_caught_by_verify() {
 
     // a draw whose first station is not the one the seed gives
     let dir = "before-seed";
-    step(cwd, dir, &["seed", "--audit", "a", "--seed", "4711"]);
+    audit(cwd, dir, &["seed", "--audit", "a", "--seed", "4711"]);
     forge(cwd, dir, &["draw", "--audit", "a", "--sample-size", "6"], |step| {
         let AuditStep::Draw(draw) = step else { panic!("a draw step") };
         let other = official.keys().find(|s| **s != draw.draws[0]).unwrap();

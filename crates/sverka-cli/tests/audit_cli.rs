@@ -8,59 +8,16 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn run(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sverka")).args(args).current_dir(cwd).output().unwrap()
-}
-
-fn sverka(args: &[&str], cwd: &Path) -> Output {
-    let output = run(args, cwd);
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    output
-}
-
-const ADMIN: &str = "night/keys/admin-1.key";
-
-fn step(cwd: &Path, args: &[&str]) -> Output {
-    let mut all = vec!["audit"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--admin", ADMIN]);
-    run(&all, cwd)
-}
+mod common;
+use common::{
+    audit, audit_status, hand_counts, imported_night, pages, sverka, try_audit, votes_arg, Count,
+};
 
 fn status(cwd: &Path, audit: &str) -> Value {
-    let out = sverka(&["audit", "status", "data", "--audit", audit, "--format", "json"], cwd);
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The official count of every station for contest `list`, as the night's submissions give it:
-/// the last hand-count (manual) protocol of each station (corrections come later in the file).
-fn official_counts(cwd: &Path) -> BTreeMap<String, (BTreeMap<String, u64>, u64)> {
-    let text = std::fs::read_to_string(cwd.join("night/submissions.jsonl")).unwrap();
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        let p = &v["payload"];
-        if p["type"] == "protocol" && p["source"] == "manual" && p["contest"] == "list" {
-            let votes: BTreeMap<String, u64> = p["votes"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
-                .collect();
-            let invalid = p["lines"]["invalid"].as_u64().unwrap();
-            out.insert(p["station"].as_str().unwrap().to_string(), (votes, invalid));
-        }
-    }
-    out
-}
-
-fn votes_arg(votes: &BTreeMap<String, u64>) -> String {
-    votes.iter().map(|(k, n)| format!("{k}={n}")).collect::<Vec<_>>().join(",")
+    audit_status(cwd, "data", audit)
 }
 
 fn stations(value: &Value) -> Vec<String> {
@@ -68,28 +25,23 @@ fn stations(value: &Value) -> Vec<String> {
 }
 
 /// Runs rounds until the audit leaves `counting`/`escalate`; `hand` gives each station's count.
-fn run_audit(
-    cwd: &Path,
-    audit: &str,
-    hand: impl Fn(&str) -> (BTreeMap<String, u64>, u64),
-) -> Value {
+fn run_audit(cwd: &Path, id: &str, hand: impl Fn(&str) -> Count) -> Value {
     for _ in 0..20 {
-        let now = status(cwd, audit);
+        let now = status(cwd, id);
         match now["stage"].as_str().unwrap() {
             "needs_draw" | "escalate" => {
-                let out = step(cwd, &["draw", "data", "--audit", audit]);
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                audit(cwd, "data", &["draw", "--audit", id]);
             }
             "counting" => {
                 for station in stations(&now["to_count"]) {
                     let (votes, invalid) = hand(&station);
-                    let out = step(
+                    audit(
                         cwd,
+                        "data",
                         &[
                             "record",
-                            "data",
                             "--audit",
-                            audit,
+                            id,
                             "--station",
                             &station,
                             "--votes",
@@ -98,7 +50,6 @@ fn run_audit(
                             &invalid.to_string(),
                         ],
                     );
-                    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
                 }
             }
             _ => return now,
@@ -107,44 +58,9 @@ fn run_audit(
     panic!("the audit did not end in 20 steps");
 }
 
-/// `GET path` of `sverka serve data` as text.
-fn page(cwd: &Path, paths: &[&str]) -> Vec<String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sverka"))
-        .args(["serve", "data", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(cwd)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !agent.get(format!("{base}/healthz")).call().is_ok_and(|r| r.status() == 200) {
-        assert!(Instant::now() < deadline, "sverka serve did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let texts = paths
-        .iter()
-        .map(|path| {
-            let response = agent.get(format!("{base}{path}")).call().unwrap();
-            assert_eq!(response.status(), 200, "{path}");
-            response.into_body().read_to_string().unwrap()
-        })
-        .collect();
-    let _ = child.kill();
-    let _ = child.wait();
-    texts
-}
-
-fn entries_of_type(cwd: &Path, public: &str) -> usize {
-    // every entry is in the published tiles; count audit steps through `sverka verify`'s summary
-    let out = sverka(&["verify", public], cwd);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+/// The number of audit steps `sverka verify` of the publication `public` found in the log.
+fn audit_steps_verified(cwd: &Path, public: &str) -> usize {
+    let text = sverka(&["verify", public], cwd);
     text.lines()
         .find(|l| l.contains("audit steps"))
         .and_then(|l| l.split_whitespace().find_map(|w| w.trim_matches(',').parse().ok()))
@@ -155,40 +71,22 @@ fn entries_of_type(cwd: &Path, public: &str) -> usize {
 fn an_audit_of_the_2021_night_runs_end_to_end_and_contradicting_hand_counts_escalate() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
-    let election =
-        format!("{}/../../examples/kyrgyzstan-2021/election.toml", env!("CARGO_MANIFEST_DIR"));
-    sverka(
-        &[
-            "simulate",
-            "--election",
-            &election,
-            "--seed",
-            "1",
-            "--stations",
-            "150",
-            "--out",
-            "night",
-        ],
-        cwd,
-    );
-    sverka(&["init", "data", "--election", "night/election.toml"], cwd);
-    sverka(&["import", "data", "night/submissions.jsonl"], cwd);
-    let official = official_counts(cwd);
+    imported_night(cwd, 1, Some(150));
+    let official = hand_counts(cwd);
 
     // define; the seed cannot come before the manifest (E705)
-    let out = step(
+    audit(
         cwd,
-        &["define", "data", "--audit", "rla-1", "--contest", "list", "--risk-limit", "0.05"],
+        "data",
+        &["define", "--audit", "rla-1", "--contest", "list", "--risk-limit", "0.05"],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(status(cwd, "rla-1")["stage"], "needs_manifest");
-    let early = step(cwd, &["seed", "data", "--audit", "rla-1", "--seed", "20211128"]);
+    let early = try_audit(cwd, "data", &["seed", "--audit", "rla-1", "--seed", "20211128"]);
     assert_eq!(early.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&early.stderr).contains("E705"), "{early:?}");
 
     // manifest: every station with an official count of the list race
-    let out = step(cwd, &["manifest", "data", "--audit", "rla-1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    audit(cwd, "data", &["manifest", "--audit", "rla-1"]);
     let now = status(cwd, "rla-1");
     assert_eq!(now["stage"], "needs_seed");
     assert_eq!(now["manifest"]["stations"], official.len() as u64);
@@ -197,10 +95,8 @@ fn an_audit_of_the_2021_night_runs_end_to_end_and_contradicting_hand_counts_esca
     assert!(now["manifest"]["ballots"].as_u64().unwrap() >= ballots_sum);
 
     // the seed (dice), then the first round
-    let out = step(cwd, &["seed", "data", "--audit", "rla-1", "--seed", "20211128"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = step(cwd, &["draw", "data", "--audit", "rla-1"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    audit(cwd, "data", &["seed", "--audit", "rla-1", "--seed", "20211128"]);
+    audit(cwd, "data", &["draw", "--audit", "rla-1"]);
     let now = status(cwd, "rla-1");
     assert_eq!(now["stage"], "counting");
     let sampled = stations(&now["to_count"]);
@@ -208,11 +104,11 @@ fn an_audit_of_the_2021_night_runs_end_to_end_and_contradicting_hand_counts_esca
     // a station outside the sample is not counted for the audit (E710)
     let outside = official.keys().find(|s| !sampled.contains(s)).expect("a station not drawn");
     let (votes, invalid) = &official[outside];
-    let refused = step(
+    let refused = try_audit(
         cwd,
+        "data",
         &[
             "record",
-            "data",
             "--audit",
             "rla-1",
             "--station",
@@ -239,13 +135,13 @@ fn an_audit_of_the_2021_night_runs_end_to_end_and_contradicting_hand_counts_esca
     }
 
     // hand counts that move a fifth of the largest list's ballots to invalid: never confirmed
-    let out = step(
+    audit(
         cwd,
-        &["define", "data", "--audit", "rla-2", "--contest", "list", "--risk-limit", "0.05"],
+        "data",
+        &["define", "--audit", "rla-2", "--contest", "list", "--risk-limit", "0.05"],
     );
-    assert!(out.status.success());
-    assert!(step(cwd, &["manifest", "data", "--audit", "rla-2"]).status.success());
-    assert!(step(cwd, &["seed", "data", "--audit", "rla-2", "--seed", "77"]).status.success());
+    audit(cwd, "data", &["manifest", "--audit", "rla-2"]);
+    audit(cwd, "data", &["seed", "--audit", "rla-2", "--seed", "77"]);
     let largest = {
         let mut totals: BTreeMap<String, u64> = BTreeMap::new();
         for (votes, _) in official.values() {
@@ -284,10 +180,10 @@ fn an_audit_of_the_2021_night_runs_end_to_end_and_contradicting_hand_counts_esca
     let rounds_2 = contradicted["rounds"].as_array().unwrap().len();
     let counted_2 = contradicted["hand_counts"].as_object().unwrap().len();
     let expected = 2 * 3 + rounds_1 + counted_1 + rounds_2 + counted_2;
-    assert_eq!(entries_of_type(cwd, "public"), expected);
+    assert_eq!(audit_steps_verified(cwd, "public"), expected);
 
     // the audit page shows both audits, what they concluded, in English and Russian
-    let pages = page(cwd, &["/audit?lang=en", "/audit?lang=ru"]);
+    let pages = pages(cwd, &["/audit?lang=en", "/audit?lang=ru"]);
     let (en, ru) = (&pages[0], &pages[1]);
     assert!(en.contains("id=\"audit-rla-1\"") && en.contains("id=\"audit-rla-2\""), "{en}");
     let rla_2 = &en[en.find("audit-rla-2").unwrap()..];

@@ -16,29 +16,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const ADMIN: &str = "night/keys/admin-1.key";
-
-fn run(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sverka")).args(args).current_dir(cwd).output().unwrap()
-}
-
-fn sverka(args: &[&str], cwd: &Path) -> String {
-    let output = run(args, cwd);
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
+mod common;
+use common::{audit, audit_status, hand_counts, pages, run, simulate, sverka, try_audit, Count};
 
 /// `sverka audit STEP data --audit prelim … --admin KEY`; its stdout.
 fn step(cwd: &Path, args: &[&str]) -> String {
-    let mut all = vec!["audit", args[0], "data", "--audit", "prelim"];
+    let mut all = vec![args[0], "--audit", "prelim"];
     all.extend_from_slice(&args[1..]);
-    all.extend_from_slice(&["--admin", ADMIN]);
-    sverka(&all, cwd)
+    audit(cwd, "data", &all)
 }
 
 /// The log entry a step's output names: "… entry N of the log".
@@ -48,30 +36,7 @@ fn entry_of(out: &str) -> u64 {
 }
 
 fn status(cwd: &Path) -> Value {
-    let out = sverka(&["audit", "status", "data", "--audit", "prelim", "--format", "json"], cwd);
-    serde_json::from_str(&out).unwrap()
-}
-
-/// The truth of every station for the list race: its last `manual` protocol (the simulator keys
-/// the hand count right; a broken one is followed by its correction further down the file).
-fn truth(cwd: &Path) -> BTreeMap<String, (BTreeMap<String, u64>, u64)> {
-    let text = std::fs::read_to_string(cwd.join("night/submissions.jsonl")).unwrap();
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let v: Value = serde_json::from_str(line).unwrap();
-        let p = &v["payload"];
-        if p["type"] == "protocol" && p["source"] == "manual" && p["contest"] == "list" {
-            let votes = p["votes"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
-                .collect();
-            let invalid = p["lines"]["invalid"].as_u64().unwrap();
-            out.insert(p["station"].as_str().unwrap().to_string(), (votes, invalid));
-        }
-    }
-    out
+    audit_status(cwd, "data", "prelim")
 }
 
 /// `(station, line, machine value, hand value)` of every planted machine/manual mismatch of the
@@ -103,7 +68,7 @@ fn planted(cwd: &Path) -> BTreeSet<(String, String, u64, u64)> {
 }
 
 /// Fills the tally sheet (`sverka audit sheet`) with `counts`.
-fn filled(sheet: &str, counts: &BTreeMap<String, (BTreeMap<String, u64>, u64)>) -> String {
+fn filled(sheet: &str, counts: &BTreeMap<String, Count>) -> String {
     let mut lines = sheet.lines().skip(1);
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let mut out = header.join(",") + "\n";
@@ -123,40 +88,6 @@ fn filled(sheet: &str, counts: &BTreeMap<String, (BTreeMap<String, u64>, u64)>) 
     out
 }
 
-/// `GET paths` of `sverka serve data`, as text.
-fn pages(cwd: &Path, paths: &[&str]) -> Vec<String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sverka"))
-        .args(["serve", "data", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(cwd)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !agent.get(format!("{base}/healthz")).call().is_ok_and(|r| r.status() == 200) {
-        assert!(Instant::now() < deadline, "sverka serve did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let texts = paths
-        .iter()
-        .map(|path| {
-            let response = agent.get(format!("{base}{path}")).call().unwrap();
-            assert_eq!(response.status(), 200, "{path}");
-            response.into_body().read_to_string().unwrap()
-        })
-        .collect();
-    let _ = child.kill();
-    let _ = child.wait();
-    texts
-}
-
 /// A wrong CSV: every wrong line is named, and nothing is recorded.
 fn wrong_batch_is_refused_whole(cwd: &Path, sheet: &str, sampled: &[String]) {
     let header = sheet.lines().nth(1).unwrap();
@@ -173,10 +104,7 @@ fn wrong_batch_is_refused_whole(cwd: &Path, sheet: &str, sampled: &[String]) {
     ]
     .join("\n");
     std::fs::write(cwd.join("wrong.csv"), text).unwrap();
-    let out = run(
-        &["audit", "record", "data", "--audit", "prelim", "--batch", "wrong.csv", "--admin", ADMIN],
-        cwd,
-    );
+    let out = try_audit(cwd, "data", &["record", "--audit", "prelim", "--batch", "wrong.csv"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("wrong.csv:3: station \"{not_drawn}\" is not in the sample")));
@@ -193,20 +121,7 @@ fn wrong_batch_is_refused_whole(cwd: &Path, sheet: &str, sampled: &[String]) {
     let out =
         run(&["audit", "record", "data", "--audit", "prelim", "--batch", "bad-header.csv"], cwd);
     assert_eq!(out.status.code(), Some(2), "--admin is required");
-    let out = run(
-        &[
-            "audit",
-            "record",
-            "data",
-            "--audit",
-            "prelim",
-            "--batch",
-            "bad-header.csv",
-            "--admin",
-            ADMIN,
-        ],
-        cwd,
-    );
+    let out = try_audit(cwd, "data", &["record", "--audit", "prelim", "--batch", "bad-header.csv"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("bad-header.csv:1: column \"votes\" is not station, invalid or a vote option of contest \"list\""), "{stderr}");
@@ -220,9 +135,7 @@ fn wrong_batch_is_refused_whole(cwd: &Path, sheet: &str, sampled: &[String]) {
 fn a_five_percent_audit_of_the_simulated_night_confirms_or_escalates_with_every_step_shown() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = dir.path();
-    let election =
-        format!("{}/../../examples/kyrgyzstan-2021/election.toml", env!("CARGO_MANIFEST_DIR"));
-    sverka(&["simulate", "--election", &election, "--seed", "1", "--out", "night"], cwd);
+    simulate(cwd, 1, None);
     // the night's file: the scanners' protocols first, then the hand counts and observers' copies
     let text = std::fs::read_to_string(cwd.join("night/submissions.jsonl")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -242,7 +155,7 @@ fn a_five_percent_audit_of_the_simulated_night_confirms_or_escalates_with_every_
     sverka(&["import", "data", "rest.jsonl"], cwd);
     entries.push(("seed", entry_of(&step(cwd, &["seed", "--seed", "20211128"]))));
 
-    let truth = truth(cwd);
+    let truth = hand_counts(cwd);
     let now = status(cwd);
     assert_eq!(now["risk_limit"], "0.05");
     assert_eq!(now["stage"], "needs_draw");
