@@ -88,24 +88,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Png => encode_png(&raster::fingerprint_image(&report.fingerprint, 6))?,
     };
     let flagged = report.flagged.len();
-    match &args.out {
-        Some(path) => {
-            std::fs::write(path, &output).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!(
-                "{} stations of contest {contest:?} analysed at checkpoint {}: {flagged} listed for human review (never proof); written to {}",
-                report.stations,
-                checkpoint.size,
-                path.display()
-            );
-        }
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            match stdout.write_all(&output) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                other => other.context("writing the report")?,
-            }
-        }
-    }
+    let Some(path) = &args.out else {
+        let mut stdout = std::io::stdout().lock();
+        let written = stdout.write_all(&output).and_then(|()| stdout.flush());
+        return crate::stdout_exit_code(written).context("writing the report");
+    };
+    std::fs::write(path, &output).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "{} stations of contest {contest:?} analysed at checkpoint {}: {flagged} listed for human review (never proof); written to {}",
+        report.stations,
+        checkpoint.size,
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

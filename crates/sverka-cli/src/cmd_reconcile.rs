@@ -75,11 +75,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(b'\n') => Ok(()),
         _ => stdout.write_all(b"\n"),
     });
-    match written {
-        // `sverka reconcile data | head` closes the pipe early; that is not a failure.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        other => other.map(|()| ExitCode::SUCCESS).context("writing the reconciliation"),
-    }
+    crate::stdout_exit_code(written.and_then(|()| stdout.flush()))
+        .context("writing the reconciliation")
 }
 
 /// A publication has a `checkpoint` and a `log.vkey` beside its tiles; a data directory has not.

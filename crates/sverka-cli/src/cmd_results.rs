@@ -76,11 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             })
         }
     };
-    match written.and_then(|()| stdout.flush()) {
-        // `sverka results data | head` closes the pipe early; that is not a failure.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        other => other.map(|()| ExitCode::SUCCESS).context("writing the results"),
-    }
+    crate::stdout_exit_code(written.and_then(|()| stdout.flush())).context("writing the results")
 }
 
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, H. Hinnant's algorithm).

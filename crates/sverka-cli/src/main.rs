@@ -125,6 +125,19 @@ impl Command {
 /// The exit status when standard output's reader went away: 128 + SIGPIPE (13).
 const CLOSED_STDOUT_EXIT: i32 = 141;
 
+/// The exit code of a command whose result went to standard output with `write_all` (which
+/// returns the error where `println!` panics): 0 once `written` succeeded, 141 when the reader went
+/// away first, like a `println!` that finds it gone (see [`exit_quietly_on_closed_stdout`]).
+pub(crate) fn stdout_exit_code(written: std::io::Result<()>) -> std::io::Result<ExitCode> {
+    match written {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(ExitCode::from(CLOSED_STDOUT_EXIT as u8))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// `sverka ... | head`: Rust ignores SIGPIPE, so once `head` exits, `println!` panics with
 /// "failed printing to stdout: Broken pipe". Setting SIGPIPE back to its default would need
 /// `unsafe` (forbidden in this workspace) and would kill `sverka serve` when its log pipe closes, so
