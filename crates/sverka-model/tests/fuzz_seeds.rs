@@ -4,58 +4,40 @@
 //! submission decoders agree and accepted bytes are canonical; every election.toml error is
 //! located inside the file). A crash the fuzzer finds is added here as `seed-err-…` with its fix.
 
-use std::path::PathBuf;
-
 use sverka_model::validate::decode_submission;
 use sverka_model::{Election, Submission};
 
-fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "fuzz", "seeds", target].iter().collect();
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| {
-            let path = entry.expect("directory entry").path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned();
-            (name, std::fs::read(&path).expect("readable seed"))
-        })
-        .collect();
-    files.sort();
-    assert!(files.iter().any(|(n, _)| n.starts_with("seed-ok-")), "{target}: no ok seed");
-    assert!(files.iter().any(|(n, _)| n.starts_with("seed-err-")), "{target}: no err seed");
-    files
-}
+#[path = "../../sverka-tlog/tests/seed_corpus/mod.rs"]
+mod seed_corpus;
+use seed_corpus::check_seeds;
 
-fn expect(name: &str, accepted: bool) {
-    if name.starts_with("seed-ok-") {
-        assert!(accepted, "{name} was refused");
-    } else if name.starts_with("seed-err-") {
-        assert!(!accepted, "{name} was accepted");
-    }
-}
+const CRATE: &str = env!("CARGO_MANIFEST_DIR");
 
 #[test]
 fn submission_seeds() {
-    for (name, data) in seeds("submission") {
-        let plain = Submission::decode(&data);
-        let named = decode_submission(&data);
+    check_seeds(CRATE, "submission", |seed| {
+        let (name, data) = (&seed.name, &seed.data);
+        let plain = Submission::decode(data);
+        let named = decode_submission(data);
         assert_eq!(plain.is_ok(), named.is_ok(), "{name}: the decoders disagree");
         if let (Ok(plain), Ok(named)) = (&plain, &named) {
             assert_eq!(plain, named, "{name}");
-            assert_eq!(named.to_bytes(), data, "{name}: accepted bytes are canonical");
+            assert_eq!(&named.to_bytes(), data, "{name}: accepted bytes are canonical");
         }
         if let Err(finding) = &named {
             assert!(finding.is_error(), "{name}");
             assert!(finding.rule().code.starts_with("E0"), "{name}: {}", finding.rule().code);
         }
-        expect(&name, named.is_ok());
-    }
+        named.is_ok()
+    });
 }
 
 #[test]
 fn election_toml_seeds() {
-    for (name, data) in seeds("election_toml") {
-        let text = String::from_utf8(data).expect("seeds are UTF-8");
-        let parsed = Election::from_toml("election.toml", &text);
+    check_seeds(CRATE, "election_toml", |seed| {
+        let name = &seed.name;
+        let text = std::str::from_utf8(&seed.data).expect("seeds are UTF-8");
+        let parsed = Election::from_toml("election.toml", text);
         if let Err(errors) = &parsed {
             let lines: Vec<&str> = text.split('\n').collect();
             assert!(!errors.0.is_empty(), "{name}");
@@ -65,6 +47,6 @@ fn election_toml_seeds() {
                 assert!(error.column >= 1 && error.column <= width + 1, "{name}: {error}");
             }
         }
-        expect(&name, parsed.is_ok());
-    }
+        parsed.is_ok()
+    });
 }
