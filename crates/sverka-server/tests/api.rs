@@ -90,13 +90,11 @@ async fn limits_answer_with_their_own_codes() {
     assert_eq!(response.json::<Value>().await.unwrap()["code"], "H001");
 
     let four = night.lines[..4].join(&b'\n');
-    let response =
-        client.post(server.url("/api/v1/submissions/batch")).body(four).send().await.unwrap();
+    let response = client.post(server.url(common::BATCH)).body(four).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(response.json::<Value>().await.unwrap()["code"], "H004");
 
-    let response =
-        client.post(server.url("/api/v1/submissions/batch")).body("[1,").send().await.unwrap();
+    let response = client.post(server.url(common::BATCH)).body("[1,").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.json::<Value>().await.unwrap()["code"], "H005");
 
@@ -121,8 +119,7 @@ async fn a_full_queue_answers_503_with_retry_after() {
     let body = night.lines.join(&b'\n');
     let mut tasks = Vec::new();
     for _ in 0..16 {
-        let (client, url, body) =
-            (client.clone(), server.url("/api/v1/submissions/batch"), body.clone());
+        let (client, url, body) = (client.clone(), server.url(common::BATCH), body.clone());
         tasks.push(tokio::spawn(async move { client.post(url).body(body).send().await.unwrap() }));
     }
     let mut busy = 0;
@@ -155,16 +152,11 @@ async fn batches_answer_per_item_and_the_publication_carries_cache_headers() {
 
     let mut jsonl = night.lines.join(&b'\n');
     jsonl.extend_from_slice(b"\nnot json\n");
-    let response = client
-        .post(server.url("/api/v1/submissions/batch"))
+    let request = client
+        .post(server.url(common::BATCH))
         .header(CONTENT_TYPE, "application/jsonl")
-        .body(jsonl)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let results: Value = response.json().await.unwrap();
-    let results = results["results"].as_array().unwrap();
+        .body(jsonl);
+    let results = common::batch_results(request).await;
     assert_eq!(results.len(), night.lines.len() + 1);
     assert_eq!(results.last().unwrap()["status"], 400);
     assert_eq!(results.last().unwrap()["problem"]["code"], "E002");
@@ -176,16 +168,9 @@ async fn batches_answer_per_item_and_the_publication_carries_cache_headers() {
         "[{}]",
         night.lines.iter().map(|l| String::from_utf8_lossy(l)).collect::<Vec<_>>().join(",")
     );
-    let again: Value = client
-        .post(server.url("/api/v1/submissions/batch"))
-        .body(array)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    for (first, second) in results.iter().zip(again["results"].as_array().unwrap()) {
+    let again = common::batch_results(client.post(server.url(common::BATCH)).body(array)).await;
+    assert_eq!(again.len(), results.len() - 1);
+    for (first, second) in results.iter().zip(&again) {
         if first["status"] == 201 {
             assert_eq!(second["status"], 200);
             assert_eq!(second["receipt"]["index"], first["receipt"]["index"]);
@@ -354,12 +339,8 @@ async fn rate_limits_per_address_and_per_key_answer_429_with_their_own_codes() {
             client.post(server.url("/api/v1/submissions")).body(line.clone()).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);
     }
-    let response = client
-        .post(server.url("/api/v1/submissions/batch"))
-        .body(night.lines[3].clone())
-        .send()
-        .await
-        .unwrap();
+    let response =
+        client.post(server.url(common::BATCH)).body(night.lines[3].clone()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(response.headers()[RETRY_AFTER], "1000", "one token every 1000 s");
     assert_eq!(response.json::<Value>().await.unwrap()["code"], "H009");
@@ -390,17 +371,9 @@ async fn rate_limits_per_address_and_per_key_answer_429_with_their_own_codes() {
     assert_eq!(response.headers()[RETRY_AFTER], "1000");
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["code"], "H010");
-    let batch: Value = client
-        .post(server.url("/api/v1/submissions/batch"))
-        .body(second)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(batch["results"][0]["status"], 429);
-    assert_eq!(batch["results"][0]["problem"]["code"], "H010");
+    let batch = common::batch_results(client.post(server.url(common::BATCH)).body(second)).await;
+    assert_eq!(batch[0]["status"], 429);
+    assert_eq!(batch[0]["problem"]["code"], "H010");
     assert_eq!(server.store.tree_size().unwrap(), 2);
     assert_eq!(server.store.quarantine_count().unwrap(), 3, "only the forgeries are quarantined");
     server.stop().await;
@@ -434,12 +407,7 @@ async fn the_2021_night_over_http_with_every_line_sent_twice_lands_exactly_once(
         ..SimConfig::default()
     };
     let night = Night::new("election.toml", common::KYRGYZSTAN_2021, config).unwrap();
-    let lines: Vec<Vec<u8>> = night
-        .submissions()
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect();
+    let lines = common::lines_of(&night);
     let broken: Vec<u64> = night
         .defects()
         .iter()

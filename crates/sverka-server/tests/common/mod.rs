@@ -1,5 +1,5 @@
-//! Shared by the server's tests (and `sverka-cli`'s `serve_*` tests, which include this file): a
-//! simulated night of the tiny example election and a server on a loopback port chosen by the OS.
+//! Shared by the server's tests: a simulated night of an example election, a server on a loopback
+//! port chosen by the OS, batches of submissions sent to it, and the numbers of a snapshot.
 
 #![allow(dead_code)]
 
@@ -34,14 +34,18 @@ pub fn night_of(toml: &str, seed: u64, stations: Option<u64>) -> SimulatedNight 
         broken_relation_count: 1,
         ..SimConfig::default()
     };
-    let night = Night::new("election.toml", toml, config).expect("the tiny election simulates");
-    let lines = night
+    let night = Night::new("election.toml", toml, config).expect("the election simulates");
+    SimulatedNight { election_toml: night.election_toml(), lines: lines_of(&night) }
+}
+
+/// Every submission line of `night`, in night order.
+pub fn lines_of(night: &Night) -> Vec<Vec<u8>> {
+    night
         .submissions()
         .split(|&b| b == b'\n')
         .filter(|line| !line.is_empty())
         .map(<[u8]>::to_vec)
-        .collect();
-    SimulatedNight { election_toml: night.election_toml(), lines }
+        .collect()
 }
 
 /// A running server over a fresh data directory.
@@ -115,27 +119,43 @@ pub fn checkpoint_size(snapshot: &serde_json::Value) -> Option<u64> {
     snapshot.pointer("/checkpoint/size").and_then(serde_json::Value::as_u64)
 }
 
-/// Sends `lines` as one `POST /api/v1/submissions/batch`; per line, the log index the receipt
+/// The path of the batch endpoint.
+pub const BATCH: &str = "/api/v1/submissions/batch";
+
+/// Sends `request`, a `POST` to [`BATCH`], which must be answered 200; the answer's result of each
+/// item, in the order of the items.
+pub async fn batch_results(request: reqwest::RequestBuilder) -> Vec<serde_json::Value> {
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK, "a batch is answered 200");
+    let mut answer: serde_json::Value = response.json().await.unwrap();
+    match answer["results"].take() {
+        serde_json::Value::Array(results) => results,
+        other => panic!("a batch answer lists its results: {other}"),
+    }
+}
+
+/// Sends `lines` as one batch to the server at `base`; per line, the log index the receipt
 /// names, or `None` when the line was refused.
+pub async fn submit_batch_to(
+    base: &str,
+    client: &reqwest::Client,
+    lines: &[Vec<u8>],
+) -> Vec<Option<u64>> {
+    let request = client.post(format!("{base}{BATCH}")).body(lines.join(&b'\n'));
+    let results = batch_results(request).await;
+    results
+        .iter()
+        .map(|r| (r["status"] == 201).then(|| r["receipt"]["index"].as_u64().unwrap()))
+        .collect()
+}
+
+/// [`submit_batch_to`] the test server.
 pub async fn submit_batch(
     server: &TestServer,
     client: &reqwest::Client,
     lines: &[Vec<u8>],
 ) -> Vec<Option<u64>> {
-    let answer: serde_json::Value = client
-        .post(server.url("/api/v1/submissions/batch"))
-        .body(lines.join(&b'\n'))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let results = answer["results"].as_array().expect("a batch answer lists its results");
-    results
-        .iter()
-        .map(|r| (r["status"] == 201).then(|| r["receipt"]["index"].as_u64().unwrap()))
-        .collect()
+    submit_batch_to(&server.base, client, lines).await
 }
 
 /// The numbers of one unit (`level` `id`: a region, a district) in `view` (official,
