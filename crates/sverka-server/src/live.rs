@@ -507,9 +507,8 @@ fn fold_to(
         for (offset, bytes) in entries.iter().enumerate() {
             let index = start + offset as u64;
             if follower.replay.is_none() {
-                let sha256 = Replay::definition_sha256(bytes)?;
-                let definition = store.blob(&sha256)?.ok_or(ReplayError::DefinitionMismatch)?;
-                follower.start(Replay::start(bytes, &definition)?);
+                // Entry 0: the store checked it against the definition it holds; share that.
+                follower.start(Replay::from_election(store.election().clone()));
                 continue;
             }
             match decoded.remove(&index) {

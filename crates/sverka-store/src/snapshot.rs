@@ -19,17 +19,17 @@ pub enum SnapshotError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Replay(#[from] ReplayError),
-    #[error("the election definition blob {0} is missing")]
-    MissingDefinition(String),
 }
 
 /// Replays the first `size` entries of the stored log.
+///
+/// The replay starts from the store's own definition (read when the store was opened and checked
+/// against entry 0 there), shared, not parsed a second time.
 pub fn replay_to(store: &Store, size: u64) -> Result<Replay, SnapshotError> {
-    let first = store.entries(0..1.min(size))?;
-    let entry0 = first.first().ok_or(ReplayError::NoElection)?;
-    let sha256 = Replay::definition_sha256(entry0)?;
-    let definition = store.blob(&sha256)?.ok_or(SnapshotError::MissingDefinition(sha256))?;
-    let mut replay = Replay::start(entry0, &definition)?;
+    if size == 0 {
+        return Err(ReplayError::NoElection.into());
+    }
+    let mut replay = Replay::from_election(store.election().clone());
     let mut start = 1;
     while start < size {
         let end = size.min(start + READ_CHUNK);
