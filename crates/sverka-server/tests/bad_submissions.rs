@@ -804,6 +804,9 @@ async fn rate_limits_refuse_without_quarantining() {
     let server = common::start(&election_toml(), config).await;
     let client = reqwest::Client::new();
     accept(&server, &client, machine_1001(1, |_| {})).await;
+    // Each case compares the published results before and after its request: an accepted entry
+    // must be published first, or its later publication looks like the refused request's doing.
+    server.results_at_least(&client, server.store.tree_size().unwrap()).await;
     let cases = [
         case("the key's second submission within its limit", machine_1001(2, |_| {}), "H010"),
         case(
@@ -821,6 +824,7 @@ async fn rate_limits_refuse_without_quarantining() {
     for case in &cases {
         if case.code.is_empty() {
             accept(&server, &client, case.body.clone()).await;
+            server.results_at_least(&client, server.store.tree_size().unwrap()).await;
             continue;
         }
         if let Err(why) = run_case(&server, &client, case).await {
