@@ -2495,8 +2495,12 @@ mod tests {
                 }
             }
             // Some generated strings are not valid TOML (an integer past i64); `toml` and the
-            // cut reader must agree on those too: both refuse.
+            // cut reader must agree on those too: both refuse. A file with `"""` or `'''`
+            // anywhere (a comment may hold one) is left to `toml` whole: a multi-line string
+            // could hide a header line.
+            let triple = text.contains("\"\"\"") || text.contains("'''");
             match tree::parse(&text) {
+                Ok(_) if triple => prop_assert!(declines(&text)),
                 Ok(_) => assert_same(&text),
                 Err(_) => prop_assert!(declines(&text)),
             }
