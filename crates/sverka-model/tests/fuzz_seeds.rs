@@ -1,11 +1,13 @@
-//! Feeds the fuzz seeds of `fuzz/seeds/{submission,election_toml}/` through the checks of the
-//! cargo-fuzz targets on stable Rust, so every `cargo test` runs them: `seed-ok-…` files are
-//! accepted, `seed-err-…` files refused, with the same invariants the targets assert (the two
-//! submission decoders agree and accepted bytes are canonical; every election.toml error is
-//! located inside the file). A crash the fuzzer finds is added here as `seed-err-…` with its fix.
+//! Feeds the fuzz seeds of `fuzz/seeds/{submission,election_toml,canonical_check}/` through the
+//! checks of the cargo-fuzz targets on stable Rust, so every `cargo test` runs them: `seed-ok-…`
+//! files are accepted, `seed-err-…` files refused, with the same invariants the targets assert (the
+//! two submission decoders agree and accepted bytes are canonical; every election.toml error is
+//! located inside the file; the one-pass canonical check agrees with encoding and comparing). A
+//! crash the fuzzer finds is added here as `seed-err-…` with its fix.
 
+use serde_json::Value;
 use sverka_model::validate::decode_submission;
-use sverka_model::{Election, Submission};
+use sverka_model::{canonical, Election, Submission};
 
 #[path = "../../sverka-tlog/tests/seed_corpus/mod.rs"]
 mod seed_corpus;
@@ -49,4 +51,34 @@ fn election_toml_seeds() {
         }
         parsed.is_ok()
     });
+}
+
+/// `canonical_check`: the one-pass check ([`canonical::is_encoding_of`]) against the oracle it
+/// replaced (encode what the bytes parse to, compare), on both parses the target tries. A seed is
+/// accepted when the bytes are the canonical encoding of the submission they parse to; the
+/// `seed-…-value-…` seeds, which are no submission, when they are that of the JSON value.
+#[test]
+fn canonical_check_seeds() {
+    fn encodes_to<T: serde::Serialize>(value: &T, bytes: &[u8]) -> bool {
+        canonical::to_vec(value).ok().as_deref() == Some(bytes)
+    }
+    let promised = check_seeds(CRATE, "canonical_check", |seed| {
+        let (name, data) = (&seed.name, seed.data.as_slice());
+        let (mut as_value, mut as_submission) = (false, false);
+        if let Ok(value) = serde_json::from_slice::<Value>(data) {
+            as_value = encodes_to(&value, data);
+            assert_eq!(canonical::is_encoding_of(&value, data), as_value, "{name}: value tree");
+        }
+        if let Ok(submission) = serde_json::from_slice::<Submission>(data) {
+            as_submission = encodes_to(&submission, data);
+            let one_pass = canonical::is_encoding_of(&submission, data);
+            assert_eq!(one_pass, as_submission, "{name}: submission");
+        }
+        if name.contains("-value") {
+            as_value
+        } else {
+            as_submission
+        }
+    });
+    assert!(promised >= 18, "the canonical_check seeds are there: {promised}");
 }
