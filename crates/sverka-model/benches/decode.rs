@@ -2,7 +2,9 @@
 //! decoding as the store does it (`decode_signed`), the typed JSON parse alone, the canonical
 //! encoding it compared the bytes with until the one-pass check, that check (what it compares
 //! now), and one Ed25519 verify of the same message, the cost
-//! decoding is measured against.
+//! decoding is measured against. `parse_only_flatten` is the typed parse as it was before
+//! `Payload`'s hand-written decoder: the derived one with `#[serde(flatten)] body: Body`, kept
+//! here (as in `tests/payload_decode.rs`) to be measured in the same run.
 //!
 //!     cargo bench -p sverka-model --bench decode
 
@@ -45,6 +47,35 @@ fn decode_signed(bencher: Bencher) {
 fn parse_only(bencher: Bencher) {
     each(bencher, |bytes| {
         black_box(serde_json::from_slice::<Submission>(bytes).unwrap());
+    });
+}
+
+/// `Submission` with `Payload` decoded as it was until its hand-written decoder.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read by black_box only
+struct FlattenSubmission {
+    payload: FlattenPayload,
+    signature: String,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)] // read by black_box only
+struct FlattenPayload {
+    v: u32,
+    election: String,
+    signer: String,
+    seq: u64,
+    #[serde(default)]
+    time: Option<String>,
+    #[serde(flatten)]
+    body: sverka_model::Body,
+}
+
+#[divan::bench]
+fn parse_only_flatten(bencher: Bencher) {
+    each(bencher, |bytes| {
+        black_box(serde_json::from_slice::<FlattenSubmission>(bytes).unwrap());
     });
 }
 

@@ -38,10 +38,11 @@ pub struct Submission {
 
 /// What was signed.
 ///
-/// No `deny_unknown_fields` here: serde does not support it together with `flatten` (every field
-/// of the body would be "unknown"). Unknown fields are still refused, by the body's variants,
-/// which receive every field this struct does not take.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `Serialize` is derived (the body's members beside the payload's, `type` naming the kind);
+/// `Deserialize` is written by hand below ([`PayloadMembers`]) so that the body's members are read
+/// straight into their typed places in the one pass over the map, instead of serde's `flatten`,
+/// which buffered every member in a private tree first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Payload {
     /// [`FORMAT_VERSION`].
     pub v: u32,
@@ -194,6 +195,366 @@ impl Payload {
     pub fn sign(self, key: &SigningKey) -> Submission {
         let signature = crate::keys::sign(key, &self.signing_message());
         Submission { payload: self, signature: STANDARD.encode(signature) }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a payload
+
+/// The kinds of body, by their `type`, in the order of [`Body`]'s variants.
+const KINDS: &[&str] =
+    &["protocol", "annulment", "key_registration", "key_revocation", "election", "audit"];
+
+/// The members of each kind of body (those of [`Protocol`], [`Annulment`], …), in declaration
+/// order, as the derived decoders of those structs name them in their errors.
+const PROTOCOL_MEMBERS: &[&str] =
+    &["station", "contest", "source", "lines", "votes", "preferences", "supersedes", "scan_sha256"];
+const ANNULMENT_MEMBERS: &[&str] = &["station", "contest", "reason"];
+const KEY_REGISTRATION_MEMBERS: &[&str] = &["key"];
+const KEY_REVOCATION_MEMBERS: &[&str] = &["key_id", "reason"];
+const ELECTION_MEMBERS: &[&str] = &["definition_sha256"];
+
+/// A payload member this decoder reads into a typed place: the payload's own, `type`, and every
+/// member of a body kind other than `audit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Member {
+    V,
+    Election,
+    Signer,
+    Seq,
+    Time,
+    Type,
+    Station,
+    Contest,
+    Source,
+    Lines,
+    Votes,
+    Preferences,
+    Supersedes,
+    ScanSha256,
+    Reason,
+    Key,
+    KeyId,
+    DefinitionSha256,
+}
+
+impl Member {
+    fn of(name: &str) -> Option<Member> {
+        Some(match name {
+            "v" => Member::V,
+            "election" => Member::Election,
+            "signer" => Member::Signer,
+            "seq" => Member::Seq,
+            "time" => Member::Time,
+            "type" => Member::Type,
+            "station" => Member::Station,
+            "contest" => Member::Contest,
+            "source" => Member::Source,
+            "lines" => Member::Lines,
+            "votes" => Member::Votes,
+            "preferences" => Member::Preferences,
+            "supersedes" => Member::Supersedes,
+            "scan_sha256" => Member::ScanSha256,
+            "reason" => Member::Reason,
+            "key" => Member::Key,
+            "key_id" => Member::KeyId,
+            "definition_sha256" => Member::DefinitionSha256,
+            _ => return None,
+        })
+    }
+}
+
+/// A member's name as read: one of ours, or another (an audit step's, or unknown), kept whole.
+enum MemberName {
+    Ours(Member),
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for MemberName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl serde::de::Visitor<'_> for NameVisitor {
+            type Value = MemberName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<MemberName, E> {
+                Ok(Member::of(name)
+                    .map_or_else(|| MemberName::Other(name.into()), MemberName::Ours))
+            }
+        }
+        deserializer.deserialize_identifier(NameVisitor)
+    }
+}
+
+/// The body's kind, read from `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Protocol,
+    Annulment,
+    KeyRegistration,
+    KeyRevocation,
+    Election,
+    Audit,
+}
+
+impl<'de> Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KindVisitor;
+        impl serde::de::Visitor<'_> for KindVisitor {
+            type Value = Kind;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a submission type")
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Kind, E> {
+                Ok(match name {
+                    "protocol" => Kind::Protocol,
+                    "annulment" => Kind::Annulment,
+                    "key_registration" => Kind::KeyRegistration,
+                    "key_revocation" => Kind::KeyRevocation,
+                    "election" => Kind::Election,
+                    "audit" => Kind::Audit,
+                    _ => return Err(E::unknown_variant(name, KINDS)),
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KindVisitor)
+    }
+}
+
+/// Every member of a payload, each in its typed place, filled in one pass over the map.
+///
+/// Members come sorted in canonical bytes, so `type` comes after most of the body's: a member is
+/// read into its place whatever the kind turns out to be, and [`PayloadMembers::into_payload`]
+/// then checks that the kind has every member it needs and none it does not know, as the derived
+/// decoders of [`Body`]'s variants do. Names shared by kinds have one type in all of them
+/// (`station`, `reason`: text; `contest`: text, or `null` where optional; `votes`: counts), so the
+/// place does not depend on the kind. An `audit` body's members that no other kind has are kept as
+/// JSON values and, with those above, handed to [`crate::audit::AuditStep`]'s own decoder.
+#[derive(Default)]
+struct PayloadMembers {
+    v: Option<u32>,
+    election: Option<String>,
+    signer: Option<String>,
+    seq: Option<u64>,
+    /// `Some(None)` when present as `null`, so a second `time` is still a duplicate.
+    time: Option<Option<String>>,
+    kind: Option<Kind>,
+    station: Option<String>,
+    /// Optional in an annulment, so `null` is read here and refused for a protocol.
+    contest: Option<Option<String>>,
+    source: Option<Source>,
+    lines: Option<BTreeMap<String, u64>>,
+    votes: Option<BTreeMap<String, u64>>,
+    preferences: Option<BTreeMap<String, BTreeMap<String, u64>>>,
+    supersedes: Option<Option<Supersedes>>,
+    scan_sha256: Option<Option<String>>,
+    reason: Option<String>,
+    key: Option<KeyRecord>,
+    key_id: Option<String>,
+    definition_sha256: Option<String>,
+    /// Members not named in [`Member`], in the order read: an audit step's, or unknown ones.
+    others: Vec<(String, serde_json::Value)>,
+}
+
+/// The member read into `place`, or the derived decoders' refusal when it was missing.
+fn required<T, E: serde::de::Error>(place: Option<T>, name: &'static str) -> Result<T, E> {
+    place.ok_or_else(|| E::missing_field(name))
+}
+
+/// Reads the next value into `place`, refusing a second one as the derived decoders do.
+fn read_into<'de, A, T>(
+    map: &mut A,
+    place: &mut Option<T>,
+    name: &'static str,
+) -> Result<(), A::Error>
+where
+    A: serde::de::MapAccess<'de>,
+    T: Deserialize<'de>,
+{
+    if place.is_some() {
+        return Err(serde::de::Error::duplicate_field(name));
+    }
+    *place = Some(map.next_value()?);
+    Ok(())
+}
+
+impl PayloadMembers {
+    fn read<'de, A: serde::de::MapAccess<'de>>(mut map: A) -> Result<PayloadMembers, A::Error> {
+        let mut m = PayloadMembers::default();
+        while let Some(name) = map.next_key::<MemberName>()? {
+            let member = match name {
+                MemberName::Ours(member) => member,
+                MemberName::Other(name) => {
+                    let value = map.next_value()?;
+                    m.others.push((name, value));
+                    continue;
+                }
+            };
+            match member {
+                Member::V => read_into(&mut map, &mut m.v, "v")?,
+                Member::Election => read_into(&mut map, &mut m.election, "election")?,
+                Member::Signer => read_into(&mut map, &mut m.signer, "signer")?,
+                Member::Seq => read_into(&mut map, &mut m.seq, "seq")?,
+                Member::Time => read_into(&mut map, &mut m.time, "time")?,
+                Member::Type => read_into(&mut map, &mut m.kind, "type")?,
+                Member::Station => read_into(&mut map, &mut m.station, "station")?,
+                Member::Contest => read_into(&mut map, &mut m.contest, "contest")?,
+                Member::Source => read_into(&mut map, &mut m.source, "source")?,
+                Member::Lines => read_into(&mut map, &mut m.lines, "lines")?,
+                Member::Votes => read_into(&mut map, &mut m.votes, "votes")?,
+                Member::Preferences => read_into(&mut map, &mut m.preferences, "preferences")?,
+                Member::Supersedes => read_into(&mut map, &mut m.supersedes, "supersedes")?,
+                Member::ScanSha256 => read_into(&mut map, &mut m.scan_sha256, "scan_sha256")?,
+                Member::Reason => read_into(&mut map, &mut m.reason, "reason")?,
+                Member::Key => read_into(&mut map, &mut m.key, "key")?,
+                Member::KeyId => read_into(&mut map, &mut m.key_id, "key_id")?,
+                Member::DefinitionSha256 => {
+                    read_into(&mut map, &mut m.definition_sha256, "definition_sha256")?
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    /// The names of the body's members present, ours in [`Member`] order, then the others.
+    fn body_names(&self) -> impl Iterator<Item = &str> {
+        let ours = [
+            ("station", self.station.is_some()),
+            ("contest", self.contest.is_some()),
+            ("source", self.source.is_some()),
+            ("lines", self.lines.is_some()),
+            ("votes", self.votes.is_some()),
+            ("preferences", self.preferences.is_some()),
+            ("supersedes", self.supersedes.is_some()),
+            ("scan_sha256", self.scan_sha256.is_some()),
+            ("reason", self.reason.is_some()),
+            ("key", self.key.is_some()),
+            ("key_id", self.key_id.is_some()),
+            ("definition_sha256", self.definition_sha256.is_some()),
+        ];
+        let ours = ours.into_iter().filter(|(_, present)| *present).map(|(name, _)| name);
+        ours.chain(self.others.iter().map(|(name, _)| name.as_str()))
+    }
+
+    /// Refuses the first member present that a body of this kind does not have.
+    fn only<E: serde::de::Error>(&self, members: &'static [&'static str]) -> Result<(), E> {
+        match self.body_names().find(|name| !members.contains(name)) {
+            Some(name) => Err(E::unknown_field(name, members)),
+            None => Ok(()),
+        }
+    }
+
+    /// The payload, once the map is read: the payload's members, then the body's kind, then its
+    /// members, each refusal as the derived decoders word it.
+    fn into_payload<E: serde::de::Error>(mut self) -> Result<Payload, E> {
+        let v = required(self.v, "v")?;
+        let election = required(self.election.take(), "election")?;
+        let signer = required(self.signer.take(), "signer")?;
+        let seq = required(self.seq, "seq")?;
+        let time = self.time.take().flatten();
+        let body = self.into_body()?;
+        Ok(Payload { v, election, signer, seq, time, body })
+    }
+
+    fn into_body<E: serde::de::Error>(self) -> Result<Body, E> {
+        let kind = required(self.kind, "type")?;
+        Ok(match kind {
+            Kind::Protocol => {
+                self.only(PROTOCOL_MEMBERS)?;
+                let contest = match required(self.contest, "contest")? {
+                    Some(contest) => contest,
+                    None => return Err(E::invalid_type(serde::de::Unexpected::Unit, &"a string")),
+                };
+                Body::Protocol(Protocol {
+                    station: required(self.station, "station")?,
+                    contest,
+                    source: required(self.source, "source")?,
+                    lines: required(self.lines, "lines")?,
+                    votes: required(self.votes, "votes")?,
+                    preferences: self.preferences.unwrap_or_default(),
+                    supersedes: self.supersedes.flatten(),
+                    scan_sha256: self.scan_sha256.flatten(),
+                })
+            }
+            Kind::Annulment => {
+                self.only(ANNULMENT_MEMBERS)?;
+                Body::Annulment(Annulment {
+                    station: required(self.station, "station")?,
+                    contest: self.contest.flatten(),
+                    reason: required(self.reason, "reason")?,
+                })
+            }
+            Kind::KeyRegistration => {
+                self.only(KEY_REGISTRATION_MEMBERS)?;
+                Body::KeyRegistration(KeyRegistration { key: required(self.key, "key")? })
+            }
+            Kind::KeyRevocation => {
+                self.only(KEY_REVOCATION_MEMBERS)?;
+                Body::KeyRevocation(KeyRevocation {
+                    key_id: required(self.key_id, "key_id")?,
+                    reason: required(self.reason, "reason")?,
+                })
+            }
+            Kind::Election => {
+                self.only(ELECTION_MEMBERS)?;
+                Body::Election(ElectionDefinition {
+                    definition_sha256: required(self.definition_sha256, "definition_sha256")?,
+                })
+            }
+            Kind::Audit => Body::Audit(self.into_audit_step()?),
+        })
+    }
+
+    /// An audit step, from every body member present, by [`crate::audit::AuditStep`]'s own
+    /// decoder (which refuses what none of its steps has).
+    fn into_audit_step<E: serde::de::Error>(self) -> Result<crate::audit::AuditStep, E> {
+        fn value<T: Serialize, E: serde::de::Error>(x: &T) -> Result<serde_json::Value, E> {
+            serde_json::to_value(x).map_err(E::custom)
+        }
+        let mut members = serde_json::Map::new();
+        let ours = [
+            ("station", self.station.as_ref().map(value).transpose()?),
+            ("contest", self.contest.as_ref().map(value).transpose()?),
+            ("source", self.source.as_ref().map(value).transpose()?),
+            ("lines", self.lines.as_ref().map(value).transpose()?),
+            ("votes", self.votes.as_ref().map(value).transpose()?),
+            ("preferences", self.preferences.as_ref().map(value).transpose()?),
+            ("supersedes", self.supersedes.as_ref().map(value).transpose()?),
+            ("scan_sha256", self.scan_sha256.as_ref().map(value).transpose()?),
+            ("reason", self.reason.as_ref().map(value).transpose()?),
+            ("key", self.key.as_ref().map(value).transpose()?),
+            ("key_id", self.key_id.as_ref().map(value).transpose()?),
+            ("definition_sha256", self.definition_sha256.as_ref().map(value).transpose()?),
+        ];
+        for (name, member) in ours {
+            if let Some(member) = member {
+                members.insert(name.into(), member);
+            }
+        }
+        for (name, member) in self.others {
+            if members.contains_key(&name) {
+                return Err(E::custom(format_args!("duplicate field `{name}`")));
+            }
+            members.insert(name, member);
+        }
+        crate::audit::AuditStep::deserialize(serde_json::Value::Object(members)).map_err(E::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PayloadVisitor;
+        impl<'de> serde::de::Visitor<'de> for PayloadVisitor {
+            type Value = Payload;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a submission payload (a JSON object)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Payload, A::Error> {
+                PayloadMembers::read(map)?.into_payload()
+            }
+        }
+        deserializer.deserialize_map(PayloadVisitor)
     }
 }
 
