@@ -39,7 +39,7 @@ pub struct Submission {
 /// What was signed.
 ///
 /// `Serialize` is derived (the body's members beside the payload's, `type` naming the kind);
-/// `Deserialize` is written by hand below ([`PayloadMembers`]) so that the body's members are read
+/// `Deserialize` is written by hand below (`PayloadMembers`) so that the body's members are read
 /// straight into their typed places in the one pass over the map, instead of serde's `flatten`,
 /// which buffered every member in a private tree first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
