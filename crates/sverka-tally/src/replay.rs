@@ -12,10 +12,11 @@ use sverka_model::election::Election;
 use sverka_model::submission::{Body, DecodeError, Submission};
 
 use crate::snapshot::{
-    snapshot_json, write_snapshot, write_snapshot_with, Checkpoint, Piece, SnapshotError,
+    write_snapshot_computing, write_snapshot_stations, write_snapshot_with, Checkpoint, Piece,
+    SnapshotError,
 };
 use crate::tabulate::state::TallyStateError;
-use crate::tabulate::{ResultsConfig, Tally};
+use crate::tabulate::{ResultsConfig, StationResult, Tally};
 
 /// Why a log cannot be replayed.
 #[derive(Debug, thiserror::Error)]
@@ -217,13 +218,36 @@ impl Replay {
 
     /// [`Replay::snapshot`]'s bytes handed to `sink` piece by piece (see
     /// [`crate::snapshot::write_snapshot`]): `Ok(false)` if `sink` stopped it.
+    ///
+    /// Each station's result is computed when its turn comes and dropped once written, so the
+    /// station lists of every contest are never held at once.
     pub fn write_snapshot(
         &self,
         root: [u8; 32],
         sink: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Result<bool, ReplayError> {
-        let results = self.tally.results(&self.election);
-        Ok(write_snapshot(&results, &Checkpoint { size: self.size, root }, sink)?)
+        let checkpoint = Checkpoint { size: self.size, root };
+        let config = ResultsConfig { disputed: Vec::new(), stations: false };
+        let results = self.tally.results_with(&self.election, &config);
+        let stations = self.tally.listed_stations();
+        let mut station = self.station_results_in_order();
+        Ok(write_snapshot_computing(&results, &checkpoint, &stations, &mut station, sink)?)
+    }
+
+    /// `station(c, j)`: the `j`-th station result of contest `c`, for callers that ask for
+    /// them contest by contest, in order (each contest keeps where its last one was).
+    fn station_results_in_order(&self) -> impl FnMut(usize, usize) -> Option<StationResult> + '_ {
+        let mut next = vec![0; self.election.contests.len()];
+        move |c, _| {
+            while next[c] < self.election.stations.len() {
+                let s = next[c];
+                next[c] += 1;
+                if let Some(result) = self.tally.station_result(&self.election, c, s) {
+                    return Some(result);
+                }
+            }
+            None
+        }
     }
 
     /// The snapshot of everything replayed so far as [`Piece`]s (see
@@ -238,14 +262,19 @@ impl Replay {
         sink: &mut dyn FnMut(Piece<'_>) -> bool,
     ) -> Result<bool, ReplayError> {
         let checkpoint = Checkpoint { size: self.size, root };
-        if recompute == Recompute::All {
-            let results = self.tally.results(&self.election);
-            let stations: Vec<usize> = results.contests.iter().map(|c| c.stations.len()).collect();
-            let station = |c: usize, j: usize| Some(&results.contests[c].stations[j]);
-            return Ok(write_snapshot_with(&results, &checkpoint, &stations, &station, sink)?);
-        }
         let config = ResultsConfig { disputed: Vec::new(), stations: false };
         let results = self.tally.results_with(&self.election, &config);
+        if recompute == Recompute::All {
+            let stations = self.tally.listed_stations();
+            let mut station = self.station_results_in_order();
+            return Ok(write_snapshot_stations(
+                &results,
+                &checkpoint,
+                &stations,
+                &mut station,
+                sink,
+            )?);
+        }
         let mut stations = Vec::with_capacity(self.election.contests.len());
         let mut recomputed = HashMap::new();
         for (c, contest) in self.election.contests.iter().enumerate() {
@@ -268,8 +297,12 @@ impl Replay {
 
     /// The snapshot of everything replayed so far, naming `root` as the head of these entries.
     pub fn snapshot(&self, root: [u8; 32]) -> Result<Vec<u8>, ReplayError> {
-        let results = self.tally.results(&self.election);
-        Ok(snapshot_json(&results, &Checkpoint { size: self.size, root })?)
+        let mut all = Vec::with_capacity(1 << 16);
+        self.write_snapshot(root, &mut |piece| {
+            all.extend_from_slice(piece);
+            true
+        })?;
+        Ok(all)
     }
 }
 

@@ -96,28 +96,58 @@ pub fn write_snapshot(
     checkpoint: &Checkpoint,
     sink: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Result<bool, SnapshotError> {
+    let stations: Vec<usize> = results.contests.iter().map(|c| c.stations.len()).collect();
+    let mut station = |c: usize, j: usize, keys: &StationKeys<'_>, out: &mut Vec<u8>| {
+        write_station(keys, &results.contests[c].stations[j], out).map(|()| true)
+    };
+    write_in_pieces(results, checkpoint, &stations, &mut station, sink)
+}
+
+/// [`write_snapshot`] of `results` whose station lists are not filled: `stations[c]` stations
+/// are listed for contest `c`, and each is computed by `station(c, j)` when its turn comes
+/// (once, contest by contest, in order) and dropped once written, so the station lists of
+/// every contest are never held at once (at a million stations they were 1.4 GB). The bytes
+/// are [`write_snapshot`]'s of the results with those lists filled.
+///
+/// # Panics
+/// If `station` gives no result for a station it is asked for.
+pub fn write_snapshot_computing(
+    results: &Results,
+    checkpoint: &Checkpoint,
+    stations: &[usize],
+    station: &mut dyn FnMut(usize, usize) -> Option<StationResult>,
+    sink: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<bool, SnapshotError> {
+    let mut station = |c: usize, j: usize, keys: &StationKeys<'_>, out: &mut Vec<u8>| {
+        let result = station(c, j).expect("every listed station has a result");
+        write_station(keys, &result, out).map(|()| true)
+    };
+    write_in_pieces(results, checkpoint, stations, &mut station, sink)
+}
+
+/// [`write_pieces`] with every station given, handed to `sink` a megabyte at a time.
+fn write_in_pieces(
+    results: &Results,
+    checkpoint: &Checkpoint,
+    stations: &[usize],
+    station: &mut WriteStation<'_>,
+    sink: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<bool, SnapshotError> {
     const PIECE: usize = 1 << 20;
     let mut pending = Vec::with_capacity(PIECE + (1 << 16));
-    let stations: Vec<usize> = results.contests.iter().map(|c| c.stations.len()).collect();
-    let open = write_snapshot_with(
-        results,
-        checkpoint,
-        &stations,
-        &|c, j| Some(&results.contests[c].stations[j]),
-        &mut |piece| {
-            let bytes = match piece {
-                Piece::Bytes(bytes) | Piece::Station { bytes: Some(bytes), .. } => bytes,
-                Piece::Station { bytes: None, .. } => unreachable!("every station is given"),
-            };
-            pending.extend_from_slice(bytes);
-            if pending.len() < PIECE {
-                return true;
-            }
-            let open = sink(&pending);
-            pending.clear();
-            open
-        },
-    )?;
+    let open = write_pieces(results, checkpoint, stations, station, &mut |piece| {
+        let bytes = match piece {
+            Piece::Bytes(bytes) | Piece::Station { bytes: Some(bytes), .. } => bytes,
+            Piece::Station { bytes: None, .. } => unreachable!("every station is given"),
+        };
+        pending.extend_from_slice(bytes);
+        if pending.len() < PIECE {
+            return true;
+        }
+        let open = sink(&pending);
+        pending.clear();
+        open
+    })?;
     Ok(open && sink(&pending))
 }
 
@@ -144,6 +174,42 @@ pub fn write_snapshot_with<'r>(
     station: &dyn Fn(usize, usize) -> Option<&'r StationResult>,
     sink: &mut dyn FnMut(Piece<'_>) -> bool,
 ) -> Result<bool, SnapshotError> {
+    let mut write = |c: usize, j: usize, keys: &StationKeys<'_>, out: &mut Vec<u8>| {
+        station(c, j).map(|s| write_station(keys, s, out)).transpose().map(|s| s.is_some())
+    };
+    write_pieces(results, checkpoint, stations, &mut write, sink)
+}
+
+/// [`write_snapshot_with`] with each station's result computed when its turn comes and dropped
+/// once its bytes are written (`station(c, j)` is called once per station, contest by contest,
+/// in order), so the station lists of every contest are never held at once: at a million
+/// stations they were 1.4 GB.
+pub fn write_snapshot_stations(
+    results: &Results,
+    checkpoint: &Checkpoint,
+    stations: &[usize],
+    station: &mut dyn FnMut(usize, usize) -> Option<StationResult>,
+    sink: &mut dyn FnMut(Piece<'_>) -> bool,
+) -> Result<bool, SnapshotError> {
+    let mut write = |c: usize, j: usize, keys: &StationKeys<'_>, out: &mut Vec<u8>| {
+        station(c, j).map(|s| write_station(keys, &s, out)).transpose().map(|s| s.is_some())
+    };
+    write_pieces(results, checkpoint, stations, &mut write, sink)
+}
+
+/// Writes station `(c, j)`'s bytes into the buffer it is given, with the contest's member
+/// order; `Ok(false)` when the caller has no result for it.
+type WriteStation<'w> =
+    dyn FnMut(usize, usize, &StationKeys<'_>, &mut Vec<u8>) -> Result<bool, CanonicalError> + 'w;
+
+/// What [`write_snapshot_with`] and [`write_snapshot_stations`] share.
+fn write_pieces(
+    results: &Results,
+    checkpoint: &Checkpoint,
+    stations: &[usize],
+    station: &mut WriteStation<'_>,
+    sink: &mut dyn FnMut(Piece<'_>) -> bool,
+) -> Result<bool, SnapshotError> {
     let mut open = true;
     let mut out = Vec::with_capacity(1 << 16);
     let mut one = Vec::with_capacity(1 << 12);
@@ -159,6 +225,7 @@ pub fn write_snapshot_with<'r>(
                 canonical::extend_with_value(&head, out)?;
                 continue;
             }
+            let keys = StationKeys::of(c);
             write_object(&head, "stations", out, |out| {
                 out.push(b'[');
                 for j in 0..n {
@@ -167,12 +234,9 @@ pub fn write_snapshot_with<'r>(
                     }
                     open = sink(Piece::Bytes(out));
                     out.clear();
-                    let given = station(i, j);
-                    if let Some(s) = given {
-                        one.clear();
-                        canonical::extend_with_value(&self::station(c, s), &mut one)?;
-                    }
-                    let bytes = given.map(|_| one.as_slice());
+                    one.clear();
+                    let given = station(i, j, &keys, &mut one)?;
+                    let bytes = given.then_some(one.as_slice());
                     open = open && sink(Piece::Station { contest: i, station: j, bytes });
                     if !open {
                         return Ok(());
@@ -354,6 +418,164 @@ fn level(c: &ContestResults, l: &LevelTotals) -> Value {
         v["preferences"] = Value::Object(by_party);
     }
     v
+}
+
+/// The order in which a contest's `votes` and `lines` members are written: the canonical
+/// (UTF-16) order of the option and line ids, each id once with the position of its last
+/// occurrence (as the JSON object [`keyed`] builds keeps the last value of a repeated id).
+/// Worked out once per contest instead of once per station.
+struct StationKeys<'c> {
+    options: Vec<(&'c str, Vec<usize>)>,
+    lines: Vec<(&'c str, Vec<usize>)>,
+}
+
+impl<'c> StationKeys<'c> {
+    fn of(c: &'c ContestResults) -> StationKeys<'c> {
+        StationKeys { options: key_order(&c.options), lines: key_order(&c.lines) }
+    }
+}
+
+/// `ids` sorted canonically, each distinct id with the positions it has in `ids` (ascending).
+fn key_order(ids: &[String]) -> Vec<(&str, Vec<usize>)> {
+    let mut order: Vec<(&str, Vec<usize>)> = Vec::with_capacity(ids.len());
+    let mut positions: Vec<usize> = (0..ids.len()).collect();
+    positions.sort_by(|&a, &b| ids[a].encode_utf16().cmp(ids[b].encode_utf16()).then(a.cmp(&b)));
+    for p in positions {
+        match order.last_mut() {
+            Some((id, at)) if *id == ids[p] => at.push(p),
+            _ => order.push((&ids[p], vec![p])),
+        }
+    }
+    order
+}
+
+/// Appends the canonical bytes of [`station`]'s value for `s`, written directly (no
+/// `serde_json::Value` per station: that was a quarter of `sverka results`' CPU at 25,000
+/// stations). `tests/snapshot_station_bytes.rs` holds the two to the same bytes.
+fn write_station(
+    keys: &StationKeys<'_>,
+    s: &StationResult,
+    out: &mut Vec<u8>,
+) -> Result<(), CanonicalError> {
+    out.extend_from_slice(b"{\"abroad\":");
+    out.extend_from_slice(if s.abroad { b"true" } else { b"false" });
+    out.extend_from_slice(b",\"annulled_by\":[");
+    for (i, &index) in s.annulled_by.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_int(index, out)?;
+    }
+    out.extend_from_slice(b"],\"district\":");
+    write_str(&s.district, out);
+    out.extend_from_slice(b",\"history\":[");
+    for (i, h) in s.slots.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"current\":");
+        match h.current {
+            Some(index) => write_int(index, out)?,
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"entries\":[");
+        for (k, &index) in h.entries.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            write_int(index, out)?;
+        }
+        out.push(b']');
+        if let Some(signer) = &h.signer {
+            out.extend_from_slice(b",\"signer\":");
+            write_str(signer, out);
+        }
+        out.extend_from_slice(b",\"source\":");
+        write_str(h.source.as_str(), out);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"id\":");
+    write_str(&s.station, out);
+    out.extend_from_slice(b",\"official\":");
+    write_counts(keys, &s.official, out)?;
+    out.extend_from_slice(b",\"preliminary\":");
+    write_counts(keys, &s.preliminary, out)?;
+    out.extend_from_slice(b",\"region\":");
+    write_str(&s.region, out);
+    out.extend_from_slice(b",\"registered\":");
+    write_int(s.registered, out)?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// A station's `official` or `preliminary` member (see [`write_station`]).
+fn write_counts(
+    keys: &StationKeys<'_>,
+    counts: &Option<StationCounts>,
+    out: &mut Vec<u8>,
+) -> Result<(), CanonicalError> {
+    let Some(k) = counts else {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    };
+    out.extend_from_slice(b"{\"against_all\":");
+    write_int(k.against_all, out)?;
+    out.extend_from_slice(b",\"index\":");
+    write_int(k.index, out)?;
+    out.extend_from_slice(b",\"invalid\":");
+    write_int(k.invalid, out)?;
+    out.extend_from_slice(b",\"lines\":");
+    write_keyed(&keys.lines, &k.lines, out)?;
+    out.extend_from_slice(b",\"source\":");
+    write_str(k.source.as_str(), out);
+    out.extend_from_slice(b",\"took_part\":");
+    write_int(k.took_part, out)?;
+    out.extend_from_slice(b",\"valid\":");
+    write_int(k.valid, out)?;
+    out.extend_from_slice(b",\"votes\":");
+    write_keyed(&keys.options, &k.votes, out)?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// [`keyed`]'s object written directly, members in `order` (see [`key_order`]).
+fn write_keyed(
+    order: &[(&str, Vec<usize>)],
+    values: &[u64],
+    out: &mut Vec<u8>,
+) -> Result<(), CanonicalError> {
+    out.push(b'{');
+    let mut first = true;
+    for (id, positions) in order {
+        // `keyed` zips ids with values: an id past the values' end is not a member.
+        let Some(&p) = positions.iter().rev().find(|&&p| p < values.len()) else { continue };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_str(id, out);
+        out.push(b':');
+        write_int(values[p], out)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// A string as RFC 8785 writes it (`JSON.stringify`'s escaping: `"`, `\\`, and the control
+/// characters, `\b \f \n \r \t` short, the others `\u00xx` in lower-case hex, everything else
+/// as it is), which is also how `serde_json` writes a string.
+fn write_str(s: &str, out: &mut Vec<u8>) {
+    serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
+}
+
+/// An integer as RFC 8785 writes it, refused (as the `Value` path refuses it) beyond 2^53 − 1.
+fn write_int(n: u64, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+    if n > MAX_SAFE_INTEGER {
+        return Err(CanonicalError::OutOfRange(n.to_string()));
+    }
+    serde_json::to_writer(out, &n).expect("writing to a Vec cannot fail");
+    Ok(())
 }
 
 fn station(c: &ContestResults, s: &StationResult) -> Value {

@@ -1149,6 +1149,16 @@ impl Tally {
         in_play
     }
 
+    /// How many stations each contest lists ([`ContestResults::stations`]' lengths), in the
+    /// election's order, without computing them.
+    pub fn listed_stations(&self) -> Vec<usize> {
+        let mut listed = vec![0; self.contests.len()];
+        for &contest in &self.record_contest {
+            listed[usize::from(contest)] += 1;
+        }
+        listed
+    }
+
     fn station_results(&self, election: &Election, c: usize) -> Vec<StationResult> {
         (0..election.stations.len()).filter_map(|s| self.station_result(election, c, s)).collect()
     }
