@@ -19,6 +19,7 @@ use anyhow::{bail, Context};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
 use sverka_model::registry::{Candidate, KeyRegistry, PublicKeys};
 use sverka_model::submission::{sha256_hex, Body, Submission};
 use sverka_tally::replay::{Recompute, Replay, ReplayError};
@@ -32,10 +33,17 @@ use sverka_tlog::{
 };
 
 /// The version of the `--state` file (docs/formats.md, "`sverka verify --state`").
-const STATE_FORMAT: &str = "sverka-verify-state/v3";
-/// The previous binary state (its tally section `sverka-tally-state/v1`): only its checkpoint is
-/// used (every entry checked again).
+const STATE_FORMAT: &str = "sverka-verify-state/v4";
+/// The previous binary state (the whole tally inside the file, rewritten by every run): only its
+/// checkpoint is used (every entry checked again).
+const STATE_FORMAT_V3: &str = "sverka-verify-state/v3";
+/// The binary state before (its tally section `sverka-tally-state/v1`): only its checkpoint is
+/// used.
 const STATE_FORMAT_V2: &str = "sverka-verify-state/v2";
+/// The delta of a [`STATE_FORMAT`] file may grow to this many bytes, or an eighth of its tally
+/// base's, whichever is more, before a run writes a new base instead (folding in the delta's
+/// entries on every resume costs about what reading eight times their bytes of base does).
+const DELTA_FLOOR: usize = 2 << 20;
 /// The JSON state of earlier versions: only its checkpoint is used (every entry checked again).
 const STATE_FORMAT_V1: &str = "sverka-verify-state/v1";
 
@@ -127,10 +135,54 @@ struct State {
 /// The binary parts of a [`STATE_FORMAT`] file, after its JSON line.
 #[derive(Default)]
 struct Sections {
-    /// The tally's state (`sverka_tally::replay::Replay::save_state`).
-    tally: Vec<u8>,
+    /// The entries folded into the tally since its base ([`Delta::bytes`]).
+    delta: Vec<u8>,
     /// [`Pieces`] as [`Pieces::to_bytes`] writes them.
     pieces: Vec<u8>,
+}
+
+/// Where the tally of a [`STATE_FORMAT`] file is: a base file, the tally's state
+/// (`sverka_tally::replay::Replay::save_state`) after `base_size` entries, written once and
+/// named in the state, and the entries since (the delta section), which a run folds in after
+/// loading the base. A run rewrites only the state file (its delta grown by the new entries)
+/// until the delta outgrows [`DELTA_FLOOR`] or an eighth of the base; then it writes a new base.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TallyRef {
+    /// The base file's name, in the state file's directory: the state file's name, `.tally-`,
+    /// and the first 16 hex digits of the base's SHA-256.
+    base: String,
+    /// How many entries (entry 0 included) the base's tally has folded in.
+    base_size: u64,
+    /// The SHA-256 (hex) of the base file.
+    base_sha256: String,
+    /// How many entries the delta section holds: entries `base_size` to `size - 1`.
+    delta_entries: u64,
+    /// The SHA-256 (hex) of the delta section.
+    delta_sha256: String,
+}
+
+/// The delta of a state being carried on: the base it rests on and the entries since, each as
+/// its length (`u32`, little-endian) and bytes.
+struct Delta {
+    base: TallyRef,
+    /// The base file's length in bytes.
+    base_len: u64,
+    bytes: Vec<u8>,
+    entries: u64,
+}
+
+impl Delta {
+    fn push(&mut self, entry: &[u8]) {
+        self.bytes.extend_from_slice(&(entry.len() as u32).to_le_bytes());
+        self.bytes.extend_from_slice(entry);
+        self.entries += 1;
+    }
+
+    /// Whether the delta has outgrown its base (then the next state gets a new base).
+    fn outgrown(&self) -> bool {
+        self.bytes.len() > DELTA_FLOOR.max((self.base_len / 8) as usize)
+    }
 }
 
 /// The checkpoint an earlier version's JSON state file names (its other members are not used).
@@ -162,18 +214,17 @@ fn load_state(path: &Path) -> anyhow::Result<Option<(State, Sections)>> {
         return load_earlier_state(&line, &at());
     }
     let format = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned();
-    if format != STATE_FORMAT && format != STATE_FORMAT_V2 {
+    if format != STATE_FORMAT && format != STATE_FORMAT_V3 && format != STATE_FORMAT_V2 {
         bail!("{}: format {format:?}, this sverka reads {STATE_FORMAT:?}", at());
     }
     line.clear();
     input.read_until(b'\n', &mut line).with_context(|| format!("reading {}", path.display()))?;
-    if format == STATE_FORMAT_V2 {
+    if format != STATE_FORMAT {
         return load_earlier_state(line.strip_suffix(b"\n").unwrap_or(&line), &at());
     }
     let state: State = serde_json::from_slice(line.strip_suffix(b"\n").unwrap_or(&line))
         .with_context(|| format!("{}: its second line is not the state's JSON", at()))?;
-    // Each section is read into its own buffer (the file is not held whole beside them: the
-    // tally of 250,000 stations is hundreds of MB).
+    // Each section is read into its own buffer.
     let mut take = |what: &str| -> anyhow::Result<Vec<u8>> {
         let cut = || format!("{}: the {what} section is cut short", at());
         let mut len = [0u8; 8];
@@ -186,7 +237,7 @@ fn load_state(path: &Path) -> anyhow::Result<Option<(State, Sections)>> {
         input.read_exact(&mut body).with_context(cut)?;
         Ok(body)
     };
-    let found = Sections { tally: take("tally")?, pieces: take("snapshot pieces")? };
+    let found = Sections { delta: take("tally delta")?, pieces: take("snapshot pieces")? };
     let mut rest = Vec::new();
     input.read_to_end(&mut rest).with_context(|| format!("reading {}", path.display()))?;
     if !rest.is_empty() {
@@ -199,28 +250,27 @@ fn load_state(path: &Path) -> anyhow::Result<Option<(State, Sections)>> {
 }
 
 /// A JSON state file of [`STATE_FORMAT_V1`] or earlier, or the JSON line of a
-/// [`STATE_FORMAT_V2`] file: only its checkpoint is used.
+/// [`STATE_FORMAT_V2`] or [`STATE_FORMAT_V3`] file: only its checkpoint is used.
 fn load_earlier_state(bytes: &[u8], at: &str) -> anyhow::Result<Option<(State, Sections)>> {
     let earlier: EarlierState =
         serde_json::from_slice(bytes).with_context(|| format!("{at}: not a verify state file"))?;
     match earlier.format.as_deref() {
-        None | Some(STATE_FORMAT_V1) | Some(STATE_FORMAT_V2) => {}
+        None | Some(STATE_FORMAT_V1) | Some(STATE_FORMAT_V2) | Some(STATE_FORMAT_V3) => {}
         Some(other) => bail!("{at}: format {other:?}, this sverka reads {STATE_FORMAT:?}"),
     }
     let EarlierState { vkey, origin, size, root, .. } = earlier;
     Ok(Some((State { format: None, vkey, origin, size, root, resume: None }, Sections::default())))
 }
 
-/// Writes `state`, the tally's state and the snapshot pieces to `path` (to `path.tmp`, synced,
-/// then renamed). The tally is streamed into the file (its length written after it, in the
-/// section's place), never held whole beside the replay.
+/// Writes `state`, the tally's delta and the snapshot pieces to `path` (to `path.tmp`, synced,
+/// then renamed).
 fn save_state(
     path: &Path,
     state: &State,
-    replay: &Replay,
+    delta: &[u8],
     pieces: Option<&Pieces>,
 ) -> anyhow::Result<()> {
-    use std::io::{Seek, SeekFrom, Write};
+    use std::io::Write;
     let tmp = path.with_extension("tmp");
     let writing = || format!("writing {}", tmp.display());
     let file = std::fs::File::create(&tmp).with_context(writing)?;
@@ -229,17 +279,138 @@ fn save_state(
     out.write_all(b"\n").with_context(writing)?;
     serde_json::to_writer(&mut out, state).with_context(writing)?;
     out.write_all(b"\n").with_context(writing)?;
-    let length_at = out.stream_position().with_context(writing)?;
-    out.write_all(&0u64.to_le_bytes()).with_context(writing)?;
-    let tally_len = replay.save_state_to(&mut out).with_context(writing)?;
-    out.seek(SeekFrom::Start(length_at)).with_context(writing)?;
-    out.write_all(&tally_len.to_le_bytes()).with_context(writing)?;
-    out.seek(SeekFrom::End(0)).with_context(writing)?;
+    out.write_all(&(delta.len() as u64).to_le_bytes()).with_context(writing)?;
+    out.write_all(delta).with_context(writing)?;
     let pieces = pieces.map(Pieces::to_bytes).unwrap_or_default();
     out.write_all(&(pieces.len() as u64).to_le_bytes()).with_context(writing)?;
     out.write_all(&pieces).with_context(writing)?;
     out.into_inner().map_err(|e| e.into_error()).with_context(writing)?.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The name of a tally base of the state file `path` whose SHA-256 is `sha256` (hex).
+fn base_name(path: &Path, sha256: &str) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    format!("{name}.tally-{}", &sha256[..16.min(sha256.len())])
+}
+
+/// Writes the tally's state as a new base file beside the state file `path` (streamed into
+/// `<name>.tally.tmp`, synced, renamed to its name with its hash): the [`TallyRef`] of a state
+/// with an empty delta.
+fn write_base(path: &Path, replay: &Replay) -> anyhow::Result<TallyRef> {
+    use std::io::Write;
+    struct Hashing<W> {
+        inner: W,
+        hasher: Sha256,
+    }
+    impl<W: Write> Write for Hashing<W> {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let n = self.inner.write(bytes)?;
+            self.hasher.update(&bytes[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.inner.flush()
+        }
+    }
+    let tmp = path.with_file_name(format!("{}.tmp", base_name(path, "")));
+    let writing = || format!("writing {}", tmp.display());
+    let file = std::fs::File::create(&tmp).with_context(writing)?;
+    let out = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut out = Hashing { inner: out, hasher: Sha256::new() };
+    replay.save_state_to(&mut out).with_context(writing)?;
+    let sha256 = hex(&out.hasher.finalize());
+    out.inner.into_inner().map_err(|e| e.into_error()).with_context(writing)?.sync_all()?;
+    let base = base_name(path, &sha256);
+    std::fs::rename(&tmp, path.with_file_name(&base))
+        .with_context(|| format!("writing {}", path.with_file_name(&base).display()))?;
+    Ok(TallyRef {
+        base,
+        base_size: replay.size(),
+        base_sha256: sha256,
+        delta_entries: 0,
+        delta_sha256: sha256_hex(b""),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The tally of a [`STATE_FORMAT`] file: its base file read and checked against the hash the
+/// state names, the delta checked likewise, the base loaded and the delta's entries folded in.
+fn load_tally(
+    path: &Path,
+    tally: &TallyRef,
+    delta: Vec<u8>,
+    definition: &[u8],
+    size: u64,
+) -> anyhow::Result<(Replay, Delta)> {
+    let at = || format!("--state {}", path.display());
+    let well_formed = tally.base_sha256.len() == 64
+        && tally.base_sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && tally.base == base_name(path, &tally.base_sha256);
+    if !well_formed {
+        bail!(
+            "{}: its tally base is named {:?}, not after the state file and the base's hash",
+            at(),
+            tally.base
+        );
+    }
+    if tally.base_size.checked_add(tally.delta_entries) != Some(size) {
+        bail!(
+            "{}: a tally base of {} entries and a delta of {} entries, but the state names {size} \
+             entries: a stale delta",
+            at(),
+            tally.base_size,
+            tally.delta_entries
+        );
+    }
+    if sha256_hex(&delta) != tally.delta_sha256 {
+        bail!(
+            "{}: its tally delta does not hash to the {} the state names",
+            at(),
+            tally.delta_sha256
+        );
+    }
+    let base_path = path.with_file_name(&tally.base);
+    let base = std::fs::read(&base_path)
+        .with_context(|| format!("{}: its tally base {}", at(), base_path.display()))?;
+    let found = sha256_hex(&base);
+    if found != tally.base_sha256 {
+        bail!(
+            "{}: its tally base {} hashes to {found}, not to the {} the state names (changed, or \
+             another state's)",
+            at(),
+            base_path.display(),
+            tally.base_sha256
+        );
+    }
+    // The state is written only after a run that read this definition with every check
+    // (docs/formats.md §11, "Trusted"): its keys are not decompressed again.
+    let mut replay = Replay::resume_trusted(definition, tally.base_size, &base)
+        .map_err(|e| anyhow::anyhow!("{}: its tally base: {e}", at()))?;
+    let base_len = base.len() as u64;
+    drop(base);
+    let mut rest = delta.as_slice();
+    for k in 0..tally.delta_entries {
+        let index = tally.base_size + k;
+        let cut = || format!("{}: its tally delta is cut short at entry {index}", at());
+        let len = rest.get(..4).with_context(cut)?;
+        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+        let entry = rest.get(4..4 + len).with_context(cut)?;
+        replay
+            .apply(index, entry)
+            .map_err(|e| anyhow::anyhow!("{}: its tally delta: {e}", at()))?;
+        rest = &rest[4 + len..];
+    }
+    if !rest.is_empty() {
+        bail!("{}: {} bytes after the last entry of its tally delta", at(), rest.len());
+    }
+    // The pieces kept describe the snapshot at `size`, the delta's stations included.
+    replay.forget_touched();
+    let delta = Delta { base: tally.clone(), base_len, entries: tally.delta_entries, bytes: delta };
+    Ok((replay, delta))
 }
 
 /// The policy of `--policy` or of `--witness`/`--quorum`; `Err` is a usage error.
@@ -394,7 +565,8 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
     let mut resumed = match (&state, previous) {
         (Some(State { resume: Some(resume), .. }), Some((seen, before))) => {
             check_consistency(reader, seen, before, &checkpoint)?;
-            Some(Resumed::load(reader, resume, sections, seen)?)
+            let path = args.state.as_deref().expect("a state was read");
+            Some(Resumed::load(reader, path, resume, sections, seen)?)
         }
         _ => None,
     };
@@ -465,16 +637,36 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
     }
     if let Some(path) = &args.state {
         let saving = Instant::now();
+        // The delta grown by this run's entries, or (a run from entry 0, or a delta that
+        // outgrew its base) a new base and an empty delta.
+        let (tally, delta) = match progress.delta.take().filter(|d| !d.outgrown()) {
+            Some(delta) => {
+                let tally = TallyRef {
+                    delta_entries: delta.entries,
+                    delta_sha256: sha256_hex(&delta.bytes),
+                    ..delta.base
+                };
+                (tally, delta.bytes)
+            }
+            None => {
+                let replay = progress.replay.as_ref().context("the log is empty")?;
+                (write_base(path, replay)?, Vec::new())
+            }
+        };
+        let new_base = tally.base.clone();
         let state = State {
             format: Some(STATE_FORMAT.to_string()),
             vkey,
             origin: checkpoint.origin().to_string(),
             size,
             root: checkpoint.root().to_hex(),
-            resume: Some(progress.to_resume(&pass.edge)?),
+            resume: Some(progress.to_resume(&pass.edge, tally)?),
         };
-        let replay = progress.replay.as_ref().context("the log is empty")?;
-        save_state(path, &state, replay, progress.pieces.as_ref())?;
+        save_state(path, &state, &delta, progress.pieces.as_ref())?;
+        // The base the state read before is no longer named by it.
+        if let Some(old) = progress.old_base.as_ref().filter(|old| **old != new_base) {
+            let _ = std::fs::remove_file(path.with_file_name(old));
+        }
         if args.timings {
             eprintln!("timings: {:.2} s writing --state", saving.elapsed().as_secs_f64());
         }
@@ -608,6 +800,11 @@ struct Progress {
     /// Each station's part of the last snapshot compared: the next one recomputes only the
     /// stations that entries since name.
     pieces: Option<Pieces>,
+    /// The tally's base and the entries since, from `--state` and grown by this pass; `None`
+    /// when the next state gets a new base (a pass from entry 0, or a delta grown too large).
+    delta: Option<Delta>,
+    /// The base file the `--state` read names (removed once a new state names another).
+    old_base: Option<String>,
 }
 
 /// `--state` in [`STATE_FORMAT`]: everything needed to continue after the checkpoint it names
@@ -628,6 +825,8 @@ struct Resume {
     key_entries: Vec<String>,
     /// The highest sequence number accepted from each signer.
     last_seq: BTreeMap<String, u64>,
+    /// Where the tally is: its base file and the delta section.
+    tally: TallyRef,
 }
 
 /// A [`Progress`] rebuilt from `--state`, with the tiles of the tree's right edge.
@@ -640,6 +839,7 @@ struct Resumed {
 impl Resumed {
     fn load(
         reader: &FnReader,
+        state_path: &Path,
         resume: &Resume,
         sections: Sections,
         size: u64,
@@ -659,11 +859,9 @@ impl Resumed {
         if sha256_hex(&definition) != resume.definition {
             bail!("{path}: its content hashes to {}, not to its name (the election definition of entry 0): the file was swapped", sha256_hex(&definition));
         }
-        // The state is written only after a run that read this definition with every check
-        // (docs/formats.md §11, "Trusted"): its keys are not decompressed again.
-        let replay = Replay::resume_trusted(&definition, size, &sections.tally)
-            .map_err(|e| anyhow::anyhow!("--state: {e}"))?;
-        drop(sections.tally);
+        let (replay, delta) =
+            load_tally(state_path, &resume.tally, sections.delta, &definition, size)?;
+        drop(definition);
         let pieces = Pieces::from_bytes(&sections.pieces).context("--state: snapshot pieces")?;
         let mut registry = KeyRegistry::new(replay.shared_election());
         let mut key_entries = Vec::new();
@@ -689,6 +887,8 @@ impl Resumed {
                 blobs: resume.blobs.iter().cloned().collect(),
                 snapshots: resume.snapshots.iter().copied().collect(),
                 pieces: pieces.filter(|p| p.size == size),
+                old_base: Some(delta.base.base.clone()),
+                delta: Some(delta),
             },
         })
     }
@@ -714,7 +914,7 @@ fn sequence_marker(election: &sverka_model::Election, signer: &str, seq: u64) ->
 }
 
 impl Progress {
-    fn to_resume(&self, edge: &MemoryTiles) -> anyhow::Result<Resume> {
+    fn to_resume(&self, edge: &MemoryTiles, tally: TallyRef) -> anyhow::Result<Resume> {
         let replay = self.replay.as_ref().context("the log is empty")?;
         let registry = self.registry.as_ref().context("the log is empty")?;
         let size = replay.size();
@@ -735,6 +935,7 @@ impl Progress {
             snapshots: self.snapshots.iter().copied().collect(),
             key_entries: self.key_entries.iter().map(|e| BASE64.encode(e)).collect(),
             last_seq,
+            tally,
         })
     }
 }
@@ -807,6 +1008,8 @@ impl<'a> Pass<'a> {
                     blobs: BTreeSet::new(),
                     snapshots: BTreeSet::new(),
                     pieces: None,
+                    delta: None,
+                    old_base: None,
                 },
             ),
         };
@@ -886,6 +1089,13 @@ impl<'a> Pass<'a> {
                     }
                 }
                 let first = bundle.first_entry().max(self.from);
+                let progress = self.progress.as_mut().expect("during the pass");
+                if let Some(delta) = progress.delta.as_mut() {
+                    entries.iter().for_each(|entry| delta.push(entry));
+                    if delta.outgrown() {
+                        progress.delta = None;
+                    }
+                }
                 let job = Job { seq: sent, first, entries };
                 sent += 1;
                 if job_tx.send(job).is_err() {
@@ -1239,6 +1449,87 @@ impl Pieces {
     }
 }
 
+/// A published file read a few megabytes at a time, each piece compared or hashed where it lies
+/// in the buffer (not copied out first).
+struct Chunked {
+    source: Box<dyn Read>,
+    buffer: Box<[u8]>,
+    start: usize,
+    end: usize,
+    /// A read failed: the file is not what was expected.
+    failed: bool,
+}
+
+impl Chunked {
+    fn new(source: Box<dyn Read>) -> Chunked {
+        Chunked { source, buffer: vec![0; 4 << 20].into(), start: 0, end: 0, failed: false }
+    }
+
+    /// Makes at least one byte available: `false` at the end of the file or on a read error.
+    fn fill(&mut self) -> bool {
+        if self.start < self.end {
+            return true;
+        }
+        (self.start, self.end) = (0, 0);
+        loop {
+            match self.source.read(&mut self.buffer) {
+                Ok(n) => {
+                    self.end = n;
+                    return n > 0;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.failed = true;
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Consumes the next `len` bytes, handing them to `each` in stretches, in order, while it
+    /// returns `true`: `false` if the file ends first or `each` stops.
+    fn take(&mut self, mut len: usize, each: &mut dyn FnMut(&[u8]) -> bool) -> bool {
+        while len > 0 {
+            if !self.fill() {
+                return false;
+            }
+            let n = len.min(self.end - self.start);
+            let going = each(&self.buffer[self.start..self.start + n]);
+            (self.start, len) = (self.start + n, len - n);
+            if !going {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether the next bytes are `expected` (consumed either way).
+    fn equal(&mut self, expected: &[u8]) -> bool {
+        let mut at = 0;
+        self.take(expected.len(), &mut |part| {
+            let same = part == &expected[at..at + part.len()];
+            at += part.len();
+            same
+        })
+    }
+
+    /// The RFC 6962 leaf hash of the next `len` bytes; `None` if the file ends first.
+    fn leaf_hash(&mut self, len: usize) -> Option<[u8; 32]> {
+        let mut hasher = Sha256::new();
+        hasher.update([0u8]);
+        self.take(len, &mut |part| {
+            hasher.update(part);
+            true
+        })
+        .then(|| hasher.finalize().into())
+    }
+
+    /// Whether every byte has been consumed.
+    fn at_end(&mut self) -> bool {
+        !self.fill() && !self.failed
+    }
+}
+
 /// Recomputes `snapshot/<size>.json` and compares it byte for byte with the published one. With
 /// the [`Pieces`] of the previous snapshot, only the stations that entries since name are
 /// recomputed; every other station's bytes in the published file must have the length and
@@ -1254,12 +1545,13 @@ fn compare_snapshot(
 ) -> Result<(), String> {
     let path = format!("snapshot/{size}.json");
     let missing = || format!("{path}: missing (every checkpoint needs its snapshot)");
-    // From a directory, the file is read in step with the pieces the replay writes: neither
+    // From a directory, the file is read in step with the pieces the replay writes, a few
+    // megabytes at a time, each piece compared or hashed where it lies in the buffer: neither
     // document is held whole (250,000 stations make 650 MB). A difference is then located on the
     // whole files.
-    let mut published: Box<dyn Read> = match dir {
+    let source: Box<dyn Read> = match dir {
         Some(dir) => match std::fs::File::open(dir.join(&path)) {
-            Ok(file) => Box::new(std::io::BufReader::with_capacity(1 << 20, file)),
+            Ok(file) => Box::new(file),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
             Err(e) => return Err(format!("{path}: cannot read: {e}")),
         },
@@ -1270,24 +1562,20 @@ fn compare_snapshot(
                 .ok_or_else(missing)?,
         )),
     };
+    let mut published = Chunked::new(source);
     let before = pieces.take();
     let recompute = if before.is_some() { Recompute::Touched } else { Recompute::All };
     let mut after = Pieces { size, contests: Vec::new() };
-    let mut buffer = Vec::new();
-    let mut read = |len: usize, buffer: &mut Vec<u8>| {
-        buffer.resize(len, 0);
-        published.read_exact(buffer).is_ok()
-    };
     let finished = replay
         .write_snapshot_pieces(root.0, recompute, &mut |piece| match piece {
-            Piece::Bytes(bytes) => read(bytes.len(), &mut buffer) && buffer == bytes,
+            Piece::Bytes(bytes) => published.equal(bytes),
             Piece::Station { contest, station, bytes } => {
                 if after.contests.len() <= contest {
                     after.contests.resize_with(contest + 1, Vec::new);
                 }
                 let (len, hash) = match bytes {
                     Some(bytes) => {
-                        if !(read(bytes.len(), &mut buffer) && buffer == bytes) {
+                        if !published.equal(bytes) {
                             return false;
                         }
                         (bytes.len() as u32, leaf_hash(bytes).0)
@@ -1298,7 +1586,7 @@ fn compare_snapshot(
                         else {
                             return false;
                         };
-                        if !(read(len as usize, &mut buffer) && leaf_hash(&buffer).0 == hash) {
+                        if published.leaf_hash(len as usize) != Some(hash) {
                             return false;
                         }
                         (len, hash)
@@ -1309,7 +1597,7 @@ fn compare_snapshot(
             }
         })
         .map_err(|e| format!("{path}: {e}"))?;
-    if finished && matches!(published.read(&mut [0u8; 1]), Ok(0)) {
+    if finished && published.at_end() {
         *pieces = Some(after);
         replay.forget_touched();
         return Ok(());

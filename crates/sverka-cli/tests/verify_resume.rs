@@ -1,10 +1,12 @@
 //! `sverka verify --state FILE` resumes: after a first verify the state file
-//! (`sverka-verify-state/v3`, docs/formats.md §11) holds what is needed to continue, so verifying
-//! the grown publication checks the consistency proof, the new entries and the new snapshot only,
-//! recomputing only the stations the new entries name. Its verdict and the state it leaves are
-//! those of a full verify of the grown publication; an old entry rewritten (and the log re-signed)
-//! is caught by the consistency proof; an untouched station edited in the new snapshot is caught
-//! by its hash; the format is pinned field by field.
+//! (`sverka-verify-state/v4`, docs/formats.md §11) and its tally base file hold what is needed to
+//! continue, so verifying the grown publication checks the consistency proof, the new entries and
+//! the new snapshot only, recomputing only the stations the new entries name, and rewrites only
+//! the state file, its tally delta grown by the new entries. Its verdict and the state it leaves
+//! are those of a full verify of the grown publication; an old entry rewritten (and the log
+//! re-signed) is caught by the consistency proof; an untouched station edited in the new snapshot
+//! is caught by its hash; a tampered base or delta, a stale delta and a state of another log are
+//! refused; the format is pinned field by field.
 //!
 //! The fixture: 300 stations of the 2021 election simulated (about 1,250 entries, five entry
 //! bundles), published once without its last 300 submissions and once with them.
@@ -123,17 +125,19 @@ fn observed() -> tempfile::TempDir {
     dir
 }
 
-/// A `sverka-verify-state/v3` file cut into its parts (docs/formats.md §11): the JSON of its
-/// second line, the tally section and the snapshot pieces section.
+/// A `sverka-verify-state/v4` file cut into its parts (docs/formats.md §11): the JSON of its
+/// second line, the tally delta section and the snapshot pieces section; and the tally base file
+/// it names.
 struct StateFile {
     json: serde_json::Value,
-    tally: Vec<u8>,
+    delta: Vec<u8>,
     pieces: Vec<u8>,
+    base: Vec<u8>,
 }
 
 fn state_file(path: &Path) -> StateFile {
     let bytes = std::fs::read(path).unwrap();
-    let rest = bytes.strip_prefix(b"sverka-verify-state/v3\n".as_slice()).expect("the first line");
+    let rest = bytes.strip_prefix(b"sverka-verify-state/v4\n".as_slice()).expect("the first line");
     let line = rest.iter().position(|&b| b == b'\n').unwrap();
     let json = serde_json::from_slice(&rest[..line]).unwrap();
     let mut sections = &rest[line + 1..];
@@ -143,9 +147,33 @@ fn state_file(path: &Path) -> StateFile {
         sections = &sections[8 + len..];
         body
     };
-    let (tally, pieces) = (take(), take());
+    let (delta, pieces) = (take(), take());
     assert!(sections.is_empty(), "nothing after the two sections");
-    StateFile { json, tally, pieces }
+    let json: serde_json::Value = json;
+    let base =
+        std::fs::read(path.with_file_name(json["resume"]["tally"]["base"].as_str().unwrap()))
+            .unwrap();
+    StateFile { json, delta, pieces, base }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The published entries `from..to` of `public/`, as the tally delta holds them: each its length
+/// (`u32`, little-endian) and its bytes.
+fn delta_of(public: &Path, from: u64, to: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    for bundle in new_entry_bundles(from, to) {
+        let bytes = std::fs::read(public.join(bundle.path())).unwrap();
+        for (k, entry) in parse_bundle(&bytes).unwrap().into_iter().enumerate() {
+            if bundle.first_entry() + k as u64 >= from {
+                out.extend_from_slice(&(entry.len() as u32).to_le_bytes());
+                out.extend_from_slice(entry);
+            }
+        }
+    }
+    out
 }
 
 fn state(path: &Path) -> serde_json::Value {
@@ -182,15 +210,97 @@ fn a_resumed_verify_checks_only_what_is_new_and_ends_where_a_full_verify_ends() 
     };
     assert!(!counts(&full).is_empty());
     assert_eq!(counts(&resumed), counts(&full), "the same entries counted, kind by kind");
-    assert_eq!(
-        std::fs::read(dir.path().join("observer.json")).unwrap(),
-        std::fs::read(dir.path().join("fresh.json")).unwrap(),
-        "the resumed state is byte for byte the state of a full verify"
-    );
-    // Nothing new: a third run checks the consistency (equal sizes) and nothing else.
+    // The resumed state is the full verify's but for where its tally is: the base the first run
+    // wrote (its file untouched since) and the new entries as the delta, where the full verify
+    // has a base of every entry and an empty delta.
+    let resumed_state = state_file(&dir.path().join("observer.json"));
+    let full_state = state_file(&dir.path().join("fresh.json"));
+    let without_tally = |mut json: serde_json::Value| {
+        json["resume"].as_object_mut().unwrap().remove("tally");
+        json
+    };
+    assert_eq!(without_tally(resumed_state.json.clone()), without_tally(full_state.json.clone()));
+    assert_eq!(resumed_state.pieces, full_state.pieces, "the same snapshot pieces");
+    let tally = &resumed_state.json["resume"]["tally"];
+    assert_eq!(tally["base_size"], old);
+    assert_eq!(tally["delta_entries"], size - old);
+    assert_eq!(resumed_state.delta, delta_of(&dir.path().join("public"), old, size));
+    assert_eq!(tally["delta_sha256"], sha256_hex(&resumed_state.delta));
+    assert_eq!(tally["base_sha256"], sha256_hex(&resumed_state.base), "the first run's base");
+    assert_eq!(full_state.json["resume"]["tally"]["base_size"], size);
+    assert!(full_state.delta.is_empty());
+    // Nothing new: a third run checks the consistency (equal sizes) and nothing else, resuming
+    // from the base and the delta, and leaves the state as it was.
+    let before = std::fs::read(dir.path().join("observer.json")).unwrap();
     let again = ok(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
     assert!(again.contains(&format!("consistent with the checkpoint of size {size}")), "{again}");
     assert!(again.contains("0 snapshot(s) recomputed"), "{again}");
+    assert_eq!(std::fs::read(dir.path().join("observer.json")).unwrap(), before);
+}
+
+#[test]
+fn a_tampered_state_a_stale_delta_and_a_state_of_another_log_are_refused() {
+    let (old, size) = (fixture().old_size, fixture().size);
+    let dir = observed();
+    ok(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    let path = dir.path().join("observer.json");
+    let good = std::fs::read(&path).unwrap();
+    let file = state_file(&path);
+    let base_name = file.json["resume"]["tally"]["base"].as_str().unwrap().to_string();
+    assert!(base_name.starts_with("observer.json.tally-"), "{base_name}");
+    let base_path = dir.path().join(&base_name);
+    // A byte of the tally base changed.
+    let mut base = file.base.clone();
+    let last = base.len() - 1;
+    base[last] ^= 1;
+    std::fs::write(&base_path, &base).unwrap();
+    let err = refused(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert!(err.contains(&format!("its tally base {base_name} hashes to")), "{err}");
+    assert!(err.contains("not to the"), "{err}");
+    std::fs::write(&base_path, &file.base).unwrap();
+    // A byte of an entry in the delta changed.
+    let json_line = good.iter().skip(b"sverka-verify-state/v4\n".len()).position(|&b| b == b'\n');
+    let delta_at = b"sverka-verify-state/v4\n".len() + json_line.unwrap() + 1 + 8;
+    let mut tampered = good.clone();
+    tampered[delta_at + 20] ^= 1;
+    std::fs::write(&path, &tampered).unwrap();
+    let err = refused(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert!(err.contains("its tally delta does not hash"), "{err}");
+    // A stale delta: the state names fewer entries in its delta than its size needs.
+    let json_text = std::str::from_utf8(&good[23..delta_at - 9]).unwrap();
+    let stale = json_text.replace(
+        &format!("\"delta_entries\":{}", size - old),
+        &format!("\"delta_entries\":{}", size - old - 1),
+    );
+    assert_ne!(stale, json_text);
+    let mut stale_file = b"sverka-verify-state/v4\n".to_vec();
+    stale_file.extend_from_slice(stale.as_bytes());
+    stale_file.extend_from_slice(&good[delta_at - 9..]);
+    std::fs::write(&path, &stale_file).unwrap();
+    let err = refused(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert!(err.contains("a stale delta"), "{err}");
+    // The base of another state file (the full verify's of the same log).
+    std::fs::write(&path, &good).unwrap();
+    ok(sverka(&["verify", "public", "--state", "other.json"], dir.path()));
+    let other = state_file(&dir.path().join("other.json"));
+    std::fs::write(&base_path, &other.base).unwrap();
+    let err = refused(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert!(err.contains("its tally base") && err.contains("hashes to"), "{err}");
+    std::fs::write(&base_path, &file.base).unwrap();
+    // A state of another log: another log key, or another origin.
+    for (member, value) in [("vkey", "other+01234567+AAAA"), ("origin", "another.example/log")] {
+        let mut json = file.json.clone();
+        json[member] = value.into();
+        let mut bytes = format!("sverka-verify-state/v4\n{json}\n").into_bytes();
+        bytes.extend_from_slice(&good[delta_at - 8..]);
+        std::fs::write(&path, bytes).unwrap();
+        let err = refused(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+        assert!(err.contains(value), "{member}: {err}");
+    }
+    // The untouched state still resumes.
+    std::fs::write(&path, &good).unwrap();
+    let out = ok(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert!(out.contains(&format!("consistent with the checkpoint of size {size}")), "{out}");
 }
 
 /// Rewrites entry `index` of `public/` (one byte of its signature), rebuilds every bundle and
@@ -268,7 +378,7 @@ fn the_state_file_format_is_pinned() {
     let value = file.json.clone();
     let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["format", "origin", "resume", "root", "size", "vkey"]);
-    assert_eq!(value["format"], "sverka-verify-state/v3");
+    assert_eq!(value["format"], "sverka-verify-state/v4");
     assert_eq!(value["size"], old);
     let checkpoint = checkpoint_of(&dir.path().join("old"));
     assert_eq!(value["root"], checkpoint.root().to_hex());
@@ -279,7 +389,17 @@ fn the_state_file_format_is_pinned() {
     let keys: Vec<&str> = resume.keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        ["blobs", "counts", "definition", "edge", "key_entries", "last_seq", "scans", "snapshots"]
+        [
+            "blobs",
+            "counts",
+            "definition",
+            "edge",
+            "key_entries",
+            "last_seq",
+            "scans",
+            "snapshots",
+            "tally"
+        ]
     );
     // The right edge: the partial tiles of the tree at `size`, each the published tile's bytes.
     let edge = resume["edge"].as_object().unwrap();
@@ -301,9 +421,21 @@ fn the_state_file_format_is_pinned() {
     let protocols = resume["counts"]["protocols"].as_u64().unwrap();
     assert_eq!(resume["counts"]["election definitions"], 1);
     assert!(protocols > 0 && protocols < old);
-    // Every signer has the sequence number of its last entry; the tally's bytes are versioned.
+    // Every signer has the sequence number of its last entry.
     assert!(resume["last_seq"].as_object().unwrap().values().all(|s| s.as_u64() > Some(0)));
-    assert!(file.tally.starts_with(b"sverka-tally-state/v2\n"));
+    // The tally: a base file beside the state, named after it and its SHA-256, holding the
+    // tally's versioned bytes after every entry, and an empty delta.
+    let tally = resume["tally"].as_object().unwrap();
+    let keys: Vec<&str> = tally.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["base", "base_sha256", "base_size", "delta_entries", "delta_sha256"]);
+    let base_sha256 = sha256_hex(&file.base);
+    assert_eq!(tally["base_sha256"], base_sha256);
+    assert_eq!(tally["base"], format!("observer.json.tally-{}", &base_sha256[..16]));
+    assert_eq!(tally["base_size"], old);
+    assert!(file.base.starts_with(b"sverka-tally-state/v2\n"));
+    assert_eq!(tally["delta_entries"], 0);
+    assert!(file.delta.is_empty());
+    assert_eq!(tally["delta_sha256"], sha256_hex(b""));
 
     // The snapshot pieces: the size, the number of contests, and per contest the number of its
     // stations and per station of the published snapshot its length and SHA-256(0x00 || bytes),
@@ -331,30 +463,36 @@ fn the_state_file_format_is_pinned() {
         assert_eq!(&pieces[at + 4..at + 36], hash.as_slice(), "station {k}");
     }
 
-    // Another version is refused, naming both; a state of v2 (whose tally section was
-    // `sverka-tally-state/v1`), a JSON state of v1 or from before the format (only the checkpoint
-    // is read from them) still works: every entry is checked again, and the file is rewritten as
-    // v3.
+    // Another version is refused, naming both; a state of v3 (the whole tally inside the file,
+    // `sverka-tally-state/v2`) or v2 (`sverka-tally-state/v1`), a JSON state of v1 or from
+    // before the format (only the checkpoint is read from them) still works: every entry is
+    // checked again, and the file is rewritten as v4.
     let mut other = std::fs::read(dir.path().join("observer.json")).unwrap();
-    other[b"sverka-verify-state/v".len()] = b'4';
-    std::fs::write(dir.path().join("v4.state"), other).unwrap();
-    let err = refused(sverka(&["verify", "public", "--state", "v4.state"], dir.path()));
+    other[b"sverka-verify-state/v".len()] = b'5';
+    std::fs::write(dir.path().join("v5.state"), other).unwrap();
+    let err = refused(sverka(&["verify", "public", "--state", "v5.state"], dir.path()));
     assert!(
-        err.contains("sverka-verify-state/v4") && err.contains("sverka-verify-state/v3"),
+        err.contains("sverka-verify-state/v5") && err.contains("sverka-verify-state/v4"),
         "{err}"
     );
-    let mut v2 = value.clone();
-    v2["format"] = "sverka-verify-state/v2".into();
-    let mut v2_file = format!("sverka-verify-state/v2\n{v2}\n").into_bytes();
-    for section in [b"sverka-tally-state/v1\n".to_vec(), Vec::new()] {
-        v2_file.extend_from_slice(&(section.len() as u64).to_le_bytes());
-        v2_file.extend_from_slice(&section);
+    for (version, tally_format) in
+        [("v3", "sverka-tally-state/v2"), ("v2", "sverka-tally-state/v1")]
+    {
+        let mut earlier = value.clone();
+        earlier["format"] = format!("sverka-verify-state/{version}").into();
+        earlier["resume"].as_object_mut().unwrap().remove("tally");
+        let mut bytes = format!("sverka-verify-state/{version}\n{earlier}\n").into_bytes();
+        for section in [format!("{tally_format}\n").into_bytes(), Vec::new()] {
+            bytes.extend_from_slice(&(section.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(&section);
+        }
+        let name = format!("{version}.state");
+        std::fs::write(dir.path().join(&name), bytes).unwrap();
+        let out = ok(sverka(&["verify", "public", "--state", &name], dir.path()));
+        assert!(out.contains(&format!("consistent with the checkpoint of size {old}")), "{out}");
+        assert!(!out.contains("resumed"), "{version}: {out}");
+        assert_eq!(state(&dir.path().join(&name))["format"], "sverka-verify-state/v4");
     }
-    std::fs::write(dir.path().join("v2.state"), v2_file).unwrap();
-    let out = ok(sverka(&["verify", "public", "--state", "v2.state"], dir.path()));
-    assert!(out.contains(&format!("consistent with the checkpoint of size {old}")), "{out}");
-    assert!(!out.contains("resumed"), "v2: {out}");
-    assert_eq!(state(&dir.path().join("v2.state"))["format"], "sverka-verify-state/v3");
     for format in [None, Some("sverka-verify-state/v1")] {
         let mut legacy = serde_json::json!({
             "vkey": value["vkey"], "origin": value["origin"], "size": value["size"], "root": value["root"],
@@ -367,7 +505,7 @@ fn the_state_file_format_is_pinned() {
         let out = ok(sverka(&["verify", "public", "--state", "legacy.json"], dir.path()));
         assert!(out.contains(&format!("consistent with the checkpoint of size {old}")), "{out}");
         assert!(!out.contains("resumed"), "{format:?}: {out}");
-        assert_eq!(state(&dir.path().join("legacy.json"))["format"], "sverka-verify-state/v3");
+        assert_eq!(state(&dir.path().join("legacy.json"))["format"], "sverka-verify-state/v4");
     }
 }
 
