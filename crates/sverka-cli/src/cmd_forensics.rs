@@ -58,9 +58,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("sverka forensics: --format png needs --out FILE (PNG is binary)");
         return Ok(ExitCode::from(2));
     }
-    let store =
-        Store::open(&args.dir).with_context(|| format!("opening {}", args.dir.display()))?;
-    let checkpoint = store.checkpoint_now().context("signing the checkpoint")?;
+    let store = Store::open_read_only(&args.dir)
+        .with_context(|| format!("opening {}", args.dir.display()))?;
+    let checkpoint = store.checkpoint().context("reading the latest signed checkpoint")?;
     let replay =
         sverka_store::snapshot::replay_to(&store, checkpoint.size).context("replaying the log")?;
     let election = replay.election();

@@ -42,9 +42,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (replay, at) = if is_publication(&args.dir) {
         from_publication(&args.dir)?
     } else {
-        let store =
-            Store::open(&args.dir).with_context(|| format!("opening {}", args.dir.display()))?;
-        let checkpoint = store.checkpoint_now().context("signing the checkpoint")?;
+        let store = Store::open_read_only(&args.dir)
+            .with_context(|| format!("opening {}", args.dir.display()))?;
+        let checkpoint = store.checkpoint().context("reading the latest signed checkpoint")?;
         let replay = sverka_store::snapshot::replay_to(&store, checkpoint.size)
             .context("replaying the log")?;
         (replay, Checkpoint { size: checkpoint.size, root: *checkpoint.root.as_bytes() })

@@ -1,5 +1,7 @@
-//! `sverka results DIR [--format json|csv|cdf]`: the tabulated results of the latest checkpoint,
-//! replayed from the log by the same function the publication and `sverka verify` use.
+//! `sverka results DIR [--format json|csv|cdf]`: the tabulated results of the latest signed
+//! checkpoint, replayed from the log by the same function the publication and `sverka verify`
+//! use. It only reads: the store is opened read-only (`Store::open_read_only`), so it signs
+//! nothing and works on a data directory it may not write to.
 //! JSON is the `sverka-snapshot/v1` snapshot; CSV is one row per level (or per station with
 //! `--table stations`); CDF is NIST SP 1500-100 Election Results Reporting (JSON).
 
@@ -37,9 +39,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let store =
-        Store::open(&args.dir).with_context(|| format!("opening {}", args.dir.display()))?;
-    let checkpoint = store.checkpoint_now().context("signing the checkpoint")?;
+    let store = Store::open_read_only(&args.dir)
+        .with_context(|| format!("opening {}", args.dir.display()))?;
+    let checkpoint = store.checkpoint().context("reading the latest signed checkpoint")?;
     let replay =
         sverka_store::snapshot::replay_to(&store, checkpoint.size).context("replaying the log")?;
     use std::io::Write;

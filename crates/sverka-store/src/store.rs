@@ -219,6 +219,8 @@ struct Inner {
     verifier_key: String,
     /// Idle read connections.
     readers: Mutex<Vec<Conn>>,
+    /// Opened by [`Store::open_read_only`]: read connections are read-only, nothing is written.
+    read_only: bool,
     /// Whether this node's sequencer thread sequences now (always on SQLite).
     leading: Arc<AtomicBool>,
     /// Hands submissions to another node's sequencer (PostgreSQL).
@@ -418,6 +420,7 @@ impl Store {
                 election,
                 verifier_key,
                 readers: Mutex::new(vec![conn]),
+                read_only: false,
                 leading,
                 forwarder,
                 jobs: Mutex::new(Some(sender)),
@@ -427,6 +430,57 @@ impl Store {
             }),
         };
         Ok(store)
+    }
+
+    /// Opens a data directory to read it only, for the commands that only read (`sverka
+    /// results`, `reconcile`, `forensics`): no schema migration, no crash recovery, no
+    /// sequencer thread, no checkpoint signed, and the log key file is not read. SQLite is
+    /// opened read-only (`SQLITE_OPEN_READ_ONLY`, `PRAGMA query_only`), PostgreSQL in a
+    /// session whose transactions are read-only. The log reads as far as its latest signed
+    /// checkpoint ([`Store::checkpoint`]); submissions and [`Store::checkpoint_now`] are refused.
+    /// The database must have the schema version this code writes (open it once with a command
+    /// that writes, `sverka migrate` or `sverka serve`, to bring an older one up).
+    ///
+    /// SQLite's write-ahead log needs `sverka.db-shm` and `sverka.db-wal` beside the database,
+    /// which a reader creates (empty) if they are missing; in a directory it may not write to,
+    /// with no `sverka.db-wal` there (so no connection has the database open), the database is
+    /// read as immutable instead.
+    pub fn open_read_only(dir: &Path) -> Result<Store, StoreError> {
+        let database = data_dir_database(dir)?;
+        let conn = open_reader(&database, true)?;
+        check_schema_current(&conn)?;
+        let verifier_key = db::meta_get(&conn, "log_verifier_key")?
+            .ok_or_else(|| StoreError::Corrupt("no log verifier key is recorded".into()))?;
+        let verifier = sverka_tlog::note::Ed25519Verifier::from_vkey(&verifier_key)
+            .map_err(|e| StoreError::Corrupt(format!("the recorded log verifier key: {e}")))?;
+        let election_file = db::meta_get(&conn, "election_file")?.unwrap_or_default();
+        let entry0 =
+            db::entry(&conn, 0)?.ok_or_else(|| StoreError::Corrupt("the log is empty".into()))?;
+        let election =
+            sequencer::election_from_entry(&conn, &entry0, &election_file, verifier.public_key())?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                database,
+                origin: election.log_origin.clone(),
+                election: Arc::new(election),
+                verifier_key,
+                readers: Mutex::new(vec![conn]),
+                read_only: true,
+                leading: Arc::new(AtomicBool::new(false)),
+                forwarder: None,
+                jobs: Mutex::new(None),
+                sequencer: Mutex::new(None),
+                faults: FaultPlan::default(),
+                directory: KeyDirectory::default(),
+            }),
+        };
+        Ok(store)
+    }
+
+    /// Whether the store was opened with [`Store::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.inner.read_only
     }
 
     /// The database this store works on.
@@ -506,10 +560,9 @@ impl Store {
         if let Some(forwarder) = self.inner.forwarder.as_ref().filter(|_| !self.is_sequencer()) {
             return forwarder.forward(batch.0);
         }
+        let why = self.closed_reason();
         let stopped = || {
-            (0..count)
-                .map(|_| Err(SubmitError::Store(StoreError::Stopped("store is closing".into()))))
-                .collect()
+            (0..count).map(|_| Err(SubmitError::Store(StoreError::Stopped(why.into())))).collect()
         };
         let (reply, answer) = mpsc::channel();
         let Some(jobs) = lock(&self.inner.jobs).clone() else {
@@ -527,10 +580,18 @@ impl Store {
         let (reply, answer) = mpsc::channel();
         let jobs = lock(&self.inner.jobs)
             .clone()
-            .ok_or_else(|| StoreError::Stopped("store is closing".into()))?;
+            .ok_or_else(|| StoreError::Stopped(self.closed_reason().into()))?;
         jobs.send(Job::Checkpoint { reply })
             .map_err(|_| StoreError::Stopped("the sequencer has stopped".into()))?;
         answer.recv().map_err(|_| StoreError::Stopped("the sequencer has stopped".into()))?
+    }
+
+    /// Why the sequencer's queue is gone.
+    fn closed_reason(&self) -> &'static str {
+        match self.inner.read_only {
+            true => "the store is open read-only",
+            false => "store is closing",
+        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -541,7 +602,7 @@ impl Store {
         let pooled = lock(&self.inner.readers).pop();
         let conn = match pooled.filter(|conn| !conn.is_closed()) {
             Some(conn) => conn,
-            None => Conn::open(&self.inner.database)?,
+            None => open_reader(&self.inner.database, self.inner.read_only)?,
         };
         let result = f(&conn);
         let mut readers = lock(&self.inner.readers);
@@ -898,6 +959,82 @@ fn build_data_dir(
     db::put_blob(&conn, &sverka_model::submission::sha256_hex(definition), definition)?;
     drop(conn);
     sync_dir(dir)
+}
+
+/// A connection for reads: [`Conn::open`]'s, or with `read_only` one that cannot write (see
+/// [`Store::open_read_only`]).
+fn open_reader(database: &Database, read_only: bool) -> Result<Conn, StoreError> {
+    match database {
+        _ if !read_only => Conn::open(database),
+        Database::Sqlite(path) => open_sqlite_read_only(path),
+        Database::Postgres(url) => {
+            let conn = Conn::open_pg(url)?;
+            conn.batch("SET default_transaction_read_only = on")?;
+            Ok(conn)
+        }
+    }
+}
+
+/// `path` opened read-only; as immutable if SQLite cannot make the files its write-ahead log
+/// needs (a directory this process may not write to) and no `-wal` file is there.
+fn open_sqlite_read_only(path: &Path) -> Result<Conn, StoreError> {
+    use rusqlite::{ErrorCode, OpenFlags};
+    let open = |immutable: bool| -> Result<rusqlite::Connection, rusqlite::Error> {
+        let mut uri = url_path(path);
+        uri.push_str(if immutable { "?mode=ro&immutable=1" } else { "?mode=ro" });
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(uri, flags)?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.pragma_update(None, "query_only", true)?;
+        // The first read is where a missing -shm shows.
+        conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))?;
+        Ok(conn)
+    };
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let conn = match open(false) {
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, ErrorCode::ReadOnly | ErrorCode::CannotOpen)
+                && !Path::new(&wal).exists() =>
+        {
+            open(true)?
+        }
+        other => other?,
+    };
+    Ok(Conn::Sqlite(conn))
+}
+
+/// `file:` followed by `path` with the characters a URI gives meaning to percent-encoded.
+fn url_path(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for byte in path.as_os_str().as_encoded_bytes() {
+        match byte {
+            b'?' | b'#' | b'%' | 0x80.. => uri.push_str(&format!("%{byte:02X}")),
+            _ => uri.push(char::from(*byte)),
+        }
+    }
+    uri
+}
+
+/// Refuses a database whose schema is not the version this code writes (a read-only store
+/// cannot migrate it).
+fn check_schema_current(conn: &Conn) -> Result<(), StoreError> {
+    let supported = match conn.dialect() {
+        crate::sql::Dialect::Sqlite => crate::schema::SCHEMA_VERSION,
+        crate::sql::Dialect::Postgres => crate::schema::PG_SCHEMA_VERSION,
+    };
+    let found = crate::schema::version(conn)?;
+    if found > supported {
+        return Err(StoreError::SchemaTooNew { found, supported });
+    }
+    if found < supported {
+        return Err(StoreError::BadDatabase(format!(
+            "schema version {found}, older than this sverka's {supported}; open the store once with a command that writes (`sverka migrate` or `sverka serve`) to bring it up"
+        )));
+    }
+    Ok(())
 }
 
 /// The database of a data directory: its `sverka.db`, or the PostgreSQL URL in its `database`.
