@@ -691,11 +691,16 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
     }
     if let Some((seen, _)) = previous {
         summary.push_str(&format!("  consistent with the checkpoint of size {seen} seen before\n"));
-        if from > 0 {
+        if from > 0 && from < size {
             summary.push_str(&format!(
                 "  resumed from --state: entries {from} to {} checked now, the first {from} \
                  were checked by an earlier run\n",
-                size.saturating_sub(1)
+                size - 1
+            ));
+        } else if from > 0 {
+            summary.push_str(&format!(
+                "  resumed from --state: no new entries, all {from} were checked by an earlier \
+                 run\n"
             ));
         }
     }

@@ -235,6 +235,8 @@ fn a_resumed_verify_checks_only_what_is_new_and_ends_where_a_full_verify_ends() 
     let again = ok(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
     assert!(again.contains(&format!("consistent with the checkpoint of size {size}")), "{again}");
     assert!(again.contains("0 snapshot(s) recomputed"), "{again}");
+    let nothing_new = format!("resumed from --state: no new entries, all {size} were checked");
+    assert!(again.contains(&nothing_new), "{again}");
     assert_eq!(std::fs::read(dir.path().join("observer.json")).unwrap(), before);
 }
 
