@@ -459,14 +459,9 @@ fn write_station(
 ) -> Result<(), CanonicalError> {
     out.extend_from_slice(b"{\"abroad\":");
     out.extend_from_slice(if s.abroad { b"true" } else { b"false" });
-    out.extend_from_slice(b",\"annulled_by\":[");
-    for (i, &index) in s.annulled_by.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_int(index, out)?;
-    }
-    out.extend_from_slice(b"],\"district\":");
+    out.extend_from_slice(b",\"annulled_by\":");
+    write_ints(&s.annulled_by, out)?;
+    out.extend_from_slice(b",\"district\":");
     write_str(&s.district, out);
     out.extend_from_slice(b",\"history\":[");
     for (i, h) in s.slots.iter().enumerate() {
@@ -478,14 +473,8 @@ fn write_station(
             Some(index) => write_int(index, out)?,
             None => out.extend_from_slice(b"null"),
         }
-        out.extend_from_slice(b",\"entries\":[");
-        for (k, &index) in h.entries.iter().enumerate() {
-            if k > 0 {
-                out.push(b',');
-            }
-            write_int(index, out)?;
-        }
-        out.push(b']');
+        out.extend_from_slice(b",\"entries\":");
+        write_ints(&h.entries, out)?;
         if let Some(signer) = &h.signer {
             out.extend_from_slice(b",\"signer\":");
             write_str(signer, out);
@@ -575,6 +564,19 @@ fn write_int(n: u64, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
         return Err(CanonicalError::OutOfRange(n.to_string()));
     }
     serde_json::to_writer(out, &n).expect("writing to a Vec cannot fail");
+    Ok(())
+}
+
+/// An array of integers, each as [`write_int`] writes it.
+fn write_ints(ns: &[u64], out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    out.push(b'[');
+    for (i, &n) in ns.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_int(n, out)?;
+    }
+    out.push(b']');
     Ok(())
 }
 
