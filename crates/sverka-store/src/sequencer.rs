@@ -96,6 +96,9 @@ fn kind_of(body: &Body) -> &'static str {
     }
 }
 
+/// The sequencer connection's page cache (SQLite), in KiB: SQLite's default is 2 MiB.
+const WRITER_CACHE_KIB: u32 = 64 * 1024;
+
 /// The log's writer: see the module documentation.
 pub(crate) struct Writer {
     conn: Conn,
@@ -141,6 +144,12 @@ impl Writer {
         directory: KeyDirectory,
     ) -> Result<Writer, StoreError> {
         let conn = Conn::open(database)?;
+        if conn.dialect() == Dialect::Sqlite {
+            // Every batch inserts into the entries' indexes at random places (leaf hashes,
+            // signers, stations); with SQLite's default 2 MiB cache the sequencer re-read their
+            // pages from the file and spilled dirty pages to the WAL in the middle of a batch.
+            conn.batch(&format!("PRAGMA cache_size = -{}", WRITER_CACHE_KIB))?;
+        }
         let origin = signer.name().to_string();
         let genesis = genesis_state(&conn, election_file, signer.verifier().public_key())?;
         let sqlite = conn.dialect() == Dialect::Sqlite;
@@ -330,6 +339,7 @@ impl Writer {
         let mut registers_keys = false;
         let mut rejected: Vec<(usize, String)> = Vec::new();
         let mut in_batch: HashMap<Hash, u64> = HashMap::new();
+        let mut protocols_in_batch = ProtocolsInBatch::new();
         for (position, item) in items.iter().enumerate() {
             let known = match in_batch.get(&item.leaf_hash) {
                 Some(&index) => Some(index),
@@ -346,8 +356,13 @@ impl Writer {
                 Ok(candidate) => {
                     let submission = candidate.submission();
                     let superseded = superseded_protocol(&tx, self.size, &accepted, submission)?;
-                    let other =
-                        other_source_protocol(&tx, &accepted, &mut self.counts, submission)?;
+                    let other = other_source_protocol(
+                        &tx,
+                        &accepted,
+                        &protocols_in_batch,
+                        &mut self.counts,
+                        submission,
+                    )?;
                     let context = ProtocolContext {
                         superseded: superseded.as_ref(),
                         other_source: other.as_deref(),
@@ -364,6 +379,9 @@ impl Writer {
                     registers_keys |= matches!(submission.payload.body, Body::KeyRegistration(_));
                     in_batch.insert(item.leaf_hash, index);
                     new_leaves.push(item.leaf_hash);
+                    if let Body::Protocol(p) = &submission.payload.body {
+                        protocols_in_batch.insert(p, accepted.len());
+                    }
                     accepted.push((position, submission));
                     outcomes.push(Ok(Receipt {
                         index,
@@ -618,12 +636,35 @@ fn superseded_protocol(
     }
 }
 
+/// The latest protocol of each station, contest and source accepted so far in one batch: its
+/// position in the batch's accepted list. A batch holds up to `Config::max_batch` submissions;
+/// looking each protocol's other counting source up here instead of scanning the accepted list
+/// keeps a batch linear in its length.
+struct ProtocolsInBatch<'a>(HashMap<(&'a str, &'a str, Source), usize>);
+
+impl<'a> ProtocolsInBatch<'a> {
+    fn new() -> ProtocolsInBatch<'a> {
+        ProtocolsInBatch(HashMap::new())
+    }
+
+    /// Notes that `protocol` is accepted at `position` (later ones replace earlier ones).
+    fn insert(&mut self, protocol: &'a Protocol, position: usize) {
+        self.0.insert((&protocol.station, &protocol.contest, protocol.source), position);
+    }
+
+    /// The position of the latest protocol of `station`, `contest` and `source` accepted so far.
+    fn latest(&self, station: &str, contest: &str, source: Source) -> Option<usize> {
+        self.0.get(&(station, contest, source)).copied()
+    }
+}
+
 /// For a machine protocol the latest accepted hand count of the same station and contest, and the
-/// reverse (issue 4's machine/manual tolerance warning): from this batch, else from `counts`, else
-/// read and decoded from the log (and kept in `counts`).
+/// reverse (issue 4's machine/manual tolerance warning): from this batch (`batch`, indexed by
+/// `in_batch`), else from `counts`, else read and decoded from the log (and kept in `counts`).
 fn other_source_protocol<'a>(
     conn: &Conn,
     batch: &'a [(usize, &Submission)],
+    in_batch: &ProtocolsInBatch,
     counts: &mut LatestCounts,
     submission: &Submission,
 ) -> Result<Option<Cow<'a, Protocol>>, StoreError> {
@@ -635,12 +676,9 @@ fn other_source_protocol<'a>(
         Source::Manual => Source::Machine,
         Source::Observer | Source::Recount => return Ok(None),
     };
-    let same = |p: &Protocol| {
-        p.station == protocol.station && p.contest == protocol.contest && p.source == other
-    };
-    for (_, earlier) in batch.iter().rev() {
-        if let Body::Protocol(p) = &earlier.payload.body {
-            if same(p) {
+    if let Some(position) = in_batch.latest(&protocol.station, &protocol.contest, other) {
+        if let Some((_, earlier)) = batch.get(position) {
+            if let Body::Protocol(p) = &earlier.payload.body {
                 return Ok(Some(Cow::Borrowed(p)));
             }
         }

@@ -60,6 +60,33 @@ fn a_hand_count_is_compared_with_the_latest_machine_count(backend: &Backend) {
         store.submit_batch(batch).into_iter().map(|outcome| outcome.unwrap()).collect();
     assert!(outcomes.iter().all(|receipt| receipt.new));
     assert!(warnings(&outcomes[1]).contains(&"W104".to_string()), "{:?}", outcomes[1].warnings);
+
+    // In one batch: station 1001's machine count corrected twice (300, then 160), and a corrected
+    // hand count of 160: it is compared with the batch's latest machine count, not its first.
+    let correct = |station: &str, source: Source, votes: u64, index: u64| {
+        let Body::Protocol(mut protocol) = protocol_body(station, source, votes) else {
+            unreachable!()
+        };
+        protocol.supersedes = Some(Supersedes { index, reason: CorrectionReason::KeyingError });
+        Body::Protocol(protocol)
+    };
+    let first_in_batch = store.tree_size().unwrap();
+    let batch = vec![
+        m1001(3, correct("1001", Source::Machine, 300, correction.index)),
+        m1001(4, correct("1001", Source::Machine, 160, first_in_batch)),
+        signed(
+            OPERATOR_D1.0,
+            &key(OPERATOR_D1.1),
+            4,
+            correct("1001", Source::Manual, 160, agreeing.index),
+        ),
+    ];
+    let outcomes: Vec<Receipt> =
+        store.submit_batch(batch).into_iter().map(|outcome| outcome.unwrap()).collect();
+    assert!(outcomes.iter().all(|receipt| receipt.new));
+    assert_eq!(outcomes[0].index, first_in_batch);
+    assert!(warnings(&outcomes[0]).contains(&"W104".to_string()), "{:?}", outcomes[0].warnings);
+    assert!(!warnings(&outcomes[2]).contains(&"W104".to_string()), "{:?}", outcomes[2].warnings);
 }
 
 both_backends!(a_hand_count_is_compared_with_the_latest_machine_count);
