@@ -388,10 +388,9 @@ fn load_tally(
     }
     // The state is written only after a run that read this definition with every check
     // (docs/formats.md §11, "Trusted"): its keys are not decompressed again.
-    let mut replay = Replay::resume_trusted(definition, tally.base_size, &base)
-        .map_err(|e| anyhow::anyhow!("{}: its tally base: {e}", at()))?;
     let base_len = base.len() as u64;
-    drop(base);
+    let mut replay = Replay::resume_trusted(definition, tally.base_size, base)
+        .map_err(|e| anyhow::anyhow!("{}: its tally base: {e}", at()))?;
     let mut rest = delta.as_slice();
     for k in 0..tally.delta_entries {
         let index = tally.base_size + k;

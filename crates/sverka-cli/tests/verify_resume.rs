@@ -544,3 +544,71 @@ fn an_untouched_station_edited_in_the_new_snapshot_is_caught() {
     assert!(err.contains(&format!("snapshot/{size}.json: differs")), "{err}");
     assert!(err.contains("/registered"), "{err}");
 }
+
+/// When the entries since the tally base outgrow 2 MiB (and an eighth of the base), a resumed
+/// run writes a new base of every entry instead of growing the delta: the state names it with an
+/// empty delta, the base it read is removed, the new base is byte for byte the one a full verify
+/// of the same publication writes, and a further run resumes from it.
+#[test]
+fn a_delta_past_two_mebibytes_makes_a_new_base() {
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    let election =
+        format!("{}/../../examples/kyrgyzstan-2021/election.toml", env!("CARGO_MANIFEST_DIR"));
+    ok(sverka(
+        &[
+            "simulate",
+            "--election",
+            &election,
+            "--seed",
+            "5",
+            "--stations",
+            "700",
+            "--out",
+            "night",
+        ],
+        root,
+    ));
+    let text = std::fs::read_to_string(root.join("night/submissions.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (first, last) = lines.split_at(1000);
+    std::fs::write(root.join("part1.jsonl"), first.join("\n") + "\n").unwrap();
+    std::fs::write(root.join("part2.jsonl"), last.join("\n") + "\n").unwrap();
+    ok(sverka(&["init", "data", "--election", "night/election.toml"], root));
+    ok(sverka(&["import", "data", "part1.jsonl"], root));
+    ok(sverka(&["publish", "data", "--out", "public"], root));
+    ok(sverka(&["verify", "public", "--state", "observer.json"], root));
+    let old = checkpoint_of(&root.join("public")).size();
+    let first_base =
+        state(&root.join("observer.json"))["resume"]["tally"]["base"].as_str().unwrap().to_string();
+    ok(sverka(&["import", "data", "part2.jsonl"], root));
+    ok(sverka(&["publish", "data", "--out", "public"], root));
+    let size = checkpoint_of(&root.join("public")).size();
+    let delta = delta_of(&root.join("public"), old, size);
+    assert!(delta.len() > 2 << 20, "the new entries are {} bytes, not past 2 MiB", delta.len());
+
+    let resumed = ok(sverka(&["verify", "public", "--state", "observer.json"], root));
+    assert!(
+        resumed.contains(&format!("resumed from --state: entries {old} to {}", size - 1)),
+        "{resumed}"
+    );
+    let rebased = state_file(&root.join("observer.json"));
+    let tally = &rebased.json["resume"]["tally"];
+    assert_eq!(tally["base_size"], size, "a new base of every entry");
+    assert_eq!(tally["delta_entries"], 0);
+    assert!(rebased.delta.is_empty());
+    assert_eq!(tally["delta_sha256"], sha256_hex(b""));
+    assert_eq!(tally["base_sha256"], sha256_hex(&rebased.base));
+    assert_ne!(tally["base"], first_base.as_str());
+    assert!(!root.join(&first_base).exists(), "the base it read is removed");
+
+    let full = ok(sverka(&["verify", "public", "--state", "fresh.json"], root));
+    assert!(!full.contains("resumed"), "{full}");
+    let fresh = state_file(&root.join("fresh.json"));
+    assert_eq!(rebased.base, fresh.base, "the full verify's base, byte for byte");
+    assert_eq!(rebased.pieces, fresh.pieces);
+
+    let again = ok(sverka(&["verify", "public", "--state", "observer.json"], root));
+    let nothing_new = format!("resumed from --state: no new entries, all {size} were checked");
+    assert!(again.contains(&nothing_new), "{again}");
+}

@@ -386,6 +386,68 @@ impl Election {
     pub fn registered_total(&self) -> u64 {
         self.stations.iter().map(|s| s.registered).sum()
     }
+
+    /// Which contests each station votes in ([`Contest::covers`]), by position, computed once:
+    /// no string comparison per contest and station. See [`Coverage`].
+    pub fn coverage(&self) -> Coverage {
+        // List 0: a station abroad; list 1 + d: a station at home in district d.
+        let mut lists = vec![self.covering("", true)];
+        lists.extend(self.districts.iter().map(|d| self.covering(&d.id, false)));
+        let mut unknown: HashMap<&str, u32> = HashMap::new();
+        let mut station_list = Vec::with_capacity(self.stations.len());
+        for station in &self.stations {
+            let list = if station.abroad {
+                0
+            } else if let Some(&d) = self.district_idx.get(&station.district) {
+                1 + d as u32
+            } else {
+                *unknown.entry(station.district.as_str()).or_insert_with(|| {
+                    lists.push(self.covering(&station.district, false));
+                    (lists.len() - 1) as u32
+                })
+            };
+            station_list.push(list);
+        }
+        Coverage { lists, station_list }
+    }
+
+    /// The positions of the contests that cover a station of `district`, abroad or not, in order.
+    fn covering(&self, district: &str, abroad: bool) -> Box<[u32]> {
+        let station = Station {
+            id: String::new(),
+            name: String::new(),
+            district: district.to_string(),
+            region: String::new(),
+            registered: 0,
+            abroad,
+        };
+        (0..self.contests.len() as u32)
+            .filter(|&c| self.contests[c as usize].covers(&station))
+            .collect()
+    }
+}
+
+/// Which contests each station of an [`Election`] votes in, by position ([`Election::coverage`]):
+/// whether a contest covers a station depends only on the station's district and whether it is
+/// abroad, so the contests are listed once per district (and once for abroad) and each station
+/// names its list.
+#[derive(Clone, Debug)]
+pub struct Coverage {
+    lists: Vec<Box<[u32]>>,
+    /// The list of each station, in station order.
+    station_list: Vec<u32>,
+}
+
+impl Coverage {
+    /// The positions in [`Election::contests`] of the contests station `s` (its position in
+    /// [`Election::stations`]) votes in, in the election's order: those whose
+    /// [`Contest::covers`] is true.
+    ///
+    /// # Panics
+    /// If `s` is out of range.
+    pub fn of(&self, s: usize) -> &[u32] {
+        &self.lists[self.station_list[s] as usize]
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2529,5 +2591,42 @@ mod tests {
             }
         };
         assert_eq!(index.insert(10_001, again_at), Err(4321));
+    }
+
+    /// [`Election::coverage`] lists, for every station, exactly the contests whose `covers` is
+    /// true, in order: a station abroad (party lists only), stations at home in every district,
+    /// and a station whose district is not in the definition (its list made apart).
+    #[test]
+    fn coverage_is_covers_by_position() {
+        for file in
+            ["../../examples/kyrgyzstan-2021/election.toml", "../../examples/tiny/election.toml"]
+        {
+            let text = std::fs::read_to_string(file).unwrap();
+            let mut election = Election::from_toml(file, &text).unwrap();
+            let mut stray = election.stations[0].clone();
+            stray.abroad = false;
+            stray.district = "no-such-district".to_string();
+            election.stations.push(stray);
+            assert!(election.stations.iter().any(|s| s.abroad), "{file} has a station abroad");
+            let coverage = election.coverage();
+            let mut single_member = 0;
+            for (s, station) in election.stations.iter().enumerate() {
+                let expected: Vec<u32> = (0..election.contests.len() as u32)
+                    .filter(|&c| election.contests[c as usize].covers(station))
+                    .collect();
+                assert_eq!(coverage.of(s), expected.as_slice(), "{file}: station {}", station.id);
+                single_member += expected
+                    .iter()
+                    .filter(|&&c| {
+                        matches!(
+                            election.contests[c as usize].kind,
+                            super::ContestKind::SingleMember(_)
+                        )
+                    })
+                    .count();
+            }
+            assert!(single_member > 0, "{file}: some station votes in a single-member contest");
+            assert!(coverage.of(election.stations.len() - 1).len() < election.contests.len());
+        }
     }
 }

@@ -184,17 +184,20 @@ impl Replay {
     /// `Election::from_toml_trusted_keys`, which skips decompressing each public key (a key that
     /// is not a curve point then signs nothing). The caller checks the bytes are the ones the
     /// state names.
+    ///
+    /// `state` is kept: its slots' numbers are decoded only when used
+    /// ([`Tally::load_state_owned`]).
     pub fn resume_trusted(
         definition: &[u8],
         size: u64,
-        state: &[u8],
+        state: Vec<u8>,
     ) -> Result<Replay, ReplayError> {
         let text = std::str::from_utf8(definition)
             .map_err(|_| ReplayError::Election("election.toml is not UTF-8".into()))?;
         let election = Election::from_toml_trusted_keys("election.toml", text)
             .map_err(|e| ReplayError::Election(e.to_string()))?;
         let election = Arc::new(election);
-        let tally = Tally::load_state(&election, state)?;
+        let tally = Tally::load_state_owned(&election, state)?;
         Ok(Replay { election, tally, size, touched: HashSet::new() })
     }
 
@@ -275,21 +278,25 @@ impl Replay {
                 sink,
             )?);
         }
-        let mut stations = Vec::with_capacity(self.election.contests.len());
-        let mut recomputed = HashMap::new();
-        for (c, contest) in self.election.contests.iter().enumerate() {
-            let mut j = 0;
-            for (s, station) in self.election.stations.iter().enumerate() {
-                if !contest.covers(station) {
-                    continue;
-                }
-                if self.touched.contains(&station.id) {
-                    let result = self.tally.station_result(&self.election, c, s);
-                    recomputed.insert((c, j), result.expect("the contest covers the station"));
-                }
-                j += 1;
+        // Each contest lists the stations that vote in it in the election's order: a touched
+        // station's place in contest c is how many stations before it vote in c.
+        let mut touched = vec![false; self.election.stations.len()];
+        for id in &self.touched {
+            if let Some(s) = self.election.station_index(id) {
+                touched[s] = true;
             }
-            stations.push(j);
+        }
+        let mut stations = vec![0; self.election.contests.len()];
+        let mut recomputed = HashMap::new();
+        for (s, &touched) in touched.iter().enumerate() {
+            for c in self.tally.station_contests(s) {
+                if touched {
+                    let result = self.tally.station_result(&self.election, c, s);
+                    let result = result.expect("the contest covers the station");
+                    recomputed.insert((c, stations[c]), result);
+                }
+                stations[c] += 1;
+            }
         }
         let station = |c: usize, j: usize| recomputed.get(&(c, j));
         Ok(write_snapshot_with(&results, &checkpoint, &stations, &station, sink)?)

@@ -519,7 +519,30 @@ struct Slot {
     /// Every version, sorted by index; the last is the slot's newest.
     versions: Vec<Version>,
     /// The numbers of the newest version.
-    counts: Counts,
+    counts: SlotCounts,
+}
+
+/// A slot's numbers: decoded, or still where [`Tally::load_state`] found them in the saved
+/// bytes ([`Tally::saved`], `[at, end)`), checked there and decoded only when used: a resumed
+/// verifier folds in a few thousand entries and recomputes a few thousand stations, so most
+/// slots' numbers are never looked at (one allocation each, and the memory, saved).
+#[derive(Clone, Debug)]
+enum SlotCounts {
+    Decoded(Counts),
+    Saved { at: usize, end: usize },
+}
+
+impl SlotCounts {
+    /// The numbers, decoded from `saved` (the tally's [`Tally::saved`]) if need be.
+    fn get<'a>(&'a self, saved: &[u8]) -> std::borrow::Cow<'a, Counts> {
+        match self {
+            SlotCounts::Decoded(counts) => std::borrow::Cow::Borrowed(counts),
+            SlotCounts::Saved { at, end } => std::borrow::Cow::Owned(
+                state::decode_counts(&saved[*at..*end])
+                    .expect("checked when the saved state was loaded"),
+            ),
+        }
+    }
 }
 
 /// One station in one contest.
@@ -635,6 +658,9 @@ pub struct Tally {
     records: Vec<Record>,
     record_contest: Vec<u16>,
     station_annulled: FastMap<u32, Vec<u64>>,
+    /// The bytes [`Tally::load_state`] read, which [`SlotCounts::Saved`] point into (empty for a
+    /// tally not loaded from a state).
+    saved: std::sync::Arc<Vec<u8>>,
     signers: Vec<String>,
     signer_idx: FastMap<String, u32>,
     /// Log indices applied: a bitset for the dense indices a log has, a set beyond it.
@@ -656,11 +682,31 @@ impl Tally {
     /// If the election has more than 65 535 contests (it indexes them in 16 bits).
     pub fn new(election: &Election) -> Tally {
         assert!(election.contests.len() <= usize::from(u16::MAX), "too many contests");
-        let contests: Vec<ContestIndex> =
-            election.contests.iter().map(|c| index_contest(election, c)).collect();
-        let contest_idx = contests.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
+        // Which contests each station votes in, by position (no string comparisons per contest
+        // and station), and so which districts each contest has stations in.
+        let coverage = election.coverage();
         let district_pos: HashMap<&str, u32> =
             election.districts.iter().enumerate().map(|(i, d)| (d.id.as_str(), i as u32)).collect();
+        let station_district: Vec<Option<u32>> = election
+            .stations
+            .iter()
+            .map(|station| district_pos.get(station.district.as_str()).copied())
+            .collect();
+        let mut covered = vec![vec![false; election.districts.len()]; election.contests.len()];
+        for (s, district) in station_district.iter().enumerate() {
+            if let Some(d) = *district {
+                for &c in coverage.of(s) {
+                    covered[c as usize][d as usize] = true;
+                }
+            }
+        }
+        let contests: Vec<ContestIndex> = election
+            .contests
+            .iter()
+            .zip(&covered)
+            .map(|(c, covered)| index_contest(election, c, covered))
+            .collect();
+        let contest_idx = contests.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
         let mut tally = Tally {
             election_id: election.id.clone(),
             n_stations: election.stations.len(),
@@ -674,6 +720,7 @@ impl Tally {
             records: Vec::new(),
             record_contest: Vec::new(),
             station_annulled: FastMap::default(),
+            saved: Default::default(),
             signers: vec![String::new()],
             signer_idx: FastMap::default(),
             applied_bits: Vec::new(),
@@ -687,13 +734,11 @@ impl Tally {
             warnings: Vec::new(),
         };
         for (s, station) in election.stations.iter().enumerate() {
-            let district = district_pos.get(station.district.as_str()).copied().unwrap_or(0);
+            let district = station_district[s].unwrap_or(0);
             let first = tally.records.len() as u32;
             let mut n = 0u16;
-            for (c, contest) in election.contests.iter().enumerate() {
-                if !contest.covers(station) {
-                    continue;
-                }
+            for &c in coverage.of(s) {
+                let c = c as usize;
                 tally.records.push(Record::default());
                 tally.record_contest.push(c as u16);
                 n += 1;
@@ -761,9 +806,14 @@ impl Tally {
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
         let slot_bytes = |slot: &Slot| {
-            slot.versions.capacity() * size_of::<Version>()
-                + slot.counts.values.len() * size_of::<u32>()
-                + slot.counts.preferences.len() * size_of::<(u32, u32)>()
+            let counts = match &slot.counts {
+                SlotCounts::Decoded(counts) => {
+                    counts.values.len() * size_of::<u32>()
+                        + counts.preferences.len() * size_of::<(u32, u32)>()
+                }
+                SlotCounts::Saved { .. } => 0,
+            };
+            slot.versions.capacity() * size_of::<Version>() + counts
         };
         let records: usize = self
             .records
@@ -776,6 +826,7 @@ impl Tally {
             .sum();
         let station_ids: usize = self.station_idx.keys().map(|k| k.len()).sum();
         records
+            + self.saved.capacity()
             + self.records.capacity() * size_of::<Record>()
             + self.record_contest.capacity() * size_of::<u16>()
             + self.stations.capacity() * size_of::<StationInfo>()
@@ -810,7 +861,7 @@ impl Tally {
             .map(|slot| {
                 let signer = (slot.source == Source::Observer)
                     .then(|| self.signers[slot.signer as usize].clone());
-                (signer, station_counts(&self.contests[c], rec, slot))
+                (signer, station_counts(&self.contests[c], rec, slot, &self.saved))
             })
             .collect()
     }
@@ -872,7 +923,7 @@ impl Tally {
                     source: protocol.source,
                     signer,
                     versions: Vec::new(),
-                    counts: Counts::default(),
+                    counts: SlotCounts::Decoded(Counts::default()),
                 });
                 rec.slots.len() - 1
             }
@@ -880,7 +931,7 @@ impl Tally {
         let slot = &mut rec.slots[slot];
         let at = slot.versions.partition_point(|v| v.index < index);
         if at == slot.versions.len() {
-            slot.counts = counts;
+            slot.counts = SlotCounts::Decoded(counts);
         }
         slot.versions.insert(at, Version { index, supersedes });
         if let Some((named, _)) = supersedes {
@@ -956,7 +1007,8 @@ impl Tally {
             let agg = &mut index.units[unit];
             for view in View::ALL {
                 if let Some(slot) = rec.chosen(view, station_annulled) {
-                    add_counts(&mut agg.views[view.slot()], &slot.counts, info.registered, add);
+                    let counts = slot.counts.get(&self.saved);
+                    add_counts(&mut agg.views[view.slot()], &counts, info.registered, add);
                 }
             }
             for source in Source::ALL {
@@ -1137,13 +1189,14 @@ impl Tally {
             let Some(slot) = self.records[record].chosen(view, station_annulled) else { continue };
             let district = &election.districts[info.district as usize];
             let region = election.regions.iter().position(|r| r.id == district.region).unwrap_or(0);
-            let votes = option_values(index, &slot.counts);
+            let counts = slot.counts.get(&self.saved);
+            let votes = option_values(index, &counts);
             in_play.add_disputed(
                 region,
                 info.registered,
                 info.registered + allowance,
                 &votes,
-                base_values(index, &slot.counts, info.registered),
+                base_values(index, &counts, info.registered),
             );
         }
         in_play
@@ -1157,6 +1210,17 @@ impl Tally {
             listed[usize::from(contest)] += 1;
         }
         listed
+    }
+
+    /// The positions of the contests station `s` (its position in the election) votes in, in the
+    /// election's order.
+    ///
+    /// # Panics
+    /// If `s` is out of range.
+    pub fn station_contests(&self, s: usize) -> impl Iterator<Item = usize> + '_ {
+        let info = &self.stations[s];
+        let first = info.first as usize;
+        self.record_contest[first..first + usize::from(info.n)].iter().map(|&c| usize::from(c))
     }
 
     fn station_results(&self, election: &Election, c: usize) -> Vec<StationResult> {
@@ -1184,7 +1248,8 @@ impl Tally {
         };
         annulled_by.sort_unstable();
         let counts = |view: View| {
-            rec.chosen(view, station_annulled).map(|slot| station_counts(index, rec, slot))
+            rec.chosen(view, station_annulled)
+                .map(|slot| station_counts(index, rec, slot, &self.saved))
         };
         let mut slots: Vec<SlotHistory> = rec
             .slots
@@ -1361,8 +1426,9 @@ fn base_values(index: &ContestIndex, counts: &Counts, registered: u64) -> [u64; 
     [took_part, u64::from(counts.values[index.valid_line]), registered]
 }
 
-fn station_counts(index: &ContestIndex, rec: &Record, slot: &Slot) -> StationCounts {
-    let values: Vec<u64> = slot.counts.values.iter().map(|&v| u64::from(v)).collect();
+fn station_counts(index: &ContestIndex, rec: &Record, slot: &Slot, saved: &[u8]) -> StationCounts {
+    let counts = slot.counts.get(saved);
+    let values: Vec<u64> = counts.values.iter().map(|&v| u64::from(v)).collect();
     let n_lines = index.lines.len();
     let votes = values[n_lines..n_lines + index.options.len()].to_vec();
     StationCounts {
@@ -1377,7 +1443,12 @@ fn station_counts(index: &ContestIndex, rec: &Record, slot: &Slot) -> StationCou
     }
 }
 
-fn index_contest(election: &Election, contest: &sverka_model::Contest) -> ContestIndex {
+/// The index of `contest`; `covered[d]`: whether it has a station in district `d`.
+fn index_contest(
+    election: &Election,
+    contest: &sverka_model::Contest,
+    covered: &[bool],
+) -> ContestIndex {
     let form: &Form = election.form_of(contest);
     let options: Vec<String> = contest.option_ids().iter().map(|s| s.to_string()).collect();
     let option_idx = options.iter().enumerate().map(|(i, o)| (o.clone(), i)).collect();
@@ -1409,14 +1480,6 @@ fn index_contest(election: &Election, contest: &sverka_model::Contest) -> Contes
                     .insert(candidate.id.clone(), candidates.len() as u32);
                 candidates.push((party.id.clone(), candidate.id.clone()));
             }
-        }
-    }
-    let district_pos: HashMap<&str, usize> =
-        election.districts.iter().enumerate().map(|(i, d)| (d.id.as_str(), i)).collect();
-    let mut covered = vec![false; election.districts.len()];
-    for station in election.stations.iter().filter(|s| contest.covers(s)) {
-        if let Some(&d) = district_pos.get(station.district.as_str()) {
-            covered[d] = true;
         }
     }
     let mut district_unit = vec![u32::MAX; election.districts.len()];

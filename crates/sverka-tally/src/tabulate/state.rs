@@ -15,7 +15,8 @@ use sverka_model::names::CorrectionReason;
 use sverka_model::Source;
 
 use super::{
-    Counts, IgnoreReason, Ignored, Record, Slot, Tally, UnitAgg, Version, ViewAgg, Warning,
+    Counts, IgnoreReason, Ignored, Record, Slot, SlotCounts, Tally, UnitAgg, Version, ViewAgg,
+    Warning,
 };
 use sverka_model::election::Election;
 
@@ -220,7 +221,7 @@ fn read_view(input: &mut In<'_>) -> Result<ViewAgg, TallyStateError> {
     })
 }
 
-fn write_record(out: &mut Out<'_>, record: &Record) {
+fn write_record(out: &mut Out<'_>, record: &Record, saved: &[u8]) {
     out.len(record.slots.len());
     for slot in &record.slots {
         out.u8(source_byte(slot.source));
@@ -237,21 +238,29 @@ fn write_record(out: &mut Out<'_>, record: &Record) {
                 }
             }
         }
-        out.len(slot.counts.values.len());
-        for &v in slot.counts.values.iter() {
-            out.u32(v);
-        }
-        out.len(slot.counts.preferences.len());
-        for &(a, b) in slot.counts.preferences.iter() {
-            out.u32(a);
-            out.u32(b);
+        match &slot.counts {
+            // The bytes read were checked to be these very numbers' encoding.
+            SlotCounts::Saved { at, end } => out.buf.extend_from_slice(&saved[*at..*end]),
+            SlotCounts::Decoded(counts) => {
+                out.len(counts.values.len());
+                for &v in counts.values.iter() {
+                    out.u32(v);
+                }
+                out.len(counts.preferences.len());
+                for &(a, b) in counts.preferences.iter() {
+                    out.u32(a);
+                    out.u32(b);
+                }
+            }
         }
     }
     out.u64s(&record.superseded);
     out.u64s(&record.annulled);
 }
 
-fn read_record(input: &mut In<'_>) -> Result<Record, TallyStateError> {
+/// A record; its slots' numbers are checked and left where they are (`SlotCounts::Saved`, at
+/// offsets into the `total` bytes of which `input` is the rest).
+fn read_record(input: &mut In<'_>, total: usize) -> Result<Record, TallyStateError> {
     let n_slots = input.len(5)?;
     let mut slots = Vec::with_capacity(n_slots);
     for _ in 0..n_slots {
@@ -268,15 +277,41 @@ fn read_record(input: &mut In<'_>) -> Result<Record, TallyStateError> {
             };
             versions.push(Version { index, supersedes });
         }
-        let n_values = input.len(1)?;
-        let values: Box<[u32]> = (0..n_values).map(|_| input.u32()).collect::<Result<_, _>>()?;
-        let n_prefs = input.len(2)?;
-        let preferences: Box<[(u32, u32)]> = (0..n_prefs)
-            .map(|_| Ok((input.u32()?, input.u32()?)))
-            .collect::<Result<_, TallyStateError>>()?;
-        slots.push(Slot { source, signer, versions, counts: Counts { values, preferences } });
+        let at = total - input.0.len();
+        check_counts(input)?;
+        let counts = SlotCounts::Saved { at, end: total - input.0.len() };
+        slots.push(Slot { source, signer, versions, counts });
     }
     Ok(Record { slots, superseded: input.u64s()?, annulled: input.u64s()? })
+}
+
+/// Checks one slot's numbers as [`write_record`] writes them (each fits 32 bits, in its shortest
+/// form), keeping nothing.
+fn check_counts(input: &mut In<'_>) -> Result<(), TallyStateError> {
+    let n_values = input.len(1)?;
+    for _ in 0..n_values {
+        input.u32()?;
+    }
+    let n_prefs = input.len(2)?;
+    for _ in 0..2 * n_prefs {
+        input.u32()?;
+    }
+    Ok(())
+}
+
+/// One slot's numbers from exactly the bytes [`check_counts`] checked.
+pub(super) fn decode_counts(bytes: &[u8]) -> Result<Counts, TallyStateError> {
+    let mut input = In(bytes);
+    let n_values = input.len(1)?;
+    let values: Box<[u32]> = (0..n_values).map(|_| input.u32()).collect::<Result<_, _>>()?;
+    let n_prefs = input.len(2)?;
+    let preferences: Box<[(u32, u32)]> = (0..n_prefs)
+        .map(|_| Ok((input.u32()?, input.u32()?)))
+        .collect::<Result<_, TallyStateError>>()?;
+    if !input.0.is_empty() {
+        return Err(TallyStateError::Invalid("bytes after a slot's numbers".into()));
+    }
+    Ok(Counts { values, preferences })
 }
 
 fn write_reason(out: &mut Out<'_>, reason: &IgnoreReason) {
@@ -347,7 +382,7 @@ impl Tally {
         out.len(self.n_stations);
         out.len(self.records.len());
         for record in &self.records {
-            write_record(&mut out, record);
+            write_record(&mut out, record, &self.saved);
             out.spill()?;
         }
         out.len(self.contests.len());
@@ -419,19 +454,34 @@ impl Tally {
 
     /// The tally of `election` whose state [`Tally::save_state`] wrote.
     pub fn load_state(election: &Election, bytes: &[u8]) -> Result<Tally, TallyStateError> {
+        Tally::load_state_owned(election, bytes.to_vec())
+    }
+
+    /// [`Tally::load_state`] keeping `bytes`: each slot's numbers are checked there and decoded
+    /// only when used (folding in an entry of that station and contest, or its station result),
+    /// so loading allocates nothing per slot.
+    pub fn load_state_owned(election: &Election, bytes: Vec<u8>) -> Result<Tally, TallyStateError> {
+        let mut tally = Tally::new(election);
+        tally.read_state(&bytes)?;
+        tally.saved = std::sync::Arc::new(bytes);
+        Ok(tally)
+    }
+
+    /// Reads `bytes` into this new tally.
+    fn read_state(&mut self, bytes: &[u8]) -> Result<(), TallyStateError> {
+        let tally = self;
         let head = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
         if head != TALLY_STATE_FORMAT.as_bytes() {
             let shown = String::from_utf8_lossy(&head[..head.len().min(40)]).into_owned();
             return Err(TallyStateError::Format(shown));
         }
         let mut input = In(&bytes[head.len() + 1..]);
-        let mut tally = Tally::new(election);
         check("election", input.str()?, &tally.election_id)?;
         check("stations", input.u64()?, tally.n_stations)?;
         let n_records = input.len(3)?;
         check("station-contests", n_records, tally.records.len())?;
         for r in 0..n_records {
-            tally.records[r] = read_record(&mut input)?;
+            tally.records[r] = read_record(&mut input, bytes.len())?;
         }
         check("contests", input.len(1)?, tally.contests.len())?;
         for contest in tally.contests.iter_mut() {
@@ -501,6 +551,6 @@ impl Tally {
         if !input.0.is_empty() {
             return Err(TallyStateError::Invalid(format!("{} bytes after the end", input.0.len())));
         }
-        Ok(tally)
+        Ok(())
     }
 }
