@@ -23,6 +23,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sverka_tlog::root_from_tiles;
 use sverka_tlog::tile::new_tiles;
@@ -35,7 +36,8 @@ use crate::store::{entry_bundle_at, hash_tile_at, sync_dir, SignedCheckpoint, St
 /// Computes `snapshot/<N>.json` for a checkpoint: the CLI passes one built on `sverka-tally`
 /// (`snapshot(N) = tabulate(entries[0..N])`, naming the checkpoint's size and root). It must be
 /// deterministic: publishing the same checkpoint twice must give the same bytes.
-pub trait SnapshotSource {
+/// It is `Sync`: `publish` writes the snapshot on its own thread beside the log's files.
+pub trait SnapshotSource: Sync {
     fn snapshot(&self, store: &Store, checkpoint: &SignedCheckpoint) -> Result<Vec<u8>, String>;
 
     /// The same bytes handed to `sink` in order, a piece at a time, so a snapshot of a million
@@ -54,7 +56,7 @@ pub trait SnapshotSource {
 
 impl<F> SnapshotSource for F
 where
-    F: Fn(&Store, &SignedCheckpoint) -> Result<Vec<u8>, String>,
+    F: Fn(&Store, &SignedCheckpoint) -> Result<Vec<u8>, String> + Sync,
 {
     fn snapshot(&self, store: &Store, checkpoint: &SignedCheckpoint) -> Result<Vec<u8>, String> {
         self(store, checkpoint)
@@ -227,23 +229,16 @@ impl Store {
         })
     }
 
-    /// Publishes the latest signed checkpoint into `out`: see the module documentation.
-    ///
-    /// Before writing anything it checks that the stored tiles reproduce the signed root, so
-    /// nothing inconsistent is ever published.
-    pub fn publish(
+    /// The log's files: every hash tile and entry bundle of `checkpoint` (after checking that the
+    /// stored tiles give its root), `log.vkey` and the blobs. Stops writing tiles and bundles
+    /// when `stop` is set (the snapshot failed, and its error is the one reported).
+    fn publish_log(
         &self,
-        out: &Path,
-        options: &PublishOptions,
-    ) -> Result<PublishReport, StoreError> {
-        let checkpoint = self.checkpoint()?;
+        writer: &mut Writer,
+        checkpoint: &SignedCheckpoint,
+        stop: &AtomicBool,
+    ) -> Result<(), StoreError> {
         let size = checkpoint.size;
-        fs::create_dir_all(out).map_err(|e| StoreError::io(out, e))?;
-        let mut writer = Writer {
-            out,
-            report: PublishReport { size, ..PublishReport::default() },
-            dirs: BTreeSet::new(),
-        };
         self.with_reader(|conn| {
             let root = root_from_tiles(&DbTiles(conn), size)
                 .map_err(|e| StoreError::Corrupt(format!("tiles at size {size}: {e}")))?;
@@ -254,6 +249,10 @@ impl Store {
                 )));
             }
             for (written, tile) in new_tiles(0, size).into_iter().enumerate() {
+                if stop.load(Ordering::Relaxed) {
+                    // The snapshot failed: its error is the one reported.
+                    return Ok(());
+                }
                 let bytes = hash_tile_at(conn, &tile, size)?
                     .ok_or_else(|| StoreError::Corrupt(format!("tile {tile} is missing")))?;
                 writer.write_once(&tile.path(), &bytes)?;
@@ -275,12 +274,76 @@ impl Store {
             let bytes = self.blob(&id)?.expect("listed blob");
             writer.write_once(&format!("blob/{id}"), &bytes)?;
         }
-        if let Some(source) = options.snapshot {
-            writer
-                .write_once_streamed(&format!("snapshot/{size}.json"), |sink| {
-                    source.write_snapshot(self, &checkpoint, sink)
-                })?
-                .map_err(|message| StoreError::Snapshot { size, message })?;
+        Ok(())
+    }
+
+    /// Publishes the latest signed checkpoint into `out`: see the module documentation.
+    ///
+    /// Before writing anything it checks that the stored tiles reproduce the signed root, so
+    /// nothing inconsistent is ever published.
+    pub fn publish(
+        &self,
+        out: &Path,
+        options: &PublishOptions,
+    ) -> Result<PublishReport, StoreError> {
+        let checkpoint = self.checkpoint()?;
+        let size = checkpoint.size;
+        fs::create_dir_all(out).map_err(|e| StoreError::io(out, e))?;
+        let new_writer = || Writer {
+            out,
+            report: PublishReport { size, ..PublishReport::default() },
+            dirs: BTreeSet::new(),
+        };
+        let mut writer = new_writer();
+        // The snapshot (a replay of the whole log) is written on its own thread while this one
+        // writes the tiles and bundles: they read the store through separate connections and
+        // write separate files, and both finish before the directories are synced and the
+        // checkpoint replaced. A failure on either side stops the other at its next piece.
+        let stop = AtomicBool::new(false);
+        let (log, snapshot) = std::thread::scope(|scope| {
+            let snapshot = options.snapshot.map(|source| {
+                let (stop, checkpoint) = (&stop, &checkpoint);
+                let mut writer = new_writer();
+                scope.spawn(move || {
+                    let written = writer
+                        .write_once_streamed(&format!("snapshot/{size}.json"), |sink| {
+                            let mut stopped = false;
+                            let produced = source.write_snapshot(self, checkpoint, &mut |piece| {
+                                stopped = stop.load(Ordering::Relaxed);
+                                !stopped && sink(piece)
+                            });
+                            match produced {
+                                // Never a truncated snapshot in place: stopping is a failure.
+                                Ok(()) if stopped => Err("stopped: the log's files failed".into()),
+                                produced => produced,
+                            }
+                        })
+                        .and_then(|produced| {
+                            produced.map_err(|message| StoreError::Snapshot { size, message })
+                        });
+                    if written.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    written.map(|()| writer)
+                })
+            });
+            let log = self.publish_log(&mut writer, &checkpoint, &stop);
+            if log.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            let snapshot = snapshot.map(|thread| match thread.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            });
+            (log, snapshot)
+        });
+        log?;
+        if let Some(snapshot) = snapshot {
+            let other = snapshot?;
+            writer.report.written += other.report.written;
+            writer.report.unchanged += other.report.unchanged;
+            writer.report.bytes_written += other.report.bytes_written;
+            writer.dirs.extend(other.dirs);
         }
         writer.sync_dirs()?;
         let note = self.published_note(&checkpoint)?;
