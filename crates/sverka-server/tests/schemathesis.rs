@@ -59,7 +59,10 @@ async fn schemathesis_finds_no_5xx_and_no_disagreement_with_the_document() {
             .args(["run", &format!("{base}/api/v1/openapi.json"), "--url", &base])
             // Every check runs (schemathesis's default); tests/schemathesis.toml turns off or
             // widens some for named operations, which `--checks all` would override.
-            .args(["--max-examples", "8", "--seed", "12", "--workers", "2"])
+            // One worker: with two, schemathesis's threads share hypothesis's unsynchronised
+            // caches, and a CI run failed on a FlakyFailure raised inside hypothesis itself
+            // (POST /login's examples), not on anything the server answered.
+            .args(["--max-examples", "8", "--seed", "12", "--workers", "1"])
             .output()
             .expect("schemathesis runs")
     })
