@@ -11,7 +11,8 @@
 # Needs a release build (cargo build --release -p sverka-cli), about 10 GB of disk for the data
 # dir, the publication and the --state file (sverka-verify-state/v4: the file itself holds the
 # snapshot pieces, 22.5 MB, and the entries since the tally base, 3.7 MB per 2,500; beside it
-# observer.state.tally-<hash>, the tally base, 109 MB; 2.2 MB and 10.6 MB at 25,000
+# observer.state.tally-<hash>, the tally base, 109 MB, and observer.state.election-<hash>, the
+# parsed election definition, 12 MB at 100,000 stations; 2.2 MB and 10.6 MB at 25,000
 # stations), and time: on the shared 2-core machine simulate ~2 min, init ~4 min, import ~7-40 min,
 # publish ~2-12 min, then the two verifies. Figures go to BENCHMARKS.md.
 set -eu

@@ -12,7 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Mutex, RwLock};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -22,6 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use sverka_model::registry::{Candidate, KeyRegistry, PublicKeys};
 use sverka_model::submission::{sha256_hex, Body, Submission};
+use sverka_model::Election;
 use sverka_tally::replay::{Recompute, Replay, ReplayError};
 use sverka_tally::snapshot::Piece;
 use sverka_tlog::builder::{consistency_proof_from_tiles, root_from_tiles, TileReader};
@@ -290,8 +291,107 @@ fn save_state(
 
 /// The name of a tally base of the state file `path` whose SHA-256 is `sha256` (hex).
 fn base_name(path: &Path, sha256: &str) -> String {
+    side_file_name(path, "tally", sha256)
+}
+
+/// The name of an election cache of the state file `path` whose SHA-256 is `sha256` (hex).
+fn cache_name(path: &Path, sha256: &str) -> String {
+    side_file_name(path, "election", sha256)
+}
+
+/// `<the state file's name>.<kind>-<the first 16 hex digits of sha256>`.
+fn side_file_name(path: &Path, kind: &str, sha256: &str) -> String {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    format!("{name}.tally-{}", &sha256[..16.min(sha256.len())])
+    format!("{name}.{kind}-{}", &sha256[..16.min(sha256.len())])
+}
+
+fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Whether `cache` names a file of the state `path` (its name made of the state's and a hash):
+/// only such a file is read, or removed once replaced.
+fn cache_well_named(path: &Path, cache: &ElectionRef) -> bool {
+    is_sha256_hex(&cache.sha256) && cache.cache == cache_name(path, &cache.sha256)
+}
+
+/// The election a resume continues with: the cache `--state` names, if it is there, hashes to
+/// the SHA-256 the state gives and is a cache of this definition (then `Some` of it too);
+/// otherwise the definition read again, with a note on stderr saying why (and `None`: the next
+/// state names a new cache). A cache is never trusted beyond what the state pins.
+fn load_election(
+    path: &Path,
+    cache: Option<&ElectionRef>,
+    definition: &[u8],
+    definition_sha256: &[u8; 32],
+) -> anyhow::Result<(Arc<Election>, Option<ElectionRef>)> {
+    if let Some(cache) = cache {
+        match read_election_cache(path, cache, definition_sha256) {
+            Ok(election) => return Ok((Arc::new(election), Some(cache.clone()))),
+            Err(why) => eprintln!(
+                "--state {}: its election cache {:?} {why}: not used, the definition is read again",
+                path.display(),
+                cache.cache
+            ),
+        }
+    }
+    let text = std::str::from_utf8(definition)
+        .map_err(|_| anyhow::anyhow!("the election definition is not UTF-8"))?;
+    // The state is written only after a run that read this definition with every check
+    // (docs/formats.md §11, "Trusted"): its keys are not decompressed again.
+    let election = Election::from_toml_trusted_keys("election.toml", text)
+        .map_err(|e| anyhow::anyhow!("the election definition does not validate: {e}"))?;
+    Ok((Arc::new(election), None))
+}
+
+fn read_election_cache(
+    path: &Path,
+    cache: &ElectionRef,
+    definition_sha256: &[u8; 32],
+) -> Result<Election, String> {
+    if !cache_well_named(path, cache) {
+        return Err("is not named after the state file and the cache's hash".to_string());
+    }
+    let bytes = std::fs::read(path.with_file_name(&cache.cache))
+        .map_err(|e| format!("cannot be read ({e})"))?;
+    let found = sha256_hex(&bytes);
+    if found != cache.sha256 {
+        return Err(format!("hashes to {found}, not to the {} the state names", cache.sha256));
+    }
+    Election::from_cache(&bytes, definition_sha256).map_err(|e| format!("is refused: {e}"))
+}
+
+/// Writes `election`'s cache beside the state file `path` (to `<name>.election-.tmp`, synced,
+/// renamed to its name with its hash).
+fn write_election_cache(
+    path: &Path,
+    election: &Election,
+    definition_sha256: &[u8; 32],
+) -> anyhow::Result<ElectionRef> {
+    use std::io::Write;
+    let bytes = election.to_cache(definition_sha256);
+    let sha256 = sha256_hex(&bytes);
+    let tmp = path.with_file_name(format!("{}.tmp", cache_name(path, "")));
+    let writing = || format!("writing {}", tmp.display());
+    let mut file = std::fs::File::create(&tmp).with_context(writing)?;
+    file.write_all(&bytes).with_context(writing)?;
+    file.sync_all().with_context(writing)?;
+    let cache = cache_name(path, &sha256);
+    std::fs::rename(&tmp, path.with_file_name(&cache))
+        .with_context(|| format!("writing {}", path.with_file_name(&cache).display()))?;
+    Ok(ElectionRef { cache, sha256 })
+}
+
+/// The 32 bytes of a SHA-256 written in hex.
+fn sha256_bytes(text: &str) -> Option<[u8; 32]> {
+    if !is_sha256_hex(text) {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (byte, pair) in bytes.iter_mut().zip(text.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(bytes)
 }
 
 /// Writes the tally's state as a new base file beside the state file `path` (streamed into
@@ -343,13 +443,12 @@ fn load_tally(
     path: &Path,
     tally: &TallyRef,
     delta: Vec<u8>,
-    definition: &[u8],
+    election: Arc<Election>,
     size: u64,
 ) -> anyhow::Result<(Replay, Delta)> {
     let at = || format!("--state {}", path.display());
-    let well_formed = tally.base_sha256.len() == 64
-        && tally.base_sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        && tally.base == base_name(path, &tally.base_sha256);
+    let well_formed =
+        is_sha256_hex(&tally.base_sha256) && tally.base == base_name(path, &tally.base_sha256);
     if !well_formed {
         bail!(
             "{}: its tally base is named {:?}, not after the state file and the base's hash",
@@ -386,10 +485,8 @@ fn load_tally(
             tally.base_sha256
         );
     }
-    // The state is written only after a run that read this definition with every check
-    // (docs/formats.md §11, "Trusted"): its keys are not decompressed again.
     let base_len = base.len() as u64;
-    let mut replay = Replay::resume_trusted(definition, tally.base_size, base)
+    let mut replay = Replay::resume_election(election, tally.base_size, base)
         .map_err(|e| anyhow::anyhow!("{}: its tally base: {e}", at()))?;
     let mut rest = delta.as_slice();
     for k in 0..tally.delta_entries {
@@ -653,17 +750,31 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
             }
         };
         let new_base = tally.base.clone();
+        // The election cache read, or (a run from entry 0, or a cache that was not used) a new one.
+        let election = match progress.election_cache.clone() {
+            Some(cache) => cache,
+            None => {
+                let replay = progress.replay.as_ref().context("the log is empty")?;
+                let definition = progress.definition.as_deref().and_then(sha256_bytes);
+                let definition = definition.context("the definition's SHA-256 is not hex")?;
+                write_election_cache(path, replay.election(), &definition)?
+            }
+        };
+        let new_cache = election.cache.clone();
         let state = State {
             format: Some(STATE_FORMAT.to_string()),
             vkey,
             origin: checkpoint.origin().to_string(),
             size,
             root: checkpoint.root().to_hex(),
-            resume: Some(progress.to_resume(&pass.edge, tally)?),
+            resume: Some(progress.to_resume(&pass.edge, tally, election)?),
         };
         save_state(path, &state, &delta, progress.pieces.as_ref())?;
-        // The base the state read before is no longer named by it.
+        // The base and the cache the state read before are no longer named by it.
         if let Some(old) = progress.old_base.as_ref().filter(|old| **old != new_base) {
+            let _ = std::fs::remove_file(path.with_file_name(old));
+        }
+        if let Some(old) = progress.old_election_cache.as_ref().filter(|old| **old != new_cache) {
             let _ = std::fs::remove_file(path.with_file_name(old));
         }
         if args.timings {
@@ -809,6 +920,12 @@ struct Progress {
     delta: Option<Delta>,
     /// The base file the `--state` read names (removed once a new state names another).
     old_base: Option<String>,
+    /// The election cache this run read the definition from (`None`: the next state gets a
+    /// new one).
+    election_cache: Option<ElectionRef>,
+    /// The election cache the `--state` read names, whether or not it was used (removed once a
+    /// new state names another).
+    old_election_cache: Option<String>,
 }
 
 /// `--state` in [`STATE_FORMAT`]: everything needed to continue after the checkpoint it names
@@ -831,6 +948,25 @@ struct Resume {
     last_seq: BTreeMap<String, u64>,
     /// Where the tally is: its base file and the delta section.
     tally: TallyRef,
+    /// Where the parsed definition is cached (absent from states written before the cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    election: Option<ElectionRef>,
+}
+
+/// The election cache of a [`STATE_FORMAT`] file: the [`sverka_model::Election`] the definition
+/// gives, as `Election::to_cache` writes it (`sverka-election-cache/v1`, which names the
+/// definition's SHA-256), in a file beside the state written once and never rewritten. A resume
+/// whose cache is missing, does not hash to `sha256` or is not a cache of the definition
+/// `definition` names reads the definition again (and the next state names a new cache): the
+/// cache saves time and is never needed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ElectionRef {
+    /// The cache's name, in the state file's directory: the state file's name, `.election-`,
+    /// and the first 16 hex digits of `sha256`.
+    cache: String,
+    /// The SHA-256 (hex) of the cache file.
+    sha256: String,
 }
 
 /// A [`Progress`] rebuilt from `--state`, with the tiles of the tree's right edge.
@@ -860,12 +996,15 @@ impl Resumed {
         }
         let path = format!("blob/{}", resume.definition);
         let definition = read_required(reader, &path)?;
-        if sha256_hex(&definition) != resume.definition {
-            bail!("{path}: its content hashes to {}, not to its name (the election definition of entry 0): the file was swapped", sha256_hex(&definition));
+        let definition_sha256: [u8; 32] = Sha256::digest(&definition).into();
+        if hex(&definition_sha256) != resume.definition {
+            bail!("{path}: its content hashes to {}, not to its name (the election definition of entry 0): the file was swapped", hex(&definition_sha256));
         }
-        let (replay, delta) =
-            load_tally(state_path, &resume.tally, sections.delta, &definition, size)?;
+        let (election, election_cache) =
+            load_election(state_path, resume.election.as_ref(), &definition, &definition_sha256)?;
         drop(definition);
+        let (replay, delta) =
+            load_tally(state_path, &resume.tally, sections.delta, election, size)?;
         let pieces = Pieces::from_bytes(&sections.pieces).context("--state: snapshot pieces")?;
         let mut registry = KeyRegistry::new(replay.shared_election());
         let mut key_entries = Vec::new();
@@ -893,6 +1032,12 @@ impl Resumed {
                 pieces: pieces.filter(|p| p.size == size),
                 old_base: Some(delta.base.base.clone()),
                 delta: Some(delta),
+                election_cache,
+                old_election_cache: resume
+                    .election
+                    .as_ref()
+                    .filter(|cache| cache_well_named(state_path, cache))
+                    .map(|cache| cache.cache.clone()),
             },
         })
     }
@@ -918,7 +1063,12 @@ fn sequence_marker(election: &sverka_model::Election, signer: &str, seq: u64) ->
 }
 
 impl Progress {
-    fn to_resume(&self, edge: &MemoryTiles, tally: TallyRef) -> anyhow::Result<Resume> {
+    fn to_resume(
+        &self,
+        edge: &MemoryTiles,
+        tally: TallyRef,
+        election: ElectionRef,
+    ) -> anyhow::Result<Resume> {
         let replay = self.replay.as_ref().context("the log is empty")?;
         let registry = self.registry.as_ref().context("the log is empty")?;
         let size = replay.size();
@@ -940,6 +1090,7 @@ impl Progress {
             key_entries: self.key_entries.iter().map(|e| BASE64.encode(e)).collect(),
             last_seq,
             tally,
+            election: Some(election),
         })
     }
 }
@@ -1014,6 +1165,8 @@ impl<'a> Pass<'a> {
                     pieces: None,
                     delta: None,
                     old_base: None,
+                    election_cache: None,
+                    old_election_cache: None,
                 },
             ),
         };

@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use sverka_model::Election;
 use sverka_tlog::tile::{new_entry_bundles, partial_tiles};
 use sverka_tlog::{
     append_leaves, encode_bundle, leaf_hash, parse_bundle, Checkpoint, Ed25519Signer, MemoryTiles,
@@ -212,14 +213,19 @@ fn a_resumed_verify_checks_only_what_is_new_and_ends_where_a_full_verify_ends() 
     assert_eq!(counts(&resumed), counts(&full), "the same entries counted, kind by kind");
     // The resumed state is the full verify's but for where its tally is: the base the first run
     // wrote (its file untouched since) and the new entries as the delta, where the full verify
-    // has a base of every entry and an empty delta.
+    // has a base of every entry and an empty delta; and for its election cache's name (after
+    // the state file's), the cache itself being the same.
     let resumed_state = state_file(&dir.path().join("observer.json"));
     let full_state = state_file(&dir.path().join("fresh.json"));
     let without_tally = |mut json: serde_json::Value| {
         json["resume"].as_object_mut().unwrap().remove("tally");
+        json["resume"].as_object_mut().unwrap().remove("election");
         json
     };
     assert_eq!(without_tally(resumed_state.json.clone()), without_tally(full_state.json.clone()));
+    let cache_sha256 = |json: &serde_json::Value| json["resume"]["election"]["sha256"].clone();
+    assert_eq!(cache_sha256(&resumed_state.json), cache_sha256(&full_state.json));
+    assert!(cache_sha256(&full_state.json).is_string());
     assert_eq!(resumed_state.pieces, full_state.pieces, "the same snapshot pieces");
     let tally = &resumed_state.json["resume"]["tally"];
     assert_eq!(tally["base_size"], old);
@@ -303,6 +309,91 @@ fn a_tampered_state_a_stale_delta_and_a_state_of_another_log_are_refused() {
     std::fs::write(&path, &good).unwrap();
     let out = ok(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
     assert!(out.contains(&format!("consistent with the checkpoint of size {size}")), "{out}");
+}
+
+/// The JSON line of a state file replaced by `json` (its sections kept).
+fn with_json(path: &Path, json: &serde_json::Value) {
+    let bytes = std::fs::read(path).unwrap();
+    let first = b"sverka-verify-state/v4\n".len();
+    let end = first + bytes[first..].iter().position(|&b| b == b'\n').unwrap();
+    let mut out = bytes[..first].to_vec();
+    out.extend_from_slice(json.to_string().as_bytes());
+    out.extend_from_slice(&bytes[end..]);
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn a_changed_missing_or_foreign_election_cache_is_not_used_and_is_written_anew() {
+    let size = fixture().size;
+    let dir = observed();
+    let path = dir.path().join("observer.json");
+    let good_state = std::fs::read(&path).unwrap();
+    let json = state(&path);
+    let name = json["resume"]["election"]["cache"].as_str().unwrap().to_string();
+    let cache_path = dir.path().join(&name);
+    let good_cache = std::fs::read(&cache_path).unwrap();
+    let note = format!("its election cache {name:?}");
+    // The cache as it was written: used, and named again by the new state.
+    let out = sverka(&["verify", "public", "--state", "observer.json"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    ok(out);
+    assert!(!stderr.contains("election cache"), "{stderr}");
+    let resumed = std::fs::read(&path).unwrap();
+    assert_eq!(state(&path)["resume"]["election"], json["resume"]["election"]);
+    // A byte changed, the file removed, or a well-formed cache of another definition (the
+    // state edited to pin it): each time the definition is read again, the verdict is the
+    // same, and the new state names the cache a full read gives (the same bytes again).
+    let tiny = std::fs::read_to_string(format!(
+        "{}/../../examples/tiny/election.toml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let foreign = Election::from_toml("tiny.toml", &tiny).unwrap().to_cache(&[7; 32]);
+    let foreign_sha256 = sha256_hex(&foreign);
+    let foreign_name = format!("observer.json.election-{}", &foreign_sha256[..16]);
+    let mut changed = good_cache.clone();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 0x20;
+    for (case, why) in
+        [("changed", "hashes to"), ("missing", "cannot be read"), ("foreign", "another definition")]
+    {
+        std::fs::write(&path, &good_state).unwrap();
+        let mut shown = note.clone();
+        match case {
+            "changed" => std::fs::write(&cache_path, &changed).unwrap(),
+            "missing" => std::fs::remove_file(&cache_path).unwrap(),
+            _ => {
+                std::fs::write(dir.path().join(&foreign_name), &foreign).unwrap();
+                let mut json = json.clone();
+                json["resume"]["election"] =
+                    serde_json::json!({"cache": foreign_name, "sha256": foreign_sha256});
+                with_json(&path, &json);
+                shown = format!("its election cache {foreign_name:?}");
+            }
+        }
+        let out = sverka(&["verify", "public", "--state", "observer.json"], dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let stdout = ok(out);
+        assert!(stdout.contains("resumed from --state"), "{case}: {stdout}");
+        assert!(stdout.contains(&format!("snapshot/{size}.json")), "{case}: {stdout}");
+        assert!(stderr.contains(&shown) && stderr.contains(why), "{case}: {stderr}");
+        assert!(stderr.contains("not used, the definition is read again"), "{case}: {stderr}");
+        assert_eq!(std::fs::read(&path).unwrap(), resumed, "{case}: the state a good cache gives");
+        assert_eq!(std::fs::read(&cache_path).unwrap(), good_cache, "{case}: the cache again");
+        assert!(!dir.path().join(&foreign_name).exists(), "{case}: the cache no longer named");
+    }
+    // A state from before the cache (no `election` member) resumes and gets one.
+    std::fs::write(&path, &good_state).unwrap();
+    std::fs::remove_file(&cache_path).unwrap();
+    let mut json = json.clone();
+    json["resume"].as_object_mut().unwrap().remove("election");
+    with_json(&path, &json);
+    let out = sverka(&["verify", "public", "--state", "observer.json"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    ok(out);
+    assert!(!stderr.contains("election cache"), "{stderr}");
+    assert_eq!(std::fs::read(&path).unwrap(), resumed);
+    assert_eq!(std::fs::read(&cache_path).unwrap(), good_cache);
 }
 
 /// Rewrites entry `index` of `public/` (one byte of its signature), rebuilds every bundle and
@@ -396,6 +487,7 @@ fn the_state_file_format_is_pinned() {
             "counts",
             "definition",
             "edge",
+            "election",
             "key_entries",
             "last_seq",
             "scans",
@@ -438,6 +530,23 @@ fn the_state_file_format_is_pinned() {
     assert_eq!(tally["delta_entries"], 0);
     assert!(file.delta.is_empty());
     assert_eq!(tally["delta_sha256"], sha256_hex(b""));
+    // The election cache: a file beside the state, named after it and its SHA-256, holding the
+    // definition's election (`sverka-election-cache/v1` and the definition's SHA-256 first).
+    let election = resume["election"].as_object().unwrap();
+    let keys: Vec<&str> = election.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["cache", "sha256"]);
+    let cache = std::fs::read(dir.path().join(election["cache"].as_str().unwrap())).unwrap();
+    let cache_sha256 = sha256_hex(&cache);
+    assert_eq!(election["sha256"], cache_sha256);
+    assert_eq!(election["cache"], format!("observer.json.election-{}", &cache_sha256[..16]));
+    let definition_bytes = std::fs::read(dir.path().join("old/blob").join(definition)).unwrap();
+    let definition_sha256: [u8; 32] = Sha256::digest(&definition_bytes).into();
+    let header = b"sverka-election-cache/v1\n";
+    assert_eq!(&cache[..header.len()], header);
+    assert_eq!(&cache[header.len()..header.len() + 32], definition_sha256);
+    let text = std::str::from_utf8(&definition_bytes).unwrap();
+    let parsed = Election::from_toml("election.toml", text).unwrap();
+    assert!(Election::from_cache(&cache, &definition_sha256).unwrap() == parsed);
 
     // The snapshot pieces: the size, the number of contests, and per contest the number of its
     // stations and per station of the published snapshot its length and SHA-256(0x00 || bytes),

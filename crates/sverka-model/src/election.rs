@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::form::Relation;
 use crate::names::{is_valid_id, Names, Role};
 
+mod cache;
+pub use cache::{CacheError, CACHE_FORMAT};
+
 /// An exact non-negative decimal below one, such as a threshold written `"0.05"` (= 1/20).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Share {
@@ -262,7 +265,7 @@ pub struct Rules {
 /// entry; the ids stay where they are, and every call is given `id_at` to read them there.
 /// Nothing is ever removed (ids are never reused). The ids come from the definition, not from
 /// submitters, so a plain FNV-1a hash is enough.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct IdIndex {
     /// A position, or [`IdIndex::EMPTY`]; the length is zero or a power of two.
     slots: Vec<u32>,
@@ -328,8 +331,9 @@ impl IdIndex {
     }
 }
 
-/// A validated election definition.
-#[derive(Clone, Debug)]
+/// A validated election definition. Two are equal when every field and every index by id is
+/// (the indexes are built from the fields, so an election and its cache's, say).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Election {
     pub id: String,
     pub name: Names,

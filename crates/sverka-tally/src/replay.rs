@@ -196,7 +196,17 @@ impl Replay {
             .map_err(|_| ReplayError::Election("election.toml is not UTF-8".into()))?;
         let election = Election::from_toml_trusted_keys("election.toml", text)
             .map_err(|e| ReplayError::Election(e.to_string()))?;
-        let election = Arc::new(election);
+        Replay::resume_election(Arc::new(election), size, state)
+    }
+
+    /// [`Replay::resume_trusted`] with the definition already read: the same `Election` its
+    /// bytes give (`sverka verify --state` keeps it as a cache, `Election::from_cache`, pinned
+    /// by its hash and the definition's). The caller vouches that it is that definition's.
+    pub fn resume_election(
+        election: Arc<Election>,
+        size: u64,
+        state: Vec<u8>,
+    ) -> Result<Replay, ReplayError> {
         let tally = Tally::load_state_owned(&election, state)?;
         Ok(Replay { election, tally, size, touched: HashSet::new() })
     }

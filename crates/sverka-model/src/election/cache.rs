@@ -1,0 +1,636 @@
+//! A validated [`Election`] as bytes (`sverka-election-cache/v1`, docs/formats.md §11), so that a
+//! program that read a definition once (`sverka verify --state`) can get the same `Election` back
+//! without parsing the TOML again: at 250,000 stations the 58 MB `election.toml` takes about two
+//! CPU-seconds to read, its cache a tenth of that.
+//!
+//! The cache names the SHA-256 of the definition it was read from, and [`Election::from_cache`]
+//! refuses a cache of another definition. It checks that the bytes are a well-formed cache (every
+//! length in bounds, every tag known, the ids of each kind unique, every contest's form present,
+//! nothing after the end), not the rules of a definition: a cache is only as good as the program
+//! that wrote it, so its caller must keep it where nobody else can write and pin its bytes (the
+//! verifier's state names its SHA-256). The indexes by id are rebuilt, not stored.
+//!
+//! Layout: the line `sverka-election-cache/v1\n`, the definition's SHA-256 (32 bytes), then every
+//! field of [`Election`] in declaration order: integers as unsigned LEB128 (shortest form only),
+//! tags and booleans as one byte, a string as its length and UTF-8 bytes, a list as its count and
+//! items, an `Option` as a byte 0 (none) or 1 and the value.
+
+use std::collections::HashMap;
+
+use super::{
+    Candidate, Contest, ContestKind, District, Election, Form, FormLine, IdIndex, KeyRecord,
+    Method, Party, PartyListContest, Region, RegionalThreshold, Rules, Sex, Share,
+    SingleMemberContest, Station, Threshold, ThresholdBase,
+};
+use crate::form::{CmpOp, LinearExpr, Relation, Term};
+use crate::names::{Names, Role};
+
+/// The first line of a cache, naming its version.
+pub const CACHE_FORMAT: &str = "sverka-election-cache/v1";
+
+/// Why bytes are not the cache of the expected definition.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CacheError {
+    #[error("not a {CACHE_FORMAT} file")]
+    Format,
+    #[error("the cache is of another definition (SHA-256 {found})")]
+    OtherDefinition { found: String },
+    #[error("the cache is cut short or malformed at byte {at}")]
+    Malformed { at: usize },
+    #[error("the cache holds two {what} with the id {id:?}")]
+    Duplicate { what: &'static str, id: String },
+    #[error("contest {contest:?} names form {form:?}, which the cache does not hold")]
+    UnknownForm { contest: String, form: String },
+}
+
+impl Election {
+    /// This election as a `sverka-election-cache/v1` cache of the definition whose SHA-256 is
+    /// `definition_sha256` (the bytes it was read from). Equal elections give equal bytes.
+    pub fn to_cache(&self, definition_sha256: &[u8; 32]) -> Vec<u8> {
+        let mut w = Writer(Vec::with_capacity(64 * (self.stations.len() + self.keys.len())));
+        w.0.extend_from_slice(CACHE_FORMAT.as_bytes());
+        w.0.push(b'\n');
+        w.0.extend_from_slice(definition_sha256);
+        w.str(&self.id);
+        w.names(&self.name);
+        w.str(&self.date);
+        w.str(&self.tie_seed);
+        w.str(&self.log_origin);
+        w.uint(self.rules.ballots_over_registered);
+        w.share(&self.rules.turnout_warning);
+        w.uint(self.rules.machine_manual_tolerance);
+        w.list(&self.regions, |w, r| {
+            w.str(&r.id);
+            w.names(&r.name);
+            w.flag(r.abroad);
+        });
+        w.list(&self.districts, |w, d| {
+            w.str(&d.id);
+            w.names(&d.name);
+            w.str(&d.region);
+        });
+        w.list(&self.stations, |w, s| {
+            w.str(&s.id);
+            w.str(&s.name);
+            w.str(&s.district);
+            w.str(&s.region);
+            w.uint(s.registered);
+            w.flag(s.abroad);
+        });
+        w.list(&self.forms, Writer::form);
+        w.list(&self.contests, Writer::contest);
+        w.list(&self.keys, |w, k| {
+            w.str(&k.id);
+            w.tag(match k.role {
+                Role::Machine => 0,
+                Role::Operator => 1,
+                Role::Observer => 2,
+                Role::Admin => 3,
+            });
+            w.str(&k.public_key);
+            w.option(k.station.as_deref(), Writer::str);
+            w.option(k.district.as_deref(), Writer::str);
+        });
+        w.0
+    }
+
+    /// The election [`Election::to_cache`] wrote, if `bytes` are a well-formed cache of the
+    /// definition whose SHA-256 is `definition_sha256`. See the module documentation for what
+    /// is checked and what is trusted.
+    pub fn from_cache(bytes: &[u8], definition_sha256: &[u8; 32]) -> Result<Election, CacheError> {
+        let header = CACHE_FORMAT.len() + 1;
+        let rest = bytes.strip_prefix(CACHE_FORMAT.as_bytes()).ok_or(CacheError::Format)?;
+        if rest.first() != Some(&b'\n') {
+            return Err(CacheError::Format);
+        }
+        let found = bytes.get(header..header + 32).ok_or(CacheError::Format)?;
+        if found != definition_sha256 {
+            let found = found.iter().map(|b| format!("{b:02x}")).collect();
+            return Err(CacheError::OtherDefinition { found });
+        }
+        let mut r = Reader { bytes, at: header + 32 };
+        let election = r.election()?;
+        if r.at != bytes.len() {
+            return Err(CacheError::Malformed { at: r.at });
+        }
+        Ok(election)
+    }
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn uint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.0.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        self.0.push(value as u8);
+    }
+
+    fn tag(&mut self, tag: u8) {
+        self.0.push(tag);
+    }
+
+    fn flag(&mut self, flag: bool) {
+        self.0.push(u8::from(flag));
+    }
+
+    fn str(&mut self, text: &str) {
+        self.uint(text.len() as u64);
+        self.0.extend_from_slice(text.as_bytes());
+    }
+
+    fn names(&mut self, names: &Names) {
+        self.str(&names.ky);
+        self.str(&names.ru);
+        self.str(&names.en);
+    }
+
+    fn share(&mut self, share: &Share) {
+        self.uint(share.num);
+        self.uint(share.den);
+    }
+
+    fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Writer, &T)) {
+        self.uint(items.len() as u64);
+        for item in items {
+            each(self, item);
+        }
+    }
+
+    fn option<T: ?Sized>(&mut self, value: Option<&T>, each: impl FnOnce(&mut Writer, &T)) {
+        match value {
+            None => self.tag(0),
+            Some(value) => {
+                self.tag(1);
+                each(self, value);
+            }
+        }
+    }
+
+    fn base(&mut self, base: ThresholdBase) {
+        self.tag(match base {
+            ThresholdBase::TookPart => 0,
+            ThresholdBase::Valid => 1,
+            ThresholdBase::Registered => 2,
+        });
+    }
+
+    fn expr(&mut self, expr: &LinearExpr) {
+        self.list(&expr.terms, |w, (sign, term)| {
+            w.tag(*sign as u8);
+            match term {
+                Term::Line(id) => {
+                    w.tag(0);
+                    w.str(id);
+                }
+                Term::SumOptions => w.tag(1),
+                Term::Const(value) => {
+                    w.tag(2);
+                    w.uint(*value);
+                }
+            }
+        });
+    }
+
+    fn form(&mut self, form: &Form) {
+        self.str(&form.id);
+        self.list(&form.lines, |w, line| {
+            w.str(&line.id);
+            w.names(&line.name);
+        });
+        self.str(&form.registered);
+        self.str(&form.valid);
+        self.str(&form.invalid);
+        self.expr(&form.took_part);
+        self.list(&form.relations, |w, relation| {
+            w.str(&relation.text);
+            w.expr(&relation.lhs);
+            w.tag(match relation.op {
+                CmpOp::Eq => 0,
+                CmpOp::Ge => 1,
+                CmpOp::Le => 2,
+            });
+            w.expr(&relation.rhs);
+        });
+    }
+
+    fn candidate(&mut self, candidate: &Candidate) {
+        self.str(&candidate.id);
+        self.str(&candidate.name);
+        self.uint(u64::from(candidate.position));
+        self.tag(match candidate.sex {
+            Sex::Female => 0,
+            Sex::Male => 1,
+        });
+        self.option(candidate.party.as_deref(), Writer::str);
+    }
+
+    fn contest(&mut self, contest: &Contest) {
+        self.str(&contest.id);
+        self.names(&contest.name);
+        self.str(&contest.form);
+        self.flag(contest.against_all);
+        match &contest.kind {
+            ContestKind::PartyList(list) => {
+                self.tag(0);
+                self.uint(u64::from(list.seats));
+                self.tag(match list.method {
+                    Method::Hare => 0,
+                    Method::Droop => 1,
+                    Method::Dhondt => 2,
+                    Method::SainteLague => 3,
+                });
+                self.share(&list.threshold.share);
+                self.base(list.threshold.base);
+                self.option(list.regional_threshold.as_ref(), |w, t| {
+                    w.share(&t.share);
+                    w.base(t.base);
+                    w.list(&t.regions, |w, region| w.str(region));
+                });
+                self.option(list.women_min_share.as_ref(), Writer::share);
+                self.list(&list.parties, |w, party| {
+                    w.str(&party.id);
+                    w.uint(u64::from(party.ballot_number));
+                    w.names(&party.name);
+                    w.list(&party.candidates, Writer::candidate);
+                    w.option(party.color.as_deref(), Writer::str);
+                });
+            }
+            ContestKind::SingleMember(smd) => {
+                self.tag(1);
+                self.str(&smd.district);
+                self.list(&smd.candidates, Writer::candidate);
+                self.flag(smd.fails_if_against_all_leads);
+            }
+        }
+    }
+}
+
+struct Reader<'b> {
+    bytes: &'b [u8],
+    at: usize,
+}
+
+type Read<T> = Result<T, CacheError>;
+
+impl Reader<'_> {
+    fn malformed<T>(&self) -> Read<T> {
+        Err(CacheError::Malformed { at: self.at })
+    }
+
+    fn byte(&mut self) -> Read<u8> {
+        let Some(&byte) = self.bytes.get(self.at) else { return self.malformed() };
+        self.at += 1;
+        Ok(byte)
+    }
+
+    /// Unsigned LEB128, shortest form, at most 64 bits.
+    fn uint(&mut self) -> Read<u64> {
+        let start = self.at;
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.byte()?;
+            let bits = u64::from(byte & 0x7f);
+            if (shift == 63 && bits > 1) || (byte == 0 && shift > 0) {
+                self.at = start;
+                return self.malformed();
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        self.at = start;
+        self.malformed()
+    }
+
+    fn u32(&mut self) -> Read<u32> {
+        let start = self.at;
+        let value = self.uint()?;
+        u32::try_from(value).or_else(|_| {
+            self.at = start;
+            self.malformed()
+        })
+    }
+
+    /// A tag below `limit`.
+    fn tag(&mut self, limit: u8) -> Read<u8> {
+        let tag = self.byte()?;
+        if tag >= limit {
+            self.at -= 1;
+            return self.malformed();
+        }
+        Ok(tag)
+    }
+
+    fn flag(&mut self) -> Read<bool> {
+        Ok(self.tag(2)? == 1)
+    }
+
+    /// A count of items, each at least `min_len` bytes, that fits in what is left.
+    fn count(&mut self, min_len: usize) -> Read<usize> {
+        let start = self.at;
+        let count = self.uint()?;
+        let left = (self.bytes.len() - self.at) as u64;
+        if count.saturating_mul(min_len.max(1) as u64) > left {
+            self.at = start;
+            return self.malformed();
+        }
+        Ok(count as usize)
+    }
+
+    fn str(&mut self) -> Read<String> {
+        let len = self.count(1)?;
+        let Ok(text) = std::str::from_utf8(&self.bytes[self.at..self.at + len]) else {
+            return self.malformed();
+        };
+        self.at += len;
+        Ok(text.to_string())
+    }
+
+    fn names(&mut self) -> Read<Names> {
+        Ok(Names { ky: self.str()?, ru: self.str()?, en: self.str()? })
+    }
+
+    fn share(&mut self) -> Read<Share> {
+        Ok(Share { num: self.uint()?, den: self.uint()? })
+    }
+
+    fn list<T>(&mut self, mut each: impl FnMut(&mut Self) -> Read<T>) -> Read<Vec<T>> {
+        let count = self.count(1)?;
+        let mut items = Vec::with_capacity(count);
+        for _ in 0..count {
+            items.push(each(self)?);
+        }
+        Ok(items)
+    }
+
+    fn option<T>(&mut self, each: impl FnOnce(&mut Self) -> Read<T>) -> Read<Option<T>> {
+        match self.flag()? {
+            false => Ok(None),
+            true => each(self).map(Some),
+        }
+    }
+
+    fn base(&mut self) -> Read<ThresholdBase> {
+        Ok([ThresholdBase::TookPart, ThresholdBase::Valid, ThresholdBase::Registered]
+            [usize::from(self.tag(3)?)])
+    }
+
+    fn expr(&mut self) -> Read<LinearExpr> {
+        let terms = self.list(|r| {
+            let sign = r.byte()? as i8;
+            let term = match r.tag(3)? {
+                0 => Term::Line(r.str()?),
+                1 => Term::SumOptions,
+                _ => Term::Const(r.uint()?),
+            };
+            Ok((sign, term))
+        })?;
+        Ok(LinearExpr { terms })
+    }
+
+    fn form(&mut self) -> Read<Form> {
+        Ok(Form {
+            id: self.str()?,
+            lines: self.list(|r| Ok(FormLine { id: r.str()?, name: r.names()? }))?,
+            registered: self.str()?,
+            valid: self.str()?,
+            invalid: self.str()?,
+            took_part: self.expr()?,
+            relations: self.list(|r| {
+                Ok(Relation {
+                    text: r.str()?,
+                    lhs: r.expr()?,
+                    op: [CmpOp::Eq, CmpOp::Ge, CmpOp::Le][usize::from(r.tag(3)?)],
+                    rhs: r.expr()?,
+                })
+            })?,
+        })
+    }
+
+    fn candidate(&mut self) -> Read<Candidate> {
+        Ok(Candidate {
+            id: self.str()?,
+            name: self.str()?,
+            position: self.u32()?,
+            sex: [Sex::Female, Sex::Male][usize::from(self.tag(2)?)],
+            party: self.option(Reader::str)?,
+        })
+    }
+
+    fn contest(&mut self) -> Read<Contest> {
+        let (id, name, form, against_all) = (self.str()?, self.names()?, self.str()?, self.flag()?);
+        let kind = match self.tag(2)? {
+            0 => ContestKind::PartyList(PartyListContest {
+                seats: self.u32()?,
+                method: [Method::Hare, Method::Droop, Method::Dhondt, Method::SainteLague]
+                    [usize::from(self.tag(4)?)],
+                threshold: Threshold { share: self.share()?, base: self.base()? },
+                regional_threshold: self.option(|r| {
+                    Ok(RegionalThreshold {
+                        share: r.share()?,
+                        base: r.base()?,
+                        regions: r.list(Reader::str)?,
+                    })
+                })?,
+                women_min_share: self.option(Reader::share)?,
+                parties: self.list(|r| {
+                    Ok(Party {
+                        id: r.str()?,
+                        ballot_number: r.u32()?,
+                        name: r.names()?,
+                        candidates: r.list(Reader::candidate)?,
+                        color: r.option(Reader::str)?,
+                    })
+                })?,
+            }),
+            _ => ContestKind::SingleMember(SingleMemberContest {
+                district: self.str()?,
+                candidates: self.list(Reader::candidate)?,
+                fails_if_against_all_leads: self.flag()?,
+            }),
+        };
+        Ok(Contest { id, name, form, against_all, kind })
+    }
+
+    fn election(&mut self) -> Read<Election> {
+        let (id, name, date, tie_seed, log_origin) =
+            (self.str()?, self.names()?, self.str()?, self.str()?, self.str()?);
+        let rules = Rules {
+            ballots_over_registered: self.uint()?,
+            turnout_warning: self.share()?,
+            machine_manual_tolerance: self.uint()?,
+        };
+        let regions =
+            self.list(|r| Ok(Region { id: r.str()?, name: r.names()?, abroad: r.flag()? }))?;
+        let districts =
+            self.list(|r| Ok(District { id: r.str()?, name: r.names()?, region: r.str()? }))?;
+        let stations = self.list(|r| {
+            Ok(Station {
+                id: r.str()?,
+                name: r.str()?,
+                district: r.str()?,
+                region: r.str()?,
+                registered: r.uint()?,
+                abroad: r.flag()?,
+            })
+        })?;
+        let forms = self.list(Reader::form)?;
+        let contests = self.list(Reader::contest)?;
+        let keys = self.list(|r| {
+            Ok(KeyRecord {
+                id: r.str()?,
+                role: [Role::Machine, Role::Operator, Role::Observer, Role::Admin]
+                    [usize::from(r.tag(4)?)],
+                public_key: r.str()?,
+                station: r.option(Reader::str)?,
+                district: r.option(Reader::str)?,
+            })
+        })?;
+        let mut station_idx = IdIndex::default();
+        for position in 0..stations.len() as u32 {
+            if station_idx.insert(position, |i| stations[i as usize].id.as_bytes()).is_err() {
+                let id = stations[position as usize].id.clone();
+                return Err(CacheError::Duplicate { what: "stations", id });
+            }
+        }
+        let form_idx = index("forms", &forms, |f| &f.id)?;
+        for contest in &contests {
+            if !form_idx.contains_key(&contest.form) {
+                let (contest, form) = (contest.id.clone(), contest.form.clone());
+                return Err(CacheError::UnknownForm { contest, form });
+            }
+        }
+        Ok(Election {
+            region_idx: index("regions", &regions, |r| &r.id)?,
+            district_idx: index("districts", &districts, |d| &d.id)?,
+            station_idx,
+            form_idx,
+            contest_idx: index("contests", &contests, |c| &c.id)?,
+            id,
+            name,
+            date,
+            tie_seed,
+            log_origin,
+            rules,
+            regions,
+            districts,
+            stations,
+            forms,
+            contests,
+            keys,
+        })
+    }
+}
+
+/// Each item's id to its position; `Err` on an id given twice.
+fn index<T>(
+    what: &'static str,
+    items: &[T],
+    id: impl Fn(&T) -> &String,
+) -> Read<HashMap<String, usize>> {
+    let mut index = HashMap::with_capacity(items.len());
+    for (position, item) in items.iter().enumerate() {
+        if index.insert(id(item).clone(), position).is_some() {
+            return Err(CacheError::Duplicate { what, id: id(item).clone() });
+        }
+    }
+    Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::{CacheError, Election};
+    use crate::simulate::{Config, Night};
+
+    fn example(name: &str) -> String {
+        let path = format!("{}/../../examples/{name}/election.toml", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// A definition with every kind of key, as `sverka simulate` writes it (the 2021 example
+    /// rescaled to 3,000 stations).
+    fn generated() -> String {
+        let config = Config { seed: 3, stations: Some(3_000), threads: 1, ..Config::default() };
+        let night = Night::new("election.toml", &example("kyrgyzstan-2021"), config)
+            .unwrap_or_else(|e| panic!("{e}"));
+        night.election_toml()
+    }
+
+    fn sha256(bytes: &[u8]) -> [u8; 32] {
+        Sha256::digest(bytes).into()
+    }
+
+    /// Its TOML read in full, and its cache read back.
+    fn both(text: &str) -> (Election, Vec<u8>, Election) {
+        let read = Election::from_toml("election.toml", text).unwrap_or_else(|e| panic!("{e}"));
+        let hash = sha256(text.as_bytes());
+        let cache = read.to_cache(&hash);
+        let back = Election::from_cache(&cache, &hash).unwrap_or_else(|e| panic!("{e}"));
+        (read, cache, back)
+    }
+
+    #[test]
+    fn the_cache_gives_back_the_election_the_definition_gives() {
+        for text in [example("tiny"), example("kyrgyzstan-2021"), generated()] {
+            let (read, cache, back) = both(&text);
+            assert!(read == back, "the election read back from its cache differs");
+            assert_eq!(back.to_cache(&sha256(text.as_bytes())), cache, "not the same bytes again");
+            // Lookups by id, which the cache rebuilds, find the same.
+            for (i, station) in read.stations.iter().enumerate() {
+                assert_eq!(back.station_index(&station.id), Some(i));
+            }
+            for contest in &read.contests {
+                assert_eq!(back.contest(&contest.id), Some(contest));
+                assert_eq!(back.form_of(contest), read.form_of(contest));
+            }
+            let trusted = Election::from_toml_trusted_keys("election.toml", &text).unwrap();
+            assert!(trusted == read, "the trusted-keys reading differs");
+        }
+    }
+
+    #[test]
+    fn a_cache_of_another_definition_is_refused() {
+        let text = example("tiny");
+        let (read, cache, _) = both(&text);
+        let other = sha256(b"another definition");
+        assert!(matches!(
+            Election::from_cache(&cache, &other),
+            Err(CacheError::OtherDefinition { .. })
+        ));
+        let mut renamed = cache.clone();
+        renamed[..8].copy_from_slice(b"SVERKA-E");
+        let hash = sha256(text.as_bytes());
+        assert_eq!(Election::from_cache(&renamed, &hash), Err(CacheError::Format));
+        assert_eq!(read.to_cache(&hash), cache);
+    }
+
+    #[test]
+    fn a_cut_or_extended_cache_is_refused_and_no_byte_changed_makes_it_panic() {
+        let text = example("tiny");
+        let (read, cache, _) = both(&text);
+        let hash = sha256(text.as_bytes());
+        for len in 0..cache.len() {
+            assert!(Election::from_cache(&cache[..len], &hash).is_err(), "cut at {len}");
+        }
+        let mut longer = cache.clone();
+        longer.push(0);
+        assert!(Election::from_cache(&longer, &hash).is_err());
+        // A changed byte is refused or read as some other election, never a panic; the caller
+        // pins the cache's hash, so a changed one is never read (cmd_verify.rs).
+        for at in 0..cache.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut changed = cache.clone();
+                changed[at] ^= flip;
+                if let Ok(election) = Election::from_cache(&changed, &hash) {
+                    assert!(election != read, "byte {at} ^ {flip:#x} changed nothing");
+                }
+            }
+        }
+    }
+}
