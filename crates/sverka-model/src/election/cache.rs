@@ -13,7 +13,8 @@
 //! Layout: the line `sverka-election-cache/v1\n`, the definition's SHA-256 (32 bytes), then every
 //! field of [`Election`] in declaration order: integers as unsigned LEB128 (shortest form only),
 //! tags and booleans as one byte, a string as its length and UTF-8 bytes, a list as its count and
-//! items, an `Option` as a byte 0 (none) or 1 and the value.
+//! items, an `Option` as a byte 0 (none) or 1 and the value, a term's sign as `0x01` (+) or `0xff`
+//! (−).
 
 use std::collections::HashMap;
 
@@ -280,6 +281,12 @@ impl Reader<'_> {
         Err(CacheError::Malformed { at: self.at })
     }
 
+    /// Malformed at the byte just read.
+    fn malformed_before<T>(&mut self) -> Read<T> {
+        self.at -= 1;
+        self.malformed()
+    }
+
     fn byte(&mut self) -> Read<u8> {
         let Some(&byte) = self.bytes.get(self.at) else { return self.malformed() };
         self.at += 1;
@@ -319,8 +326,7 @@ impl Reader<'_> {
     fn tag(&mut self, limit: u8) -> Read<u8> {
         let tag = self.byte()?;
         if tag >= limit {
-            self.at -= 1;
-            return self.malformed();
+            return self.malformed_before();
         }
         Ok(tag)
     }
@@ -381,7 +387,11 @@ impl Reader<'_> {
 
     fn expr(&mut self) -> Read<LinearExpr> {
         let terms = self.list(|r| {
-            let sign = r.byte()? as i8;
+            let sign = match r.byte()? {
+                0x01 => 1,
+                0xff => -1,
+                _ => return r.malformed_before(),
+            };
             let term = match r.tag(3)? {
                 0 => Term::Line(r.str()?),
                 1 => Term::SumOptions,
