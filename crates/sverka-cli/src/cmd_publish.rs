@@ -19,8 +19,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let store =
-        Store::open(&args.dir).with_context(|| format!("opening {}", args.dir.display()))?;
+    let store = Store::open_for_publish(&args.dir)
+        .with_context(|| format!("opening {}", args.dir.display()))?;
     let checkpoint = store.checkpoint_now().context("signing the checkpoint")?;
     let spinner = ProgressBar::new_spinner();
     spinner.set_message(format!("publishing checkpoint {}", checkpoint.size));

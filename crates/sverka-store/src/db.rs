@@ -121,6 +121,40 @@ pub(crate) fn entries(conn: &Conn, range: Range<u64>) -> Result<Vec<Vec<u8>>, St
     Ok(entries)
 }
 
+/// Entries `range` as an entry bundle (tlog-tiles: each entry's length in two big-endian bytes,
+/// then its bytes), appended to `out` straight from the rows. `range` must hold 1 to 256 entries.
+pub(crate) fn entry_bundle(
+    conn: &Conn,
+    range: Range<u64>,
+    out: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    let count = range.end.saturating_sub(range.start);
+    if count == 0 || count > u64::from(TILE_WIDTH) {
+        return Err(StoreError::Corrupt(format!("a bundle of entries {range:?}")));
+    }
+    let mut index = range.start;
+    let rows = conn.for_each_blob(
+        "SELECT bytes FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+        &[range.start.into(), range.end.into()],
+        |bytes| {
+            let len = u16::try_from(bytes.len()).map_err(|_| {
+                StoreError::Corrupt(format!(
+                    "entry {index} is {} bytes, more than a bundle holds (65535)",
+                    bytes.len()
+                ))
+            })?;
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(bytes);
+            index += 1;
+            Ok(())
+        },
+    )?;
+    if rows != count {
+        return Err(StoreError::Corrupt(format!("entries {range:?} are not all stored")));
+    }
+    Ok(())
+}
+
 /// Leaf hashes of entries `range`, in order.
 pub(crate) fn leaf_hashes(conn: &Conn, range: Range<u64>) -> Result<Vec<Hash>, StoreError> {
     let rows = conn.query(

@@ -31,7 +31,7 @@ use sverka_tlog::tile::new_tiles;
 use crate::db::DbTiles;
 use crate::error::StoreError;
 use crate::fault::FaultPoint;
-use crate::store::{entry_bundle_at, hash_tile_at, sync_dir, SignedCheckpoint, Store};
+use crate::store::{entry_bundle_into, hash_tile_at, sync_dir, SignedCheckpoint, Store};
 
 /// Computes `snapshot/<N>.json` for a checkpoint: the CLI passes one built on `sverka-tally`
 /// (`snapshot(N) = tabulate(entries[0..N])`, naming the checkpoint's size and root). It must be
@@ -248,6 +248,7 @@ impl Store {
                     checkpoint.root
                 )));
             }
+            let mut bundle = Vec::new();
             for (written, tile) in new_tiles(0, size).into_iter().enumerate() {
                 if stop.load(Ordering::Relaxed) {
                     // The snapshot failed: its error is the one reported.
@@ -256,12 +257,11 @@ impl Store {
                 let bytes = hash_tile_at(conn, &tile, size)?
                     .ok_or_else(|| StoreError::Corrupt(format!("tile {tile} is missing")))?;
                 writer.write_once(&tile.path(), &bytes)?;
-                if let Some(bundle) = tile.entry_bundle() {
-                    let bytes = entry_bundle_at(conn, bundle.index(), bundle.width(), size)?
-                        .ok_or_else(|| {
-                            StoreError::Corrupt(format!("bundle {bundle} is missing"))
-                        })?;
-                    writer.write_once(&bundle.path(), &bytes)?;
+                if let Some(at) = tile.entry_bundle() {
+                    if !entry_bundle_into(conn, at.index(), at.width(), size, &mut bundle)? {
+                        return Err(StoreError::Corrupt(format!("bundle {at} is missing")));
+                    }
+                    writer.write_once(&at.path(), &bundle)?;
                 }
                 if written == 0 {
                     self.faults().check(FaultPoint::DuringPublish)?;

@@ -6,7 +6,8 @@
 //! tiles, and commit, all in one SQLite transaction; only after the commit returns are receipts
 //! handed out. [`Writer::sign_checkpoint`] signs the current tree through the compare-and-swap
 //! record. [`Writer::load`] is crash recovery: it rebuilds whatever a crash left unfinished from
-//! the entries, checks the tiles against the last signed root, and refolds the admission state.
+//! the entries, checks the tiles against the last signed root, and refolds the admission state
+//! ([`Writer::recover_log`] is its first two steps alone, for a writer that only signs).
 //!
 //! [`run`] is the thread around it: it drains the job queue into batches (up to
 //! `Config::max_batch` submissions per transaction), and after an error rolls back, answers the
@@ -108,6 +109,9 @@ pub(crate) struct Writer {
     /// (one process holds the data directory's write lock).
     token: Option<i64>,
     state: State,
+    /// Whether `state` is still the state after entry 0 (as [`Writer::open`] built it), so the
+    /// first [`Writer::load`] folds into it instead of building the key registry a second time.
+    genesis_state: bool,
     /// Entries in the log (= leaves covered by the stored tiles, after [`Writer::load`]).
     size: u64,
     /// The tree head of `size` leaves.
@@ -133,15 +137,28 @@ fn tiles_complete(conn: &Conn, size: u64) -> bool {
     root_from_tiles(&DbTiles(conn), size).is_ok()
 }
 
+/// What [`Writer::open`] recovers on SQLite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Recovery {
+    /// The log and the admission state ([`Writer::load`]): a writer that sequences.
+    Full,
+    /// The log only ([`Writer::recover_log`]): a writer that signs the tree it finds and appends
+    /// nothing (`Store::open_for_publish`). Its admission state stays the state after entry 0,
+    /// so it must never be handed a batch.
+    LogOnly,
+}
+
 impl Writer {
-    /// Opens the writer on `database`. On SQLite it recovers at once (see [`Writer::load`]); on
-    /// PostgreSQL it only reads the election, and recovers when it takes the lease.
+    /// Opens the writer on `database` for `election` (entry 0's, see [`read_election`]). On
+    /// SQLite it recovers at once (see [`Recovery`]); on PostgreSQL it recovers when it takes the
+    /// lease.
     pub(crate) fn open(
         database: &Database,
-        election_file: &str,
+        election: Arc<Election>,
         signer: Ed25519Signer,
         config: Config,
         directory: KeyDirectory,
+        recovery: Recovery,
     ) -> Result<Writer, StoreError> {
         let conn = Conn::open(database)?;
         if conn.dialect() == Dialect::Sqlite {
@@ -151,13 +168,14 @@ impl Writer {
             conn.batch(&format!("PRAGMA cache_size = -{}", WRITER_CACHE_KIB))?;
         }
         let origin = signer.name().to_string();
-        let genesis = genesis_state(&conn, election_file, signer.verifier().public_key())?;
+        let genesis = State::new(election, *signer.verifier().public_key());
         let sqlite = conn.dialect() == Dialect::Sqlite;
         let mut writer = Writer {
             conn,
             database: database.clone(),
             token: None,
             state: genesis,
+            genesis_state: true,
             size: 0,
             root: sverka_tlog::EMPTY_ROOT,
             signer,
@@ -168,8 +186,10 @@ impl Writer {
             wal: None,
             stale: None,
         };
-        if sqlite {
-            writer.load(election_file)?;
+        match recovery {
+            _ if !sqlite => {}
+            Recovery::Full => writer.load()?,
+            Recovery::LogOnly => writer.recover_log()?,
         }
         Ok(writer)
     }
@@ -188,6 +208,7 @@ impl Writer {
             database,
             token: None,
             state,
+            genesis_state: true,
             size: 0,
             root: sverka_tlog::EMPTY_ROOT,
             signer,
@@ -240,13 +261,28 @@ impl Writer {
         Ok(SignedCheckpoint { size, root, note })
     }
 
-    /// Crash recovery, idempotent: completes the tiles for entries a crash left unintegrated (or
-    /// rebuilds them all if any is missing), checks that the tiles reproduce the last signed root,
-    /// and refolds the admission state from the entries. Entry 0 never changes, so the election
-    /// [`Writer::open`] read (and checked against entry 0) is reused, not read again: at a million
-    /// stations that is seconds of CPU, and a second definition in memory while the first is
-    /// still held (`_election_file` names it for the callers' symmetry with `open`).
-    pub(crate) fn load(&mut self, _election_file: &str) -> Result<(), StoreError> {
+    /// Crash recovery, idempotent: [`Writer::recover_log`], then refolds the admission state from
+    /// the entries. Entry 0 never changes, so the election [`Writer::open`] was given (read and
+    /// checked against entry 0) is reused, not read again: at a million stations that is seconds
+    /// of CPU, and a second definition in memory while the first is still held.
+    pub(crate) fn load(&mut self) -> Result<(), StoreError> {
+        self.recover_log()?;
+        self.counts.clear();
+        if !self.genesis_state {
+            let log_key = *self.state.log_key();
+            self.state = State::new(self.state.election().clone(), log_key);
+        }
+        // From here on the state is being folded: a later load starts from a fresh one.
+        self.genesis_state = false;
+        refold_state(&self.conn, &mut self.state)?;
+        self.directory.publish(&self.state);
+        Ok(())
+    }
+
+    /// The log's part of crash recovery, idempotent: completes the tiles for entries a crash left
+    /// unintegrated (or rebuilds them all if any is missing), and checks that the tiles reproduce
+    /// the last signed root. Leaves the admission state alone.
+    pub(crate) fn recover_log(&mut self) -> Result<(), StoreError> {
         let entries = db::entry_count(&self.conn)?;
         let mut tiled = db::tile_size(&self.conn)?;
         if tiled > entries {
@@ -287,11 +323,6 @@ impl Writer {
                 )));
             }
         }
-        self.counts.clear();
-        let log_key = *self.state.log_key();
-        self.state = State::new(self.state.election().clone(), log_key);
-        refold_state(&self.conn, &mut self.state)?;
-        self.directory.publish(&self.state);
         Ok(())
     }
 
@@ -528,16 +559,15 @@ fn tile_error<E: std::fmt::Display>(error: E) -> StoreError {
     StoreError::Corrupt(format!("tiles: {error}"))
 }
 
-/// The state after entry 0: the election it defines and the log key that signed it.
-fn genesis_state(
+/// The election that entry 0 defines, checked to be signed by `log_key`.
+pub(crate) fn read_election(
     conn: &Conn,
     election_file: &str,
     log_key: &VerifyingKey,
-) -> Result<State, StoreError> {
+) -> Result<Election, StoreError> {
     let bytes =
         db::entry(conn, 0)?.ok_or_else(|| StoreError::Corrupt("the log is empty".into()))?;
-    let election = election_from_entry(conn, &bytes, election_file, log_key)?;
-    Ok(State::new(Arc::new(election), *log_key))
+    election_from_entry(conn, &bytes, election_file, log_key)
 }
 
 /// Decodes the log's first entry: an `election` body signed by the log key (signer `"log"`).
@@ -867,7 +897,6 @@ impl WalCheckpointer {
 
 /// What the sequencer thread needs besides its writer.
 pub(crate) struct Runtime {
-    pub election_file: String,
     /// Whether this node sequences now (`Store::submit_prepared` forwards when it does not).
     pub leading: Arc<AtomicBool>,
     /// Hands this node's submissions to the sequencer while it is not it (PostgreSQL).
@@ -933,7 +962,7 @@ fn take_lease(writer: &mut Writer, runtime: &Runtime) -> bool {
     if !taken {
         return false;
     }
-    let recovered = writer.load(&runtime.election_file).and_then(|()| {
+    let recovered = writer.load().and_then(|()| {
         if writer.signed_is_current()? {
             return Ok(());
         }
@@ -1017,7 +1046,6 @@ fn lead(
     failed: &mut Option<String>,
     trash: &Sender<Vec<Prepared>>,
 ) -> Ended {
-    let election_file = runtime.election_file.as_str();
     let policy = writer.config.checkpoint;
     let max_batch = writer.config.max_batch.max(1);
     let shared = writer.conn.dialect() == Dialect::Postgres;
@@ -1059,7 +1087,7 @@ fn lead(
             continue;
         }
         if writer.stale.is_some() {
-            reload(writer, failed, election_file);
+            reload(writer, failed);
             if let Some(reason) = &failed {
                 answer_failed(submits, checkpoints, || StoreError::Stopped(reason.clone()));
                 continue;
@@ -1073,9 +1101,9 @@ fn lead(
             submits.push(job);
         }
         if !submits.is_empty() {
-            run_batch(writer, submits, failed, election_file, trash);
+            run_batch(writer, submits, failed, trash);
             if failed.is_none() && writer.may_write() && policy == CheckpointPolicy::EveryBatch {
-                sign_or_fail(writer, failed, election_file);
+                sign_or_fail(writer, failed);
             }
         }
         for reply in checkpoints {
@@ -1085,7 +1113,7 @@ fn lead(
                 None => {
                     let result = writer.sign_checkpoint();
                     if let Err(error) = &result {
-                        recover(writer, failed, election_file, error);
+                        recover(writer, failed, error);
                     }
                     result
                 }
@@ -1094,7 +1122,7 @@ fn lead(
         }
         if let CheckpointPolicy::Interval(every) = policy {
             if failed.is_none() && writer.may_write() && last_signed.elapsed() >= every {
-                sign_or_fail(writer, failed, election_file);
+                sign_or_fail(writer, failed);
                 last_signed = Instant::now();
             }
         }
@@ -1107,7 +1135,6 @@ fn run_batch(
     writer: &mut Writer,
     submits: Vec<SubmitJob>,
     failed: &mut Option<String>,
-    election_file: &str,
     trash: &Sender<Vec<Prepared>>,
 ) {
     let mut lengths = Vec::with_capacity(submits.len());
@@ -1144,31 +1171,26 @@ fn run_batch(
                     .collect();
                 let _ = reply.send(answers);
             }
-            recover(writer, failed, election_file, &error);
+            recover(writer, failed, &error);
         }
     }
 }
 
 /// Signs per the policy; a failure reloads the writer (or stops it if it cannot recover).
-fn sign_or_fail(writer: &mut Writer, failed: &mut Option<String>, election_file: &str) {
+fn sign_or_fail(writer: &mut Writer, failed: &mut Option<String>) {
     match writer.signed_is_current() {
         Ok(true) => return,
         Ok(false) => {}
-        Err(error) => return recover(writer, failed, election_file, &error),
+        Err(error) => return recover(writer, failed, &error),
     }
     if let Err(error) = writer.sign_checkpoint() {
-        recover(writer, failed, election_file, &error);
+        recover(writer, failed, &error);
     }
 }
 
 /// After an error: reload from the database; a conflict of signed roots or a failed reload stops
 /// the sequencer for good (every later job is answered with the reason).
-fn recover(
-    writer: &mut Writer,
-    failed: &mut Option<String>,
-    election_file: &str,
-    error: &StoreError,
-) {
+fn recover(writer: &mut Writer, failed: &mut Option<String>, error: &StoreError) {
     if matches!(error, StoreError::CheckpointConflict { .. }) {
         *failed = Some(error.to_string());
         return;
@@ -1181,14 +1203,14 @@ fn recover(
         writer.step_down();
         return;
     }
-    if let Err(reloading) = load_after_error(writer, election_file) {
+    if let Err(reloading) = load_after_error(writer) {
         settle_reload(writer, failed, format!("{error}; then recovery failed"), reloading);
     }
 }
 
 /// Retries the reload that failed after an earlier error.
-fn reload(writer: &mut Writer, failed: &mut Option<String>, election_file: &str) {
-    match load_after_error(writer, election_file) {
+fn reload(writer: &mut Writer, failed: &mut Option<String>) {
+    match load_after_error(writer) {
         Ok(()) => {
             eprintln!("sverka-store: the sequencer recovered");
             writer.stale = None;
@@ -1197,9 +1219,9 @@ fn reload(writer: &mut Writer, failed: &mut Option<String>, election_file: &str)
     }
 }
 
-fn load_after_error(writer: &mut Writer, election_file: &str) -> Result<(), StoreError> {
+fn load_after_error(writer: &mut Writer) -> Result<(), StoreError> {
     writer.config.faults.check(FaultPoint::Reload)?;
-    writer.load(election_file)
+    writer.load()
 }
 
 /// A failed reload: stored data that contradicts itself stops the sequencer for good (nothing

@@ -313,6 +313,40 @@ impl Conn {
         }
     }
 
+    /// Hands the first column of each row of `sql`, bytes, to `f` in order and returns how many
+    /// rows there were. On SQLite the bytes are borrowed from the driver, not copied into a row
+    /// first (an entry bundle is built straight from them).
+    pub fn for_each_blob(
+        &self,
+        sql: &str,
+        params: &[Param],
+        mut f: impl FnMut(&[u8]) -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Conn::Sqlite(conn) => {
+                let mut statement = conn.prepare_cached(sql)?;
+                let mut rows = statement.query(rusqlite::params_from_iter(params.iter()))?;
+                let mut count = 0;
+                while let Some(row) = rows.next()? {
+                    match row.get_ref(0)? {
+                        rusqlite::types::ValueRef::Blob(bytes) => f(bytes)?,
+                        other => return Err(wrong_type(0, "bytes", &sqlite_value(other))),
+                    }
+                    count += 1;
+                }
+                Ok(count)
+            }
+            Conn::Pg(_) => {
+                let rows = self.query(sql, params)?;
+                let count = rows.len() as u64;
+                for mut row in rows {
+                    f(&row.blob(0)?)?;
+                }
+                Ok(count)
+            }
+        }
+    }
+
     /// The first row of a query, if any.
     pub fn query_opt(&self, sql: &str, params: &[Param]) -> Result<Option<Row>, StoreError> {
         Ok(self.query(sql, params)?.into_iter().next())

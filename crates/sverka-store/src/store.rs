@@ -32,16 +32,17 @@ use sha2::{Digest, Sha256};
 use sverka_model::registry::Candidate;
 use sverka_model::submission::{ElectionDefinition, FORMAT_VERSION, MAX_SUBMISSION_BYTES};
 use sverka_model::{Body, Election, Payload, Submission};
+use sverka_tlog::bundle::BundleError;
 use sverka_tlog::note::Ed25519Signer;
-use sverka_tlog::tile::{tile_at, Tile, TilePath, TILE_HEIGHT};
-use sverka_tlog::{encode_bundle, parse_path, Hash, TileHashSource};
+use sverka_tlog::tile::{tile_at, Tile, TilePath, TILE_HEIGHT, TILE_WIDTH};
+use sverka_tlog::{parse_path, Hash, TileHashSource};
 
 use crate::admission::{Problem, State, LOG_SIGNER};
 use crate::db::{self, DbTiles};
 use crate::error::{StoreError, SubmitError};
 use crate::fault::FaultPlan;
 use crate::nodes::Forwarder;
-use crate::sequencer::{self, Job, KeyDirectory, Prepared, Runtime, Writer};
+use crate::sequencer::{self, Job, KeyDirectory, Prepared, Recovery, Runtime, Writer};
 use crate::sql::{Conn, Database, Dialect};
 
 /// The database file inside a data directory.
@@ -221,6 +222,12 @@ struct Inner {
     readers: Mutex<Vec<Conn>>,
     /// Opened by [`Store::open_read_only`]: read connections are read-only, nothing is written.
     read_only: bool,
+    /// A read-only store's SQLite connections open the file to write (and write nothing: `PRAGMA
+    /// query_only`), so the last one to close removes the `-wal` and `-shm` files (see
+    /// [`Store::open_read_only`]).
+    quiet_readers: bool,
+    /// Opened by [`Store::open_for_publish`]: no sequencer; the tree was signed on open.
+    publish_only: bool,
     /// Whether this node's sequencer thread sequences now (always on SQLite).
     leading: Arc<AtomicBool>,
     /// Hands submissions to another node's sequencer (PostgreSQL).
@@ -312,11 +319,12 @@ impl Store {
         let signer = Ed25519Signer::new(&election.log_origin, key.clone())
             .map_err(|e| StoreError::Election(format!("log_origin: {e}")))?;
         let genesis = genesis_bytes(&election, election_toml, &key)?;
+        let election = Arc::new(election);
         let staging = staging_dir(dir)?;
         let built = build_data_dir(
             &staging,
             file_name,
-            election,
+            election.clone(),
             signer,
             genesis,
             election_toml.as_bytes(),
@@ -339,7 +347,8 @@ impl Store {
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(parent)?;
         }
-        Store::open_with(dir, config)
+        // The election just written as entry 0 is the one parsed above: not parsed again.
+        Store::open_inner(dir, config, Some(election))
     }
 
     /// Opens a data directory with the default [`Config`].
@@ -352,6 +361,65 @@ impl Store {
     /// one (unless the policy is [`CheckpointPolicy::Manual`]). On PostgreSQL the node becomes the
     /// sequencer if no other node is (and recovers and signs as above), and otherwise forwards.
     pub fn open_with(dir: &Path, config: Config) -> Result<Store, StoreError> {
+        Store::open_inner(dir, config, None)
+    }
+
+    /// Opens a data directory to publish it (`sverka publish`): migrates the schema, recovers
+    /// the log from any crash (the tiles of every committed entry, checked against the last
+    /// signed root, as [`Store::open`] does) and signs the tree if the log grew since the last
+    /// checkpoint; but it does not refold the admission state from the entries and starts no
+    /// sequencer, so it accepts no submission ([`Store::checkpoint_now`] returns the checkpoint
+    /// signed on open). On PostgreSQL it is [`Store::open`].
+    pub fn open_for_publish(dir: &Path) -> Result<Store, StoreError> {
+        let database = data_dir_database(dir)?;
+        if database.is_postgres() {
+            return Store::open(dir);
+        }
+        let config = Config::default();
+        let (conn, signer, verifier_key, election_file) = open_log(dir, &database)?;
+        let election =
+            sequencer::read_election(&conn, &election_file, signer.verifier().public_key())?;
+        let directory = KeyDirectory::default();
+        let mut writer = Writer::open(
+            &database,
+            Arc::new(election),
+            signer,
+            config,
+            directory,
+            Recovery::LogOnly,
+        )?;
+        if !writer.signed_is_current()? {
+            writer.sign_checkpoint()?;
+        }
+        let election = writer.state().election().clone();
+        drop(writer);
+        Ok(Store {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                database,
+                origin: election.log_origin.clone(),
+                election,
+                verifier_key,
+                readers: Mutex::new(vec![conn]),
+                read_only: false,
+                quiet_readers: false,
+                publish_only: true,
+                leading: Arc::new(AtomicBool::new(false)),
+                forwarder: None,
+                jobs: Mutex::new(None),
+                sequencer: Mutex::new(None),
+                faults: FaultPlan::default(),
+                directory: KeyDirectory::default(),
+            }),
+        })
+    }
+
+    /// [`Store::open_with`], with the election of entry 0 when the caller has just written it.
+    fn open_inner(
+        dir: &Path,
+        config: Config,
+        election: Option<Arc<Election>>,
+    ) -> Result<Store, StoreError> {
         let database = match &config.database {
             Some(database) => database.clone(),
             None => data_dir_database(dir)?,
@@ -363,30 +431,22 @@ impl Store {
                 dir.display()
             )));
         }
-        let conn = Conn::open(&database)?;
-        crate::schema::migrate(&conn)?;
-        let key_path = dir.join(LOG_KEY_FILE);
-        let key_text = fs::read_to_string(&key_path).map_err(io(&key_path))?;
-        let signer = Ed25519Signer::from_skey(key_text.trim())
-            .map_err(|_| StoreError::BadKeyFile(key_path.clone()))?;
-        let verifier_key = signer.verifier().to_vkey();
-        match db::meta_get(&conn, "log_verifier_key")? {
-            Some(stored) if stored == verifier_key => {}
-            None if database.is_postgres() => {
-                return Err(StoreError::BadDatabase(format!(
-                    "{database} holds no sverka log; put one there with `sverka migrate DIR --database URL`"
-                )))
-            }
-            _ => return Err(StoreError::BadKeyFile(key_path)),
-        }
-        let election_file = db::meta_get(&conn, "election_file")?.unwrap_or_default();
+        let (conn, signer, verifier_key, election_file) = open_log(dir, &database)?;
+        let election = match election {
+            Some(election) => election,
+            None => Arc::new(sequencer::read_election(
+                &conn,
+                &election_file,
+                signer.verifier().public_key(),
+            )?),
+        };
         let faults = config.faults.clone();
         let directory = KeyDirectory::default();
         let mut writer =
-            Writer::open(&database, &election_file, signer, config, directory.clone())?;
+            Writer::open(&database, election, signer, config, directory.clone(), Recovery::Full)?;
         let holder = node_name();
         if database.is_postgres() && writer.try_lead(&holder)? {
-            writer.load(&election_file)?;
+            writer.load()?;
         }
         // Sign before anyone can read: a reader of a freshly opened store sees every committed entry
         // under a signed checkpoint (a crash after a commit leaves it unsigned), never a checkpoint
@@ -401,7 +461,6 @@ impl Store {
         let leading = Arc::new(AtomicBool::new(writer.may_write()));
         let forwarder = database.is_postgres().then(|| Arc::new(Forwarder::new(database.clone())));
         let runtime = Runtime {
-            election_file,
             leading: leading.clone(),
             forwarder: forwarder.clone(),
             holder,
@@ -421,6 +480,8 @@ impl Store {
                 verifier_key,
                 readers: Mutex::new(vec![conn]),
                 read_only: false,
+                quiet_readers: false,
+                publish_only: false,
                 leading,
                 forwarder,
                 jobs: Mutex::new(Some(sender)),
@@ -434,20 +495,31 @@ impl Store {
 
     /// Opens a data directory to read it only, for the commands that only read (`sverka
     /// results`, `reconcile`, `forensics`): no schema migration, no crash recovery, no
-    /// sequencer thread, no checkpoint signed, and the log key file is not read. SQLite is
-    /// opened read-only (`SQLITE_OPEN_READ_ONLY`, `PRAGMA query_only`), PostgreSQL in a
-    /// session whose transactions are read-only. The log reads as far as its latest signed
-    /// checkpoint ([`Store::checkpoint`]); submissions and [`Store::checkpoint_now`] are refused.
+    /// sequencer thread, no checkpoint signed, and the log key file is not read. SQLite's
+    /// connections write no row (`PRAGMA query_only`; see below for how the file is opened),
+    /// PostgreSQL's are in a session whose transactions are read-only. The log reads as far as
+    /// its latest signed checkpoint ([`Store::checkpoint`]); submissions and
+    /// [`Store::checkpoint_now`] are refused.
     /// The database must have the schema version this code writes (open it once with a command
     /// that writes, `sverka migrate` or `sverka serve`, to bring an older one up).
     ///
     /// SQLite's write-ahead log needs `sverka.db-shm` and `sverka.db-wal` beside the database,
-    /// which a reader creates (empty) if they are missing; in a directory it may not write to,
-    /// with no `sverka.db-wal` there (so no connection has the database open), the database is
-    /// read as immutable instead.
+    /// which a reader creates (empty) if they are missing, and which only a connection that may
+    /// write removes as the last one closes. So where they are missing and the database and its
+    /// directory may be written, the store's connections open the file to write and `PRAGMA
+    /// query_only` keeps them from writing a row: the files go when the store closes, as they do
+    /// after a store opened to write. Otherwise its connections are read-only
+    /// (`SQLITE_OPEN_READ_ONLY`), and in a directory it may not write to, with no `sverka.db-wal`
+    /// there (so no connection has the database open), the database is read as immutable.
     pub fn open_read_only(dir: &Path) -> Result<Store, StoreError> {
         let database = data_dir_database(dir)?;
-        let conn = open_reader(&database, true)?;
+        let (conn, quiet_readers) = match &database {
+            Database::Sqlite(path) => match open_sqlite_quietly(path, true)? {
+                Some(conn) => (conn, true),
+                None => (open_sqlite_read_only(path)?, false),
+            },
+            Database::Postgres(_) => (open_reader(&database, true)?, false),
+        };
         check_schema_current(&conn)?;
         let verifier_key = db::meta_get(&conn, "log_verifier_key")?
             .ok_or_else(|| StoreError::Corrupt("no log verifier key is recorded".into()))?;
@@ -467,6 +539,8 @@ impl Store {
                 verifier_key,
                 readers: Mutex::new(vec![conn]),
                 read_only: true,
+                quiet_readers,
+                publish_only: false,
                 leading: Arc::new(AtomicBool::new(false)),
                 forwarder: None,
                 jobs: Mutex::new(None),
@@ -577,6 +651,10 @@ impl Store {
     /// Asks the sequencer to sign the current tree now (a no-op if it is signed) and returns the
     /// latest signed checkpoint.
     pub fn checkpoint_now(&self) -> Result<SignedCheckpoint, StoreError> {
+        if self.inner.publish_only {
+            // Signed on open; nothing is appended through this store.
+            return self.checkpoint();
+        }
         let (reply, answer) = mpsc::channel();
         let jobs = lock(&self.inner.jobs)
             .clone()
@@ -588,9 +666,10 @@ impl Store {
 
     /// Why the sequencer's queue is gone.
     fn closed_reason(&self) -> &'static str {
-        match self.inner.read_only {
-            true => "the store is open read-only",
-            false => "store is closing",
+        match (self.inner.read_only, self.inner.publish_only) {
+            (true, _) => "the store is open read-only",
+            (_, true) => "the store is open to publish only",
+            _ => "store is closing",
         }
     }
 
@@ -602,7 +681,15 @@ impl Store {
         let pooled = lock(&self.inner.readers).pop();
         let conn = match pooled.filter(|conn| !conn.is_closed()) {
             Some(conn) => conn,
-            None => open_reader(&self.inner.database, self.inner.read_only)?,
+            None => match &self.inner.database {
+                // The store's first connection made the -wal file: every later one may remove
+                // it too, whichever closes last.
+                Database::Sqlite(path) if self.inner.quiet_readers => {
+                    open_sqlite_quietly(path, false)?
+                        .map_or_else(|| open_sqlite_read_only(path), Ok)?
+                }
+                database => open_reader(database, self.inner.read_only)?,
+            },
         };
         let result = f(&conn);
         let mut readers = lock(&self.inner.readers);
@@ -887,16 +974,34 @@ pub(crate) fn entry_bundle_at(
     width: u16,
     size: u64,
 ) -> Result<Option<Vec<u8>>, StoreError> {
+    let mut bundle = Vec::new();
+    let found = entry_bundle_into(conn, n, width, size, &mut bundle)?;
+    Ok(found.then_some(bundle))
+}
+
+/// [`entry_bundle_at`] into `out` (cleared first; a publication reuses one buffer for every
+/// bundle): whether the log has the bundle.
+pub(crate) fn entry_bundle_into(
+    conn: &Conn,
+    n: u64,
+    width: u16,
+    size: u64,
+    out: &mut Vec<u8>,
+) -> Result<bool, StoreError> {
+    out.clear();
     let Some(first) = n.checked_shl(u32::from(TILE_HEIGHT)).filter(|f| f >> TILE_HEIGHT == n)
     else {
-        return Ok(None);
+        return Ok(false);
     };
     let end = first + u64::from(width);
     if width == 0 || end > size {
-        return Ok(None);
+        return Ok(false);
     }
-    let entries = db::entries(conn, first..end)?;
-    encode_bundle(&entries).map(Some).map_err(|e| StoreError::Corrupt(format!("bundle {n}: {e}")))
+    if width > TILE_WIDTH {
+        return Err(StoreError::Corrupt(format!("bundle {n}: {}", BundleError::TooManyEntries)));
+    }
+    db::entry_bundle(conn, first..end, out)?;
+    Ok(true)
 }
 
 /// The log's first entry: the election definition, signed by the log key as signer `"log"`.
@@ -936,7 +1041,7 @@ fn staging_dir(dir: &Path) -> Result<PathBuf, StoreError> {
 fn build_data_dir(
     dir: &Path,
     file_name: &str,
-    election: Election,
+    election: Arc<Election>,
     signer: Ed25519Signer,
     genesis: Vec<u8>,
     definition: &[u8],
@@ -951,7 +1056,7 @@ fn build_data_dir(
     db::meta_set(&conn, "election_file", file_name)?;
     db::meta_set(&conn, "log_origin", &election.log_origin)?;
     db::meta_set(&conn, "log_verifier_key", &signer.verifier().to_vkey())?;
-    let state = State::new(Arc::new(election), *signer.verifier().public_key());
+    let state = State::new(election, *signer.verifier().public_key());
     let mut writer = Writer::for_genesis(conn, state, signer, config.clone())?;
     writer.append_genesis(genesis)?;
     drop(writer);
@@ -959,6 +1064,32 @@ fn build_data_dir(
     db::put_blob(&conn, &sverka_model::submission::sha256_hex(definition), definition)?;
     drop(conn);
     sync_dir(dir)
+}
+
+/// The first steps of opening a data directory to write: its database connected and migrated,
+/// the log key read and checked against the database's, and the election's file name.
+fn open_log(
+    dir: &Path,
+    database: &Database,
+) -> Result<(Conn, Ed25519Signer, String, String), StoreError> {
+    let conn = Conn::open(database)?;
+    crate::schema::migrate(&conn)?;
+    let key_path = dir.join(LOG_KEY_FILE);
+    let key_text = fs::read_to_string(&key_path).map_err(io(&key_path))?;
+    let signer = Ed25519Signer::from_skey(key_text.trim())
+        .map_err(|_| StoreError::BadKeyFile(key_path.clone()))?;
+    let verifier_key = signer.verifier().to_vkey();
+    match db::meta_get(&conn, "log_verifier_key")? {
+        Some(stored) if stored == verifier_key => {}
+        None if database.is_postgres() => {
+            return Err(StoreError::BadDatabase(format!(
+                "{database} holds no sverka log; put one there with `sverka migrate DIR --database URL`"
+            )))
+        }
+        _ => return Err(StoreError::BadKeyFile(key_path)),
+    }
+    let election_file = db::meta_get(&conn, "election_file")?.unwrap_or_default();
+    Ok((conn, signer, verifier_key, election_file))
 }
 
 /// A connection for reads: [`Conn::open`]'s, or with `read_only` one that cannot write (see
@@ -1004,6 +1135,50 @@ fn open_sqlite_read_only(path: &Path) -> Result<Conn, StoreError> {
         other => other?,
     };
     Ok(Conn::Sqlite(conn))
+}
+
+/// `path` opened to read only, but through a connection that may write the files (which
+/// `PRAGMA query_only` keeps from writing a row), or `None` when the database or its directory
+/// cannot be written. SQLite makes the `-wal` and `-shm` files of a WAL database for any
+/// reader, and only a connection that may write removes them when the last one closes: so a
+/// reader that finds them missing leaves none behind. With `first`, tried only when no `-wal`
+/// file is there (an unfinished write-ahead log is left to the store that wrote it to recover);
+/// a read-only store's later connections are opened the same way as its first.
+fn open_sqlite_quietly(path: &Path, first: bool) -> Result<Option<Conn>, StoreError> {
+    use rusqlite::{ErrorCode, OpenFlags};
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if first && Path::new(&wal).exists() {
+        return Ok(None);
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_URI
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let open = || -> Result<Option<rusqlite::Connection>, rusqlite::Error> {
+        let conn = rusqlite::Connection::open_with_flags(url_path(path), flags)?;
+        // SQLite opens a file it may not write read-only without saying so.
+        if conn.is_readonly(rusqlite::DatabaseName::Main)? {
+            return Ok(None);
+        }
+        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.pragma_update(None, "query_only", true)?;
+        // The first read makes the -wal and -shm files: where a directory that may not be
+        // written to shows.
+        conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))?;
+        Ok(Some(conn))
+    };
+    match open() {
+        Ok(conn) => Ok(conn.map(Conn::Sqlite)),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(
+                e.code,
+                ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// `file:` followed by `path` with the characters a URI gives meaning to percent-encoded.
