@@ -52,45 +52,68 @@ impl Election {
         w.0.extend_from_slice(CACHE_FORMAT.as_bytes());
         w.0.push(b'\n');
         w.0.extend_from_slice(definition_sha256);
-        w.str(&self.id);
-        w.names(&self.name);
-        w.str(&self.date);
-        w.str(&self.tie_seed);
-        w.str(&self.log_origin);
-        w.uint(self.rules.ballots_over_registered);
-        w.share(&self.rules.turnout_warning);
-        w.uint(self.rules.machine_manual_tolerance);
-        w.list(&self.regions, |w, r| {
-            w.str(&r.id);
-            w.names(&r.name);
-            w.flag(r.abroad);
+        // Every struct is taken apart field by field, so that a field added to the definition
+        // fails to compile here until the cache writes it (and the version is raised).
+        let Election {
+            id,
+            name,
+            date,
+            tie_seed,
+            log_origin,
+            rules,
+            regions,
+            districts,
+            stations,
+            forms,
+            contests,
+            keys,
+            // Rebuilt from the lists by the reader.
+            region_idx: _,
+            district_idx: _,
+            station_idx: _,
+            form_idx: _,
+            contest_idx: _,
+        } = self;
+        let Rules { ballots_over_registered, turnout_warning, machine_manual_tolerance } = rules;
+        w.str(id);
+        w.names(name);
+        w.str(date);
+        w.str(tie_seed);
+        w.str(log_origin);
+        w.uint(*ballots_over_registered);
+        w.share(turnout_warning);
+        w.uint(*machine_manual_tolerance);
+        w.list(regions, |w, Region { id, name, abroad }| {
+            w.str(id);
+            w.names(name);
+            w.flag(*abroad);
         });
-        w.list(&self.districts, |w, d| {
-            w.str(&d.id);
-            w.names(&d.name);
-            w.str(&d.region);
+        w.list(districts, |w, District { id, name, region }| {
+            w.str(id);
+            w.names(name);
+            w.str(region);
         });
-        w.list(&self.stations, |w, s| {
-            w.str(&s.id);
-            w.str(&s.name);
-            w.str(&s.district);
-            w.str(&s.region);
-            w.uint(s.registered);
-            w.flag(s.abroad);
+        w.list(stations, |w, Station { id, name, district, region, registered, abroad }| {
+            w.str(id);
+            w.str(name);
+            w.str(district);
+            w.str(region);
+            w.uint(*registered);
+            w.flag(*abroad);
         });
-        w.list(&self.forms, Writer::form);
-        w.list(&self.contests, Writer::contest);
-        w.list(&self.keys, |w, k| {
-            w.str(&k.id);
-            w.tag(match k.role {
+        w.list(forms, Writer::form);
+        w.list(contests, Writer::contest);
+        w.list(keys, |w, KeyRecord { id, role, public_key, station, district }| {
+            w.str(id);
+            w.tag(match role {
                 Role::Machine => 0,
                 Role::Operator => 1,
                 Role::Observer => 2,
                 Role::Admin => 3,
             });
-            w.str(&k.public_key);
-            w.option(k.station.as_deref(), Writer::str);
-            w.option(k.district.as_deref(), Writer::str);
+            w.str(public_key);
+            w.option(station.as_deref(), Writer::str);
+            w.option(district.as_deref(), Writer::str);
         });
         w.0
     }
@@ -142,15 +165,15 @@ impl Writer {
         self.0.extend_from_slice(text.as_bytes());
     }
 
-    fn names(&mut self, names: &Names) {
-        self.str(&names.ky);
-        self.str(&names.ru);
-        self.str(&names.en);
+    fn names(&mut self, Names { ky, ru, en }: &Names) {
+        self.str(ky);
+        self.str(ru);
+        self.str(en);
     }
 
-    fn share(&mut self, share: &Share) {
-        self.uint(share.num);
-        self.uint(share.den);
+    fn share(&mut self, Share { num, den }: &Share) {
+        self.uint(*num);
+        self.uint(*den);
     }
 
     fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Writer, &T)) {
@@ -178,8 +201,8 @@ impl Writer {
         });
     }
 
-    fn expr(&mut self, expr: &LinearExpr) {
-        self.list(&expr.terms, |w, (sign, term)| {
+    fn expr(&mut self, LinearExpr { terms }: &LinearExpr) {
+        self.list(terms, |w, (sign, term)| {
             w.tag(*sign as u8);
             match term {
                 Term::Line(id) => {
@@ -196,74 +219,89 @@ impl Writer {
     }
 
     fn form(&mut self, form: &Form) {
-        self.str(&form.id);
-        self.list(&form.lines, |w, line| {
-            w.str(&line.id);
-            w.names(&line.name);
+        let Form { id, lines, registered, valid, invalid, took_part, relations } = form;
+        self.str(id);
+        self.list(lines, |w, FormLine { id, name }| {
+            w.str(id);
+            w.names(name);
         });
-        self.str(&form.registered);
-        self.str(&form.valid);
-        self.str(&form.invalid);
-        self.expr(&form.took_part);
-        self.list(&form.relations, |w, relation| {
-            w.str(&relation.text);
-            w.expr(&relation.lhs);
-            w.tag(match relation.op {
+        self.str(registered);
+        self.str(valid);
+        self.str(invalid);
+        self.expr(took_part);
+        self.list(relations, |w, Relation { text, lhs, op, rhs }| {
+            w.str(text);
+            w.expr(lhs);
+            w.tag(match op {
                 CmpOp::Eq => 0,
                 CmpOp::Ge => 1,
                 CmpOp::Le => 2,
             });
-            w.expr(&relation.rhs);
+            w.expr(rhs);
         });
     }
 
     fn candidate(&mut self, candidate: &Candidate) {
-        self.str(&candidate.id);
-        self.str(&candidate.name);
-        self.uint(u64::from(candidate.position));
-        self.tag(match candidate.sex {
+        let Candidate { id, name, position, sex, party } = candidate;
+        self.str(id);
+        self.str(name);
+        self.uint(u64::from(*position));
+        self.tag(match sex {
             Sex::Female => 0,
             Sex::Male => 1,
         });
-        self.option(candidate.party.as_deref(), Writer::str);
+        self.option(party.as_deref(), Writer::str);
     }
 
     fn contest(&mut self, contest: &Contest) {
-        self.str(&contest.id);
-        self.names(&contest.name);
-        self.str(&contest.form);
-        self.flag(contest.against_all);
-        match &contest.kind {
+        let Contest { id, name, form, against_all, kind } = contest;
+        self.str(id);
+        self.names(name);
+        self.str(form);
+        self.flag(*against_all);
+        match kind {
             ContestKind::PartyList(list) => {
+                let PartyListContest {
+                    seats,
+                    method,
+                    threshold,
+                    regional_threshold,
+                    women_min_share,
+                    parties,
+                } = list;
+                let Threshold { share, base } = threshold;
                 self.tag(0);
-                self.uint(u64::from(list.seats));
-                self.tag(match list.method {
+                self.uint(u64::from(*seats));
+                self.tag(match method {
                     Method::Hare => 0,
                     Method::Droop => 1,
                     Method::Dhondt => 2,
                     Method::SainteLague => 3,
                 });
-                self.share(&list.threshold.share);
-                self.base(list.threshold.base);
-                self.option(list.regional_threshold.as_ref(), |w, t| {
-                    w.share(&t.share);
-                    w.base(t.base);
-                    w.list(&t.regions, |w, region| w.str(region));
+                self.share(share);
+                self.base(*base);
+                self.option(regional_threshold.as_ref(), |w, t| {
+                    let RegionalThreshold { share, base, regions } = t;
+                    w.share(share);
+                    w.base(*base);
+                    w.list(regions, |w, region| w.str(region));
                 });
-                self.option(list.women_min_share.as_ref(), Writer::share);
-                self.list(&list.parties, |w, party| {
-                    w.str(&party.id);
-                    w.uint(u64::from(party.ballot_number));
-                    w.names(&party.name);
-                    w.list(&party.candidates, Writer::candidate);
-                    w.option(party.color.as_deref(), Writer::str);
+                self.option(women_min_share.as_ref(), Writer::share);
+                self.list(parties, |w, party| {
+                    let Party { id, ballot_number, name, candidates, color } = party;
+                    w.str(id);
+                    w.uint(u64::from(*ballot_number));
+                    w.names(name);
+                    w.list(candidates, Writer::candidate);
+                    w.option(color.as_deref(), Writer::str);
                 });
             }
             ContestKind::SingleMember(smd) => {
+                let SingleMemberContest { district, candidates, fails_if_against_all_leads } = smd;
                 self.tag(1);
-                self.str(&smd.district);
-                self.list(&smd.candidates, Writer::candidate);
-                self.flag(smd.fails_if_against_all_leads);
+                self.str(district);
+                self.list(candidates, Writer::candidate);
+                self.flag(*fails_if_against_all_leads);
             }
         }
     }
