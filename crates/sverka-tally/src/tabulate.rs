@@ -661,6 +661,12 @@ pub struct Tally {
     /// The bytes [`Tally::load_state`] read, which [`SlotCounts::Saved`] point into (empty for a
     /// tally not loaded from a state).
     saved: std::sync::Arc<Vec<u8>>,
+    /// Records [`Tally::load_state`] checked but left in [`Tally::saved`] (record `r`'s bytes are
+    /// `saved[saved_records[r]..saved_records[r + 1]]` while `lazy[r]`), decoded when first used;
+    /// only records without corrections (no slot with two versions, nothing superseded) are left
+    /// there, so [`Tally::corrections`] can pass them by. Both empty for a tally not loaded.
+    saved_records: Vec<usize>,
+    lazy: Vec<bool>,
     signers: Vec<String>,
     signer_idx: FastMap<String, u32>,
     /// Log indices applied: a bitset for the dense indices a log has, a set beyond it.
@@ -721,6 +727,8 @@ impl Tally {
             record_contest: Vec::new(),
             station_annulled: FastMap::default(),
             saved: Default::default(),
+            saved_records: Vec::new(),
+            lazy: Vec::new(),
             signers: vec![String::new()],
             signer_idx: FastMap::default(),
             applied_bits: Vec::new(),
@@ -827,6 +835,8 @@ impl Tally {
         let station_ids: usize = self.station_idx.keys().map(|k| k.len()).sum();
         records
             + self.saved.capacity()
+            + self.saved_records.capacity() * size_of::<usize>()
+            + self.lazy.capacity()
             + self.records.capacity() * size_of::<Record>()
             + self.record_contest.capacity() * size_of::<u16>()
             + self.stations.capacity() * size_of::<StationInfo>()
@@ -854,14 +864,14 @@ impl Tally {
             return Vec::new();
         };
         let Some(record) = self.record_of(s, c) else { return Vec::new() };
-        let rec = &self.records[record];
+        let rec = self.record(record);
         rec.slots
             .iter()
             .filter(|slot| rec.current(slot).is_some())
             .map(|slot| {
                 let signer = (slot.source == Source::Observer)
                     .then(|| self.signers[slot.signer as usize].clone());
-                (signer, station_counts(&self.contests[c], rec, slot, &self.saved))
+                (signer, station_counts(&self.contests[c], &rec, slot, &self.saved))
             })
             .collect()
     }
@@ -875,6 +885,23 @@ impl Tally {
         let info = &self.stations[station as usize];
         let range = info.first as usize..info.first as usize + usize::from(info.n);
         range.into_iter().find(|&r| usize::from(self.record_contest[r]) == contest)
+    }
+
+    /// Record `r`, decoded from [`Tally::saved`] if it is still there.
+    fn record(&self, r: usize) -> std::borrow::Cow<'_, Record> {
+        if self.lazy.get(r).copied().unwrap_or(false) {
+            std::borrow::Cow::Owned(state::decode_record(&self.saved, self.saved_records[r]))
+        } else {
+            std::borrow::Cow::Borrowed(&self.records[r])
+        }
+    }
+
+    /// Decodes record `r` into [`Tally::records`] if it is still in [`Tally::saved`].
+    fn materialize(&mut self, r: usize) {
+        if self.lazy.get(r).copied().unwrap_or(false) {
+            self.records[r] = state::decode_record(&self.saved, self.saved_records[r]);
+            self.lazy[r] = false;
+        }
     }
 
     fn apply_protocol(&mut self, index: u64, signer: &str, protocol: &Protocol) -> Applied {
@@ -997,6 +1024,7 @@ impl Tally {
 
     /// Adds (`add`) or removes a station-contest's contribution to its units' sums.
     fn account(&mut self, station: u32, record: usize, add: bool) {
+        self.materialize(record);
         let info = &self.stations[station as usize];
         let station_annulled = self.station_annulled.contains_key(&station);
         let rec = &self.records[record];
@@ -1186,7 +1214,8 @@ impl Tally {
             let Some(record) = self.record_of(s, c) else { continue };
             let info = &self.stations[s as usize];
             let station_annulled = self.station_annulled.contains_key(&s);
-            let Some(slot) = self.records[record].chosen(view, station_annulled) else { continue };
+            let rec = self.record(record);
+            let Some(slot) = rec.chosen(view, station_annulled) else { continue };
             let district = &election.districts[info.district as usize];
             let region = election.regions.iter().position(|r| r.id == district.region).unwrap_or(0);
             let counts = slot.counts.get(&self.saved);
@@ -1237,7 +1266,8 @@ impl Tally {
         let station = &election.stations[s];
         let index = &self.contests[c];
         let record = self.record_of(s as u32, c)?;
-        let rec = &self.records[record];
+        let rec = self.record(record);
+        let rec = &*rec;
         let mut annulled_by = rec.annulled.clone();
         let station_annulled = match self.station_annulled.get(&(s as u32)) {
             Some(list) => {
@@ -1282,6 +1312,10 @@ impl Tally {
         let mut corrections = Vec::new();
         let mut warnings = Vec::new();
         for (r, rec) in self.records.iter().enumerate() {
+            // A record still in the saved bytes has no corrections (see `Tally::lazy`).
+            if self.lazy.get(r).copied().unwrap_or(false) {
+                continue;
+            }
             if rec.slots.iter().all(|s| s.versions.len() < 2) && rec.superseded.is_empty() {
                 continue;
             }

@@ -130,12 +130,39 @@ impl In<'_> {
         let v = self.u64()?;
         u16::try_from(v).map_err(|_| TallyStateError::Invalid(format!("{v} does not fit 16 bits")))
     }
+    /// One-byte integers (most counts) read straight; anything else by [`In::u32_slow`].
+    #[inline]
     fn u32(&mut self) -> Result<u32, TallyStateError> {
-        let v = self.u64()?;
+        match self.0 {
+            [b, rest @ ..] if *b < 0x80 => {
+                self.0 = rest;
+                Ok(u32::from(*b))
+            }
+            // Two bytes, the second not 0 (so the shortest form): at most 14 bits.
+            [b0, b1, rest @ ..] if *b1 < 0x80 && *b1 != 0 => {
+                self.0 = rest;
+                Ok(u32::from(*b0 & 0x7f) | u32::from(*b1) << 7)
+            }
+            _ => self.u32_slow(),
+        }
+    }
+    fn u32_slow(&mut self) -> Result<u32, TallyStateError> {
+        let v = self.u64_slow()?;
         u32::try_from(v).map_err(|_| TallyStateError::Invalid(format!("{v} does not fit 32 bits")))
     }
-    /// Unsigned LEB128 in its shortest form.
+    /// Unsigned LEB128 in its shortest form; one-byte integers read straight.
+    #[inline]
     fn u64(&mut self) -> Result<u64, TallyStateError> {
+        match self.0 {
+            [b, rest @ ..] if *b < 0x80 => {
+                self.0 = rest;
+                Ok(u64::from(*b))
+            }
+            _ => self.u64_slow(),
+        }
+    }
+    /// Unsigned LEB128 in its shortest form.
+    fn u64_slow(&mut self) -> Result<u64, TallyStateError> {
         let mut v = 0u64;
         for k in 0..10 {
             let byte = self.u8()?;
@@ -285,6 +312,45 @@ fn read_record(input: &mut In<'_>, total: usize) -> Result<Record, TallyStateErr
     Ok(Record { slots, superseded: input.u64s()?, annulled: input.u64s()? })
 }
 
+/// Checks a record as [`read_record`] reads it (the same checks, in the same order), keeping
+/// nothing; `true` if it has no corrections (no slot with two versions, nothing superseded).
+fn check_record(input: &mut In<'_>) -> Result<bool, TallyStateError> {
+    let n_slots = input.len(5)?;
+    let mut plain = true;
+    for _ in 0..n_slots {
+        source_of(input.u8()?)?;
+        input.u32()?;
+        let n_versions = input.len(2)?;
+        plain &= n_versions < 2;
+        for _ in 0..n_versions {
+            input.u64()?;
+            match input.u8()? {
+                0 => {}
+                1 => {
+                    input.u64()?;
+                    reason_of(input.u8()?)?;
+                }
+                other => return Err(TallyStateError::Invalid(format!("supersedes tag {other}"))),
+            }
+        }
+        check_counts(input)?;
+    }
+    for list in 0..2 {
+        let n = input.len(1)?;
+        plain &= list == 1 || n == 0;
+        for _ in 0..n {
+            input.u64()?;
+        }
+    }
+    Ok(plain)
+}
+
+/// The record at `at` in `saved`, which [`check_record`] checked.
+pub(super) fn decode_record(saved: &[u8], at: usize) -> Record {
+    read_record(&mut In(&saved[at..]), saved.len())
+        .expect("checked when the saved state was loaded")
+}
+
 /// Checks one slot's numbers as [`write_record`] writes them (each fits 32 bits, in its shortest
 /// form), keeping nothing.
 fn check_counts(input: &mut In<'_>) -> Result<(), TallyStateError> {
@@ -381,8 +447,14 @@ impl Tally {
         out.str(&self.election_id);
         out.len(self.n_stations);
         out.len(self.records.len());
-        for record in &self.records {
-            write_record(&mut out, record, &self.saved);
+        for (r, record) in self.records.iter().enumerate() {
+            if self.lazy.get(r).copied().unwrap_or(false) {
+                // Checked when loaded, so the very bytes `write_record` would write.
+                let (at, end) = (self.saved_records[r], self.saved_records[r + 1]);
+                out.buf.extend_from_slice(&self.saved[at..end]);
+            } else {
+                write_record(&mut out, record, &self.saved);
+            }
             out.spill()?;
         }
         out.len(self.contests.len());
@@ -457,9 +529,10 @@ impl Tally {
         Tally::load_state_owned(election, bytes.to_vec())
     }
 
-    /// [`Tally::load_state`] keeping `bytes`: each slot's numbers are checked there and decoded
-    /// only when used (folding in an entry of that station and contest, or its station result),
-    /// so loading allocates nothing per slot.
+    /// [`Tally::load_state`] keeping `bytes`: each record is checked there, and one without
+    /// corrections (most) is decoded only when used (folding in an entry of that station and
+    /// contest, or its station result), its slots' numbers only when those are used, so loading
+    /// allocates nothing per record but for the few with corrections.
     pub fn load_state_owned(election: &Election, bytes: Vec<u8>) -> Result<Tally, TallyStateError> {
         let mut tally = Tally::new(election);
         tally.read_state(&bytes)?;
@@ -480,9 +553,19 @@ impl Tally {
         check("stations", input.u64()?, tally.n_stations)?;
         let n_records = input.len(3)?;
         check("station-contests", n_records, tally.records.len())?;
+        // Records without corrections are checked and left in the bytes (`Tally::lazy`).
+        tally.saved_records = Vec::with_capacity(n_records + 1);
+        tally.lazy = vec![false; n_records];
         for r in 0..n_records {
-            tally.records[r] = read_record(&mut input, bytes.len())?;
+            let at = bytes.len() - input.0.len();
+            tally.saved_records.push(at);
+            if check_record(&mut input)? {
+                tally.lazy[r] = true;
+            } else {
+                tally.records[r] = read_record(&mut In(&bytes[at..]), bytes.len())?;
+            }
         }
+        tally.saved_records.push(bytes.len() - input.0.len());
         check("contests", input.len(1)?, tally.contests.len())?;
         for contest in tally.contests.iter_mut() {
             check("units of a contest", input.len(1)?, contest.units.len())?;
