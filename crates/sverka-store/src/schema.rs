@@ -24,6 +24,12 @@
 //! | `pending(id, leaf_hash, bytes, sender, created_at)` | submissions received by a node that is not the sequencer, waiting for it | inserted by any node; deleted by the sequencer in the transaction that decides them |
 //! | `pending_outcomes(id, outcome, decided_at)` | the sequencer's answer to each pending submission (JSON: a receipt or a rejection), committed with its entry | inserted by the sequencer; read and deleted by the node that waits |
 //!
+//! Version 2 (both backends) replaces the partial index `entries_by_kind` with one that also
+//! holds audit steps, the index of the one query that reads entries by kind (the sequencer's
+//! refold of the admission state on every open that writes, which scanned the whole table,
+//! entries' bytes included, when the index left audit steps out). Nothing else changed, so a
+//! store opened only to read ([`crate::Store::open_read_only`]) reads version 1 as it is.
+//!
 //! A migration takes the schema from version `n - 1` to `n` in one transaction (on PostgreSQL
 //! under an advisory lock, so two nodes starting together do not both run it); opening a database
 //! newer than this code is an error, never a silent downgrade. The versions of the two backends
@@ -35,9 +41,12 @@ use crate::error::StoreError;
 use crate::sql::{Conn, Dialect};
 
 /// The SQLite schema version this code writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 /// The PostgreSQL schema version this code writes.
-pub const PG_SCHEMA_VERSION: u32 = 1;
+pub const PG_SCHEMA_VERSION: u32 = 2;
+/// The oldest schema version (of either backend) that this code reads without migrating it:
+/// the versions since then changed indexes only.
+pub const READABLE_FROM: u32 = 1;
 
 /// The advisory lock key (`pg_advisory_xact_lock`) that serialises migrations.
 pub(crate) const PG_MIGRATION_LOCK: i64 = 0x7376_6572_6b61_0001;
@@ -122,7 +131,14 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: V1 }];
+/// Version 2 (both backends): `entries_by_kind` holds audit steps too (see the module doc).
+const V2: &str = r#"
+DROP INDEX entries_by_kind;
+CREATE INDEX entries_by_kind ON entries (kind) WHERE kind IN ('key_registration', 'key_revocation', 'audit');
+"#;
+
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, sql: V1 }, Migration { version: 2, sql: V2 }];
 
 const PG_V1: &str = r#"
 CREATE TABLE meta (
@@ -225,7 +241,8 @@ CREATE TABLE pending_outcomes (
 );
 "#;
 
-const PG_MIGRATIONS: &[Migration] = &[Migration { version: 1, sql: PG_V1 }];
+const PG_MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, sql: PG_V1 }, Migration { version: 2, sql: V2 }];
 
 /// Sets the connection up as the store needs it: WAL, `synchronous=FULL` (a commit is on stable
 /// storage before it returns), a WAL file cut back to 64 MiB when it restarts (so a burst does
@@ -295,4 +312,56 @@ pub(crate) fn migrate(conn: &Conn) -> Result<Migrated, StoreError> {
         found = migration.version;
     }
     Ok(Migrated { from, to: found })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::Database;
+
+    /// The rows of SQLite's `EXPLAIN QUERY PLAN` for `sql`, their `detail` column.
+    fn plan(path: &std::path::Path, sql: &str) -> Vec<String> {
+        let conn = Connection::open(path).unwrap();
+        let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = statement.query_map([], |row| row.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn the_refold_on_open_searches_the_kind_index_instead_of_reading_every_entry() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("sverka.db");
+        let migrated = migrate(&Conn::open(&Database::Sqlite(path.clone())).unwrap()).unwrap();
+        assert_eq!((migrated.from, migrated.to), (0, SCHEMA_VERSION));
+        let plan = plan(&path, crate::sequencer::KEYS_AND_AUDITS);
+        assert!(
+            plan.iter().any(|step| step.contains("USING INDEX entries_by_kind")),
+            "the refold reads entries by kind through the index: {plan:?}"
+        );
+        assert!(!plan.iter().any(|step| step.starts_with("SCAN")), "no table scan: {plan:?}");
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_to_the_index_that_holds_audit_steps() {
+        let temp = tempfile::tempdir().unwrap();
+        let path = temp.path().join("sverka.db");
+        let conn = Conn::open(&Database::Sqlite(path.clone())).unwrap();
+        let tx = conn.begin().unwrap();
+        tx.batch(V1).unwrap();
+        crate::db::meta_set(&tx, "schema_version", "1").unwrap();
+        tx.commit().unwrap();
+        let before = plan(&path, crate::sequencer::KEYS_AND_AUDITS);
+        assert!(before.iter().any(|step| step.starts_with("SCAN")), "version 1 scans: {before:?}");
+
+        let migrated = migrate(&conn).unwrap();
+        assert_eq!((migrated.from, migrated.to), (1, 2));
+        assert_eq!(version(&conn).unwrap(), 2);
+        let after = plan(&path, crate::sequencer::KEYS_AND_AUDITS);
+        assert!(after.iter().any(|step| step.contains("USING INDEX entries_by_kind")), "{after:?}");
+        assert_eq!(
+            migrate(&conn).unwrap(),
+            Migrated { from: 2, to: 2 },
+            "a second run does nothing"
+        );
+    }
 }

@@ -597,14 +597,16 @@ pub(crate) fn election_from_entry(
         .map_err(|e| StoreError::Election(e.to_string()))
 }
 
+/// The entries whose bodies the admission state folds, in log order: found through the partial
+/// index `entries_by_kind` (schema version 2), whose condition this query's repeats word for word
+/// so that SQLite uses it instead of reading every entry's bytes.
+pub(crate) const KEYS_AND_AUDITS: &str = "SELECT idx, bytes FROM entries WHERE kind IN ('key_registration', 'key_revocation', 'audit') ORDER BY idx";
+
 /// Folds the stored entries into the state without decoding all of them: every key registration
 /// and revocation and every audit step (whose order the registry checks) in log order (found by the indexed `kind` column), then each signer's highest
 /// sequence number (from the indexed `signer`/`seq` columns), folded as a body-less step.
 fn refold_state(conn: &Conn, state: &mut State) -> Result<(), StoreError> {
-    let rows = conn.query(
-        "SELECT idx, bytes FROM entries WHERE kind IN ('key_registration', 'key_revocation', 'audit') ORDER BY idx",
-        &[],
-    )?;
+    let rows = conn.query(KEYS_AND_AUDITS, &[])?;
     for mut row in rows {
         let (idx, bytes) = (row.int(0)?, row.blob(1)?);
         let submission = Submission::decode(&bytes)

@@ -1193,8 +1193,9 @@ fn url_path(path: &Path) -> String {
     uri
 }
 
-/// Refuses a database whose schema is not the version this code writes (a read-only store
-/// cannot migrate it).
+/// Refuses a database whose schema this code cannot read without migrating it (a read-only
+/// store cannot migrate): newer than the version it writes, or older than
+/// [`crate::schema::READABLE_FROM`].
 fn check_schema_current(conn: &Conn) -> Result<(), StoreError> {
     let supported = match conn.dialect() {
         crate::sql::Dialect::Sqlite => crate::schema::SCHEMA_VERSION,
@@ -1204,7 +1205,7 @@ fn check_schema_current(conn: &Conn) -> Result<(), StoreError> {
     if found > supported {
         return Err(StoreError::SchemaTooNew { found, supported });
     }
-    if found < supported {
+    if found < crate::schema::READABLE_FROM {
         return Err(StoreError::BadDatabase(format!(
             "schema version {found}, older than this sverka's {supported}; open the store once with a command that writes (`sverka migrate` or `sverka serve`) to bring it up"
         )));

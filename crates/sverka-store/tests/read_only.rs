@@ -70,3 +70,47 @@ fn a_read_only_open_of_a_writable_directory_leaves_no_write_ahead_log_files() {
     drop(writing);
     assert!(!dir.join("sverka.db-wal").exists());
 }
+
+/// A data directory written by a sverka of schema version 1 (whose kind index left audit steps
+/// out) is read as it is by a read-only open, and brought to the current version by the next
+/// open that writes, its entries unchanged.
+#[test]
+fn a_version_1_directory_is_read_as_it_is_and_migrated_by_the_next_open_that_writes() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    let config = Config { checkpoint: CheckpointPolicy::Manual, ..Config::default() };
+    let store = init(&dir, config.clone());
+    assert!(store
+        .submit_batch((1..=5).map(|seq| observer_protocol(1, seq)).collect())
+        .iter()
+        .all(Result::is_ok));
+    let signed = store.checkpoint_now().unwrap();
+    drop(store);
+    let db = rusqlite::Connection::open(dir.join("sverka.db")).unwrap();
+    db.execute_batch(
+        "DROP INDEX entries_by_kind;
+         CREATE INDEX entries_by_kind ON entries (kind) WHERE kind IN ('key_registration', 'key_revocation');
+         UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+    )
+    .unwrap();
+    drop(db);
+    let schema_version = || {
+        let db = rusqlite::Connection::open(dir.join("sverka.db")).unwrap();
+        db.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap()
+    };
+
+    let reading = Store::open_read_only(&dir).unwrap();
+    assert_eq!(reading.checkpoint().unwrap(), signed);
+    assert_eq!(reading.entries(0..6).unwrap().len(), 6);
+    drop(reading);
+    assert_eq!(schema_version(), "1", "a read-only open migrates nothing");
+
+    let writing = Store::open_with(&dir, config).unwrap();
+    assert_eq!(writing.checkpoint().unwrap(), signed);
+    assert_eq!(writing.submit(observer_protocol(1, 6)).unwrap().index, 6);
+    drop(writing);
+    assert_eq!(schema_version(), sverka_store::schema::SCHEMA_VERSION.to_string());
+}
