@@ -1015,7 +1015,7 @@ impl Resumed {
             key_entries.push(bytes);
         }
         for (signer, &seq) in &resume.last_seq {
-            registry.apply(&sequence_marker(replay.election(), signer, seq));
+            registry.note_seq(signer, seq);
         }
         Ok(Resumed {
             size,
@@ -1040,25 +1040,6 @@ impl Resumed {
                     .map(|cache| cache.cache.clone()),
             },
         })
-    }
-}
-
-/// A submission that changes nothing in a [`KeyRegistry`] but `signer`'s last sequence number
-/// (`KeyRegistry::apply` records the highest `seq` of each signer, and an election-definition
-/// body registers nothing): how `--state` restores the sequence numbers.
-fn sequence_marker(election: &sverka_model::Election, signer: &str, seq: u64) -> Submission {
-    Submission {
-        payload: sverka_model::Payload {
-            v: sverka_model::submission::FORMAT_VERSION,
-            election: election.id.clone(),
-            signer: signer.to_string(),
-            seq,
-            time: None,
-            body: Body::Election(sverka_model::submission::ElectionDefinition {
-                definition_sha256: String::new(),
-            }),
-        },
-        signature: String::new(),
     }
 }
 

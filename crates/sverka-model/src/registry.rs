@@ -261,6 +261,15 @@ impl KeyRegistry {
         }
     }
 
+    /// Notes `seq` as accepted from key `id` (its highest so far stays its [`KeyRegistry::last_seq`]),
+    /// as [`KeyRegistry::apply`] does for every entry; nothing for a key not registered. How
+    /// `sverka verify --state` restores the sequence numbers it saved, with no entry to apply.
+    pub fn note_seq(&mut self, id: &str, seq: u64) {
+        if let Some(key) = self.state_mut(id) {
+            key.last_seq = Some(key.last_seq.map_or(seq, |last| last.max(seq)));
+        }
+    }
+
     /// The record of a registered key (revoked or not).
     pub fn key(&self, id: &str) -> Option<&KeyRecord> {
         self.keys.record(id)
@@ -474,9 +483,7 @@ impl KeyRegistry {
     /// and the entry is in the log.
     pub fn apply(&mut self, submission: &Submission) {
         let payload = &submission.payload;
-        if let Some(key) = self.state_mut(&payload.signer) {
-            key.last_seq = Some(key.last_seq.map_or(payload.seq, |last| last.max(payload.seq)));
-        }
+        self.note_seq(&payload.signer, payload.seq);
         match &payload.body {
             Body::KeyRegistration(registration) => self.register(&registration.key),
             Body::KeyRevocation(revocation) => {
@@ -607,6 +614,25 @@ mod tests {
 
     fn code(result: Result<(), Finding>) -> Option<&'static str> {
         result.err().map(|finding| finding.code)
+    }
+
+    /// `sverka verify --state` restores each signer's sequence number with `note_seq`: the
+    /// registry then refuses a replay as if the entry had been applied.
+    #[test]
+    fn a_noted_sequence_number_counts_as_an_applied_entry() {
+        let mut registry = registry();
+        let entry = annulment_signed_by(4);
+        assert_eq!(code(registry.check(&entry)), None);
+        registry.note_seq("cec", 1);
+        registry.note_seq("cec", 0);
+        registry.note_seq("no-such-key", 5);
+        assert_eq!(registry.last_seq("cec"), Some(1));
+        assert_eq!(registry.last_seq("no-such-key"), None);
+        assert_eq!(registry.last_seqs().collect::<Vec<_>>(), [("cec", 1)]);
+        assert_eq!(code(registry.check(&entry)), Some("E105"));
+        let mut applied = self::registry();
+        applied.apply(&entry);
+        assert_eq!(applied.last_seqs().collect::<Vec<_>>(), [("cec", 1)]);
     }
 
     #[test]
