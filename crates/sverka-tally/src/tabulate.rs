@@ -555,6 +555,10 @@ struct Record {
     annulled: Vec<u64>,
 }
 
+/// A station-contest nothing has been folded into: what a `None` of [`Tally::records`] stands for.
+static EMPTY_RECORD: Record =
+    Record { slots: Vec::new(), superseded: Vec::new(), annulled: Vec::new() };
+
 impl Record {
     fn current(&self, slot: &Slot) -> Option<u64> {
         let newest = slot.versions.last()?.index;
@@ -655,7 +659,10 @@ pub struct Tally {
     stations: Vec<StationInfo>,
     contests: Vec<ContestIndex>,
     contest_idx: FastMap<String, usize>,
-    records: Vec<Record>,
+    /// One per station-contest; `None` while nothing was folded into it, or while it is still
+    /// in [`Tally::saved`] (8 zero bytes each, allocated zeroed: the pages of records never used
+    /// are never touched).
+    records: Vec<Option<Box<Record>>>,
     record_contest: Vec<u16>,
     station_annulled: FastMap<u32, Vec<u64>>,
     /// The bytes [`Tally::load_state`] read, which [`SlotCounts::Saved`] point into (empty for a
@@ -741,13 +748,15 @@ impl Tally {
             ignored: Vec::new(),
             warnings: Vec::new(),
         };
+        let n_records = (0..election.stations.len()).map(|s| coverage.of(s).len()).sum();
+        tally.records = vec![None; n_records];
+        tally.record_contest.reserve_exact(n_records);
         for (s, station) in election.stations.iter().enumerate() {
             let district = station_district[s].unwrap_or(0);
-            let first = tally.records.len() as u32;
+            let first = tally.record_contest.len() as u32;
             let mut n = 0u16;
             for &c in coverage.of(s) {
                 let c = c as usize;
-                tally.records.push(Record::default());
                 tally.record_contest.push(c as u16);
                 n += 1;
                 let index = &mut tally.contests[c];
@@ -826,8 +835,10 @@ impl Tally {
         let records: usize = self
             .records
             .iter()
+            .flatten()
             .map(|r| {
-                r.slots.capacity() * size_of::<Slot>()
+                size_of::<Record>()
+                    + r.slots.capacity() * size_of::<Slot>()
                     + r.slots.iter().map(slot_bytes).sum::<usize>()
                     + (r.superseded.capacity() + r.annulled.capacity()) * size_of::<u64>()
             })
@@ -837,7 +848,7 @@ impl Tally {
             + self.saved.capacity()
             + self.saved_records.capacity() * size_of::<usize>()
             + self.lazy.capacity()
-            + self.records.capacity() * size_of::<Record>()
+            + self.records.capacity() * size_of::<Option<Box<Record>>>()
             + self.record_contest.capacity() * size_of::<u16>()
             + self.stations.capacity() * size_of::<StationInfo>()
             + self.station_idx.capacity() * (size_of::<(Box<str>, u32)>() + 1)
@@ -892,14 +903,15 @@ impl Tally {
         if self.lazy.get(r).copied().unwrap_or(false) {
             std::borrow::Cow::Owned(state::decode_record(&self.saved, self.saved_records[r]))
         } else {
-            std::borrow::Cow::Borrowed(&self.records[r])
+            std::borrow::Cow::Borrowed(self.records[r].as_deref().unwrap_or(&EMPTY_RECORD))
         }
     }
 
     /// Decodes record `r` into [`Tally::records`] if it is still in [`Tally::saved`].
     fn materialize(&mut self, r: usize) {
         if self.lazy.get(r).copied().unwrap_or(false) {
-            self.records[r] = state::decode_record(&self.saved, self.saved_records[r]);
+            self.records[r] =
+                Some(Box::new(state::decode_record(&self.saved, self.saved_records[r])));
             self.lazy[r] = false;
         }
     }
@@ -938,7 +950,7 @@ impl Tally {
         }
         self.protocols += 1;
         self.account(station, record, false);
-        let rec = &mut self.records[record];
+        let rec = self.records[record].get_or_insert_with(Default::default);
         let slot = match rec
             .slots
             .iter()
@@ -1001,7 +1013,9 @@ impl Tally {
             self.account(station, r, false);
         }
         match contest {
-            Some(_) => self.records[records[0]].annulled.push(index),
+            Some(_) => {
+                self.records[records[0]].get_or_insert_with(Default::default).annulled.push(index)
+            }
             None => self.station_annulled.entry(station).or_default().push(index),
         }
         for &r in &records {
@@ -1027,7 +1041,7 @@ impl Tally {
         self.materialize(record);
         let info = &self.stations[station as usize];
         let station_annulled = self.station_annulled.contains_key(&station);
-        let rec = &self.records[record];
+        let rec = self.records[record].as_deref().unwrap_or(&EMPTY_RECORD);
         let index = &mut self.contests[usize::from(self.record_contest[record])];
         let district_unit = index.district_unit[info.district as usize] as usize;
         let abroad_unit = info.abroad.then(|| index.abroad_unit());
@@ -1312,10 +1326,9 @@ impl Tally {
         let mut corrections = Vec::new();
         let mut warnings = Vec::new();
         for (r, rec) in self.records.iter().enumerate() {
-            // A record still in the saved bytes has no corrections (see `Tally::lazy`).
-            if self.lazy.get(r).copied().unwrap_or(false) {
-                continue;
-            }
+            // Nothing folded in, or still in the saved bytes, which only records without
+            // corrections are (see `Tally::lazy`).
+            let Some(rec) = rec else { continue };
             if rec.slots.iter().all(|s| s.versions.len() < 2) && rec.superseded.is_empty() {
                 continue;
             }

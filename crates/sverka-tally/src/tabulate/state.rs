@@ -16,7 +16,7 @@ use sverka_model::Source;
 
 use super::{
     Counts, IgnoreReason, Ignored, Record, Slot, SlotCounts, Tally, UnitAgg, Version, ViewAgg,
-    Warning,
+    Warning, EMPTY_RECORD,
 };
 use sverka_model::election::Election;
 
@@ -149,6 +149,25 @@ impl In<'_> {
     fn u32_slow(&mut self) -> Result<u32, TallyStateError> {
         let v = self.u64_slow()?;
         u32::try_from(v).map_err(|_| TallyStateError::Invalid(format!("{v} does not fit 32 bits")))
+    }
+    /// Passes `n` integers of 32 bits, checked as [`In::u32`] checks them; eight one-byte
+    /// integers at a time where there are (most counts at a station are under 128).
+    fn skip_u32s(&mut self, mut n: usize) -> Result<(), TallyStateError> {
+        while n > 0 {
+            if n >= 8 {
+                if let Some(word) = self.0.get(..8) {
+                    let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+                    if word & 0x8080_8080_8080_8080 == 0 {
+                        self.0 = &self.0[8..];
+                        n -= 8;
+                        continue;
+                    }
+                }
+            }
+            self.u32()?;
+            n -= 1;
+        }
+        Ok(())
     }
     /// Unsigned LEB128 in its shortest form; one-byte integers read straight.
     #[inline]
@@ -355,13 +374,9 @@ pub(super) fn decode_record(saved: &[u8], at: usize) -> Record {
 /// form), keeping nothing.
 fn check_counts(input: &mut In<'_>) -> Result<(), TallyStateError> {
     let n_values = input.len(1)?;
-    for _ in 0..n_values {
-        input.u32()?;
-    }
+    input.skip_u32s(n_values)?;
     let n_prefs = input.len(2)?;
-    for _ in 0..2 * n_prefs {
-        input.u32()?;
-    }
+    input.skip_u32s(2 * n_prefs)?;
     Ok(())
 }
 
@@ -453,7 +468,7 @@ impl Tally {
                 let (at, end) = (self.saved_records[r], self.saved_records[r + 1]);
                 out.buf.extend_from_slice(&self.saved[at..end]);
             } else {
-                write_record(&mut out, record, &self.saved);
+                write_record(&mut out, record.as_deref().unwrap_or(&EMPTY_RECORD), &self.saved);
             }
             out.spill()?;
         }
@@ -562,7 +577,7 @@ impl Tally {
             if check_record(&mut input)? {
                 tally.lazy[r] = true;
             } else {
-                tally.records[r] = read_record(&mut In(&bytes[at..]), bytes.len())?;
+                tally.records[r] = Some(Box::new(read_record(&mut In(&bytes[at..]), bytes.len())?));
             }
         }
         tally.saved_records.push(bytes.len() - input.0.len());
