@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -1591,16 +1591,29 @@ impl Pieces {
 /// in the buffer (not copied out first).
 struct Chunked {
     source: Box<dyn Read>,
-    buffer: Box<[u8]>,
+    /// Shared with the [`Hashers`] while they hash pieces of it.
+    buffer: Arc<[u8]>,
+    /// Earlier buffers, taken again once the hashers are done with them.
+    spare: Vec<Arc<[u8]>>,
     start: usize,
     end: usize,
     /// A read failed: the file is not what was expected.
     failed: bool,
 }
 
+/// How much of the file [`Chunked`] reads at a time.
+const CHUNK: usize = 4 << 20;
+
 impl Chunked {
     fn new(source: Box<dyn Read>) -> Chunked {
-        Chunked { source, buffer: vec![0; 4 << 20].into(), start: 0, end: 0, failed: false }
+        Chunked {
+            source,
+            buffer: vec![0; CHUNK].into(),
+            spare: Vec::new(),
+            start: 0,
+            end: 0,
+            failed: false,
+        }
     }
 
     /// Makes at least one byte available: `false` at the end of the file or on a read error.
@@ -1609,8 +1622,21 @@ impl Chunked {
             return true;
         }
         (self.start, self.end) = (0, 0);
+        if Arc::get_mut(&mut self.buffer).is_none() {
+            // The hashers still hold it: read into a buffer they are done with, or a new one.
+            let free = self.spare.iter().position(|b| Arc::strong_count(b) == 1);
+            let next = match free {
+                Some(i) => self.spare.swap_remove(i),
+                None => vec![0; CHUNK].into(),
+            };
+            let busy = std::mem::replace(&mut self.buffer, next);
+            if self.spare.len() < 8 {
+                self.spare.push(busy);
+            }
+        }
+        let buffer = Arc::get_mut(&mut self.buffer).expect("a buffer nobody else holds");
         loop {
-            match self.source.read(&mut self.buffer) {
+            match self.source.read(buffer) {
                 Ok(n) => {
                     self.end = n;
                     return n > 0;
@@ -1662,9 +1688,93 @@ impl Chunked {
         .then(|| hasher.finalize().into())
     }
 
+    /// Whether the next `len` bytes have the RFC 6962 leaf hash `expected`: checked by `hashers`
+    /// on another thread when they lie in the buffer (the answer comes with [`Hashers::finish`]),
+    /// here otherwise. `false` if the file ends first or they are found to differ here.
+    fn leaf_hash_is(&mut self, len: usize, expected: [u8; 32], hashers: &mut Hashers) -> bool {
+        if self.fill() && self.end - self.start >= len {
+            hashers.check(self.buffer.clone(), self.start, len, expected);
+            self.start += len;
+            return true;
+        }
+        self.leaf_hash(len) == Some(expected)
+    }
+
     /// Whether every byte has been consumed.
     fn at_end(&mut self) -> bool {
         !self.fill() && !self.failed
+    }
+}
+
+/// One piece of a published file whose leaf hash must be `expected`.
+struct HashJob {
+    bytes: Arc<[u8]>,
+    start: usize,
+    len: usize,
+    expected: [u8; 32],
+}
+
+/// Threads that check the leaf hashes of the pieces [`Chunked::leaf_hash_is`] hands them, in
+/// batches, while the main thread reads on: a re-verify's new snapshot is mostly stations no new
+/// entry names, whose hashes are the bulk of its work.
+struct Hashers<'scope> {
+    senders: Vec<mpsc::Sender<Vec<HashJob>>>,
+    threads: Vec<std::thread::ScopedJoinHandle<'scope, ()>>,
+    next: usize,
+    batch: Vec<HashJob>,
+    /// Set by a hasher that found a piece whose hash differs.
+    differs: Arc<AtomicBool>,
+}
+
+impl<'scope> Hashers<'scope> {
+    const BATCH: usize = 512;
+
+    /// Starts `count` hashers in `scope`.
+    fn start(scope: &'scope std::thread::Scope<'scope, '_>, count: usize) -> Hashers<'scope> {
+        let differs = Arc::new(AtomicBool::new(false));
+        let (mut senders, mut threads) = (Vec::new(), Vec::new());
+        for _ in 0..count.max(1) {
+            let (sender, receiver) = mpsc::channel::<Vec<HashJob>>();
+            let differs = differs.clone();
+            threads.push(scope.spawn(move || {
+                for batch in receiver {
+                    for job in batch {
+                        let piece = &job.bytes[job.start..job.start + job.len];
+                        if leaf_hash(piece).0 != job.expected {
+                            differs.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }));
+            senders.push(sender);
+        }
+        Hashers { senders, threads, next: 0, batch: Vec::with_capacity(Self::BATCH), differs }
+    }
+
+    fn check(&mut self, bytes: Arc<[u8]>, start: usize, len: usize, expected: [u8; 32]) {
+        self.batch.push(HashJob { bytes, start, len, expected });
+        if self.batch.len() >= Self::BATCH {
+            self.send();
+        }
+    }
+
+    fn send(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(Self::BATCH));
+        let sender = &self.senders[self.next % self.senders.len()];
+        self.next += 1;
+        // A hasher only stops when its sender is dropped.
+        sender.send(batch).expect("a hasher is running");
+    }
+
+    /// Waits for every piece handed over: `true` if each had its expected hash.
+    fn finish(mut self) -> bool {
+        if !self.batch.is_empty() {
+            self.send();
+        }
+        // Without their senders the hashers end once they have hashed what they were sent.
+        self.senders.clear();
+        let all_ran = self.threads.drain(..).all(|thread| thread.join().is_ok());
+        all_ran && !self.differs.load(Ordering::Relaxed)
     }
 }
 
@@ -1704,8 +1814,12 @@ fn compare_snapshot(
     let before = pieces.take();
     let recompute = if before.is_some() { Recompute::Touched } else { Recompute::All };
     let mut after = Pieces { size, contests: Vec::new() };
-    let finished = replay
-        .write_snapshot_pieces(root.0, recompute, &mut |piece| match piece {
+    // The untouched stations' hashes are checked by hashers on the other cores while this thread
+    // reads on and compares what it recomputed; every byte of the file is still checked once.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+    let (finished, hashes_hold) = std::thread::scope(|scope| {
+        let mut hashers = Hashers::start(scope, threads);
+        let finished = replay.write_snapshot_pieces(root.0, recompute, &mut |piece| match piece {
             Piece::Bytes(bytes) => published.equal(bytes),
             Piece::Station { contest, station, bytes } => {
                 if after.contests.len() <= contest {
@@ -1724,7 +1838,7 @@ fn compare_snapshot(
                         else {
                             return false;
                         };
-                        if published.leaf_hash(len as usize) != Some(hash) {
+                        if !published.leaf_hash_is(len as usize, hash, &mut hashers) {
                             return false;
                         }
                         (len, hash)
@@ -1733,9 +1847,11 @@ fn compare_snapshot(
                 after.contests[contest].push((len, hash));
                 true
             }
-        })
-        .map_err(|e| format!("{path}: {e}"))?;
-    if finished && published.at_end() {
+        });
+        (finished, hashers.finish())
+    });
+    let finished = finished.map_err(|e| format!("{path}: {e}"))?;
+    if finished && hashes_hold && published.at_end() {
         *pieces = Some(after);
         replay.forget_touched();
         return Ok(());
@@ -1785,5 +1901,64 @@ fn first_difference(
             .find_map(|(i, (x, y))| first_difference(x, y, &format!("{at}/{i}"))),
         (a, b) if a == b => None,
         (a, b) => Some(format!("{at}: published {a}, recomputed {b}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of pieces of varied lengths, some across the boundaries where [`Chunked`] reads
+    /// the next part of the file, and each piece's length and leaf hash.
+    fn pieces() -> (Vec<u8>, Vec<(usize, [u8; 32])>) {
+        let (mut file, mut pieces, mut x) = (Vec::new(), Vec::new(), 7u64);
+        while file.len() < 3 * CHUNK + CHUNK / 2 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let len = 1 + (x >> 33) as usize % 60_000;
+            let piece: Vec<u8> = (0..len).map(|i| (i as u64 ^ x) as u8).collect();
+            pieces.push((len, leaf_hash(&piece).0));
+            file.extend_from_slice(&piece);
+        }
+        (file, pieces)
+    }
+
+    /// Whether `file` is `pieces` whole, checked as a resumed verify checks untouched stations.
+    fn holds(file: Vec<u8>, pieces: &[(usize, [u8; 32])]) -> bool {
+        std::thread::scope(|scope| {
+            let mut hashers = Hashers::start(scope, 2);
+            let mut published = Chunked::new(Box::new(std::io::Cursor::new(file)));
+            let each =
+                pieces.iter().all(|&(len, hash)| published.leaf_hash_is(len, hash, &mut hashers));
+            let hashes_hold = hashers.finish();
+            each && hashes_hold && published.at_end()
+        })
+    }
+
+    #[test]
+    fn every_byte_of_the_pieces_is_checked_whether_they_lie_in_one_read_or_across_two() {
+        let (file, pieces) = pieces();
+        assert!(holds(file.clone(), &pieces), "the intact file holds");
+        // The start of each piece, to find one inside a read and one across a boundary.
+        let starts: Vec<usize> =
+            pieces.iter().scan(0, |at, &(len, _)| Some(std::mem::replace(at, *at + len))).collect();
+        let across = (0..pieces.len())
+            .find(|&i| starts[i] / CHUNK != (starts[i] + pieces[i].0 - 1) / CHUNK)
+            .expect("a piece across a boundary");
+        let inside = across + 1;
+        for (what, at) in [
+            ("the first byte", 0),
+            ("a byte of a piece inside one read", starts[inside] + pieces[inside].0 / 2),
+            ("the last byte of a piece across two reads", starts[across] + pieces[across].0 - 1),
+            ("the first byte of a piece across two reads", starts[across]),
+            ("the last byte", file.len() - 1),
+        ] {
+            let mut edited = file.clone();
+            edited[at] ^= 1;
+            assert!(!holds(edited, &pieces), "{what} edited is caught");
+        }
+        let mut longer = file.clone();
+        longer.push(b' ');
+        assert!(!holds(longer, &pieces), "a byte appended is caught");
+        assert!(!holds(file[..file.len() - 1].to_vec(), &pieces), "a file cut short is caught");
     }
 }
