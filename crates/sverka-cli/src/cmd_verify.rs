@@ -1718,7 +1718,9 @@ struct HashJob {
 /// batches, while the main thread reads on: a re-verify's new snapshot is mostly stations no new
 /// entry names, whose hashes are the bulk of its work.
 struct Hashers<'scope> {
-    senders: Vec<mpsc::Sender<Vec<HashJob>>>,
+    /// Bounded: the main thread waits when the hashers fall behind, so the buffers they hold
+    /// stay a few reads' worth instead of growing towards the whole file.
+    senders: Vec<mpsc::SyncSender<Vec<HashJob>>>,
     threads: Vec<std::thread::ScopedJoinHandle<'scope, ()>>,
     next: usize,
     batch: Vec<HashJob>,
@@ -1734,7 +1736,7 @@ impl<'scope> Hashers<'scope> {
         let differs = Arc::new(AtomicBool::new(false));
         let (mut senders, mut threads) = (Vec::new(), Vec::new());
         for _ in 0..count.max(1) {
-            let (sender, receiver) = mpsc::channel::<Vec<HashJob>>();
+            let (sender, receiver) = mpsc::sync_channel::<Vec<HashJob>>(4);
             let differs = differs.clone();
             threads.push(scope.spawn(move || {
                 for batch in receiver {
