@@ -71,10 +71,22 @@ fn receipt_json(receipt: &Receipt) -> serde_json::Value {
     let warnings = findings(&receipt.warnings);
     serde_json::to_value(ReceiptBody {
         index: receipt.index,
-        leaf_hash: receipt.leaf_hash.to_hex(),
+        leaf_hash: lower_hex(receipt.leaf_hash.as_bytes()),
         warnings: &warnings,
     })
     .expect("receipt serializes")
+}
+
+/// `bytes` as lower-case hex, as `Hash::to_hex` writes it, without a string per byte (a batch
+/// answers hundreds of receipts).
+fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(2 * bytes.len());
+    for &byte in bytes {
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 15)]));
+    }
+    hex
 }
 
 /// The HTTP status of a rejection, from its first code: malformed bytes (`E0xx`) 400; a key that
@@ -492,6 +504,13 @@ pub async fn health() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn receipt_hashes_are_the_lower_hex_of_hash_to_hex() {
+        let hash = sverka_tlog::leaf_hash(b"receipt");
+        assert_eq!(lower_hex(hash.as_bytes()), hash.to_hex());
+        assert_eq!(lower_hex(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
+    }
 
     #[test]
     fn a_malformed_or_empty_batch_is_h005() {

@@ -462,9 +462,7 @@ impl Handover {
 pub(crate) fn submit(state: &AppState, items: Vec<Incoming>) -> Vec<Result<Receipt, SubmitError>> {
     let store = state.store();
     let prepared = store.prepare(items);
-    let decoded: Vec<Option<Submission>> =
-        prepared.submissions().map(|submission| submission.cloned()).collect();
-    let results = store.submit_prepared(prepared);
+    let (results, decoded) = store.submit_prepared_keeping(prepared);
     let handover = state.handover();
     for (result, submission) in results.iter().zip(decoded) {
         if let (Ok(receipt), Some(submission)) = (result, submission) {

@@ -24,6 +24,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash as _, Hasher as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, RwLock};
@@ -81,8 +82,17 @@ impl KeyDirectory {
 
 /// What the sequencer thread is asked to do.
 pub(crate) enum Job {
-    Submit { items: Vec<Prepared>, reply: Sender<Vec<Result<Receipt, SubmitError>>> },
+    Submit { items: Vec<Prepared>, reply: Sender<Answered> },
     Checkpoint { reply: Sender<Result<SignedCheckpoint, StoreError>> },
+}
+
+/// The sequencer's answer to a [`Job::Submit`]: one outcome per submission, in order, and the
+/// submissions given back (empty when they were forwarded to another node), so that the caller can
+/// keep what it decoded (the server's live results fold the accepted ones) instead of cloning it
+/// before queueing, and frees the rest on its own thread instead of the sequencer's.
+pub(crate) struct Answered {
+    pub answers: Vec<Result<Receipt, SubmitError>>,
+    pub items: Vec<Prepared>,
 }
 
 /// The kind column of an entry row.
@@ -740,8 +750,9 @@ fn other_source_protocol<'a>(
 struct LatestCounts {
     /// `None`: the log holds no such count.
     counts: HashMap<(String, String, Source), Option<Count>>,
-    /// The names of lines and votes of the counts kept, each list once.
-    names: HashMap<Vec<String>, Arc<[String]>>,
+    /// The names of lines and votes of the counts kept, each list once, by a hash of its length
+    /// and ends (looked up without copying the names of the count at hand).
+    names: HashMap<u64, Vec<Arc<[String]>>>,
 }
 
 /// One count as [`LatestCounts`] keeps it.
@@ -790,12 +801,17 @@ impl LatestCounts {
 
     /// The names (shared) and the numbers of `map`.
     fn split(&mut self, map: &BTreeMap<String, u64>) -> (Arc<[String]>, Vec<u64>) {
-        let names: Vec<String> = map.keys().cloned().collect();
-        let shared = match self.names.get(&names) {
+        // Lists are told apart by their length and first and last names (the same form's lists
+        // are equal); the comparison below decides.
+        let mut hasher = std::hash::DefaultHasher::new();
+        (map.len(), map.keys().next(), map.keys().next_back()).hash(&mut hasher);
+        let lists = self.names.entry(hasher.finish()).or_default();
+        let same = |list: &&Arc<[String]>| list.len() == map.len() && list.iter().eq(map.keys());
+        let shared = match lists.iter().find(same) {
             Some(shared) => shared.clone(),
             None => {
-                let shared: Arc<[String]> = names.clone().into();
-                self.names.insert(names, shared.clone());
+                let shared: Arc<[String]> = map.keys().cloned().collect();
+                lists.push(shared.clone());
                 shared
             }
         };
@@ -990,9 +1006,11 @@ fn follow(writer: &mut Writer, jobs: &Receiver<Job>, runtime: &Runtime) -> bool 
         match jobs.recv_timeout(wait) {
             Ok(Job::Submit { items, reply }) => {
                 let forwarder = runtime.forwarder.clone().expect("a forwarder on PostgreSQL");
-                let _ = std::thread::Builder::new()
-                    .name("sverka-forward".into())
-                    .spawn(move || reply.send(forwarder.forward(items)));
+                let _ =
+                    std::thread::Builder::new().name("sverka-forward".into()).spawn(move || {
+                        let answers = forwarder.forward(items);
+                        reply.send(Answered { answers, items: Vec::new() })
+                    });
             }
             Ok(Job::Checkpoint { reply }) => {
                 if writer.conn.is_closed() {
@@ -1131,7 +1149,28 @@ fn lead(
     }
 }
 
-type SubmitJob = (Vec<Prepared>, Sender<Vec<Result<Receipt, SubmitError>>>);
+type SubmitJob = (Vec<Prepared>, Sender<Answered>);
+
+/// Answers each job with its outcomes and its submissions; the submissions of a job nobody waits
+/// for any more (or a pending job of another node) go to `trash`, to be freed on another thread.
+fn answer_jobs(
+    lengths: Vec<usize>,
+    replies: Vec<Sender<Answered>>,
+    items: Vec<Prepared>,
+    mut answers: impl Iterator<Item = Result<Receipt, SubmitError>>,
+    trash: &Sender<Vec<Prepared>>,
+) {
+    let mut items = items.into_iter();
+    for (length, reply) in lengths.into_iter().zip(replies) {
+        let answered = Answered {
+            answers: answers.by_ref().take(length).collect(),
+            items: items.by_ref().take(length).collect(),
+        };
+        if let Err(unanswered) = reply.send(answered) {
+            let _ = trash.send(unanswered.0.items);
+        }
+    }
+}
 
 fn run_batch(
     writer: &mut Writer,
@@ -1147,32 +1186,19 @@ fn run_batch(
         replies.push(reply);
         items.extend(job_items);
     }
-    let outcome = writer.append_batch(&items);
-    // Freeing thousands of decoded protocols (maps of lines and votes) is a sixth of the
-    // sequencer's time; another thread does it.
-    if let Err(returned) = trash.send(items) {
-        drop(returned.0);
-    }
-    match outcome {
+    // Freeing thousands of decoded protocols (maps of lines and votes) was a sixth of the
+    // sequencer's time: the submissions go back to the threads that sent them (or to `trash`).
+    match writer.append_batch(&items) {
         Ok(outcomes) => {
-            let mut outcomes = outcomes.into_iter();
-            for (length, reply) in lengths.into_iter().zip(replies) {
-                let answers: Vec<_> = outcomes
-                    .by_ref()
-                    .take(length)
-                    .map(|outcome| outcome.map_err(SubmitError::Rejected))
-                    .collect();
-                let _ = reply.send(answers);
-            }
+            let answers = outcomes.into_iter().map(|o| o.map_err(SubmitError::Rejected));
+            answer_jobs(lengths, replies, items, answers, trash);
         }
         Err(error) => {
             let message = error.to_string();
-            for (length, reply) in lengths.into_iter().zip(replies) {
-                let answers = (0..length)
-                    .map(|_| Err(SubmitError::Store(StoreError::Batch(message.clone()))))
-                    .collect();
-                let _ = reply.send(answers);
-            }
+            let answers = std::iter::repeat_with(|| {
+                Err(SubmitError::Store(StoreError::Batch(message.clone())))
+            });
+            answer_jobs(lengths, replies, items, answers, trash);
             recover(writer, failed, &error);
         }
     }
@@ -1253,9 +1279,55 @@ fn answer_failed(
 ) {
     for (items, reply) in submits {
         let answers = items.iter().map(|_| Err(SubmitError::Store(error()))).collect();
-        let _ = reply.send(answers);
+        let _ = reply.send(Answered { answers, items });
     }
     for reply in checkpoints {
         let _ = reply.send(Err(error()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(station: &str, lines: &[(&str, u64)], votes: &[(&str, u64)]) -> Protocol {
+        let map = |pairs: &[(&str, u64)]| pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        Protocol {
+            station: station.into(),
+            contest: "national".into(),
+            source: Source::Machine,
+            lines: map(lines),
+            votes: map(votes),
+            preferences: Default::default(),
+            supersedes: None,
+            scan_sha256: None,
+        }
+    }
+
+    /// Name lists of the same length and the same first and last names share a hash in
+    /// `LatestCounts::names`, but each count still reads back with its own names.
+    #[test]
+    fn kept_counts_read_back_with_their_own_names() {
+        let first = count("S1", &[("a", 1), ("b", 2), ("z", 3)], &[("p1", 7), ("p9", 8)]);
+        let second = count("S2", &[("a", 4), ("m", 5), ("z", 6)], &[("p1", 9), ("p9", 10)]);
+        let same_form = count("S3", &[("a", 0), ("b", 0), ("z", 0)], &[("p1", 0), ("p9", 0)]);
+        let mut counts = LatestCounts::default();
+        for p in [&first, &second, &same_form] {
+            counts.insert((p.station.clone(), p.contest.clone(), p.source), Some(p));
+        }
+        counts.insert(("S4".into(), "national".into(), Source::Manual), None);
+        for p in [&first, &second, &same_form] {
+            let key = (p.station.clone(), p.contest.clone(), p.source);
+            assert_eq!(counts.get(&key), Some(Some(p.clone())));
+        }
+        assert_eq!(counts.get(&("S4".into(), "national".into(), Source::Manual)), Some(None));
+        assert_eq!(counts.get(&("S5".into(), "national".into(), Source::Manual)), None);
+        let key = |p: &Protocol| {
+            let mut hasher = std::hash::DefaultHasher::new();
+            (p.lines.len(), p.lines.keys().next(), p.lines.keys().next_back()).hash(&mut hasher);
+            hasher.finish()
+        };
+        assert_eq!(key(&first), key(&second));
+        assert_eq!(counts.names[&key(&first)].len(), 2, "the two line lists, the third shared");
     }
 }

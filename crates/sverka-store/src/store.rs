@@ -42,7 +42,7 @@ use crate::db::{self, DbTiles};
 use crate::error::{StoreError, SubmitError};
 use crate::fault::FaultPlan;
 use crate::nodes::Forwarder;
-use crate::sequencer::{self, Job, KeyDirectory, Prepared, Recovery, Runtime, Writer};
+use crate::sequencer::{self, Answered, Job, KeyDirectory, Prepared, Recovery, Runtime, Writer};
 use crate::sql::{Conn, Database, Dialect};
 
 /// The database file inside a data directory.
@@ -627,12 +627,44 @@ impl Store {
 
     /// Queues prepared submissions to the sequencer and waits for their answers.
     pub fn submit_prepared(&self, batch: PreparedBatch) -> Vec<Result<Receipt, SubmitError>> {
+        self.queue(batch, false).0
+    }
+
+    /// [`Store::submit_prepared`], also giving back each submission as [`Store::prepare`] decoded
+    /// it (`None` for bytes that did not decode), in order: the server's live results fold the
+    /// accepted ones without decoding or copying them again.
+    pub fn submit_prepared_keeping(
+        &self,
+        batch: PreparedBatch,
+    ) -> (Vec<Result<Receipt, SubmitError>>, Vec<Option<Submission>>) {
+        self.queue(batch, true)
+    }
+
+    /// Queues `batch` to the sequencer (or forwards it to another node's) and waits for the
+    /// answers; with `keep`, the submissions come back too (see
+    /// [`Store::submit_prepared_keeping`]), else they are freed here.
+    fn queue(
+        &self,
+        batch: PreparedBatch,
+        keep: bool,
+    ) -> (Vec<Result<Receipt, SubmitError>>, Vec<Option<Submission>>) {
         let count = batch.0.len();
         if count == 0 {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
+        let kept = |items: Vec<Prepared>| -> Vec<Option<Submission>> {
+            if !keep {
+                return Vec::new();
+            }
+            items.into_iter().map(|p| p.decoded.ok().map(Candidate::into_submission)).collect()
+        };
         if let Some(forwarder) = self.inner.forwarder.as_ref().filter(|_| !self.is_sequencer()) {
-            return forwarder.forward(batch.0);
+            let copies = if keep {
+                batch.submissions().map(Option::<&Submission>::cloned).collect()
+            } else {
+                Vec::new()
+            };
+            return (forwarder.forward(batch.0), copies);
         }
         let why = self.closed_reason();
         let stopped = || {
@@ -640,12 +672,19 @@ impl Store {
         };
         let (reply, answer) = mpsc::channel();
         let Some(jobs) = lock(&self.inner.jobs).clone() else {
-            return stopped();
+            return (stopped(), kept(batch.0));
         };
-        if jobs.send(Job::Submit { items: batch.0, reply }).is_err() {
-            return stopped();
+        if let Err(unsent) = jobs.send(Job::Submit { items: batch.0, reply }) {
+            let Job::Submit { items, .. } = unsent.0 else { unreachable!("a submit job was sent") };
+            return (stopped(), kept(items));
         }
-        answer.recv().unwrap_or_else(|_| stopped())
+        let none = || if keep { vec![None; count] } else { Vec::new() };
+        match answer.recv() {
+            Ok(Answered { answers, items }) if items.len() == count => (answers, kept(items)),
+            // Forwarded by the sequencer thread after all: the decoded copies are gone.
+            Ok(Answered { answers, .. }) => (answers, none()),
+            Err(_) => (stopped(), none()),
+        }
     }
 
     /// Asks the sequencer to sign the current tree now (a no-op if it is signed) and returns the
