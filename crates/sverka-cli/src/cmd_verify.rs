@@ -138,7 +138,7 @@ struct State {
 struct Sections {
     /// The entries folded into the tally since its base ([`Delta::bytes`]).
     delta: Vec<u8>,
-    /// [`Pieces`] as [`Pieces::to_bytes`] writes them.
+    /// [`Pieces::bytes`].
     pieces: Vec<u8>,
 }
 
@@ -282,9 +282,9 @@ fn save_state(
     out.write_all(b"\n").with_context(writing)?;
     out.write_all(&(delta.len() as u64).to_le_bytes()).with_context(writing)?;
     out.write_all(delta).with_context(writing)?;
-    let pieces = pieces.map(Pieces::to_bytes).unwrap_or_default();
+    let pieces = pieces.map_or(&[][..], |p| p.bytes.as_slice());
     out.write_all(&(pieces.len() as u64).to_le_bytes()).with_context(writing)?;
-    out.write_all(&pieces).with_context(writing)?;
+    out.write_all(pieces).with_context(writing)?;
     out.into_inner().map_err(|e| e.into_error()).with_context(writing)?.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
@@ -315,18 +315,21 @@ fn cache_well_named(path: &Path, cache: &ElectionRef) -> bool {
     is_sha256_hex(&cache.sha256) && cache.cache == cache_name(path, &cache.sha256)
 }
 
-/// The election a resume continues with: the cache `--state` names, if it is there, hashes to
-/// the SHA-256 the state gives and is a cache of this definition (then `Some` of it too);
-/// otherwise the definition read again, with a note on stderr saying why (and `None`: the next
-/// state names a new cache). A cache is never trusted beyond what the state pins.
+/// The election a resume continues with: `cached`, the cache `--state` names read by
+/// [`read_election_cache`], if it is there, hashes to the SHA-256 the state gives and is a cache
+/// of this definition (then `Some` of it too); otherwise the definition (`blob/<sha256>`, whose
+/// hash the caller has checked) read again, with a note on stderr saying why (and `None`: the
+/// next state names a new cache). A cache is never trusted beyond what the state pins.
 fn load_election(
+    reader: &FnReader,
     path: &Path,
     cache: Option<&ElectionRef>,
-    definition: &[u8],
+    cached: Option<Result<Election, String>>,
+    definition_path: &str,
     definition_sha256: &[u8; 32],
 ) -> anyhow::Result<(Arc<Election>, Option<ElectionRef>)> {
-    if let Some(cache) = cache {
-        match read_election_cache(path, cache, definition_sha256) {
+    if let (Some(cache), Some(cached)) = (cache, cached) {
+        match cached {
             Ok(election) => return Ok((Arc::new(election), Some(cache.clone()))),
             Err(why) => eprintln!(
                 "--state {}: its election cache {:?} {why}: not used, the definition is read again",
@@ -335,7 +338,13 @@ fn load_election(
             ),
         }
     }
-    let text = std::str::from_utf8(definition)
+    // Read again (it was hashed a megabyte at a time, not held): checked again.
+    let definition = read_required(reader, definition_path)?;
+    let found: [u8; 32] = Sha256::digest(&definition).into();
+    if &found != definition_sha256 {
+        bail!("{definition_path}: its content hashes to {}, not to its name (the election definition of entry 0): the file was swapped", hex(&found));
+    }
+    let text = std::str::from_utf8(&definition)
         .map_err(|_| anyhow::anyhow!("the election definition is not UTF-8"))?;
     // The state is written only after a run that read this definition with every check
     // (docs/formats.md §11, "Trusted"): its keys are not decompressed again.
@@ -352,9 +361,9 @@ fn read_election_cache(
     if !cache_well_named(path, cache) {
         return Err("is not named after the state file and the cache's hash".to_string());
     }
-    let bytes = std::fs::read(path.with_file_name(&cache.cache))
+    let (bytes, found) = read_hashed(&path.with_file_name(&cache.cache))
         .map_err(|e| format!("cannot be read ({e})"))?;
-    let found = sha256_hex(&bytes);
+    let found = hex(&found);
     if found != cache.sha256 {
         return Err(format!("hashes to {found}, not to the {} the state names", cache.sha256));
     }
@@ -437,19 +446,59 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The tally of a [`STATE_FORMAT`] file: its base file read and checked against the hash the
-/// state names, the delta checked likewise, the base loaded and the delta's entries folded in.
+/// Whether `tally` names a base file of the state `path` (its name made of the state's and a
+/// hash): only such a file is read.
+fn base_well_named(path: &Path, tally: &TallyRef) -> bool {
+    is_sha256_hex(&tally.base_sha256) && tally.base == base_name(path, &tally.base_sha256)
+}
+
+/// A file's bytes and their SHA-256, each megabyte hashed as soon as it is read (while it is
+/// still in the cache).
+fn read_hashed(path: &Path) -> std::io::Result<(Vec<u8>, [u8; 32])> {
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1));
+    let mut hasher = Sha256::new();
+    loop {
+        let start = bytes.len();
+        if (&mut file).take(1 << 20).read_to_end(&mut bytes)? == 0 {
+            return Ok((bytes, hasher.finalize().into()));
+        }
+        hasher.update(&bytes[start..]);
+    }
+}
+
+/// The SHA-256 of a file read a megabyte at a time (not held whole); `None` if it is missing.
+fn hash_file(path: &Path) -> std::io::Result<Option<[u8; 32]>> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let (mut buffer, mut hasher) = (vec![0u8; 1 << 20], Sha256::new());
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => return Ok(Some(hasher.finalize().into())),
+            Ok(n) => hasher.update(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The tally of a [`STATE_FORMAT`] file: its base file (`base`: read and hashed by
+/// [`read_hashed`], `None` if it is not [`base_well_named`]) checked against the hash the state
+/// names, the delta checked likewise, the base loaded and the delta's entries folded in.
 fn load_tally(
     path: &Path,
     tally: &TallyRef,
     delta: Vec<u8>,
     election: Arc<Election>,
     size: u64,
+    base: Option<std::io::Result<(Vec<u8>, [u8; 32])>>,
 ) -> anyhow::Result<(Replay, Delta)> {
     let at = || format!("--state {}", path.display());
-    let well_formed =
-        is_sha256_hex(&tally.base_sha256) && tally.base == base_name(path, &tally.base_sha256);
-    if !well_formed {
+    if !base_well_named(path, tally) {
         bail!(
             "{}: its tally base is named {:?}, not after the state file and the base's hash",
             at(),
@@ -473,9 +522,10 @@ fn load_tally(
         );
     }
     let base_path = path.with_file_name(&tally.base);
-    let base = std::fs::read(&base_path)
+    let (base, found) = base
+        .expect("a well-named base is read")
         .with_context(|| format!("{}: its tally base {}", at(), base_path.display()))?;
-    let found = sha256_hex(&base);
+    let found = hex(&found);
     if found != tally.base_sha256 {
         bail!(
             "{}: its tally base {} hashes to {found}, not to the {} the state names (changed, or \
@@ -662,7 +712,8 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
         (Some(State { resume: Some(resume), .. }), Some((seen, before))) => {
             check_consistency(reader, seen, before, &checkpoint)?;
             let path = args.state.as_deref().expect("a state was read");
-            Some(Resumed::load(reader, path, resume, sections, seen)?)
+            let dir = Path::new(&args.target).is_dir().then(|| Path::new(&args.target));
+            Some(Resumed::load(reader, dir, path, resume, sections, seen)?)
         }
         _ => None,
     };
@@ -979,6 +1030,7 @@ struct Resumed {
 impl Resumed {
     fn load(
         reader: &FnReader,
+        dir: Option<&Path>,
         state_path: &Path,
         resume: &Resume,
         sections: Sections,
@@ -995,50 +1047,94 @@ impl Resumed {
             edge.insert_all([(tile, b64(path, bytes)?)]);
         }
         let path = format!("blob/{}", resume.definition);
-        let definition = read_required(reader, &path)?;
-        let definition_sha256: [u8; 32] = Sha256::digest(&definition).into();
-        if hex(&definition_sha256) != resume.definition {
-            bail!("{path}: its content hashes to {}, not to its name (the election definition of entry 0): the file was swapped", hex(&definition_sha256));
-        }
-        let (election, election_cache) =
-            load_election(state_path, resume.election.as_ref(), &definition, &definition_sha256)?;
-        drop(definition);
-        let (replay, delta) =
-            load_tally(state_path, &resume.tally, sections.delta, election, size)?;
-        let pieces = Pieces::from_bytes(&sections.pieces).context("--state: snapshot pieces")?;
-        let mut registry = KeyRegistry::new(replay.shared_election());
-        let mut key_entries = Vec::new();
-        for text in &resume.key_entries {
-            let bytes = b64("a key entry", text)?;
-            let submission = Submission::decode(&bytes).context("--state: a key entry")?;
-            registry.apply(&submission);
-            key_entries.push(bytes);
-        }
-        for (signer, &seq) in &resume.last_seq {
-            registry.note_seq(signer, seq);
-        }
-        Ok(Resumed {
-            size,
-            edge,
-            progress: Progress {
-                replay: Some(replay),
-                registry: Some(registry),
-                key_entries,
-                definition: Some(resume.definition.clone()),
-                counts: resume.counts.clone(),
-                scans: resume.scans.clone(),
-                blobs: resume.blobs.iter().cloned().collect(),
-                snapshots: resume.snapshots.iter().copied().collect(),
-                pieces: pieces.filter(|p| p.size == size),
-                old_base: Some(delta.base.base.clone()),
-                delta: Some(delta),
-                election_cache,
-                old_election_cache: resume
-                    .election
-                    .as_ref()
-                    .filter(|cache| cache_well_named(state_path, cache))
-                    .map(|cache| cache.cache.clone()),
-            },
+        // Two cores share the work, each check made and reported as in one thread: another
+        // thread reads and hashes the tally base and the definition while this one reads the
+        // election cache; then it rebuilds the key registry while this one loads the tally.
+        std::thread::scope(|scope| {
+            let base = base_well_named(state_path, &resume.tally).then(|| {
+                let base_path = state_path.with_file_name(&resume.tally.base);
+                scope.spawn(move || read_hashed(&base_path))
+            });
+            let definition = scope.spawn(|| match dir {
+                Some(dir) => match hash_file(&dir.join(&path)) {
+                    Ok(Some(sha256)) => Ok(Some(sha256)),
+                    Ok(None) => Err(PublicationError::Missing { path: path.clone() }),
+                    Err(e) => {
+                        Err(PublicationError::Read { path: path.clone(), reason: e.to_string() })
+                    }
+                },
+                None => Ok(None),
+            });
+            // The cache names the definition's SHA-256; if the state's `definition` is not one,
+            // the definition's check below fails first.
+            let expected = sha256_bytes(&resume.definition);
+            let cached = match (resume.election.as_ref(), expected) {
+                (Some(cache), Some(expected)) => {
+                    Some(read_election_cache(state_path, cache, &expected))
+                }
+                (Some(_), None) => Some(Err("names no definition".to_string())),
+                _ => None,
+            };
+            let definition_sha256: [u8; 32] =
+                match definition.join().expect("hashing the definition does not panic")? {
+                    Some(sha256) => sha256,
+                    None => Sha256::digest(read_required(reader, &path)?).into(),
+                };
+            if hex(&definition_sha256) != resume.definition {
+                bail!("{path}: its content hashes to {}, not to its name (the election definition of entry 0): the file was swapped", hex(&definition_sha256));
+            }
+            let (election, election_cache) = load_election(
+                reader,
+                state_path,
+                resume.election.as_ref(),
+                cached,
+                &path,
+                &definition_sha256,
+            )?;
+            let shared = Arc::clone(&election);
+            let registry = scope.spawn(move || -> anyhow::Result<_> {
+                let mut registry = KeyRegistry::new(shared);
+                let mut key_entries = Vec::new();
+                for text in &resume.key_entries {
+                    let bytes = b64("a key entry", text)?;
+                    let submission = Submission::decode(&bytes).context("--state: a key entry")?;
+                    registry.apply(&submission);
+                    key_entries.push(bytes);
+                }
+                for (signer, &seq) in &resume.last_seq {
+                    registry.note_seq(signer, seq);
+                }
+                Ok((registry, key_entries))
+            });
+            let base = base.map(|read| read.join().expect("reading the tally base does not panic"));
+            let (replay, delta) =
+                load_tally(state_path, &resume.tally, sections.delta, election, size, base)?;
+            let pieces = Pieces::from_bytes(sections.pieces).context("--state: snapshot pieces")?;
+            let (registry, key_entries) =
+                registry.join().expect("rebuilding the registry does not panic")?;
+            Ok(Resumed {
+                size,
+                edge,
+                progress: Progress {
+                    replay: Some(replay),
+                    registry: Some(registry),
+                    key_entries,
+                    definition: Some(resume.definition.clone()),
+                    counts: resume.counts.clone(),
+                    scans: resume.scans.clone(),
+                    blobs: resume.blobs.iter().cloned().collect(),
+                    snapshots: resume.snapshots.iter().copied().collect(),
+                    pieces: pieces.filter(|p| p.size == size),
+                    old_base: Some(delta.base.base.clone()),
+                    delta: Some(delta),
+                    election_cache,
+                    old_election_cache: resume
+                        .election
+                        .as_ref()
+                        .filter(|cache| cache_well_named(state_path, cache))
+                        .map(|cache| cache.cache.clone()),
+                },
+            })
         })
     }
 }
@@ -1528,62 +1624,97 @@ fn check_blobs(args: &Args, reader: &FnReader, progress: &mut Progress) -> anyho
 }
 
 /// Each station's part of a snapshot (per contest, in the order of its `stations` list): the
-/// length of its bytes and their SHA-256 (as RFC 6962 hashes a leaf: of a 0 byte and the bytes). A station that no entry since names has the same bytes in the
-/// next snapshot, so that one is checked against these without recomputing it.
+/// length of its bytes and their SHA-256 (as RFC 6962 hashes a leaf: of a 0 byte and the bytes).
+/// A station that no entry since names has the same bytes in the next snapshot, so that one is
+/// checked against these without recomputing it. Kept as the bytes the state holds
+/// ([`Pieces::bytes`]), read where they lie rather than copied out per station.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Pieces {
     /// The size of the snapshot they are the parts of.
     size: u64,
-    contests: Vec<Vec<(u32, [u8; 32])>>,
+    /// The size (`u64`), the number of contests (`u64`), then per contest the number of its
+    /// stations (`u64`) and per station its length (`u32`) and hash, little-endian.
+    bytes: Vec<u8>,
+    /// Per contest, where its first station's length is in `bytes` and how many it has.
+    contests: Vec<(usize, usize)>,
 }
 
 impl Pieces {
-    /// The size (`u64`), the number of contests (`u64`), then per contest the number of its
-    /// stations (`u64`) and per station its length (`u32`) and hash, little-endian; empty
-    /// bytes for none.
-    fn to_bytes(&self) -> Vec<u8> {
-        let n: usize = self.contests.iter().map(Vec::len).sum();
-        let mut out = Vec::with_capacity(16 + 8 * self.contests.len() + 36 * n);
-        out.extend_from_slice(&self.size.to_le_bytes());
-        out.extend_from_slice(&(self.contests.len() as u64).to_le_bytes());
-        for stations in &self.contests {
-            out.extend_from_slice(&(stations.len() as u64).to_le_bytes());
-            for (len, hash) in stations {
-                out.extend_from_slice(&len.to_le_bytes());
-                out.extend_from_slice(hash);
-            }
+    /// The length and hash of station `station` of contest `contest`.
+    fn get(&self, contest: usize, station: usize) -> Option<(u32, [u8; 32])> {
+        let &(at, n) = self.contests.get(contest)?;
+        if station >= n {
+            return None;
         }
-        out
+        let one = &self.bytes[at + 36 * station..at + 36 * station + 36];
+        let len = u32::from_le_bytes(one[..4].try_into().expect("4 bytes"));
+        Some((len, one[4..].try_into().expect("32 bytes")))
     }
 
-    fn from_bytes(mut bytes: &[u8]) -> anyhow::Result<Option<Pieces>> {
+    /// The pieces of `bytes` ([`Pieces::bytes`]); `None` for empty bytes (none kept).
+    fn from_bytes(bytes: Vec<u8>) -> anyhow::Result<Option<Pieces>> {
         if bytes.is_empty() {
             return Ok(None);
         }
-        let mut take = |n: usize| -> anyhow::Result<&[u8]> {
-            anyhow::ensure!(bytes.len() >= n, "cut short");
-            let (head, rest) = bytes.split_at(n);
-            bytes = rest;
-            Ok(head)
+        let mut at = 0usize;
+        let mut take = |n: usize| -> anyhow::Result<usize> {
+            anyhow::ensure!(bytes.len() - at >= n, "cut short");
+            at += n;
+            Ok(at - n)
         };
-        let size = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
-        let n_contests = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
+        let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+        let size = u64_at(take(8)?);
+        let n_contests = u64_at(take(8)?);
         let mut contests = Vec::new();
         for _ in 0..n_contests {
-            let n = u64::from_le_bytes(take(8)?.try_into().expect("8 bytes"));
-            let n = usize::try_from(n)?;
-            let all = take(n.checked_mul(36).context("too many stations")?)?;
-            let stations = all
-                .chunks_exact(36)
-                .map(|one| {
-                    let len = u32::from_le_bytes(one[..4].try_into().expect("4 bytes"));
-                    (len, one[4..].try_into().expect("32 bytes"))
-                })
-                .collect();
-            contests.push(stations);
+            let n = usize::try_from(u64_at(take(8)?))?;
+            let first = take(n.checked_mul(36).context("too many stations")?)?;
+            contests.push((first, n));
         }
-        anyhow::ensure!(bytes.is_empty(), "{} bytes too many", bytes.len());
-        Ok(Some(Pieces { size, contests }))
+        anyhow::ensure!(at == bytes.len(), "{} bytes too many", bytes.len() - at);
+        Ok(Some(Pieces { size, bytes, contests }))
+    }
+}
+
+/// The [`Pieces`] of a snapshot being compared, written in [`Pieces::bytes`]' layout as the
+/// stations come (contest by contest, each in order).
+struct PiecesBuilder(Pieces);
+
+impl PiecesBuilder {
+    fn new(size: u64, capacity: usize) -> PiecesBuilder {
+        let mut bytes = Vec::with_capacity(capacity.max(16));
+        bytes.extend_from_slice(&size.to_le_bytes());
+        bytes.extend_from_slice(&0u64.to_le_bytes());
+        PiecesBuilder(Pieces { size, bytes, contests: Vec::new() })
+    }
+
+    /// Adds station `station` of contest `contest`: `false` unless it is the next one (the
+    /// next of its contest, or the first of a later contest).
+    fn push(&mut self, contest: usize, station: usize, len: u32, hash: &[u8; 32]) -> bool {
+        let pieces = &mut self.0;
+        while pieces.contests.len() <= contest {
+            pieces.bytes.extend_from_slice(&0u64.to_le_bytes());
+            pieces.contests.push((pieces.bytes.len(), 0));
+        }
+        let last = pieces.contests.len() - 1;
+        if contest != last || station != pieces.contests[last].1 {
+            return false;
+        }
+        pieces.bytes.extend_from_slice(&len.to_le_bytes());
+        pieces.bytes.extend_from_slice(hash);
+        pieces.contests[last].1 += 1;
+        true
+    }
+
+    /// The pieces, with the counts written in.
+    fn finish(self) -> Pieces {
+        let mut pieces = self.0;
+        let n_contests = pieces.contests.len() as u64;
+        pieces.bytes[8..16].copy_from_slice(&n_contests.to_le_bytes());
+        for &(at, n) in &pieces.contests {
+            pieces.bytes[at - 8..at].copy_from_slice(&(n as u64).to_le_bytes());
+        }
+        pieces
     }
 }
 
@@ -1815,7 +1946,7 @@ fn compare_snapshot(
     let mut published = Chunked::new(source);
     let before = pieces.take();
     let recompute = if before.is_some() { Recompute::Touched } else { Recompute::All };
-    let mut after = Pieces { size, contests: Vec::new() };
+    let mut after = PiecesBuilder::new(size, before.as_ref().map_or(0, |b| b.bytes.len()));
     // The untouched stations' hashes are checked by hashers on the other cores while this thread
     // reads on and compares what it recomputed; every byte of the file is still checked once.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
@@ -1824,9 +1955,6 @@ fn compare_snapshot(
         let finished = replay.write_snapshot_pieces(root.0, recompute, &mut |piece| match piece {
             Piece::Bytes(bytes) => published.equal(bytes),
             Piece::Station { contest, station, bytes } => {
-                if after.contests.len() <= contest {
-                    after.contests.resize_with(contest + 1, Vec::new);
-                }
                 let (len, hash) = match bytes {
                     Some(bytes) => {
                         if !published.equal(bytes) {
@@ -1835,8 +1963,8 @@ fn compare_snapshot(
                         (bytes.len() as u32, leaf_hash(bytes).0)
                     }
                     None => {
-                        let Some(&(len, hash)) =
-                            before.as_ref().and_then(|b| b.contests.get(contest)?.get(station))
+                        let Some((len, hash)) =
+                            before.as_ref().and_then(|b| b.get(contest, station))
                         else {
                             return false;
                         };
@@ -1846,15 +1974,14 @@ fn compare_snapshot(
                         (len, hash)
                     }
                 };
-                after.contests[contest].push((len, hash));
-                true
+                after.push(contest, station, len, &hash)
             }
         });
         (finished, hashers.finish())
     });
     let finished = finished.map_err(|e| format!("{path}: {e}"))?;
     if finished && hashes_hold && published.at_end() {
-        *pieces = Some(after);
+        *pieces = Some(after.finish());
         replay.forget_touched();
         return Ok(());
     }
@@ -1962,5 +2089,45 @@ mod tests {
         longer.push(b' ');
         assert!(!holds(longer, &pieces), "a byte appended is caught");
         assert!(!holds(file[..file.len() - 1].to_vec(), &pieces), "a file cut short is caught");
+    }
+
+    /// The layout `--state` keeps (docs/formats.md §11, "Pieces"), spelled out.
+    #[test]
+    fn pieces_are_kept_in_the_state_layout_and_read_back_where_they_lie() {
+        let hash = |k: u8| [k; 32];
+        let mut builder = PiecesBuilder::new(42, 0);
+        // Contest 0 has no stations listed; contest 1 has two, contest 2 one.
+        assert!(builder.push(1, 0, 10, &hash(1)));
+        assert!(builder.push(1, 1, 11, &hash(2)));
+        assert!(!builder.push(1, 3, 12, &hash(3)), "a station skipped is refused");
+        assert!(builder.push(2, 0, 700, &hash(4)));
+        assert!(!builder.push(1, 2, 12, &hash(3)), "an earlier contest is refused");
+        let pieces = builder.finish();
+        let mut expected = Vec::new();
+        expected.extend_from_slice(&42u64.to_le_bytes());
+        expected.extend_from_slice(&3u64.to_le_bytes());
+        expected.extend_from_slice(&0u64.to_le_bytes());
+        expected.extend_from_slice(&2u64.to_le_bytes());
+        for (len, k) in [(10u32, 1u8), (11, 2)] {
+            expected.extend_from_slice(&len.to_le_bytes());
+            expected.extend_from_slice(&hash(k));
+        }
+        expected.extend_from_slice(&1u64.to_le_bytes());
+        expected.extend_from_slice(&700u32.to_le_bytes());
+        expected.extend_from_slice(&hash(4));
+        assert_eq!(pieces.bytes, expected);
+        let read = Pieces::from_bytes(expected.clone()).expect("well formed").expect("some");
+        assert_eq!(read, pieces);
+        assert_eq!(read.size, 42);
+        assert_eq!(read.get(1, 1), Some((11, hash(2))));
+        assert_eq!(read.get(2, 0), Some((700, hash(4))));
+        assert_eq!(read.get(0, 0), None);
+        assert_eq!(read.get(1, 2), None);
+        assert_eq!(read.get(3, 0), None);
+        assert_eq!(Pieces::from_bytes(Vec::new()).expect("empty is none"), None);
+        assert!(Pieces::from_bytes(expected[..expected.len() - 1].to_vec()).is_err(), "cut short");
+        let mut longer = expected;
+        longer.push(0);
+        assert!(Pieces::from_bytes(longer).is_err(), "a byte too many");
     }
 }

@@ -396,6 +396,54 @@ fn a_changed_missing_or_foreign_election_cache_is_not_used_and_is_written_anew()
     assert_eq!(std::fs::read(&cache_path).unwrap(), good_cache);
 }
 
+/// A resume reads the election from its cache, but still checks that the definition entry 0
+/// commits to is published under its hash: changed or removed, it is refused (before anything
+/// is said about the cache), whether the cache is good or not.
+#[test]
+fn a_definition_changed_or_removed_is_refused_on_a_resume_whatever_the_cache() {
+    let dir = observed();
+    let path = dir.path().join("observer.json");
+    let good_state = std::fs::read(&path).unwrap();
+    let json = state(&path);
+    let definition = json["resume"]["definition"].as_str().unwrap().to_string();
+    let blob = dir.path().join("public/blob").join(&definition);
+    let good_blob = std::fs::read(&blob).unwrap();
+    let cache_path = dir.path().join(json["resume"]["election"]["cache"].as_str().unwrap());
+    let good_cache = std::fs::read(&cache_path).unwrap();
+    let mut changed = good_blob.clone();
+    let middle = changed.len() / 2;
+    changed[middle] ^= 0x01;
+    for (case, cache_too) in
+        [("changed", false), ("removed", false), ("changed", true), ("removed", true)]
+    {
+        std::fs::write(&path, &good_state).unwrap();
+        match case {
+            "changed" => std::fs::write(&blob, &changed).unwrap(),
+            _ => std::fs::remove_file(&blob).unwrap(),
+        }
+        if cache_too {
+            let mut cache = good_cache.clone();
+            cache[good_cache.len() / 2] ^= 0x20;
+            std::fs::write(&cache_path, &cache).unwrap();
+        }
+        let err = refused(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+        let expected = match case {
+            "changed" => format!("blob/{definition}: its content hashes to"),
+            _ => format!("blob/{definition}"),
+        };
+        assert!(err.contains(&expected), "{case}, cache changed {cache_too}: {err}");
+        if case == "removed" {
+            assert!(err.contains("missing"), "{case}: {err}");
+        }
+        assert!(!err.contains("election cache"), "{case}, cache changed {cache_too}: {err}");
+        assert_eq!(std::fs::read(&path).unwrap(), good_state, "{case}: the state is kept");
+        std::fs::write(&blob, &good_blob).unwrap();
+        std::fs::write(&cache_path, &good_cache).unwrap();
+    }
+    let stdout = ok(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert!(stdout.contains("resumed from --state"), "{stdout}");
+}
+
 /// Rewrites entry `index` of `public/` (one byte of its signature), rebuilds every bundle and
 /// tile, and signs a new checkpoint with the log key: a log that rewrote its history.
 fn rewrite_history(dir: &Path, index: usize) {
