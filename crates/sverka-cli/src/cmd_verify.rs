@@ -1822,7 +1822,12 @@ impl Chunked {
     /// Whether the next `len` bytes have the RFC 6962 leaf hash `expected`: checked by `hashers`
     /// on another thread when they lie in the buffer (the answer comes with [`Hashers::finish`]),
     /// here otherwise. `false` if the file ends first or they are found to differ here.
-    fn leaf_hash_is(&mut self, len: usize, expected: [u8; 32], hashers: &mut Hashers) -> bool {
+    fn leaf_hash_is(
+        &mut self,
+        len: usize,
+        expected: [u8; 32],
+        hashers: &mut Hashers<'_, '_>,
+    ) -> bool {
         if self.fill() && self.end - self.start >= len {
             hashers.check(self.buffer.clone(), self.start, len, expected);
             self.start += len;
@@ -1848,7 +1853,11 @@ struct HashJob {
 /// Threads that check the leaf hashes of the pieces [`Chunked::leaf_hash_is`] hands them, in
 /// batches, while the main thread reads on: a re-verify's new snapshot is mostly stations no new
 /// entry names, whose hashes are the bulk of its work.
-struct Hashers<'scope> {
+struct Hashers<'scope, 'env> {
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    /// How many threads to start, when the first batch is sent (none in a verify that
+    /// recomputes every station).
+    count: usize,
     /// Bounded: the main thread waits when the hashers fall behind, so the buffers they hold
     /// stay a few reads' worth instead of growing towards the whole file.
     senders: Vec<mpsc::SyncSender<Vec<HashJob>>>,
@@ -1859,17 +1868,34 @@ struct Hashers<'scope> {
     differs: Arc<AtomicBool>,
 }
 
-impl<'scope> Hashers<'scope> {
+impl<'scope, 'env> Hashers<'scope, 'env> {
     const BATCH: usize = 512;
 
-    /// Starts `count` hashers in `scope`.
-    fn start(scope: &'scope std::thread::Scope<'scope, '_>, count: usize) -> Hashers<'scope> {
-        let differs = Arc::new(AtomicBool::new(false));
-        let (mut senders, mut threads) = (Vec::new(), Vec::new());
-        for _ in 0..count.max(1) {
+    /// `count` hashers in `scope`, started when they are first given a batch.
+    fn start(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        count: usize,
+    ) -> Hashers<'scope, 'env> {
+        Hashers {
+            scope,
+            count: count.max(1),
+            senders: Vec::new(),
+            threads: Vec::new(),
+            next: 0,
+            batch: Vec::new(),
+            differs: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Starts the threads (once).
+    fn spawn(&mut self) {
+        if !self.threads.is_empty() {
+            return;
+        }
+        for _ in 0..self.count {
             let (sender, receiver) = mpsc::sync_channel::<Vec<HashJob>>(4);
-            let differs = differs.clone();
-            threads.push(scope.spawn(move || {
+            let differs = self.differs.clone();
+            self.threads.push(self.scope.spawn(move || {
                 for batch in receiver {
                     for job in batch {
                         let piece = &job.bytes[job.start..job.start + job.len];
@@ -1879,9 +1905,8 @@ impl<'scope> Hashers<'scope> {
                     }
                 }
             }));
-            senders.push(sender);
+            self.senders.push(sender);
         }
-        Hashers { senders, threads, next: 0, batch: Vec::with_capacity(Self::BATCH), differs }
     }
 
     fn check(&mut self, bytes: Arc<[u8]>, start: usize, len: usize, expected: [u8; 32]) {
@@ -1892,6 +1917,7 @@ impl<'scope> Hashers<'scope> {
     }
 
     fn send(&mut self) {
+        self.spawn();
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(Self::BATCH));
         let sender = &self.senders[self.next % self.senders.len()];
         self.next += 1;

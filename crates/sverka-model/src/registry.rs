@@ -68,13 +68,14 @@ impl ElectionKeys {
             let Ok(position) = u32::try_from(position) else { break };
             let id_at = |i: u32| election.keys[i as usize].id.as_bytes();
             let key_at = |i: u32| raw[i as usize].as_slice();
+            // A key whose id or public key is taken is left out of both indexes; `insert`
+            // itself finds an id taken (one probe of each index instead of two).
             if bytes.is_none()
-                || by_id.get(record.id.as_bytes(), id_at).is_some()
                 || by_key.get(&raw[position as usize], key_at).is_some()
+                || by_id.insert(position, id_at).is_err()
             {
                 continue;
             }
-            let _ = by_id.insert(position, id_at);
             let _ = by_key.insert(position, key_at);
         }
         ElectionKeys { election, by_id, raw, by_key }
