@@ -180,7 +180,7 @@ fn new_key(args: NewArgs) -> anyhow::Result<ExitCode> {
         Some(name) => name.clone(),
         None => file_stem(&args.out)?,
     };
-    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let key = keys::generate_private_key(&mut rand::rngs::OsRng);
     let public = keys::encode_public_key(&key.verifying_key());
     let record = key_record(&id, &args.binding, public.clone())?;
     let verifier = Ed25519Verifier::new(&id, key.verifying_key())

@@ -23,7 +23,8 @@ struct Corpus {
 
 fn corpus() -> Corpus {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let signers: Vec<SigningKey> = (0..256).map(|_| SigningKey::generate(&mut rng)).collect();
+    let signers: Vec<SigningKey> =
+        (0..256).map(|_| sverka_model::keys::generate_private_key(&mut rng)).collect();
     let messages: Vec<Vec<u8>> = (0..1024u32)
         .map(|k| {
             let mut m = format!("protocol {k} ").into_bytes();

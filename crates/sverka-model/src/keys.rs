@@ -38,6 +38,19 @@ pub fn decode_private_key(text: &str) -> Option<SigningKey> {
     Some(SigningKey::from_bytes(&seed))
 }
 
+/// A new private key: 32 bytes from `rng` as its seed (what ed25519-dalek 2's
+/// `SigningKey::generate` did; version 3 takes only `rand_core` 0.10 generators).
+pub fn generate_private_key<R: rand::RngCore + rand::CryptoRng + ?Sized>(
+    rng: &mut R,
+) -> SigningKey {
+    let mut seed = [0u8; 32];
+    rng.fill_bytes(&mut seed);
+    let key = SigningKey::from_bytes(&seed);
+    // Not left on the stack for whatever uses it next.
+    zeroize::Zeroize::zeroize(&mut seed);
+    key
+}
+
 /// Signs `message` (which already carries its domain-separation prefix).
 pub fn sign(key: &SigningKey, message: &[u8]) -> [u8; 64] {
     key.sign(message).to_bytes()

@@ -184,7 +184,7 @@ mod tests {
     }
 
     fn signing_key(seed: u64) -> SigningKey {
-        SigningKey::generate(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed))
+        crate::keys::generate_private_key(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed))
     }
 
     fn good(seed: u64, message: &[u8]) -> Owned {

@@ -315,7 +315,7 @@ impl Store {
         let election = Election::from_toml(file_name, election_toml)
             .map_err(|e| StoreError::Election(e.to_string()))?;
         check_new_dir(dir)?;
-        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let key = sverka_model::keys::generate_private_key(&mut rand::rngs::OsRng);
         let signer = Ed25519Signer::new(&election.log_origin, key.clone())
             .map_err(|e| StoreError::Election(format!("log_origin: {e}")))?;
         let genesis = genesis_bytes(&election, election_toml, &key)?;
