@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 use crate::canonical;
@@ -639,9 +639,7 @@ impl Submission {
     /// plain check would refuse.
     pub fn verify(&self, key: &VerifyingKey) -> bool {
         match self.signature_bytes() {
-            Ok(signature) => key
-                .verify_strict(&self.payload.signing_message(), &Signature::from_bytes(&signature))
-                .is_ok(),
+            Ok(signature) => crate::keys::verify(key, &self.payload.signing_message(), &signature),
             Err(_) => false,
         }
     }
@@ -685,9 +683,7 @@ impl Decoded {
     #[allow(clippy::result_large_err)] // both variants carry the submission; nothing to box
     pub fn verify_under(self, key: &VerifyingKey) -> Result<Verified, Refuted> {
         let valid = match self.submission.signature_bytes() {
-            Ok(signature) => {
-                key.verify_strict(&self.message, &Signature::from_bytes(&signature)).is_ok()
-            }
+            Ok(signature) => crate::keys::verify(key, &self.message, &signature),
             Err(_) => false,
         };
         if valid {
