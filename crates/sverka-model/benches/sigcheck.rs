@@ -1,10 +1,15 @@
-//! `sigcheck::strict_failures` against `verify_strict` one by one (divan), on 1,024 signatures
+//! `sigcheck::strict_failures` and `keys::verify` against `verify_strict` one by one (divan), on 1,024 signatures
 //! of 700-byte messages, four per key (as a station's scanner signs its protocols); and
 //! ed25519-dalek's `verify_batch` in chunks of 64, which is faster but not exact (it accepts
 //! signatures `verify_strict` refuses; see the module's documentation), for reference. One thread
 //! each; divan reports the time for all 1,024.
 //!
 //!     cargo bench -p sverka-model --bench sigcheck
+//!
+//! That uses curve25519-dalek's AVX-512 IFMA backend where the processor has it (the cfg in
+//! `.cargo/config.toml`); to compare with its AVX2 backend, force that one:
+//!
+//!     RUSTFLAGS='--cfg curve25519_dalek_backend="simd"' cargo bench -p sverka-model --bench sigcheck
 
 use divan::{black_box, Bencher};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -43,6 +48,21 @@ fn verify_strict_each(bencher: Bencher) {
     bencher.bench_local(|| {
         for k in 0..c.keys.len() {
             assert!(black_box(&c.keys[k]).verify_strict(&c.messages[k], &c.signatures[k]).is_ok());
+        }
+    });
+}
+
+#[divan::bench]
+fn keys_verify_each(bencher: Bencher) {
+    let c = corpus();
+    let signatures: Vec<[u8; 64]> = c.signatures.iter().map(Signature::to_bytes).collect();
+    bencher.bench_local(|| {
+        for k in 0..c.keys.len() {
+            assert!(sverka_model::keys::verify(
+                black_box(&c.keys[k]),
+                &c.messages[k],
+                &signatures[k]
+            ));
         }
     });
 }
