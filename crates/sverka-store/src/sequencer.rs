@@ -82,14 +82,24 @@ impl KeyDirectory {
 
 /// What the sequencer thread is asked to do.
 pub(crate) enum Job {
-    Submit { items: Vec<Prepared>, reply: Sender<Answered> },
-    Checkpoint { reply: Sender<Result<SignedCheckpoint, StoreError>> },
+    /// `keep`: the submissions go back with the answers ([`Answered`]); else the sequencer's
+    /// helper thread frees them, so that a caller that does not want them (`sverka import`) can
+    /// queue its next batch at once instead of freeing thousands of decoded protocols first.
+    Submit {
+        items: Vec<Prepared>,
+        reply: Sender<Answered>,
+        keep: bool,
+    },
+    Checkpoint {
+        reply: Sender<Result<SignedCheckpoint, StoreError>>,
+    },
 }
 
-/// The sequencer's answer to a [`Job::Submit`]: one outcome per submission, in order, and the
-/// submissions given back (empty when they were forwarded to another node), so that the caller can
-/// keep what it decoded (the server's live results fold the accepted ones) instead of cloning it
-/// before queueing, and frees the rest on its own thread instead of the sequencer's.
+/// The sequencer's answer to a [`Job::Submit`]: one outcome per submission, in order, and, if the
+/// job asked to keep them, the submissions given back (empty when they were forwarded to another
+/// node), so that the caller can keep what it decoded (the server's live results fold the accepted
+/// ones) instead of cloning it before queueing, and frees the rest on its own thread instead of
+/// the sequencer's.
 pub(crate) struct Answered {
     pub answers: Vec<Result<Receipt, SubmitError>>,
     pub items: Vec<Prepared>,
@@ -1004,7 +1014,7 @@ fn follow(writer: &mut Writer, jobs: &Receiver<Job>, runtime: &Runtime) -> bool 
             return true;
         }
         match jobs.recv_timeout(wait) {
-            Ok(Job::Submit { items, reply }) => {
+            Ok(Job::Submit { items, reply, .. }) => {
                 let forwarder = runtime.forwarder.clone().expect("a forwarder on PostgreSQL");
                 let _ =
                     std::thread::Builder::new().name("sverka-forward".into()).spawn(move || {
@@ -1053,7 +1063,7 @@ fn pending_job(writer: &mut Writer, runtime: &Runtime, limit: usize) -> Option<S
         .collect();
     // Nobody waits on this channel: the waiting nodes read `pending_outcomes`.
     let (reply, _) = std::sync::mpsc::channel();
-    Some((items, reply))
+    Some((items, reply, false))
 }
 
 /// Sequences while this writer may write: drains the job queue into batches, signs per the
@@ -1092,9 +1102,9 @@ fn lead(
         let mut next = first;
         while let Some(job) = next.take() {
             match job {
-                Job::Submit { items, reply } => {
+                Job::Submit { items, reply, keep } => {
                     count += items.len();
-                    submits.push((items, reply));
+                    submits.push((items, reply, keep));
                 }
                 Job::Checkpoint { reply } => checkpoints.push(reply),
             }
@@ -1149,23 +1159,27 @@ fn lead(
     }
 }
 
-type SubmitJob = (Vec<Prepared>, Sender<Answered>);
+/// A job's submissions, where to answer, and whether its submissions go back (see [`Job`]).
+type SubmitJob = (Vec<Prepared>, Sender<Answered>, bool);
 
-/// Answers each job with its outcomes and its submissions; the submissions of a job nobody waits
-/// for any more (or a pending job of another node) go to `trash`, to be freed on another thread.
+/// Answers each job with its outcomes, and with its submissions if it keeps them; the others (and
+/// those of a job nobody waits for any more, or another node's pending job) go to `trash`, to be
+/// freed on another thread.
 fn answer_jobs(
-    lengths: Vec<usize>,
-    replies: Vec<Sender<Answered>>,
+    jobs: Vec<(usize, Sender<Answered>, bool)>,
     items: Vec<Prepared>,
     mut answers: impl Iterator<Item = Result<Receipt, SubmitError>>,
     trash: &Sender<Vec<Prepared>>,
 ) {
     let mut items = items.into_iter();
-    for (length, reply) in lengths.into_iter().zip(replies) {
-        let answered = Answered {
+    for (length, reply, keep) in jobs {
+        let mut answered = Answered {
             answers: answers.by_ref().take(length).collect(),
             items: items.by_ref().take(length).collect(),
         };
+        if !keep {
+            let _ = trash.send(std::mem::take(&mut answered.items));
+        }
         if let Err(unanswered) = reply.send(answered) {
             let _ = trash.send(unanswered.0.items);
         }
@@ -1178,12 +1192,10 @@ fn run_batch(
     failed: &mut Option<String>,
     trash: &Sender<Vec<Prepared>>,
 ) {
-    let mut lengths = Vec::with_capacity(submits.len());
-    let mut replies = Vec::with_capacity(submits.len());
+    let mut jobs = Vec::with_capacity(submits.len());
     let mut items = Vec::new();
-    for (job_items, reply) in submits {
-        lengths.push(job_items.len());
-        replies.push(reply);
+    for (job_items, reply, keep) in submits {
+        jobs.push((job_items.len(), reply, keep));
         items.extend(job_items);
     }
     // Freeing thousands of decoded protocols (maps of lines and votes) was a sixth of the
@@ -1191,14 +1203,14 @@ fn run_batch(
     match writer.append_batch(&items) {
         Ok(outcomes) => {
             let answers = outcomes.into_iter().map(|o| o.map_err(SubmitError::Rejected));
-            answer_jobs(lengths, replies, items, answers, trash);
+            answer_jobs(jobs, items, answers, trash);
         }
         Err(error) => {
             let message = error.to_string();
             let answers = std::iter::repeat_with(|| {
                 Err(SubmitError::Store(StoreError::Batch(message.clone())))
             });
-            answer_jobs(lengths, replies, items, answers, trash);
+            answer_jobs(jobs, items, answers, trash);
             recover(writer, failed, &error);
         }
     }
@@ -1277,7 +1289,7 @@ fn answer_failed(
     checkpoints: Vec<Sender<Result<SignedCheckpoint, StoreError>>>,
     error: impl Fn() -> StoreError,
 ) {
-    for (items, reply) in submits {
+    for (items, reply, _) in submits {
         let answers = items.iter().map(|_| Err(SubmitError::Store(error()))).collect();
         let _ = reply.send(Answered { answers, items });
     }

@@ -642,7 +642,7 @@ impl Store {
 
     /// Queues `batch` to the sequencer (or forwards it to another node's) and waits for the
     /// answers; with `keep`, the submissions come back too (see
-    /// [`Store::submit_prepared_keeping`]), else they are freed here.
+    /// [`Store::submit_prepared_keeping`]), else the sequencer's helper thread frees them.
     fn queue(
         &self,
         batch: PreparedBatch,
@@ -674,7 +674,7 @@ impl Store {
         let Some(jobs) = lock(&self.inner.jobs).clone() else {
             return (stopped(), kept(batch.0));
         };
-        if let Err(unsent) = jobs.send(Job::Submit { items: batch.0, reply }) {
+        if let Err(unsent) = jobs.send(Job::Submit { items: batch.0, reply, keep }) {
             let Job::Submit { items, .. } = unsent.0 else { unreachable!("a submit job was sent") };
             return (stopped(), kept(items));
         }
