@@ -996,12 +996,67 @@ struct Resume {
     /// Key registrations, revocations and audit steps (base64 of the entries' bytes), in log order.
     key_entries: Vec<String>,
     /// The highest sequence number accepted from each signer.
-    last_seq: BTreeMap<String, u64>,
+    last_seq: LastSeqs,
     /// Where the tally is: its base file and the delta section.
     tally: TallyRef,
     /// Where the parsed definition is cached (absent from states written before the cache).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     election: Option<ElectionRef>,
+}
+
+/// `resume.last_seq`: a JSON object of signer ids to sequence numbers, its members in the
+/// order of their ids (as a `BTreeMap` writes them). Read into a list, not a map: a state's
+/// members come in that order, so the 225,078 of 250,000 stations need no search tree; members
+/// out of order (or an id twice) are put in order as a map would (the last of an id kept).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct LastSeqs(Vec<(String, u64)>);
+
+impl LastSeqs {
+    /// In the order of their ids, one per id (the last given).
+    fn sorted(mut seqs: Vec<(String, u64)>) -> LastSeqs {
+        if !seqs.windows(2).all(|w| w[0].0 < w[1].0) {
+            // Stable: of one id, the last given stays last, and is kept.
+            seqs.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut kept: Vec<(String, u64)> = Vec::with_capacity(seqs.len());
+            for (id, seq) in seqs {
+                match kept.last_mut() {
+                    Some(last) if last.0 == id => last.1 = seq,
+                    _ => kept.push((id, seq)),
+                }
+            }
+            seqs = kept;
+        }
+        LastSeqs(seqs)
+    }
+}
+
+impl serde::Serialize for LastSeqs {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(id, seq)| (id, seq)))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LastSeqs {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<LastSeqs, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = LastSeqs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of signer ids to sequence numbers")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<LastSeqs, A::Error> {
+                let mut seqs = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry::<String, u64>()? {
+                    seqs.push(entry);
+                }
+                Ok(LastSeqs::sorted(seqs))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }
 
 /// The election cache of a [`STATE_FORMAT`] file: the [`sverka_model::Election`] the definition
@@ -1101,7 +1156,8 @@ impl Resumed {
                     registry.apply(&submission);
                     key_entries.push(bytes);
                 }
-                for (signer, &seq) in &resume.last_seq {
+                for (signer, seq) in &resume.last_seq.0 {
+                    let seq = *seq;
                     registry.note_seq(signer, seq);
                 }
                 Ok((registry, key_entries))
@@ -1156,7 +1212,8 @@ impl Progress {
                 .map_err(|e| anyhow::anyhow!("the right edge of the tree: {e}"))?;
             tiles.insert(tile.path(), BASE64.encode(&bytes[..tile.byte_len()]));
         }
-        let last_seq = registry.last_seqs().map(|(id, seq)| (id.to_string(), seq)).collect();
+        let last_seq =
+            LastSeqs::sorted(registry.last_seqs().map(|(id, seq)| (id.to_string(), seq)).collect());
         Ok(Resume {
             edge: tiles,
             definition: self.definition.clone().context("the log is empty")?,
@@ -1537,18 +1594,31 @@ impl<'a> Pass<'a> {
 /// A worker's part of one bundle: leaf hashes, decoding, signatures.
 fn check_job(job: &Job, keys: &RwLock<Option<PublicKeys>>) -> Vec<Checked> {
     let keys = keys.read().expect("no worker panics").clone();
+    // Decoded first, then the signatures of the whole job checked together (one field inversion
+    // for all of them; each its own verdict).
+    let mut decoded = Vec::with_capacity(job.entries.len());
+    let mut errors = Vec::with_capacity(job.entries.len());
+    for bytes in &job.entries {
+        match Submission::decode_signed(bytes) {
+            Ok(submission) => {
+                let signer = &submission.submission().payload.signer;
+                let key = keys.as_ref().and_then(|keys| keys.verifying_key(signer));
+                decoded.push((submission, key));
+                errors.push(None);
+            }
+            Err(e) => errors.push(Some(e.to_string())),
+        }
+    }
+    let mut candidates = Candidate::from_decoded_many(decoded).into_iter();
     job.entries
         .iter()
-        .map(|bytes| {
-            let leaf = leaf_hash(bytes);
-            let candidate = Submission::decode_signed(bytes)
-                .map(|decoded| {
-                    let signer = &decoded.submission().payload.signer;
-                    let key = keys.as_ref().and_then(|keys| keys.verifying_key(signer));
-                    Candidate::from_decoded(decoded, key.as_ref())
-                })
-                .map_err(|e| e.to_string());
-            Checked { leaf, candidate }
+        .zip(errors)
+        .map(|(bytes, error)| {
+            let candidate = match error {
+                Some(error) => Err(error),
+                None => Ok(candidates.next().expect("one candidate per decoded entry")),
+            };
+            Checked { leaf: leaf_hash(bytes), candidate }
         })
         .collect()
 }
@@ -2115,6 +2185,23 @@ mod tests {
         longer.push(b' ');
         assert!(!holds(longer, &pieces), "a byte appended is caught");
         assert!(!holds(file[..file.len() - 1].to_vec(), &pieces), "a file cut short is caught");
+    }
+
+    /// `last_seq` reads and writes as the map it was (`BTreeMap<String, u64>`): in the order of
+    /// the ids, one per id, the last given kept.
+    #[test]
+    fn last_seqs_read_and_write_as_a_map_of_ids_in_order() {
+        let text = r#"{"m-2":7,"a":1,"m-10":3,"a":4,"b":2}"#;
+        let map: BTreeMap<String, u64> = serde_json::from_str(text).unwrap();
+        let seqs: LastSeqs = serde_json::from_str(text).unwrap();
+        let expected: Vec<(String, u64)> = map.clone().into_iter().collect();
+        assert_eq!(seqs.0, expected);
+        assert_eq!(serde_json::to_string(&seqs).unwrap(), serde_json::to_string(&map).unwrap());
+        let in_order = serde_json::to_string(&map).unwrap();
+        assert_eq!(serde_json::from_str::<LastSeqs>(&in_order).unwrap(), seqs);
+        assert_eq!(serde_json::to_string(&LastSeqs::default()).unwrap(), "{}");
+        assert!(serde_json::from_str::<LastSeqs>(r#"{"a":-1}"#).is_err());
+        assert!(serde_json::from_str::<LastSeqs>("[1]").is_err());
     }
 
     /// The layout `--state` keeps (docs/formats.md §11, "Pieces"), spelled out.
