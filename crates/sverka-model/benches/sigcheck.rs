@@ -57,13 +57,21 @@ fn keys_verify_each(bencher: Bencher) {
     let c = corpus();
     let signatures: Vec<[u8; 64]> = c.signatures.iter().map(Signature::to_bytes).collect();
     bencher.bench_local(|| {
-        for k in 0..c.keys.len() {
-            assert!(sverka_model::keys::verify(
-                black_box(&c.keys[k]),
-                &c.messages[k],
-                &signatures[k]
-            ));
+        for ((key, message), signature) in c.keys.iter().zip(&c.messages).zip(&signatures) {
+            assert!(sverka_model::keys::verify(black_box(key), message, signature));
         }
+    });
+}
+
+/// `keys::verify_each` over all 1,024 at once (as `sverka verify`'s workers check a job).
+#[divan::bench]
+fn keys_verify_each_together(bencher: Bencher) {
+    let c = corpus();
+    let signatures: Vec<[u8; 64]> = c.signatures.iter().map(Signature::to_bytes).collect();
+    let items: Vec<(&VerifyingKey, &[u8], &[u8; 64])> =
+        (0..c.keys.len()).map(|k| (&c.keys[k], c.messages[k].as_slice(), &signatures[k])).collect();
+    bencher.bench_local(|| {
+        assert!(sverka_model::keys::verify_each(black_box(&items)).iter().all(|v| *v));
     });
 }
 

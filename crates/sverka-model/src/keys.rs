@@ -83,6 +83,47 @@ pub fn verify(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool 
     recomputed.compress().as_bytes() == r && !recomputed.is_small_order()
 }
 
+/// [`verify`] of each of `items` (key, message, signature): the same verdicts, one per item in
+/// order, for less: the recomputed R' of all of them are compressed together with one field
+/// inversion (Montgomery's trick, `EdwardsPoint::compress_batch_alloc`) instead of one each, and
+/// compression is a deterministic function of the point, so each R' gets the very bytes
+/// [`verify`] compares. Nothing is accepted or refused as a group: a wrong signature among them
+/// is named and changes no other verdict.
+pub fn verify_each(items: &[(&VerifyingKey, &[u8], &[u8; 64])]) -> Vec<bool> {
+    use curve25519_dalek::{EdwardsPoint, Scalar};
+    use sha2::{Digest, Sha512};
+    // For each item, the position of its R' among `points`, or none when refused before it.
+    let mut at: Vec<Option<usize>> = Vec::with_capacity(items.len());
+    let mut points: Vec<EdwardsPoint> = Vec::with_capacity(items.len());
+    for (key, message, signature) in items {
+        let (r, s) = signature.split_at(32);
+        let s: [u8; 32] = s.try_into().expect("64 = 32 + 32");
+        let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s)) else {
+            at.push(None);
+            continue;
+        };
+        let a = key.to_edwards();
+        if a.is_small_order() {
+            at.push(None);
+            continue;
+        }
+        let hash = Sha512::new().chain_update(r).chain_update(key.as_bytes()).chain_update(message);
+        let k = Scalar::from_bytes_mod_order_wide(&hash.finalize().into());
+        at.push(Some(points.len()));
+        points.push(EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-a, &s));
+    }
+    let compressed = EdwardsPoint::compress_batch_alloc(&points);
+    items
+        .iter()
+        .zip(at)
+        .map(|((_, _, signature), at)| {
+            at.is_some_and(|k| {
+                compressed[k].as_bytes()[..] == signature[..32] && !points[k].is_small_order()
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     //! [`verify`] against ed25519-dalek's `verify_strict`, asked input by input.
@@ -219,6 +260,44 @@ mod tests {
             }
         }
         assert!(passed > 0 && failed > 0, "both verdicts occur: {passed} passed, {failed} failed");
+    }
+
+    #[test]
+    fn verify_each_gives_each_item_the_verdict_verify_gives_it() {
+        // A corpus mixing honest signatures with every kind of refusal above.
+        let mut owned: Vec<(VerifyingKey, Vec<u8>, [u8; 64])> = Vec::new();
+        for seed in 0..40u64 {
+            let key = signing_key(seed % 7);
+            let message = format!("entry {seed}").into_bytes();
+            let mut signature = sign(&key, &message);
+            match seed % 5 {
+                1 => signature[(seed as usize * 13) % 64] ^= 1 << (seed % 8),
+                3 => signature[63] |= 0xf0,
+                _ => {}
+            }
+            owned.push((key.verifying_key(), message, signature));
+        }
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let a = Scalar::from_bytes_mod_order(rng.gen());
+        for (k, torsion) in EIGHT_TORSION.iter().enumerate() {
+            let message = vec![7u8; k];
+            let (key, signature) = crafted(a, a * B + torsion, EdwardsPoint::default(), &message);
+            owned.push((key, message.clone(), signature));
+            let (key, signature) = crafted(a, a * B, *torsion, &message);
+            owned.push((key, message.clone(), signature));
+            let (key, signature) =
+                crafted(Scalar::ZERO, *torsion, EdwardsPoint::default(), &message);
+            owned.push((key, message, signature));
+        }
+        let items: Vec<(&VerifyingKey, &[u8], &[u8; 64])> =
+            owned.iter().map(|(k, m, s)| (k, m.as_slice(), s)).collect();
+        let each: Vec<bool> = items.iter().map(|(k, m, s)| same(k, m, s)).collect();
+        assert!(each.iter().any(|v| *v) && each.iter().any(|v| !*v));
+        assert_eq!(verify_each(&items), each);
+        // Any sub-list: no verdict depends on its neighbours.
+        assert_eq!(verify_each(&items[5..6]), each[5..6]);
+        assert_eq!(verify_each(&items[11..37]), each[11..37]);
+        assert_eq!(verify_each(&[]), Vec::<bool>::new());
     }
 
     proptest! {

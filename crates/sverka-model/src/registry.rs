@@ -538,6 +538,34 @@ impl Candidate {
         }
     }
 
+    /// [`Candidate::from_decoded`] of each `(decoded, key)`, in order, the signatures checked
+    /// together ([`Decoded::verify_all_under`]: the same verdicts).
+    pub fn from_decoded_many(items: Vec<(Decoded, Option<VerifyingKey>)>) -> Vec<Candidate> {
+        let mut keyed = Vec::with_capacity(items.len());
+        // In order: the submission of an item without a key, `None` for one checked below.
+        let mut order: Vec<Option<Submission>> = Vec::with_capacity(items.len());
+        for (decoded, key) in items {
+            match key {
+                Some(key) => {
+                    keyed.push((decoded, key));
+                    order.push(None);
+                }
+                None => order.push(Some(decoded.into_submission())),
+            }
+        }
+        let mut verdicts = Decoded::verify_all_under(keyed).into_iter();
+        order
+            .into_iter()
+            .map(|slot| match slot {
+                Some(submission) => Candidate::Unchecked(submission),
+                None => match verdicts.next().expect("one verdict per keyed item") {
+                    Ok(verified) => Candidate::Verified(verified),
+                    Err(refuted) => Candidate::Refuted(refuted),
+                },
+            })
+            .collect()
+    }
+
     pub fn submission(&self) -> &Submission {
         match self {
             Candidate::Verified(verified) => verified.submission(),

@@ -679,6 +679,37 @@ impl Decoded {
         &self.message
     }
 
+    /// [`Decoded::verify_under`] of each `(decoded, key)`, in order, with the signatures checked
+    /// together by [`crate::keys::verify_each`] (the same verdicts, one inversion for them all).
+    #[allow(clippy::result_large_err)] // both variants carry the submission; nothing to box
+    pub fn verify_all_under(items: Vec<(Decoded, VerifyingKey)>) -> Vec<Result<Verified, Refuted>> {
+        let signatures: Vec<Option<[u8; 64]>> =
+            items.iter().map(|(decoded, _)| decoded.submission.signature_bytes().ok()).collect();
+        let checkable: Vec<(&VerifyingKey, &[u8], &[u8; 64])> = items
+            .iter()
+            .zip(&signatures)
+            .filter_map(|((decoded, key), signature)| {
+                Some((key, decoded.message.as_slice(), signature.as_ref()?))
+            })
+            .collect();
+        let mut verdicts = crate::keys::verify_each(&checkable).into_iter();
+        let valid: Vec<bool> = signatures
+            .iter()
+            .map(|signature| signature.is_some() && verdicts.next().expect("one per checkable"))
+            .collect();
+        items
+            .into_iter()
+            .zip(valid)
+            .map(|((decoded, key), valid)| {
+                if valid {
+                    Ok(Verified { submission: decoded.submission, key })
+                } else {
+                    Err(Refuted { submission: decoded.submission, key })
+                }
+            })
+            .collect()
+    }
+
     /// [`Submission::verify_under`] without encoding the payload again.
     #[allow(clippy::result_large_err)] // both variants carry the submission; nothing to box
     pub fn verify_under(self, key: &VerifyingKey) -> Result<Verified, Refuted> {
