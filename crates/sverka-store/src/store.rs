@@ -601,7 +601,7 @@ impl Store {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let directory = &self.inner.directory;
         if items.len() < 64 || threads == 1 {
-            return PreparedBatch(items.into_iter().map(|i| prepare_one(i, directory)).collect());
+            return PreparedBatch(prepare_many(items, directory));
         }
         let chunk = items.len().div_ceil(threads);
         let mut items = items;
@@ -614,11 +614,7 @@ impl Store {
         let prepared = std::thread::scope(|scope| {
             let handles: Vec<_> = chunks
                 .into_iter()
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk.into_iter().map(|i| prepare_one(i, directory)).collect::<Vec<_>>()
-                    })
-                })
+                .map(|chunk| scope.spawn(move || prepare_many(chunk, directory)))
                 .collect();
             handles.into_iter().flat_map(|handle| handle.join().expect("prepare thread")).collect()
         });
@@ -960,12 +956,59 @@ pub(crate) fn prepare_one(incoming: Incoming, directory: &KeyDirectory) -> Prepa
             let key = directory.get(&decoded.submission().payload.signer);
             Ok(Candidate::from_decoded(decoded, key.as_ref()))
         }
-        Err(_) => sverka_model::validate::decode_submission(&incoming.bytes).map(|submission| {
-            let key = directory.get(&submission.payload.signer);
-            Candidate::new(submission, key.as_ref())
-        }),
+        Err(_) => decode_reporting(&incoming.bytes, directory),
     };
     Prepared { bytes: incoming.bytes, sender: incoming.sender, leaf_hash, decoded, pending: None }
+}
+
+/// [`prepare_one`] of each item, in order, the signatures of those that decode in one pass checked
+/// together (`Candidate::from_decoded_many`: the same verdicts as one by one, with one field
+/// inversion for all of them instead of one each).
+fn prepare_many(items: Vec<Incoming>, directory: &KeyDirectory) -> Vec<Prepared> {
+    let mut keyed = Vec::with_capacity(items.len());
+    // In order: each item with its leaf hash, and its finding if it did not decode in one pass
+    // (`None`: its candidate comes from `keyed`, in the same order).
+    let mut slots = Vec::with_capacity(items.len());
+    for incoming in items {
+        let leaf_hash = sverka_tlog::leaf_hash(&incoming.bytes);
+        let decoded = match Submission::decode_signed(&incoming.bytes) {
+            Ok(decoded) => {
+                let key = directory.get(&decoded.submission().payload.signer);
+                keyed.push((decoded, key));
+                None
+            }
+            Err(_) => Some(decode_reporting(&incoming.bytes, directory)),
+        };
+        slots.push((incoming, leaf_hash, decoded));
+    }
+    let mut candidates = Candidate::from_decoded_many(keyed).into_iter();
+    slots
+        .into_iter()
+        .map(|(incoming, leaf_hash, decoded)| {
+            let decoded = decoded.unwrap_or_else(|| {
+                Ok(candidates.next().expect("one candidate per item decoded in one pass"))
+            });
+            Prepared {
+                bytes: incoming.bytes,
+                sender: incoming.sender,
+                leaf_hash,
+                decoded,
+                pending: None,
+            }
+        })
+        .collect()
+}
+
+/// Bytes that do not decode in one pass, decoded the reporting way, which names the first
+/// problem with its code.
+fn decode_reporting(
+    bytes: &[u8],
+    directory: &KeyDirectory,
+) -> Result<Candidate, sverka_model::validate::Finding> {
+    sverka_model::validate::decode_submission(bytes).map(|submission| {
+        let key = directory.get(&submission.payload.signer);
+        Candidate::new(submission, key.as_ref())
+    })
 }
 
 pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
