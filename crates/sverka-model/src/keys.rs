@@ -66,21 +66,30 @@ pub fn sign(key: &SigningKey, message: &[u8]) -> [u8; 64] {
 /// and both refuse. The key is the point its bytes decompressed to, hashed as those bytes, as in
 /// `verify_strict`. Tests compare the two on crafted and random inputs (`tests` below).
 pub fn verify(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool {
+    recompute_r(key, message, signature).is_some_and(|recomputed| {
+        recomputed.compress().as_bytes()[..] == signature[..32] && !recomputed.is_small_order()
+    })
+}
+
+/// The R' = S·B − k·A that [`verify`] and [`verify_each`] compare with R's bytes; `None` when the
+/// signature is refused before it: S not canonical, or the key of small order.
+fn recompute_r(
+    key: &VerifyingKey,
+    message: &[u8],
+    signature: &[u8; 64],
+) -> Option<curve25519_dalek::EdwardsPoint> {
     use curve25519_dalek::{EdwardsPoint, Scalar};
     use sha2::{Digest, Sha512};
     let (r, s) = signature.split_at(32);
     let s: [u8; 32] = s.try_into().expect("64 = 32 + 32");
-    let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s)) else {
-        return false;
-    };
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s))?;
     let a = key.to_edwards();
     if a.is_small_order() {
-        return false;
+        return None;
     }
     let hash = Sha512::new().chain_update(r).chain_update(key.as_bytes()).chain_update(message);
     let k = Scalar::from_bytes_mod_order_wide(&hash.finalize().into());
-    let recomputed = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-a, &s);
-    recomputed.compress().as_bytes() == r && !recomputed.is_small_order()
+    Some(EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-a, &s))
 }
 
 /// [`verify`] of each of `items` (key, message, signature): the same verdicts, one per item in
@@ -90,29 +99,16 @@ pub fn verify(key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool 
 /// [`verify`] compares. Nothing is accepted or refused as a group: a wrong signature among them
 /// is named and changes no other verdict.
 pub fn verify_each(items: &[(&VerifyingKey, &[u8], &[u8; 64])]) -> Vec<bool> {
-    use curve25519_dalek::{EdwardsPoint, Scalar};
-    use sha2::{Digest, Sha512};
     // For each item, the position of its R' among `points`, or none when refused before it.
     let mut at: Vec<Option<usize>> = Vec::with_capacity(items.len());
-    let mut points: Vec<EdwardsPoint> = Vec::with_capacity(items.len());
+    let mut points = Vec::with_capacity(items.len());
     for (key, message, signature) in items {
-        let (r, s) = signature.split_at(32);
-        let s: [u8; 32] = s.try_into().expect("64 = 32 + 32");
-        let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s)) else {
-            at.push(None);
-            continue;
-        };
-        let a = key.to_edwards();
-        if a.is_small_order() {
-            at.push(None);
-            continue;
-        }
-        let hash = Sha512::new().chain_update(r).chain_update(key.as_bytes()).chain_update(message);
-        let k = Scalar::from_bytes_mod_order_wide(&hash.finalize().into());
-        at.push(Some(points.len()));
-        points.push(EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-a, &s));
+        at.push(recompute_r(key, message, signature).map(|point| {
+            points.push(point);
+            points.len() - 1
+        }));
     }
-    let compressed = EdwardsPoint::compress_batch_alloc(&points);
+    let compressed = curve25519_dalek::EdwardsPoint::compress_batch_alloc(&points);
     items
         .iter()
         .zip(at)
