@@ -9,13 +9,13 @@
 # KEEP=1), STEPS to "simulate init import results publish verify" (a later step needs the earlier
 # ones' files); LINES=N imports only the night's first N submissions (what fits in a session's
 # time and disk; the full night's file is then deleted after the cut). Needs `cargo build
-# --release -p sverka-cli` first. At 1,000,000 stations the night
+# --release -p sverka-cli` first (or SVERKA=BINARY to time another build). At 1,000,000 stations the night
 # is 4.15 million signed submissions: about 5 GB of JSON Lines, and the data directory and the
 # publication several times that; check `df -h` and `free -g` first. On a shared machine run it
 # under `nice -n 10` and note the load (`uptime`) beside the figures.
 set -eu
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
-sverka="$repo/target/release/sverka"
+sverka="${SVERKA:-$repo/target/release/sverka}"
 stations=${1:-1000000}
 work=${2:-/tmp/sverka-pipeline-1m}
 steps=${3:-simulate init import results publish verify}
