@@ -98,6 +98,9 @@ struct Inner {
     auth: std::sync::OnceLock<Arc<auth::Auth>>,
     /// Metrics and readiness (`/metrics`, `/readyz`).
     ops: ops::Ops,
+    /// The audit and forensics pages' numbers at the latest checkpoint they were asked for.
+    audits: site::PerCheckpoint<site::audit::Audits>,
+    forensics: site::PerCheckpoint<site::forensics::Forensics>,
 }
 
 impl AppState {
@@ -121,6 +124,8 @@ impl AppState {
                 shutting_down: watch::channel(false).0,
                 auth: std::sync::OnceLock::new(),
                 ops: ops::Ops::new(size_at_start),
+                audits: site::PerCheckpoint::new("audits"),
+                forensics: site::PerCheckpoint::new("forensics"),
             }),
         }
     }
@@ -163,6 +168,14 @@ impl AppState {
     /// Metrics and readiness.
     pub fn ops(&self) -> &ops::Ops {
         &self.inner.ops
+    }
+
+    pub(crate) fn audits(&self) -> &site::PerCheckpoint<site::audit::Audits> {
+        &self.inner.audits
+    }
+
+    pub(crate) fn forensics(&self) -> &site::PerCheckpoint<site::forensics::Forensics> {
+        &self.inner.forensics
     }
 
     pub(crate) fn handover(&self) -> &live::Handover {

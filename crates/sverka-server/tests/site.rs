@@ -636,3 +636,46 @@ async fn the_forensics_page_shows_the_fingerprint_and_says_flags_are_not_proof()
     }
     server.stop().await;
 }
+
+/// Posts `lines` one at a time until `server`'s log holds `size` entries.
+async fn post_until(
+    client: &reqwest::Client,
+    server: &common::TestServer,
+    lines: &[Vec<u8>],
+    size: u64,
+) {
+    for line in lines {
+        if server.store.tree_size().unwrap() >= size {
+            break;
+        }
+        let response =
+            client.post(server.url("/api/v1/submissions")).body(line.clone()).send().await.unwrap();
+        assert!(response.status().is_success() || response.status().is_client_error());
+    }
+    assert_eq!(server.store.tree_size().unwrap(), size, "the night has enough valid lines");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_in_one_process_never_serve_each_others_forensics() {
+    // Two nights of one election, both logs at the same size: a page computed once per
+    // checkpoint must be computed for each server's own log.
+    let (one, two) = (common::night(11, None), common::night(12, None));
+    let first = common::start(&one.election_toml, common::test_config()).await;
+    let second = common::start(&two.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let size = 1 + one.lines.len().min(two.lines.len()) as u64 / 2;
+    post_until(&client, &first, &one.lines, size).await;
+    post_until(&client, &second, &two.lines, size).await;
+    first.results_at_least(&client, size).await;
+    second.results_at_least(&client, size).await;
+    let page = |server: &common::TestServer| server.url("/forensics?lang=en");
+    let second_alone = get_page(&client, &page(&second)).await;
+    let first_page = get_page(&client, &page(&first)).await;
+    let second_again = get_page(&client, &page(&second)).await;
+    let svg = |html: &str| html.split("<svg").nth(1).map(str::to_string);
+    assert!(svg(&first_page).is_some(), "the fingerprint is drawn");
+    assert_ne!(svg(&first_page), svg(&second_alone), "each log has its own fingerprint");
+    assert_eq!(second_again, second_alone, "the second server still shows its own");
+    first.stop().await;
+    second.stop().await;
+}

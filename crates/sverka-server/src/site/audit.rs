@@ -4,27 +4,21 @@
 //! published checkpoint, the same function `sverka audit status` runs; computed once per
 //! checkpoint (replaying the log to each manifest's `as_of`) and then served from memory.
 
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
-
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use std::fmt::Write as _;
 use sverka_audit::workflow::{evaluate, AuditStatus, Stage};
 use sverka_model::audit::{AuditDecision, AuditStep};
 use sverka_model::{Body, Submission};
 
 use super::html::{self, esc};
 use super::i18n::{Lang, Msg};
-use super::{lang_of, PageQuery};
-use crate::live::{etag_of, CachedPage};
-use crate::problem::Problem;
+use super::PageQuery;
 use crate::AppState;
 
-/// The audits of one checkpoint: `(size, each audit's status or why it cannot be evaluated)`.
-type Audits = (u64, Vec<(String, Result<AuditStatus, String>)>);
-
-static CACHE: Mutex<Option<Arc<Audits>>> = Mutex::new(None);
+/// The audits of one checkpoint: each audit's status or why it cannot be evaluated.
+pub(crate) type Audits = Vec<(String, Result<AuditStatus, String>)>;
 
 /// The page's words in Kyrgyz, Russian and English.
 fn t(lang: Lang, key: &str) -> &'static str {
@@ -126,43 +120,19 @@ pub async fn page(
     Query(query): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = lang_of(&query, &headers);
-    let audits = match current(&state).await {
-        Ok(a) => a,
-        Err(problem) => return problem.into_response(),
-    };
-    let html = render(&state, &audits, lang);
-    let etag = etag_of(audits.0, html.as_bytes());
-    super::html_response(&headers, CachedPage { html: html.into(), etag }, StatusCode::OK)
-}
-
-async fn current(state: &AppState) -> Result<Arc<Audits>, Problem> {
-    let size = state.published().checkpoint.as_ref().map_or(0, |c| c.size);
-    if let Some(hit) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-        if hit.0 == size {
-            return Ok(hit);
-        }
-    }
-    let task_state = state.clone();
-    let audits = tokio::task::spawn_blocking(move || evaluate_all(&task_state, size))
+    super::per_checkpoint_page(&state, &query, &headers, AppState::audits, evaluate_all, render)
         .await
-        .map_err(|_| Problem::internal())?
-        .map_err(|e| {
-            eprintln!("audits at checkpoint {size}: {e}");
-            Problem::internal()
-        })?;
-    let audits = Arc::new(audits);
-    *CACHE.lock().unwrap_or_else(|p| p.into_inner()) = Some(audits.clone());
-    Ok(audits)
 }
 
-fn evaluate_all(state: &AppState, size: u64) -> Result<Audits, sverka_store::StoreError> {
+fn evaluate_all(state: &AppState, size: u64) -> Result<Audits, String> {
     let store = state.store();
     let mut steps: Vec<(u64, AuditStep)> = Vec::new();
     let mut start = 1;
     while start < size {
         let end = size.min(start + 4096);
-        for (offset, bytes) in store.entries(start..end)?.iter().enumerate() {
+        for (offset, bytes) in
+            store.entries(start..end).map_err(|e| e.to_string())?.iter().enumerate()
+        {
             if let Ok(Submission { payload, .. }) = Submission::decode(bytes) {
                 if let Body::Audit(step) = payload.body {
                     steps.push((start + offset as u64, step));
@@ -194,7 +164,7 @@ fn evaluate_all(state: &AppState, size: u64) -> Result<Audits, sverka_store::Sto
                 (id, status)
             })
             .collect();
-    Ok((size, audits))
+    Ok(audits)
 }
 
 fn stage_text(lang: Lang, stage: &Stage) -> String {
@@ -209,7 +179,7 @@ fn stage_text(lang: Lang, stage: &Stage) -> String {
     }
 }
 
-fn render(state: &AppState, audits: &Audits, lang: Lang) -> String {
+fn render(state: &AppState, size: u64, audits: &Audits, lang: Lang) -> String {
     let election = state.election();
     let code = lang.code();
     let title = t(lang, "title");
@@ -220,13 +190,13 @@ fn render(state: &AppState, audits: &Audits, lang: Lang) -> String {
         election: election.name.get(code),
         path: "/audit",
         crumbs: &crumbs,
-        checkpoint_size: audits.0,
+        checkpoint_size: size,
     };
     let mut body = String::new();
-    if audits.1.is_empty() {
+    if audits.is_empty() {
         let _ = write!(body, "<section><p>{}</p></section>", esc(t(lang, "none")));
     }
-    for (id, status) in &audits.1 {
+    for (id, status) in audits {
         let _ = write!(body, "<section class=\"audit\" id=\"audit-{id}\"><h2>{}</h2>", esc(id));
         match status {
             Err(reason) => {

@@ -6,21 +6,17 @@
 //! `sverka forensics` runs (seed 1, 200 simulations: `sverka forensics DIR --simulations 200`);
 //! computed once per checkpoint and then served from memory.
 
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
-
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use std::fmt::Write as _;
 use sverka_audit::forensics::{analyse, svg, Config, Input, Report};
 use sverka_model::election::ContestKind;
 use sverka_tally::tabulate::View;
 
 use super::html::{self, esc};
 use super::i18n::{Lang, Msg};
-use super::{lang_of, PageQuery};
-use crate::live::{etag_of, CachedPage};
-use crate::problem::Problem;
+use super::PageQuery;
 use crate::AppState;
 
 /// Simulated data sets per null distribution: fewer than the CLI's default 1000 so that a page is
@@ -30,10 +26,8 @@ const SIMULATIONS: u32 = 200;
 /// Stations listed on the page (the CLI's JSON has them all).
 const ROWS: usize = 200;
 
-/// The report of one checkpoint: `(size, the report or why there is none)`.
-type Forensics = (u64, Result<Report, String>);
-
-static CACHE: Mutex<Option<Arc<Forensics>>> = Mutex::new(None);
+/// The report of one checkpoint, or why there is none.
+pub(crate) type Forensics = Result<Report, String>;
 
 /// The page's words in Kyrgyz, Russian and English.
 fn t(lang: Lang, key: &str) -> &'static str {
@@ -146,62 +140,31 @@ pub async fn page(
     Query(query): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = lang_of(&query, &headers);
-    let forensics = match current(&state).await {
-        Ok(f) => f,
-        Err(problem) => return problem.into_response(),
-    };
-    let html = render(&state, &forensics, lang);
-    let etag = etag_of(forensics.0, html.as_bytes());
-    super::html_response(&headers, CachedPage { html: html.into(), etag }, StatusCode::OK)
+    super::per_checkpoint_page(&state, &query, &headers, AppState::forensics, compute, render).await
 }
 
-async fn current(state: &AppState) -> Result<Arc<Forensics>, Problem> {
-    let size = state.published().checkpoint.as_ref().map_or(0, |c| c.size);
-    if let Some(hit) = CACHE.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-        if hit.0 == size {
-            return Ok(hit);
-        }
-    }
-    // The blocking task fills the cache itself, so a request that times out while it runs still
-    // leaves the report for the next one.
-    let task_state = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let forensics = Arc::new(compute(&task_state, size).map_err(|e| {
-            eprintln!("forensics at checkpoint {size}: {e}");
-            Problem::internal()
-        })?);
-        *CACHE.lock().unwrap_or_else(|p| p.into_inner()) = Some(forensics.clone());
-        Ok(forensics)
-    })
-    .await
-    .map_err(|_| Problem::internal())?
-}
-
-fn compute(
-    state: &AppState,
-    size: u64,
-) -> Result<Forensics, sverka_store::snapshot::SnapshotError> {
+fn compute(state: &AppState, size: u64) -> Result<Forensics, String> {
     if size == 0 {
-        return Ok((0, Err(String::new())));
+        return Ok(Err(String::new()));
     }
-    let replay = sverka_store::snapshot::replay_to(state.store(), size)?;
+    let replay =
+        sverka_store::snapshot::replay_to(state.store(), size).map_err(|e| e.to_string())?;
     let election = replay.election();
     let contest = election
         .contests
         .iter()
         .find(|c| matches!(c.kind, ContestKind::PartyList(_)))
         .or(election.contests.first());
-    let Some(contest) = contest else { return Ok((size, Err(String::new()))) };
+    let Some(contest) = contest else { return Ok(Err(String::new())) };
     let report = Input::from_tally(election, replay.tally(), &contest.id, View::Preliminary)
         .and_then(|input| {
             analyse(&input, &Config { simulations: SIMULATIONS, ..Config::default() })
         })
         .map_err(|e| e.to_string());
-    Ok((size, report))
+    Ok(report)
 }
 
-fn render(state: &AppState, forensics: &Forensics, lang: Lang) -> String {
+fn render(state: &AppState, size: u64, forensics: &Forensics, lang: Lang) -> String {
     let election = state.election();
     let code = lang.code();
     let title = t(lang, "title");
@@ -212,7 +175,7 @@ fn render(state: &AppState, forensics: &Forensics, lang: Lang) -> String {
         election: election.name.get(code),
         path: "/forensics",
         crumbs: &crumbs,
-        checkpoint_size: forensics.0,
+        checkpoint_size: size,
     };
     let mut body = String::new();
     let _ = write!(
@@ -220,7 +183,7 @@ fn render(state: &AppState, forensics: &Forensics, lang: Lang) -> String {
         "<section class=\"note\" role=\"note\" style=\"border:2px solid #b00;background:#fff4f4;padding:0.5em 1em\"><p><strong>{}</strong></p></section>",
         esc(t(lang, "note"))
     );
-    match &forensics.1 {
+    match forensics {
         Err(_) => {
             let _ = write!(body, "<section><p>{}</p></section>", esc(t(lang, "none")));
         }

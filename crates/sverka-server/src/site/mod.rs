@@ -24,6 +24,8 @@ mod pages;
 pub mod reconcile;
 mod station;
 
+use std::sync::{Arc, Mutex};
+
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -31,7 +33,8 @@ use serde::Deserialize;
 use sverka_tally::tabulate::View;
 
 use crate::api::etag_matches;
-use crate::live::{CachedPage, Published};
+use crate::live::{etag_of, CachedPage, Published};
+use crate::problem::Problem;
 use crate::AppState;
 use i18n::Lang;
 
@@ -78,6 +81,71 @@ fn html_response(headers: &HeaderMap, page: CachedPage, status: StatusCode) -> R
     let content_type =
         [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))];
     (status, common, content_type, page.html).into_response()
+}
+
+/// What a page computes from the log at one checkpoint, kept until the next checkpoint: the audit
+/// and forensics pages replay the log, too slow to do for every request. Each server has its own
+/// (in [`AppState`]), so two servers in one process never serve each other's numbers.
+pub(crate) struct PerCheckpoint<T> {
+    /// What is computed, for the server's log: "audits", "forensics".
+    what: &'static str,
+    latest: Mutex<Option<(u64, Arc<T>)>>,
+}
+
+impl<T: Send + Sync + 'static> PerCheckpoint<T> {
+    pub(crate) fn new(what: &'static str) -> Self {
+        PerCheckpoint { what, latest: Mutex::new(None) }
+    }
+
+    /// The value at checkpoint `size`: from memory if it was computed at that size, else
+    /// `compute(state, size)` on the blocking pool. The blocking task keeps what it computed
+    /// itself, so a request that times out while it runs still leaves the value for the next one.
+    async fn at(
+        state: &AppState,
+        slot: fn(&AppState) -> &PerCheckpoint<T>,
+        size: u64,
+        compute: fn(&AppState, u64) -> Result<T, String>,
+    ) -> Result<Arc<T>, Problem> {
+        let this = slot(state);
+        if let Some((at, value)) = &*this.latest.lock().unwrap_or_else(|p| p.into_inner()) {
+            if *at == size {
+                return Ok(value.clone());
+            }
+        }
+        let state = state.clone();
+        tokio::task::spawn_blocking(move || {
+            let this = slot(&state);
+            let value = Arc::new(compute(&state, size).map_err(|e| {
+                eprintln!("{} at checkpoint {size}: {e}", this.what);
+                Problem::internal()
+            })?);
+            *this.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some((size, value.clone()));
+            Ok(value)
+        })
+        .await
+        .map_err(|_| Problem::internal())?
+    }
+}
+
+/// A page of what [`PerCheckpoint`] computed at the published checkpoint: `render(state, size,
+/// value, lang)`, served with the checkpoint's `ETag`.
+async fn per_checkpoint_page<T: Send + Sync + 'static>(
+    state: &AppState,
+    query: &PageQuery,
+    headers: &HeaderMap,
+    slot: fn(&AppState) -> &PerCheckpoint<T>,
+    compute: fn(&AppState, u64) -> Result<T, String>,
+    render: fn(&AppState, u64, &T, Lang) -> String,
+) -> Response {
+    let lang = lang_of(query, headers);
+    let size = state.published().checkpoint.as_ref().map_or(0, |c| c.size);
+    let value = match PerCheckpoint::at(state, slot, size, compute).await {
+        Ok(value) => value,
+        Err(problem) => return problem.into_response(),
+    };
+    let html = render(state, size, &value, lang);
+    let etag = etag_of(size, html.as_bytes());
+    html_response(headers, CachedPage { html: html.into(), etag }, StatusCode::OK)
 }
 
 /// The cache key of the page at `path` (national, region or district) in `lang` and `view`.
