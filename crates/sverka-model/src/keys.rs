@@ -23,12 +23,22 @@ pub fn decode_public_key_bytes(text: &str) -> Option<[u8; 32]> {
 
 /// Base64 of a public key's 32 bytes.
 pub fn encode_public_key(key: &VerifyingKey) -> String {
-    STANDARD.encode(key.as_bytes())
+    encode_public_key_bytes(key.as_bytes())
+}
+
+/// [`encode_public_key`] of a key's 32 bytes.
+pub fn encode_public_key_bytes(bytes: &[u8; 32]) -> String {
+    STANDARD.encode(bytes)
 }
 
 /// A private key file's content: base64 of the 32-byte seed, one line.
 pub fn encode_private_key(key: &SigningKey) -> String {
-    STANDARD.encode(key.to_bytes())
+    encode_private_seed(&key.to_bytes())
+}
+
+/// [`encode_private_key`] of a key's 32-byte seed.
+pub fn encode_private_seed(seed: &[u8; 32]) -> String {
+    STANDARD.encode(seed)
 }
 
 /// Reads a private key file's content.
@@ -116,6 +126,96 @@ pub fn verify_each(items: &[(&VerifyingKey, &[u8], &[u8; 64])]) -> Vec<bool> {
             at.is_some_and(|k| {
                 compressed[k].as_bytes()[..] == signature[..32] && !points[k].is_small_order()
             })
+        })
+        .collect()
+}
+
+/// A private key taken apart for signing many messages at once (RFC 8032 §5.1.5): its seed, the
+/// secret scalar and nonce prefix SHA-512 of the seed gives, and its public key's bytes. Made by
+/// [`expand_each`], used by [`sign_each`]; the secrets are wiped when it is dropped.
+pub struct SigningParts {
+    seed: [u8; 32],
+    scalar: curve25519_dalek::Scalar,
+    prefix: [u8; 32],
+    public: [u8; 32],
+}
+
+impl SigningParts {
+    /// The 32-byte seed, as a private key file holds it ([`encode_private_key`]).
+    pub fn seed(&self) -> &[u8; 32] {
+        &self.seed
+    }
+
+    /// The public key's 32 bytes.
+    pub fn public_bytes(&self) -> &[u8; 32] {
+        &self.public
+    }
+}
+
+impl Drop for SigningParts {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.seed.zeroize();
+        self.scalar.zeroize();
+        self.prefix.zeroize();
+    }
+}
+
+/// The [`SigningParts`] of each seed, in order: what `SigningKey::from_bytes` computes, with one
+/// field inversion for all the public keys (Montgomery's trick, as in [`verify_each`]) instead of
+/// one each.
+pub fn expand_each(seeds: &[[u8; 32]]) -> Vec<SigningParts> {
+    use curve25519_dalek::{EdwardsPoint, Scalar};
+    use sha2::{Digest, Sha512};
+    let mut parts = Vec::with_capacity(seeds.len());
+    let mut points = Vec::with_capacity(seeds.len());
+    for seed in seeds {
+        let mut hash: [u8; 64] = Sha512::digest(seed).into();
+        let mut lower: [u8; 32] = hash[..32].try_into().expect("64 = 32 + 32");
+        let scalar = Scalar::from_bytes_mod_order(curve25519_dalek::scalar::clamp_integer(lower));
+        let prefix: [u8; 32] = hash[32..].try_into().expect("64 = 32 + 32");
+        zeroize::Zeroize::zeroize(&mut hash);
+        zeroize::Zeroize::zeroize(&mut lower);
+        points.push(EdwardsPoint::mul_base(&scalar));
+        parts.push(SigningParts { seed: *seed, scalar, prefix, public: [0; 32] });
+    }
+    for (part, public) in parts.iter_mut().zip(EdwardsPoint::compress_batch_alloc(&points)) {
+        part.public = public.to_bytes();
+    }
+    parts
+}
+
+/// Signs each message with its key, in order: byte for byte the signature [`sign`] gives (Ed25519
+/// is deterministic, RFC 8032 §5.1.6), with one field inversion for all the nonce points R
+/// instead of one each.
+pub fn sign_each(items: &[(&SigningParts, &[u8])]) -> Vec<[u8; 64]> {
+    use curve25519_dalek::{EdwardsPoint, Scalar};
+    use sha2::{Digest, Sha512};
+    let nonces: Vec<Scalar> = items
+        .iter()
+        .map(|(key, message)| {
+            let hash = Sha512::new().chain_update(key.prefix).chain_update(message).finalize();
+            Scalar::from_bytes_mod_order_wide(&hash.into())
+        })
+        .collect();
+    let points: Vec<EdwardsPoint> = nonces.iter().map(EdwardsPoint::mul_base).collect();
+    let compressed = EdwardsPoint::compress_batch_alloc(&points);
+    items
+        .iter()
+        .zip(nonces)
+        .zip(compressed)
+        .map(|(((key, message), nonce), r)| {
+            let hash = Sha512::new()
+                .chain_update(r.as_bytes())
+                .chain_update(key.public)
+                .chain_update(message)
+                .finalize();
+            let k = Scalar::from_bytes_mod_order_wide(&hash.into());
+            let s = k * key.scalar + nonce;
+            let mut signature = [0u8; 64];
+            signature[..32].copy_from_slice(r.as_bytes());
+            signature[32..].copy_from_slice(s.as_bytes());
+            signature
         })
         .collect()
 }
@@ -294,6 +394,32 @@ mod tests {
         assert_eq!(verify_each(&items[5..6]), each[5..6]);
         assert_eq!(verify_each(&items[11..37]), each[11..37]);
         assert_eq!(verify_each(&[]), Vec::<bool>::new());
+    }
+
+    #[test]
+    fn sign_each_gives_ed25519_dalek_s_signatures_and_keys() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let seeds: Vec<[u8; 32]> = (0..300).map(|_| rng.gen()).collect();
+        let parts = expand_each(&seeds);
+        let messages: Vec<Vec<u8>> =
+            (0..300usize).map(|n| (0..n * 7 % 2000).map(|i| (i * n) as u8).collect()).collect();
+        for (part, seed) in parts.iter().zip(&seeds) {
+            let key = SigningKey::from_bytes(seed);
+            assert_eq!(part.public_bytes(), key.verifying_key().as_bytes());
+            assert_eq!(part.seed(), &key.to_bytes());
+        }
+        // Keys used more than once, messages of every length from empty.
+        let items: Vec<(&SigningParts, &[u8])> =
+            messages.iter().enumerate().map(|(n, m)| (&parts[n * n % 300], m.as_slice())).collect();
+        let signatures = sign_each(&items);
+        assert_eq!(signatures.len(), items.len());
+        for ((part, message), signature) in items.iter().zip(&signatures) {
+            let key = SigningKey::from_bytes(part.seed());
+            assert_eq!(signature, &sign(&key, message), "{message:?}");
+            assert!(verify(&key.verifying_key(), message, signature));
+        }
+        assert_eq!(sign_each(&items[7..8]), signatures[7..8]);
+        assert!(sign_each(&[]).is_empty() && expand_each(&[]).is_empty());
     }
 
     proptest! {

@@ -97,12 +97,7 @@ pub(crate) fn write_submissions<E>(
     let total = plan.events.len();
     let work = |chunk: usize| -> Vec<u8> {
         let events = &plan.events[chunk * CHUNK..((chunk + 1) * CHUNK).min(total)];
-        let mut out = Vec::with_capacity(events.len() * 2600);
-        let mut scratch = Vec::with_capacity(4096);
-        for event in events {
-            encoder.line(event, &mut scratch, &mut out);
-        }
-        out
+        encoder.lines(events)
     };
     let mut done = 0u64;
     ordered_parallel(total.div_ceil(CHUNK), plan.threads, &work, &mut |_, lines: Vec<u8>| {
@@ -158,6 +153,8 @@ struct Encoder<'a> {
     election: Vec<u8>,
     /// Per form: its lines in canonical order.
     lines: Vec<Members>,
+    /// The plan's named keys (`Plan::keys`), taken apart for signing.
+    named_keys: Vec<crate::keys::SigningParts>,
     /// Per contest: its `"contest":"id"` member, its options in canonical order, and for party lists
     /// the parties in canonical order with their candidates in canonical order.
     contests: Vec<ContestEncoding>,
@@ -207,36 +204,58 @@ impl<'a> Encoder<'a> {
                 }
             })
             .collect();
-        Encoder { plan, election, lines, contests }
+        let seeds: Vec<[u8; 32]> = plan.keys.iter().map(|k| k.signing.to_bytes()).collect();
+        let named_keys = crate::keys::expand_each(&seeds);
+        Encoder { plan, election, named_keys, lines, contests }
     }
 
-    /// Appends one signed submission line to `out`.
-    fn line(&self, event: &Event, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+    /// The signed submission lines of `events`, in order: every payload written first, then all
+    /// of them signed together (`keys::sign_each`: one field inversion for the chunk).
+    fn lines(&self, events: &[Event]) -> Vec<u8> {
         let plan = self.plan;
-        let station = &plan.stations[event.station as usize];
-        let with_preferences = event.source != crate::Source::Machine;
-        let mut numbers =
-            plan.model.numbers(event.station, station, event.contest, with_preferences);
-        if event.defect != NO_DEFECT && event.role == EventRole::Defective {
-            numbers = apply(&numbers, &plan.planned[event.defect as usize].edits);
+        // The signing messages one after another, each the context then the payload.
+        let mut messages = Vec::with_capacity(events.len() * 2600);
+        let mut ends = Vec::with_capacity(events.len());
+        for event in events {
+            let station = &plan.stations[event.station as usize];
+            let with_preferences = event.source != crate::Source::Machine;
+            let mut numbers =
+                plan.model.numbers(event.station, station, event.contest, with_preferences);
+            if event.defect != NO_DEFECT && event.role == EventRole::Defective {
+                numbers = apply(&numbers, &plan.planned[event.defect as usize].edits);
+            }
+            messages.extend_from_slice(SIGNATURE_CONTEXT);
+            self.payload(event, &numbers, &mut messages);
+            ends.push(messages.len());
         }
-        scratch.clear();
-        scratch.extend_from_slice(SIGNATURE_CONTEXT);
-        let start = scratch.len();
-        self.payload(event, &numbers, scratch);
-        let key = if event.key == MACHINE_KEY {
-            &plan.machine_keys[event.station as usize]
-        } else {
-            &plan.keys[event.key as usize].signing
-        };
-        let signature = crate::keys::sign(key, scratch);
-        out.extend_from_slice(b"{\"payload\":");
-        out.extend_from_slice(&scratch[start..]);
-        out.extend_from_slice(b",\"signature\":\"");
-        let mut encoded = [0u8; 88];
-        let n = STANDARD.encode_slice(signature, &mut encoded).expect("88 bytes hold 64 in base64");
-        out.extend_from_slice(&encoded[..n]);
-        out.extend_from_slice(b"\"}\n");
+        let mut start = 0;
+        let items: Vec<(&crate::keys::SigningParts, &[u8])> = events
+            .iter()
+            .zip(&ends)
+            .map(|(event, &end)| {
+                let key = if event.key == MACHINE_KEY {
+                    &plan.machine_keys[event.station as usize]
+                } else {
+                    &self.named_keys[event.key as usize]
+                };
+                let message = &messages[start..end];
+                start = end;
+                (key, message)
+            })
+            .collect();
+        let signatures = crate::keys::sign_each(&items);
+        let mut out = Vec::with_capacity(messages.len() + events.len() * 120);
+        for ((_, message), signature) in items.iter().zip(&signatures) {
+            out.extend_from_slice(b"{\"payload\":");
+            out.extend_from_slice(&message[SIGNATURE_CONTEXT.len()..]);
+            out.extend_from_slice(b",\"signature\":\"");
+            let mut encoded = [0u8; 88];
+            let n =
+                STANDARD.encode_slice(signature, &mut encoded).expect("88 bytes hold 64 in base64");
+            out.extend_from_slice(&encoded[..n]);
+            out.extend_from_slice(b"\"}\n");
+        }
+        out
     }
 
     /// The payload's canonical JSON: members in order contest, election, lines, preferences, seq,

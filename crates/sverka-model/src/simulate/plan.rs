@@ -13,7 +13,10 @@ use sha2::{Digest, Sha256};
 
 use crate::election::{ContestKind, Election};
 use crate::form::{CmpOp, Relation, Term};
-use crate::keys::{encode_private_key, encode_public_key};
+use crate::keys::{
+    encode_private_key, encode_private_seed, encode_public_key, encode_public_key_bytes,
+    SigningParts,
+};
 use crate::names::{is_valid_id, Role, Source};
 
 use super::emit::{ordered_parallel, thread_count};
@@ -169,7 +172,7 @@ pub(crate) struct Plan {
     rescaled: bool,
     pub model: Model,
     /// One per station, in station order.
-    pub machine_keys: Vec<SigningKey>,
+    pub machine_keys: Vec<SigningParts>,
     /// Admins, observers, operators (by district, then number).
     pub keys: Vec<NamedKey>,
     pub events: Vec<Event>,
@@ -646,7 +649,7 @@ impl Plan {
                 out,
                 "[[keys]]\nid = \"{}\"\nrole = \"machine\"\npublic_key = \"{}\"\nstation = {}\n\n",
                 machine_key_id(&s.id),
-                encode_public_key(&key.verifying_key()),
+                encode_public_key_bytes(key.public_bytes()),
                 geography::toml_string(&s.id)
             );
         }
@@ -666,7 +669,8 @@ impl Plan {
             .collect();
         let mut machines = String::with_capacity(self.stations.len() * 70);
         for (s, key) in self.stations.iter().zip(&self.machine_keys) {
-            let _ = writeln!(machines, "{} {}", machine_key_id(&s.id), encode_private_key(key));
+            let _ =
+                writeln!(machines, "{} {}", machine_key_id(&s.id), encode_private_seed(key.seed()));
         }
         files.push(KeyFile { path: "keys/machines.keys".into(), contents: machines });
         files
@@ -793,18 +797,19 @@ fn machine_keys(
     stations: &[SimStation],
     threads: usize,
     progress: &mut dyn FnMut(Progress),
-) -> Vec<SigningKey> {
+) -> Vec<SigningParts> {
     const CHUNK: usize = 4096;
     let n = stations.len();
     let mut keys = Vec::with_capacity(n);
-    let work = |chunk: usize| -> Vec<SigningKey> {
-        stations[chunk * CHUNK..((chunk + 1) * CHUNK).min(n)]
+    let work = |chunk: usize| -> Vec<SigningParts> {
+        let seeds: Vec<[u8; 32]> = stations[chunk * CHUNK..((chunk + 1) * CHUNK).min(n)]
             .iter()
-            .map(|s| derive(config.seed, &machine_key_id(&s.id)))
-            .collect()
+            .map(|s| key_seed(config.seed, &machine_key_id(&s.id)))
+            .collect();
+        crate::keys::expand_each(&seeds)
     };
     let result: Result<(), std::convert::Infallible> =
-        ordered_parallel(n.div_ceil(CHUNK), threads, &work, &mut |_, chunk: Vec<SigningKey>| {
+        ordered_parallel(n.div_ceil(CHUNK), threads, &work, &mut |_, chunk: Vec<SigningParts>| {
             keys.extend(chunk);
             progress(Progress { stage: Stage::Keys, done: keys.len() as u64, total: n as u64 });
             Ok(())
