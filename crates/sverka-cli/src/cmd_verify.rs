@@ -198,56 +198,77 @@ struct EarlierState {
 }
 
 fn load_state(path: &Path) -> anyhow::Result<Option<(State, Sections)>> {
-    use std::io::BufRead;
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
+    // Read whole, in one buffer of the file's length: the JSON line is parsed where it lies and
+    // the pieces section, the bulk, stays in that buffer (moved to its front) instead of being
+    // copied into fresh pages of its own.
+    let mut bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
     let at = || format!("--state {}", path.display());
-    let file_len = file.metadata().with_context(|| format!("reading {}", path.display()))?.len();
-    let mut input = std::io::BufReader::with_capacity(1 << 20, file);
-    let mut line = Vec::new();
-    input.read_until(b'\n', &mut line).with_context(|| format!("reading {}", path.display()))?;
-    if !line.starts_with(b"sverka-verify-state/") {
+    // A line's length, its newline included (the rest of the bytes if there is none).
+    let line_len = |from: usize| {
+        bytes[from..].iter().position(|&b| b == b'\n').map_or(bytes.len() - from, |i| i + 1)
+    };
+    let first = &bytes[..line_len(0)];
+    if !first.starts_with(b"sverka-verify-state/") {
         // A JSON file of an earlier version (one document, no sections).
-        input.read_to_end(&mut line).with_context(|| format!("reading {}", path.display()))?;
-        return load_earlier_state(&line, &at());
+        return load_earlier_state(&bytes, &at());
     }
-    let format = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line)).into_owned();
+    let format = String::from_utf8_lossy(strip_newline(first)).into_owned();
     if format != STATE_FORMAT && format != STATE_FORMAT_V3 && format != STATE_FORMAT_V2 {
         bail!("{}: format {format:?}, this sverka reads {STATE_FORMAT:?}", at());
     }
-    line.clear();
-    input.read_until(b'\n', &mut line).with_context(|| format!("reading {}", path.display()))?;
+    let second = &bytes[first.len()..first.len() + line_len(first.len())];
+    let json = strip_newline(second);
     if format != STATE_FORMAT {
-        return load_earlier_state(line.strip_suffix(b"\n").unwrap_or(&line), &at());
+        return load_earlier_state(json, &at());
     }
-    let state: State = serde_json::from_slice(line.strip_suffix(b"\n").unwrap_or(&line))
+    let state: State = serde_json::from_slice(json)
         .with_context(|| format!("{}: its second line is not the state's JSON", at()))?;
-    // Each section is read into its own buffer.
-    let mut take = |what: &str| -> anyhow::Result<Vec<u8>> {
+    // Each section: its length (`u64`, little-endian), then its bytes.
+    let file_len = bytes.len() as u64;
+    let mut next = first.len() + second.len();
+    let mut section = |what: &str| -> anyhow::Result<std::ops::Range<usize>> {
         let cut = || format!("{}: the {what} section is cut short", at());
+        let mut rest = &bytes[next..];
         let mut len = [0u8; 8];
-        input.read_exact(&mut len).with_context(cut)?;
+        rest.read_exact(&mut len).with_context(cut)?;
         let len = u64::from_le_bytes(len);
         if len > file_len {
             bail!(cut());
         }
-        let mut body = vec![0u8; usize::try_from(len).with_context(cut)?];
-        input.read_exact(&mut body).with_context(cut)?;
-        Ok(body)
+        let len = usize::try_from(len).with_context(cut)?;
+        if rest.len() < len {
+            // As reading the file section by section reported it.
+            return Err(cut_short()).with_context(cut);
+        }
+        next += 8;
+        next += len;
+        Ok(next - len..next)
     };
-    let found = Sections { delta: take("tally delta")?, pieces: take("snapshot pieces")? };
-    let mut rest = Vec::new();
-    input.read_to_end(&mut rest).with_context(|| format!("reading {}", path.display()))?;
-    if !rest.is_empty() {
-        bail!("{}: {} bytes after its last section", at(), rest.len());
+    let delta = section("tally delta")?;
+    let pieces = section("snapshot pieces")?;
+    if pieces.end != bytes.len() {
+        bail!("{}: {} bytes after its last section", at(), bytes.len() - pieces.end);
     }
     if state.format.as_deref() != Some(STATE_FORMAT) {
         bail!("{}: its JSON names format {:?}, not {STATE_FORMAT:?}", at(), state.format);
     }
-    Ok(Some((state, found)))
+    let delta = bytes[delta].to_vec();
+    bytes.drain(..pieces.start);
+    Ok(Some((state, Sections { delta, pieces: bytes })))
+}
+
+fn strip_newline(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\n").unwrap_or(line)
+}
+
+/// The error of a read that found the end of its input before the bytes it needed.
+fn cut_short() -> std::io::Error {
+    let mut nothing: &[u8] = &[];
+    nothing.read_exact(&mut [0]).expect_err("nothing to read")
 }
 
 /// A JSON state file of [`STATE_FORMAT_V1`] or earlier, or the JSON line of a
@@ -361,7 +382,7 @@ fn read_election_cache(
     if !cache_well_named(path, cache) {
         return Err("is not named after the state file and the cache's hash".to_string());
     }
-    let (bytes, found) = read_hashed(&path.with_file_name(&cache.cache))
+    let (bytes, found) = read_hashed(&path.with_file_name(&cache.cache), Keep::Bytes)
         .map_err(|e| format!("cannot be read ({e})"))?;
     let found = hex(&found);
     if found != cache.sha256 {
@@ -452,37 +473,36 @@ fn base_well_named(path: &Path, tally: &TallyRef) -> bool {
     is_sha256_hex(&tally.base_sha256) && tally.base == base_name(path, &tally.base_sha256)
 }
 
-/// A file's bytes and their SHA-256, each megabyte hashed as soon as it is read (while it is
-/// still in the cache).
-fn read_hashed(path: &Path) -> std::io::Result<(Vec<u8>, [u8; 32])> {
+/// Whether [`read_hashed`] keeps the bytes it hashes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Into one buffer of the file's length, returned with the hash.
+    Bytes,
+    /// Only the hash: each megabyte is read into the same buffer (an empty one is returned).
+    HashOnly,
+}
+
+/// A file's SHA-256, read a megabyte at a time and each megabyte hashed as soon as it is read
+/// (while it is still in the processor's cache), and with [`Keep::Bytes`] its bytes.
+fn read_hashed(path: &Path, keep: Keep) -> std::io::Result<(Vec<u8>, [u8; 32])> {
+    const STEP: usize = 1 << 20;
     let mut file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1));
+    let capacity = match keep {
+        // One more byte than the file: reading its end needs no second buffer.
+        Keep::Bytes => usize::try_from(file.metadata()?.len()).unwrap_or(0).saturating_add(1),
+        Keep::HashOnly => STEP,
+    };
+    let mut bytes = Vec::with_capacity(capacity);
     let mut hasher = Sha256::new();
     loop {
+        if keep == Keep::HashOnly {
+            bytes.clear();
+        }
         let start = bytes.len();
-        if (&mut file).take(1 << 20).read_to_end(&mut bytes)? == 0 {
+        if (&mut file).take(STEP as u64).read_to_end(&mut bytes)? == 0 {
             return Ok((bytes, hasher.finalize().into()));
         }
         hasher.update(&bytes[start..]);
-    }
-}
-
-/// The SHA-256 of a file read a megabyte at a time (not held whole); `None` if it is missing.
-fn hash_file(path: &Path) -> std::io::Result<Option<[u8; 32]>> {
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let (mut buffer, mut hasher) = (vec![0u8; 1 << 20], Sha256::new());
-    loop {
-        match file.read(&mut buffer) {
-            Ok(0) => return Ok(Some(hasher.finalize().into())),
-            Ok(n) => hasher.update(&buffer[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
     }
 }
 
@@ -1108,12 +1128,14 @@ impl Resumed {
         std::thread::scope(|scope| {
             let base = base_well_named(state_path, &resume.tally).then(|| {
                 let base_path = state_path.with_file_name(&resume.tally.base);
-                scope.spawn(move || read_hashed(&base_path))
+                scope.spawn(move || read_hashed(&base_path, Keep::Bytes))
             });
             let definition = scope.spawn(|| match dir {
-                Some(dir) => match hash_file(&dir.join(&path)) {
-                    Ok(Some(sha256)) => Ok(Some(sha256)),
-                    Ok(None) => Err(PublicationError::Missing { path: path.clone() }),
+                Some(dir) => match read_hashed(&dir.join(&path), Keep::HashOnly) {
+                    Ok((_, sha256)) => Ok(Some(sha256)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Err(PublicationError::Missing { path: path.clone() })
+                    }
                     Err(e) => {
                         Err(PublicationError::Read { path: path.clone(), reason: e.to_string() })
                     }
