@@ -145,9 +145,9 @@ pub fn comparison_sample_size(
     let step = |rate: f64| (rate > 0.0).then(|| ((1.0 / rate) as usize).max(1));
     let (step_1, step_2) = (step(rates.0), step(rates.1));
     let value = |i: usize| {
-        if step_2.is_some_and(|s| i % s == 0) {
+        if step_2.is_some_and(|s| i.is_multiple_of(s)) {
             0.0
-        } else if step_1.is_some_and(|s| i % s == 0) {
+        } else if step_1.is_some_and(|s| i.is_multiple_of(s)) {
             small
         } else {
             big

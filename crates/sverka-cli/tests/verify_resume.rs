@@ -90,7 +90,7 @@ fn fixture() -> &'static Fixture {
         ok(sverka(&["publish", "data", "--out", "public"], &root));
         let old_size = checkpoint_of(&root.join("old")).size();
         let size = checkpoint_of(&root.join("public")).size();
-        assert!(old_size % 256 != 0, "the old size ends inside a bundle ({old_size})");
+        assert!(!old_size.is_multiple_of(256), "the old size ends inside a bundle ({old_size})");
         assert!(new_entry_bundles(0, size).len() >= 4, "several bundles ({size} entries)");
         assert!(size - old_size > 256, "the new entries span a whole bundle");
         Fixture { root, old_size, size }
