@@ -299,6 +299,16 @@ impl IdIndex {
         }
     }
 
+    /// An index that takes `n` ids without growing (with as many slots as [`IdIndex::insert`]
+    /// grows to for them).
+    pub(crate) fn with_capacity(n: usize) -> IdIndex {
+        let slots = match n {
+            0 => Vec::new(),
+            n => vec![IdIndex::EMPTY; n.saturating_mul(2).next_power_of_two().max(16)],
+        };
+        IdIndex { slots, len: 0 }
+    }
+
     /// Adds `position` under its id `id_at(position)`; `Err` with the position already there
     /// when another one has the same id.
     pub(crate) fn insert<'a>(
@@ -306,17 +316,29 @@ impl IdIndex {
         position: u32,
         id_at: impl Fn(u32) -> &'a [u8],
     ) -> Result<(), u32> {
-        if let Some(existing) = self.get(id_at(position), &id_at) {
-            return Err(existing);
-        }
+        let id = id_at(position);
         if (self.len + 1) * 2 > self.slots.len() {
+            if let Some(existing) = self.get(id, &id_at) {
+                return Err(existing);
+            }
             let old = std::mem::take(&mut self.slots);
             self.slots = vec![IdIndex::EMPTY; (old.len() * 2).max(16)];
             for position in old.into_iter().filter(|&p| p != IdIndex::EMPTY) {
                 self.place(position, &id_at);
             }
         }
-        self.place(position, &id_at);
+        // One probe (one hash) finds an equal id or the empty slot `get` would stop at, where
+        // the position goes.
+        let mask = self.slots.len() - 1;
+        let mut at = IdIndex::hash(id) & mask;
+        loop {
+            match self.slots[at] {
+                IdIndex::EMPTY => break,
+                existing if id_at(existing) == id => return Err(existing),
+                _ => at = (at + 1) & mask,
+            }
+        }
+        self.slots[at] = position;
         self.len += 1;
         Ok(())
     }
@@ -2595,6 +2617,20 @@ mod tests {
             }
         };
         assert_eq!(index.insert(10_001, again_at), Err(4321));
+        // Made for as many ids, the index never grows, is as large as the one that grew, and
+        // finds and refuses the same.
+        let mut sized = super::IdIndex::with_capacity(ids.len());
+        let slots = sized.slots.len();
+        for position in 0..ids.len() as u32 {
+            assert_eq!(sized.insert(position, id_at), Ok(()));
+        }
+        assert_eq!((sized.slots.len(), sized.len), (slots, ids.len()), "grew");
+        assert_eq!(slots, index.slots.len());
+        for (position, id) in ids.iter().enumerate() {
+            assert_eq!(sized.get(id.as_bytes(), id_at), Some(position as u32));
+        }
+        assert_eq!(sized.insert(10_000, again_at), Err(0));
+        assert_eq!(sized.get(b"9999-999", id_at), None);
     }
 
     /// [`Election::coverage`] lists, for every station, exactly the contests whose `covers` is

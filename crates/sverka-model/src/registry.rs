@@ -61,7 +61,9 @@ impl ElectionKeys {
     /// public key not seen before (all of them, in a definition `Election::from_toml` read).
     fn new(election: Arc<Election>) -> ElectionKeys {
         let mut raw = Vec::with_capacity(election.keys.len());
-        let (mut by_id, mut by_key) = (IdIndex::default(), IdIndex::default());
+        // Made for every key: growing would hash and place each one again at every doubling.
+        let n = election.keys.len();
+        let (mut by_id, mut by_key) = (IdIndex::with_capacity(n), IdIndex::with_capacity(n));
         for (position, record) in election.keys.iter().enumerate() {
             let bytes = crate::keys::decode_public_key_bytes(&record.public_key);
             raw.push(bytes.unwrap_or_default());
