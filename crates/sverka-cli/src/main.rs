@@ -13,7 +13,7 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cmd_accounts;
 mod cmd_allocate;
@@ -86,7 +86,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `sverka --version` also names the Ed25519 backend, which measurements depend on.
+    let long_version =
+        format!("{} (Ed25519: {})", env!("CARGO_PKG_VERSION"), sverka_model::keys::backend());
+    let matches = Cli::command().long_version(long_version.leak() as &str).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if !cli.command.is_service() {
         exit_quietly_on_closed_stdout();
     }

@@ -259,3 +259,15 @@ fn key_bindings_are_checked_before_a_file_is_written() {
     assert!(!output.status.success());
     assert!(!out.exists(), "nothing written for a refused key");
 }
+
+#[test]
+fn version_names_the_ed25519_backend() {
+    let long = ok(sverka(&[&"--version"]));
+    let expected = format!(
+        "sverka {} (Ed25519: {})\n",
+        env!("CARGO_PKG_VERSION"),
+        sverka_model::keys::backend()
+    );
+    assert_eq!(long, expected);
+    assert_eq!(ok(sverka(&[&"-V"])), format!("sverka {}\n", env!("CARGO_PKG_VERSION")));
+}

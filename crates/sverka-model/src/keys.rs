@@ -130,6 +130,42 @@ pub fn verify_each(items: &[(&VerifyingKey, &[u8], &[u8; 64])]) -> Vec<bool> {
         .collect()
 }
 
+/// Which of curve25519-dalek's backends does the Ed25519 arithmetic in this process: the
+/// `curve25519_dalek_backend` the build chose (`.cargo/config.toml` asks for "avx512"; a `RUSTFLAGS`
+/// in the environment replaces that, and with no choice the library takes "simd" on x86-64), then
+/// what this processor offers, as curve25519-dalek decides at run time (AVX-512 IFMA, else AVX2,
+/// else its portable code). Checking signatures on AVX-512 IFMA costs about 60 % of AVX2
+/// (BENCHMARKS.md), so a measurement names the backend it ran on.
+pub fn backend() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const CHOSEN: bool = cfg!(any(
+            curve25519_dalek_backend = "avx512",
+            curve25519_dalek_backend = "simd",
+            curve25519_dalek_backend = "serial",
+            curve25519_dalek_backend = "fiat",
+            curve25519_dalek_backend = "unstable_avx512",
+        ));
+        const AVX512: bool = cfg!(curve25519_dalek_backend = "avx512")
+            || (!CHOSEN && cfg!(all(target_feature = "avx512ifma", target_feature = "avx512vl")));
+        const SIMD: bool = AVX512 || cfg!(curve25519_dalek_backend = "simd") || !CHOSEN;
+        if AVX512
+            && std::arch::is_x86_feature_detected!("avx512ifma")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            return "AVX-512 IFMA";
+        }
+        if SIMD && std::arch::is_x86_feature_detected!("avx2") {
+            return "AVX2";
+        }
+    }
+    if cfg!(curve25519_dalek_backend = "fiat") {
+        "fiat (portable)"
+    } else {
+        "portable"
+    }
+}
+
 /// A private key taken apart for signing many messages at once (RFC 8032 §5.1.5): its seed, the
 /// secret scalar and nonce prefix SHA-512 of the seed gives, and its public key's bytes. Made by
 /// [`expand_each`], used by [`sign_each`]; the secrets are wiped when it is dropped.
@@ -394,6 +430,26 @@ mod tests {
         assert_eq!(verify_each(&items[5..6]), each[5..6]);
         assert_eq!(verify_each(&items[11..37]), each[11..37]);
         assert_eq!(verify_each(&[]), Vec::<bool>::new());
+    }
+
+    #[test]
+    fn a_build_that_asks_for_avx512_runs_on_the_best_backend_the_processor_has() {
+        // .cargo/config.toml asks for "avx512" (a RUSTFLAGS in the environment replaces it).
+        if cfg!(curve25519_dalek_backend = "avx512") {
+            let has = |feature| match feature {
+                "ifma" => {
+                    std::arch::is_x86_feature_detected!("avx512ifma")
+                        && std::arch::is_x86_feature_detected!("avx512vl")
+                }
+                _ => std::arch::is_x86_feature_detected!("avx2"),
+            };
+            let expected = match (has("ifma"), has("avx2")) {
+                (true, _) => "AVX-512 IFMA",
+                (false, true) => "AVX2",
+                (false, false) => "portable",
+            };
+            assert_eq!(backend(), expected);
+        }
     }
 
     #[test]
