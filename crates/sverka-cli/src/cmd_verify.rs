@@ -199,9 +199,10 @@ struct EarlierState {
 
 fn load_state(path: &Path) -> anyhow::Result<Option<(State, Sections)>> {
     // Read whole, in one buffer of the file's length: the JSON line is parsed where it lies and
-    // the pieces section, the bulk, stays in that buffer (moved to its front) instead of being
-    // copied into fresh pages of its own.
-    let mut bytes = match std::fs::read(path) {
+    // each section copied out into a buffer of its own length. (The pieces are held until the
+    // snapshot is compared, when a resume's memory peaks: held in the file's buffer they would
+    // keep the JSON line's megabytes with them, pages no later allocation could take.)
+    let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -256,9 +257,8 @@ fn load_state(path: &Path) -> anyhow::Result<Option<(State, Sections)>> {
     if state.format.as_deref() != Some(STATE_FORMAT) {
         bail!("{}: its JSON names format {:?}, not {STATE_FORMAT:?}", at(), state.format);
     }
-    let delta = bytes[delta].to_vec();
-    bytes.drain(..pieces.start);
-    Ok(Some((state, Sections { delta, pieces: bytes })))
+    let sections = Sections { delta: bytes[delta].to_vec(), pieces: bytes[pieces].to_vec() };
+    Ok(Some((state, sections)))
 }
 
 fn strip_newline(line: &[u8]) -> &[u8] {
