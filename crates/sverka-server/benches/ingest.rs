@@ -89,6 +89,12 @@ fn main() {
             cores as f64 / cpu_each,
             verify.cpu_each / cpu_each,
         );
+        println!(
+            "  of which the sequencer thread (serial): {:.1} µs of CPU each, so at most {:.0}/s; its WAL checkpointer {:.1} µs each",
+            outcome.sequencer / outcome.accepted as f64 * 1e6,
+            outcome.accepted as f64 / outcome.sequencer,
+            outcome.checkpointer / outcome.accepted as f64 * 1e6,
+        );
     };
     if part("store") {
         let store_only = store_batches(&night, batch, clients);
@@ -247,10 +253,19 @@ struct BatchOutcome {
     elapsed: Duration,
     /// Process CPU seconds spent meanwhile (server and client).
     cpu: f64,
+    /// CPU seconds of the store's sequencer thread meanwhile (the serial part of ingest) and of
+    /// its WAL checkpointer.
+    sequencer: f64,
+    checkpointer: f64,
     accepted: u64,
     repeated: u64,
     refused: u64,
 }
+
+/// The names (as Linux shortens them to 15 bytes) of the store's sequencer thread and of its WAL
+/// checkpointer (its helper that frees submissions is `sverka-seq-free`).
+const SEQUENCER: &str = "sverka-sequence";
+const CHECKPOINTER: &str = "sverka-wal-chec";
 
 /// Splits the night's lines into `clients` streams by signer (each in night order) and each
 /// stream into batches of `batch` submissions.
@@ -286,6 +301,7 @@ fn store_batches(night: &SimulatedNight, batch: usize, clients: usize) -> BatchO
     )
     .expect("init");
     let streams = batch_streams(night, batch, clients);
+    let (sequencer, checkpointer) = (threads_cpu(SEQUENCER), threads_cpu(CHECKPOINTER));
     let cpu = process_cpu();
     let start = Instant::now();
     let counts: Vec<[u64; 3]> = std::thread::scope(|scope| {
@@ -312,8 +328,42 @@ fn store_batches(night: &SimulatedNight, batch: usize, clients: usize) -> BatchO
     });
     let elapsed = start.elapsed();
     let cpu = process_cpu() - cpu;
+    let sequencer = threads_cpu_since(SEQUENCER, &sequencer);
+    let checkpointer = threads_cpu_since(CHECKPOINTER, &checkpointer);
     let sum = |i: usize| counts.iter().map(|c| c[i]).sum::<u64>();
-    BatchOutcome { elapsed, cpu, accepted: sum(0), repeated: sum(1), refused: sum(2) }
+    BatchOutcome {
+        elapsed,
+        cpu,
+        sequencer,
+        checkpointer,
+        accepted: sum(0),
+        repeated: sum(1),
+        refused: sum(2),
+    }
+}
+
+/// CPU seconds of each thread of this process whose name starts with `prefix`, by thread id
+/// (`/proc/self/task/*/comm` and `schedstat`).
+fn threads_cpu(prefix: &str) -> HashMap<u64, f64> {
+    let mut found = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return found };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let named = std::fs::read_to_string(path.join("comm")).is_ok_and(|c| c.starts_with(prefix));
+        let tid = task.file_name().to_str().and_then(|t| t.parse::<u64>().ok());
+        let text = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
+        let ns = text.split_whitespace().next().and_then(|n| n.parse::<f64>().ok());
+        if let (true, Some(tid), Some(ns)) = (named, tid, ns) {
+            found.insert(tid, ns / 1e9);
+        }
+    }
+    found
+}
+
+/// The CPU seconds that threads named `prefix…` spent between two [`threads_cpu`] readings
+/// (threads that ended in between are not counted).
+fn threads_cpu_since(prefix: &str, before: &HashMap<u64, f64>) -> f64 {
+    threads_cpu(prefix).iter().map(|(tid, cpu)| cpu - before.get(tid).unwrap_or(&0.0)).sum()
 }
 
 /// CPU time of the calling thread (`/proc/thread-self/schedstat`, nanoseconds), in seconds.
@@ -368,6 +418,7 @@ fn ingest_batches(night: &SimulatedNight, batch: usize, clients: usize) -> Batch
         .collect();
     let url = format!("{}/api/v1/submissions/batch", server.base);
     let client = reqwest::Client::new();
+    let (sequencer, checkpointer) = (threads_cpu(SEQUENCER), threads_cpu(CHECKPOINTER));
     let cpu = process_cpu();
     let start = Instant::now();
     let counts = client_runtime().block_on(async {
@@ -404,10 +455,20 @@ fn ingest_batches(night: &SimulatedNight, batch: usize, clients: usize) -> Batch
     });
     let elapsed = start.elapsed();
     let cpu = process_cpu() - cpu;
+    let sequencer = threads_cpu_since(SEQUENCER, &sequencer);
+    let checkpointer = threads_cpu_since(CHECKPOINTER, &checkpointer);
     let size = server.store.tree_size().expect("tree size");
     assert_eq!(size, 1 + counts[0], "every accepted submission is in the log");
     server.stop();
-    BatchOutcome { elapsed, cpu, accepted: counts[0], repeated: counts[1], refused: counts[2] }
+    BatchOutcome {
+        elapsed,
+        cpu,
+        sequencer,
+        checkpointer,
+        accepted: counts[0],
+        repeated: counts[1],
+        refused: counts[2],
+    }
 }
 
 struct Latency {

@@ -25,7 +25,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash as _, Hasher as _};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -145,7 +145,7 @@ pub(crate) struct Writer {
     counts: LatestCounts,
     /// Wakes the WAL checkpointer after a commit (SQLite, while [`run`] runs; see
     /// [`WalCheckpointer`]). Without it SQLite checkpoints inside the commit, as it does by default.
-    wal: Option<SyncSender<()>>,
+    wal: Option<WalWake>,
     /// Why the last reload after an error failed, while it has not yet succeeded (SQLite): a
     /// transient failure, such as a full disk, that the next job retries instead of stopping the
     /// sequencer for good.
@@ -379,7 +379,7 @@ impl Writer {
     /// One group commit; see the module documentation. Returns one outcome per item, in order.
     pub(crate) fn append_batch(
         &mut self,
-        items: &[Prepared],
+        items: &[&Prepared],
     ) -> Result<Vec<Result<Receipt, Rejection>>, StoreError> {
         let received_at = crate::time::now_rfc3339();
         let faults = self.config.faults.clone();
@@ -482,8 +482,9 @@ impl Writer {
         db::write_tiles(&tx, outcome.tiles())?;
         db::meta_set(&tx, "tree_size", &outcome.size().to_string())?;
         faults.check(FaultPoint::AfterTiles)?;
+        self.set_wal_backstop(&tx, new_leaves.len())?;
         tx.commit()?;
-        self.wake_wal_checkpointer();
+        self.wake_wal_checkpointer(new_leaves.len());
         for (_, submission) in &accepted {
             self.counts.committed(submission);
         }
@@ -548,16 +549,37 @@ impl Writer {
             ));
         }
         tx.commit()?;
-        self.wake_wal_checkpointer();
+        self.wake_wal_checkpointer(0);
         Ok(SignedCheckpoint { size, root, note })
     }
 
-    /// Tells the WAL checkpointer that the WAL grew (it runs at most every
-    /// [`WAL_CHECKPOINT_EVERY`], so many commits make one checkpoint).
-    fn wake_wal_checkpointer(&self) {
+    /// Tells the WAL checkpointer that the WAL grew by a commit of `entries` new entries: after
+    /// small commits it runs at most every [`WAL_CHECKPOINT_EVERY`], so many commits make one
+    /// checkpoint; after a batch of at least [`WAL_PROMPT_ENTRIES`] at once (see
+    /// [`WalCheckpointer`]).
+    fn wake_wal_checkpointer(&self, entries: usize) {
         if let Some(wal) = &self.wal {
-            let _ = wal.try_send(());
+            if entries >= WAL_PROMPT_ENTRIES {
+                wal.prompt.store(true, Ordering::Release);
+            }
+            let _ = wal.wake.try_send(());
         }
+    }
+
+    /// Sets the backstop for the commit of a batch of `entries` new entries (see
+    /// [`wal_backstop_pages`]; after a large batch it falls back by an eighth per commit, so
+    /// single submissions between batches do not each copy the WAL a batch left), on the
+    /// sequencer's connection inside its transaction `tx`; nothing without the WAL checkpointer
+    /// (SQLite's default then stays).
+    fn set_wal_backstop(&self, tx: &Conn, entries: usize) -> Result<(), StoreError> {
+        let Some(wal) = &self.wal else { return Ok(()) };
+        let old = wal.backstop.load(Ordering::Relaxed);
+        let pages = wal_backstop_pages(entries).max(old - old / 8).max(WAL_BACKSTOP_PAGES);
+        if pages != old {
+            tx.batch(&format!("PRAGMA wal_autocheckpoint = {pages}"))?;
+            wal.backstop.store(pages, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// Whether the current tree is already covered by the signed checkpoint.
@@ -843,8 +865,45 @@ impl LatestCounts {
     }
 }
 
-/// How often at most the WAL checkpointer copies the WAL into the database file.
+/// How often at most the WAL checkpointer copies the WAL into the database file after small
+/// commits.
 const WAL_CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// A commit of at least this many new entries has the WAL checkpointer copy it at once.
+const WAL_PROMPT_ENTRIES: usize = 64;
+
+/// WAL pages allowed per new entry of the commit, for the backstop: about four commits of the
+/// same size (a batch commit writes up to ~4 pages per entry: the row, and a page of each of the
+/// three `entries` indexes where the batch touches it at random).
+const WAL_BACKSTOP_PAGES_PER_ENTRY: u32 = 16;
+
+/// The largest backstop: 16,384 pages (64 MiB).
+const WAL_BACKSTOP_MAX_PAGES: u32 = 16_384;
+
+/// The sequencer connection's backstop (`wal_autocheckpoint`) for a commit of `entries` new
+/// entries: [`WAL_BACKSTOP_PAGES`] (SQLite's default) for small commits, more for batches, so
+/// that the WAL holds a few batch commits before the sequencer checkpoints inside one. A batch
+/// commit writes more than 1,000 pages (its entries, and the pages of the three indexes its
+/// entries fall into); with SQLite's 1,000 every such commit copied itself back into the database
+/// file on the sequencer thread (a fifth of that thread's time in the HTTP ingest profile), as
+/// the WAL checkpointer cannot have copied a commit before the sequencer's next one begins. The
+/// WAL stays bounded by a few commits' worth of what the largest recent commit wrote itself.
+fn wal_backstop_pages(entries: usize) -> u32 {
+    let entries = u32::try_from(entries).unwrap_or(u32::MAX);
+    entries
+        .saturating_mul(WAL_BACKSTOP_PAGES_PER_ENTRY)
+        .clamp(WAL_BACKSTOP_PAGES, WAL_BACKSTOP_MAX_PAGES)
+}
+
+/// The sequencer's end of the WAL checkpointer: see [`WalCheckpointer`].
+struct WalWake {
+    /// Wakes the checkpointer after a commit.
+    wake: SyncSender<()>,
+    /// Set after a batch commit: checkpoint now instead of waiting out [`WAL_CHECKPOINT_EVERY`].
+    prompt: Arc<AtomicBool>,
+    /// The backstop the sequencer's connection has now (pages).
+    backstop: AtomicU32,
+}
 
 /// SQLite's WAL checkpoints on a thread and connection of their own. By default SQLite copies the
 /// WAL back into the database file inside the commit that grows it past 1,000 pages, on the
@@ -854,9 +913,11 @@ const WAL_CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// writer and one checkpointer at once; a checkpoint never changes what a commit made durable).
 ///
 /// The sequencer's own connection keeps SQLite's checkpoint inside the commit only as a backstop,
-/// past [`WAL_BACKSTOP_PAGES`]: single-protocol commits can write thousands of WAL pages within
-/// one interval, and a WAL that grows to fill the disk can never be copied back (the database
-/// file cannot grow for the checkpoint), so a full disk would not recover when space returns.
+/// past [`WAL_BACKSTOP_PAGES`] after small commits and past [`wal_backstop_pages`] after a batch
+/// (whose commit wakes this thread at once): single-protocol commits can write thousands of WAL
+/// pages within one interval, and a WAL that grows to fill the disk can never be copied back (the
+/// database file cannot grow for the checkpoint), so a full disk would not recover when space
+/// returns.
 struct WalCheckpointer;
 
 /// WAL pages (4 KiB each) past which the sequencer checkpoints inside its commit (SQLite's
@@ -875,9 +936,11 @@ impl WalCheckpointer {
             }
         };
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let prompt = Arc::new(AtomicBool::new(false));
+        let prompted = prompt.clone();
         let thread = std::thread::Builder::new()
             .name("sverka-wal-checkpoint".into())
-            .spawn(move || WalCheckpointer::run(&conn, &woken));
+            .spawn(move || WalCheckpointer::run(&conn, &woken, &prompted));
         let thread = match thread {
             Ok(thread) => thread,
             Err(error) => {
@@ -892,24 +955,29 @@ impl WalCheckpointer {
             let _ = thread.join();
             return None;
         }
-        writer.wal = Some(wake);
+        writer.wal = Some(WalWake { wake, prompt, backstop: AtomicU32::new(WAL_BACKSTOP_PAGES) });
         Some(thread)
     }
 
     /// Until the sequencer drops its end of `woken`: waits for a commit, at least
-    /// [`WAL_CHECKPOINT_EVERY`] after the last checkpoint, and checkpoints.
-    fn run(conn: &Conn, woken: &Receiver<()>) {
+    /// [`WAL_CHECKPOINT_EVERY`] after the last checkpoint unless `prompt` was set (a batch
+    /// commit), and checkpoints.
+    fn run(conn: &Conn, woken: &Receiver<()>, prompt: &AtomicBool) {
         let mut reported = false;
         let mut last: Option<Instant> = None;
         while woken.recv().is_ok() {
             if let Some(last) = last {
                 let due = last + WAL_CHECKPOINT_EVERY;
                 while let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    if prompt.swap(false, Ordering::Acquire) {
+                        break;
+                    }
                     if let Err(RecvTimeoutError::Disconnected) = woken.recv_timeout(wait) {
                         return;
                     }
                 }
             }
+            prompt.store(false, Ordering::Relaxed);
             if let Err(error) = conn.batch("PRAGMA wal_checkpoint(PASSIVE)") {
                 if !reported {
                     eprintln!(
@@ -947,7 +1015,7 @@ enum Ended {
 pub(crate) fn run(mut writer: Writer, jobs: Receiver<Job>, runtime: Runtime) {
     let (trash, bin) = std::sync::mpsc::channel::<Vec<Prepared>>();
     let _ = std::thread::Builder::new()
-        .name("sverka-sequencer-free".into())
+        .name("sverka-seq-free".into())
         .spawn(move || bin.into_iter().for_each(drop));
     let mut failed: Option<String> = None;
     if writer.conn.dialect() == Dialect::Sqlite {
@@ -1166,17 +1234,13 @@ type SubmitJob = (Vec<Prepared>, Sender<Answered>, bool);
 /// those of a job nobody waits for any more, or another node's pending job) go to `trash`, to be
 /// freed on another thread.
 fn answer_jobs(
-    jobs: Vec<(usize, Sender<Answered>, bool)>,
-    items: Vec<Prepared>,
+    jobs: Vec<SubmitJob>,
     mut answers: impl Iterator<Item = Result<Receipt, SubmitError>>,
     trash: &Sender<Vec<Prepared>>,
 ) {
-    let mut items = items.into_iter();
-    for (length, reply, keep) in jobs {
-        let mut answered = Answered {
-            answers: answers.by_ref().take(length).collect(),
-            items: items.by_ref().take(length).collect(),
-        };
+    for (items, reply, keep) in jobs {
+        let mut answered =
+            Answered { answers: answers.by_ref().take(items.len()).collect(), items };
         if !keep {
             let _ = trash.send(std::mem::take(&mut answered.items));
         }
@@ -1192,25 +1256,24 @@ fn run_batch(
     failed: &mut Option<String>,
     trash: &Sender<Vec<Prepared>>,
 ) {
-    let mut jobs = Vec::with_capacity(submits.len());
-    let mut items = Vec::new();
-    for (job_items, reply, keep) in submits {
-        jobs.push((job_items.len(), reply, keep));
-        items.extend(job_items);
-    }
+    // The jobs' submissions are admitted in place, in order (moving them into one list and back
+    // copied and page-faulted a few MiB per batch on the sequencer thread).
+    let items: Vec<&Prepared> = submits.iter().flat_map(|(items, _, _)| items).collect();
+    let appended = writer.append_batch(&items);
+    drop(items);
     // Freeing thousands of decoded protocols (maps of lines and votes) was a sixth of the
     // sequencer's time: the submissions go back to the threads that sent them (or to `trash`).
-    match writer.append_batch(&items) {
+    match appended {
         Ok(outcomes) => {
             let answers = outcomes.into_iter().map(|o| o.map_err(SubmitError::Rejected));
-            answer_jobs(jobs, items, answers, trash);
+            answer_jobs(submits, answers, trash);
         }
         Err(error) => {
             let message = error.to_string();
             let answers = std::iter::repeat_with(|| {
                 Err(SubmitError::Store(StoreError::Batch(message.clone())))
             });
-            answer_jobs(jobs, items, answers, trash);
+            answer_jobs(submits, answers, trash);
             recover(writer, failed, &error);
         }
     }
@@ -1341,5 +1404,19 @@ mod tests {
         };
         assert_eq!(key(&first), key(&second));
         assert_eq!(counts.names[&key(&first)].len(), 2, "the two line lists, the third shared");
+    }
+
+    /// Single submissions keep SQLite's 1,000-page backstop; a batch commit gets room for a few
+    /// commits of its size, up to 64 MiB.
+    #[test]
+    fn wal_backstop_grows_with_the_batch_and_is_capped() {
+        assert_eq!(wal_backstop_pages(0), 1000);
+        assert_eq!(wal_backstop_pages(1), 1000);
+        assert_eq!(wal_backstop_pages(62), 1000);
+        assert_eq!(wal_backstop_pages(63), 1008);
+        assert_eq!(wal_backstop_pages(500), 8000);
+        assert_eq!(wal_backstop_pages(1024), 16_384);
+        assert_eq!(wal_backstop_pages(4096), 16_384);
+        assert_eq!(wal_backstop_pages(usize::MAX), 16_384);
     }
 }
