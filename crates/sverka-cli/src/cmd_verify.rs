@@ -1824,8 +1824,12 @@ struct Chunked {
     failed: bool,
 }
 
-/// How much of the file [`Chunked`] reads at a time.
-const CHUNK: usize = 4 << 20;
+/// How much of the file [`Chunked`] reads at a time. The buffers the [`Hashers`] still hold
+/// are kept alive while the new snapshot is compared, when a resume's memory peaks: small
+/// buffers and small batches keep that a few megabytes (by the channels' bounds, up to eleven
+/// batches are in flight: with 4 MiB buffers and 512 pieces a batch, about 7 MB of a 250,000-
+/// station snapshot's pieces across four or five buffers).
+const CHUNK: usize = 1 << 20;
 
 impl Chunked {
     fn new(source: Box<dyn Read>) -> Chunked {
@@ -1961,7 +1965,8 @@ struct Hashers<'scope, 'env> {
 }
 
 impl<'scope, 'env> Hashers<'scope, 'env> {
-    const BATCH: usize = 512;
+    /// Pieces a hasher is sent at a time (about 170 KB of a snapshot's stations at 250,000).
+    const BATCH: usize = 128;
 
     /// `count` hashers in `scope`, started when they are first given a batch.
     fn start(
