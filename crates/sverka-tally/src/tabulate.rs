@@ -958,6 +958,9 @@ impl Tally {
         {
             Some(i) => i,
             None => {
+                // Exactly as many as there are (most records have one to three slots, each with
+                // one version): a growing Vec's room for four costs ~0.5 GB at a million stations.
+                rec.slots.reserve_exact(1);
                 rec.slots.push(Slot {
                     source: protocol.source,
                     signer,
@@ -972,6 +975,7 @@ impl Tally {
         if at == slot.versions.len() {
             slot.counts = SlotCounts::Decoded(counts);
         }
+        slot.versions.reserve_exact(1);
         slot.versions.insert(at, Version { index, supersedes });
         if let Some((named, _)) = supersedes {
             if named != index && !rec.superseded.contains(&named) {
