@@ -1772,44 +1772,106 @@ impl Pieces {
 }
 
 /// The [`Pieces`] of a snapshot being compared, written in [`Pieces::bytes`]' layout as the
-/// stations come (contest by contest, each in order).
-struct PiecesBuilder(Pieces);
+/// stations come (contest by contest, each in order). Given the previous snapshot's pieces (read
+/// by [`PiecesBuilder::previous`]), it writes each new piece over the previous one of the same
+/// station, once that was read, while the two layouts agree (the usual case: every contest lists
+/// the same stations as before), so a re-verify does not hold both at its peak (18 MB each at
+/// 250,000 stations); from the first contest or station that lies elsewhere on, the new pieces
+/// go into a buffer of their own. The bytes written are the same either way.
+struct PiecesBuilder {
+    size: u64,
+    /// Per contest of the new pieces, where its first station is and how many it has.
+    contests: Vec<(usize, usize)>,
+    /// The previous snapshot's pieces. While `in_place`, its bytes before `len` are the new
+    /// pieces' (each written where the previous pieces had the same station or contest, after
+    /// it was read; what is read next always lies further on).
+    previous: Option<Pieces>,
+    in_place: bool,
+    /// The new pieces' bytes, once not written in place.
+    bytes: Vec<u8>,
+    /// How many bytes of the new pieces are written.
+    len: usize,
+}
 
 impl PiecesBuilder {
-    fn new(size: u64, capacity: usize) -> PiecesBuilder {
-        let mut bytes = Vec::with_capacity(capacity.max(16));
-        bytes.extend_from_slice(&size.to_le_bytes());
-        bytes.extend_from_slice(&0u64.to_le_bytes());
-        PiecesBuilder(Pieces { size, bytes, contests: Vec::new() })
+    /// The pieces of the snapshot of `size` entries, over the `previous` snapshot's if any.
+    fn new(size: u64, previous: Option<Pieces>) -> PiecesBuilder {
+        let in_place = previous.as_ref().is_some_and(|p| p.bytes.len() >= 16);
+        let mut builder = PiecesBuilder {
+            size,
+            contests: Vec::new(),
+            previous,
+            in_place,
+            bytes: Vec::new(),
+            len: 0,
+        };
+        builder.write(Some(0), &size.to_le_bytes());
+        builder.write(Some(8), &0u64.to_le_bytes());
+        builder
+    }
+
+    /// The length and hash of station `station` of contest `contest` in the previous
+    /// snapshot's pieces (to be read before that station is pushed).
+    fn previous(&self, contest: usize, station: usize) -> Option<(u32, [u8; 32])> {
+        self.previous.as_ref()?.get(contest, station)
+    }
+
+    /// Writes `bytes` next: over the previous pieces if `at`, where they held the same item, is
+    /// where the new pieces have come to; else (from now on) into their own buffer.
+    fn write(&mut self, at: Option<usize>, bytes: &[u8]) {
+        if self.in_place && at != Some(self.len) {
+            let previous = self.previous.as_ref().expect("in place over previous pieces");
+            let mut own = Vec::with_capacity(previous.bytes.len().max(self.len + bytes.len()));
+            own.extend_from_slice(&previous.bytes[..self.len]);
+            (self.bytes, self.in_place) = (own, false);
+        }
+        match self.in_place {
+            true => {
+                let previous = self.previous.as_mut().expect("in place over previous pieces");
+                previous.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            }
+            false => self.bytes.extend_from_slice(bytes),
+        }
+        self.len += bytes.len();
     }
 
     /// Adds station `station` of contest `contest`: `false` unless it is the next one (the
     /// next of its contest, or the first of a later contest).
     fn push(&mut self, contest: usize, station: usize, len: u32, hash: &[u8; 32]) -> bool {
-        let pieces = &mut self.0;
-        while pieces.contests.len() <= contest {
-            pieces.bytes.extend_from_slice(&0u64.to_le_bytes());
-            pieces.contests.push((pieces.bytes.len(), 0));
+        let before = |this: &PiecesBuilder, k: usize| {
+            this.previous.as_ref().and_then(|p| p.contests.get(k)).copied()
+        };
+        while self.contests.len() <= contest {
+            let at = before(self, self.contests.len()).map(|(first, _)| first - 8);
+            self.write(at, &0u64.to_le_bytes());
+            self.contests.push((self.len, 0));
         }
-        let last = pieces.contests.len() - 1;
-        if contest != last || station != pieces.contests[last].1 {
+        let last = self.contests.len() - 1;
+        if contest != last || station != self.contests[last].1 {
             return false;
         }
-        pieces.bytes.extend_from_slice(&len.to_le_bytes());
-        pieces.bytes.extend_from_slice(hash);
-        pieces.contests[last].1 += 1;
+        let at = before(self, contest).filter(|&(_, n)| station < n);
+        let mut item = [0u8; 36];
+        item[..4].copy_from_slice(&len.to_le_bytes());
+        item[4..].copy_from_slice(hash);
+        self.write(at.map(|(first, _)| first + 36 * station), &item);
+        self.contests[last].1 += 1;
         true
     }
 
     /// The pieces, with the counts written in.
-    fn finish(self) -> Pieces {
-        let mut pieces = self.0;
-        let n_contests = pieces.contests.len() as u64;
-        pieces.bytes[8..16].copy_from_slice(&n_contests.to_le_bytes());
-        for &(at, n) in &pieces.contests {
-            pieces.bytes[at - 8..at].copy_from_slice(&(n as u64).to_le_bytes());
+    fn finish(mut self) -> Pieces {
+        let mut bytes = match self.in_place {
+            true => self.previous.take().expect("in place over previous pieces").bytes,
+            false => std::mem::take(&mut self.bytes),
+        };
+        bytes.truncate(self.len);
+        let n_contests = self.contests.len() as u64;
+        bytes[8..16].copy_from_slice(&n_contests.to_le_bytes());
+        for &(at, n) in &self.contests {
+            bytes[at - 8..at].copy_from_slice(&(n as u64).to_le_bytes());
         }
-        pieces
+        Pieces { size: self.size, bytes, contests: self.contests }
     }
 }
 
@@ -2072,7 +2134,7 @@ fn compare_snapshot(
     let mut published = Chunked::new(source);
     let before = pieces.take();
     let recompute = if before.is_some() { Recompute::Touched } else { Recompute::All };
-    let mut after = PiecesBuilder::new(size, before.as_ref().map_or(0, |b| b.bytes.len()));
+    let mut after = PiecesBuilder::new(size, before);
     // The untouched stations' hashes are checked by hashers on the other cores while this thread
     // reads on and compares what it recomputed; every byte of the file is still checked once.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
@@ -2089,9 +2151,7 @@ fn compare_snapshot(
                         (bytes.len() as u32, leaf_hash(bytes).0)
                     }
                     None => {
-                        let Some((len, hash)) =
-                            before.as_ref().and_then(|b| b.get(contest, station))
-                        else {
+                        let Some((len, hash)) = after.previous(contest, station) else {
                             return false;
                         };
                         if !published.leaf_hash_is(len as usize, hash, &mut hashers) {
@@ -2235,10 +2295,61 @@ mod tests {
     }
 
     /// The layout `--state` keeps (docs/formats.md §11, "Pieces"), spelled out.
+    /// Pieces built, what `previous()` gave before each push, and whether they were written in
+    /// place to the end.
+    type Built = (Pieces, Vec<Option<(u32, [u8; 32])>>, bool);
+
+    /// The pieces of `layout` (per contest, each station's length and hash byte) built over
+    /// `previous`.
+    fn built(layout: &[Vec<(u32, u8)>], previous: Option<Pieces>) -> Built {
+        let mut builder = PiecesBuilder::new(8, previous);
+        let mut seen = Vec::new();
+        for (contest, stations) in layout.iter().enumerate() {
+            for (station, &(len, k)) in stations.iter().enumerate() {
+                seen.push(builder.previous(contest, station));
+                assert!(builder.push(contest, station, len, &[k; 32]));
+            }
+        }
+        let in_place = builder.in_place;
+        (builder.finish(), seen, in_place)
+    }
+
+    #[test]
+    fn pieces_written_over_the_previous_ones_are_those_written_afresh() {
+        let before = vec![vec![(10, 1), (11, 2), (12, 3)], vec![], vec![(20, 4), (21, 5)]];
+        let (previous, _, _) = built(&before, None);
+        let held = |contest: usize, station: usize| {
+            let piece = before.get(contest).and_then(|stations| stations.get(station));
+            piece.map(|&(len, k)| (len, [k; 32]))
+        };
+        // (layout, written in place to the end)
+        let cases = [
+            (vec![vec![(10, 9), (11, 2), (13, 3)], vec![], vec![(20, 4), (22, 8)]], true),
+            (vec![vec![(10, 1), (11, 2), (12, 3), (14, 6)], vec![], vec![(20, 4), (21, 5)]], false),
+            (vec![vec![(10, 1), (11, 2)], vec![], vec![(20, 4), (21, 5)]], false),
+            (vec![vec![(10, 1), (11, 2), (12, 3)], vec![(30, 7)], vec![(20, 4), (21, 5)]], false),
+            (vec![before[0].clone(), vec![], before[2].clone(), vec![(40, 1)]], false),
+            (vec![vec![(10, 1), (11, 2), (12, 3)]], true),
+        ];
+        for (layout, in_place) in cases {
+            let (over, seen, was_in_place) = built(&layout, Some(previous.clone()));
+            let (afresh, _, _) = built(&layout, None);
+            assert_eq!(over, afresh, "{layout:?}");
+            assert_eq!(was_in_place, in_place, "{layout:?}");
+            // Each previous piece read is the previous snapshot's, whether or not the new ones
+            // were written over them until then.
+            let wanted: Vec<_> = (layout.iter().enumerate())
+                .flat_map(|(contest, stations)| (0..stations.len()).map(move |s| (contest, s)))
+                .map(|(contest, station)| held(contest, station))
+                .collect();
+            assert_eq!(seen, wanted, "{layout:?}");
+        }
+    }
+
     #[test]
     fn pieces_are_kept_in_the_state_layout_and_read_back_where_they_lie() {
         let hash = |k: u8| [k; 32];
-        let mut builder = PiecesBuilder::new(42, 0);
+        let mut builder = PiecesBuilder::new(42, None);
         // Contest 0 has no stations listed; contest 1 has two, contest 2 one.
         assert!(builder.push(1, 0, 10, &hash(1)));
         assert!(builder.push(1, 1, 11, &hash(2)));
