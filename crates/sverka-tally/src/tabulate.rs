@@ -502,7 +502,54 @@ pub struct ResultsConfig {
 #[derive(Clone, Debug, Default)]
 struct Counts {
     values: Box<[u32]>,
-    preferences: Box<[(u32, u32)]>,
+    preferences: Preferences,
+}
+
+/// Preference votes as `(candidate position, votes)` pairs, in the order they were added, each
+/// number stored as LEB128 bytes: two to four bytes a pair instead of eight (a protocol of an
+/// open-list election carries dozens of pairs; at a million stations that is ~0.4 GB less).
+#[derive(Clone, Debug, Default)]
+struct Preferences(Box<[u8]>);
+
+impl Preferences {
+    fn from_pairs(pairs: impl IntoIterator<Item = (u32, u32)>) -> Preferences {
+        let mut bytes = Vec::new();
+        for (candidate, votes) in pairs {
+            for mut n in [candidate, votes] {
+                while n >= 0x80 {
+                    bytes.push((n as u8 & 0x7f) | 0x80);
+                    n >>= 7;
+                }
+                bytes.push(n as u8);
+            }
+        }
+        Preferences(bytes.into_boxed_slice())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let mut bytes = self.0.iter();
+        let mut next = move || {
+            let mut n = 0u32;
+            for shift in (0..35).step_by(7) {
+                let byte = *bytes.next()?;
+                n |= u32::from(byte & 0x7f) << shift;
+                if byte < 0x80 {
+                    return Some(n);
+                }
+            }
+            unreachable!("from_pairs writes at most five bytes a number")
+        };
+        std::iter::from_fn(move || Some((next()?, next().expect("numbers come in pairs"))))
+    }
+
+    /// How many pairs.
+    fn len(&self) -> usize {
+        self.0.iter().filter(|&&byte| byte < 0x80).count() / 2
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.0.len()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -825,8 +872,7 @@ impl Tally {
         let slot_bytes = |slot: &Slot| {
             let counts = match &slot.counts {
                 SlotCounts::Decoded(counts) => {
-                    counts.values.len() * size_of::<u32>()
-                        + counts.preferences.len() * size_of::<(u32, u32)>()
+                    counts.values.len() * size_of::<u32>() + counts.preferences.heap_bytes()
                 }
                 SlotCounts::Saved { .. } => 0,
             };
@@ -1405,7 +1451,7 @@ fn add_counts(agg: &mut ViewAgg, counts: &Counts, registered: u64, add: bool) {
     for (sum, &v) in agg.values.iter_mut().zip(counts.values.iter()) {
         bump(sum, u64::from(v), add);
     }
-    for &(i, v) in counts.preferences.iter() {
+    for (i, v) in counts.preferences.iter() {
         bump(&mut agg.preferences[i as usize], u64::from(v), add);
     }
 }
@@ -1636,5 +1682,31 @@ fn read_counts(
             }
         }
     }
-    Ok(Counts { values: values.into_boxed_slice(), preferences: preferences.into_boxed_slice() })
+    Ok(Counts {
+        values: values.into_boxed_slice(),
+        preferences: Preferences::from_pairs(preferences),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Preferences;
+
+    #[test]
+    fn preferences_give_back_every_pair_in_order() {
+        let edges =
+            [0, 1, 127, 128, 255, 16_383, 16_384, 2_097_151, 2_097_152, u32::MAX - 1, u32::MAX];
+        let pairs: Vec<(u32, u32)> = edges
+            .iter()
+            .flat_map(|&a| edges.iter().map(move |&b| (a, b)))
+            .chain([(7, 3), (2, 900), (7, 3)])
+            .collect();
+        let packed = Preferences::from_pairs(pairs.iter().copied());
+        assert_eq!(packed.iter().collect::<Vec<_>>(), pairs);
+        assert_eq!(packed.len(), pairs.len());
+        let small = Preferences::from_pairs([(3, 40), (120, 2)]);
+        assert_eq!(small.heap_bytes(), 4, "one byte a number below 128");
+        assert_eq!(Preferences::default().iter().count(), 0);
+        assert_eq!(Preferences::default().len(), 0);
+    }
 }

@@ -293,7 +293,7 @@ fn write_record(out: &mut Out<'_>, record: &Record, saved: &[u8]) {
                     out.u32(v);
                 }
                 out.len(counts.preferences.len());
-                for &(a, b) in counts.preferences.iter() {
+                for (a, b) in counts.preferences.iter() {
                     out.u32(a);
                     out.u32(b);
                 }
@@ -386,9 +386,10 @@ pub(super) fn decode_counts(bytes: &[u8]) -> Result<Counts, TallyStateError> {
     let n_values = input.len(1)?;
     let values: Box<[u32]> = (0..n_values).map(|_| input.u32()).collect::<Result<_, _>>()?;
     let n_prefs = input.len(2)?;
-    let preferences: Box<[(u32, u32)]> = (0..n_prefs)
+    let pairs: Vec<(u32, u32)> = (0..n_prefs)
         .map(|_| Ok((input.u32()?, input.u32()?)))
         .collect::<Result<_, TallyStateError>>()?;
+    let preferences = super::Preferences::from_pairs(pairs);
     if !input.0.is_empty() {
         return Err(TallyStateError::Invalid("bytes after a slot's numbers".into()));
     }
