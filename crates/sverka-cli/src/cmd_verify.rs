@@ -1621,30 +1621,20 @@ fn check_job(job: &Job, keys: &RwLock<Option<PublicKeys>>) -> Vec<Checked> {
     let keys = keys.read().expect("no worker panics").clone();
     // Decoded first, then the signatures of the whole job checked together (one field inversion
     // for all of them; each its own verdict).
-    let mut decoded = Vec::with_capacity(job.entries.len());
-    let mut errors = Vec::with_capacity(job.entries.len());
-    for bytes in &job.entries {
-        match Submission::decode_signed(bytes) {
-            Ok(submission) => {
-                let signer = &submission.submission().payload.signer;
-                let key = keys.as_ref().and_then(|keys| keys.verifying_key(signer));
-                decoded.push((submission, key));
-                errors.push(None);
-            }
-            Err(e) => errors.push(Some(e.to_string())),
-        }
-    }
-    let mut candidates = Candidate::from_decoded_many(decoded).into_iter();
-    job.entries
+    let decoded = job
+        .entries
         .iter()
-        .zip(errors)
-        .map(|(bytes, error)| {
-            let candidate = match error {
-                Some(error) => Err(error),
-                None => Ok(candidates.next().expect("one candidate per decoded entry")),
-            };
-            Checked { leaf: leaf_hash(bytes), candidate }
+        .map(|bytes| {
+            let submission = Submission::decode_signed(bytes).map_err(|e| e.to_string())?;
+            let signer = &submission.submission().payload.signer;
+            let key = keys.as_ref().and_then(|keys| keys.verifying_key(signer));
+            Ok((submission, key))
         })
+        .collect();
+    Candidate::from_decoded_each(decoded)
+        .into_iter()
+        .zip(&job.entries)
+        .map(|(candidate, bytes)| Checked { leaf: leaf_hash(bytes), candidate })
         .collect()
 }
 

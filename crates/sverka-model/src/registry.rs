@@ -540,30 +540,36 @@ impl Candidate {
         }
     }
 
-    /// [`Candidate::from_decoded`] of each `(decoded, key)`, in order, the signatures checked
-    /// together ([`Decoded::verify_all_under`]: the same verdicts).
-    pub fn from_decoded_many(items: Vec<(Decoded, Option<VerifyingKey>)>) -> Vec<Candidate> {
+    /// [`Candidate::from_decoded`] of each item that decoded, in order, the signatures checked
+    /// together ([`Decoded::verify_all_under`]: the same verdicts as one by one, with one field
+    /// inversion for all of them instead of one each); an item that did not decode keeps its error.
+    pub fn from_decoded_each<E>(
+        items: Vec<Result<(Decoded, Option<VerifyingKey>), E>>,
+    ) -> Vec<Result<Candidate, E>> {
         let mut keyed = Vec::with_capacity(items.len());
-        // In order: the submission of an item without a key, `None` for one checked below.
-        let mut order: Vec<Option<Submission>> = Vec::with_capacity(items.len());
-        for (decoded, key) in items {
-            match key {
-                Some(key) => {
+        // In order: what an item already is (its error, or unchecked for want of a key), or
+        // `None` when its verdict comes from `keyed`, in the same order.
+        let mut settled: Vec<Option<Result<Candidate, E>>> = Vec::with_capacity(items.len());
+        for item in items {
+            settled.push(match item {
+                Ok((decoded, Some(key))) => {
                     keyed.push((decoded, key));
-                    order.push(None);
+                    None
                 }
-                None => order.push(Some(decoded.into_submission())),
-            }
+                Ok((decoded, None)) => Some(Ok(Candidate::Unchecked(decoded.into_submission()))),
+                Err(e) => Some(Err(e)),
+            });
         }
         let mut verdicts = Decoded::verify_all_under(keyed).into_iter();
-        order
+        settled
             .into_iter()
-            .map(|slot| match slot {
-                Some(submission) => Candidate::Unchecked(submission),
-                None => match verdicts.next().expect("one verdict per keyed item") {
-                    Ok(verified) => Candidate::Verified(verified),
-                    Err(refuted) => Candidate::Refuted(refuted),
-                },
+            .map(|slot| {
+                slot.unwrap_or_else(|| {
+                    Ok(match verdicts.next().expect("one verdict per keyed item") {
+                        Ok(verified) => Candidate::Verified(verified),
+                        Err(refuted) => Candidate::Refuted(refuted),
+                    })
+                })
             })
             .collect()
     }

@@ -962,39 +962,29 @@ pub(crate) fn prepare_one(incoming: Incoming, directory: &KeyDirectory) -> Prepa
 }
 
 /// [`prepare_one`] of each item, in order, the signatures of those that decode in one pass checked
-/// together (`Candidate::from_decoded_many`: the same verdicts as one by one, with one field
+/// together (`Candidate::from_decoded_each`: the same verdicts as one by one, with one field
 /// inversion for all of them instead of one each).
 fn prepare_many(items: Vec<Incoming>, directory: &KeyDirectory) -> Vec<Prepared> {
-    let mut keyed = Vec::with_capacity(items.len());
-    // In order: each item with its leaf hash, and its finding if it did not decode in one pass
-    // (`None`: its candidate comes from `keyed`, in the same order).
-    let mut slots = Vec::with_capacity(items.len());
-    for incoming in items {
-        let leaf_hash = sverka_tlog::leaf_hash(&incoming.bytes);
-        let decoded = match Submission::decode_signed(&incoming.bytes) {
+    // An item that does not decode in one pass carries what the reporting way made of it.
+    let decoded = items
+        .iter()
+        .map(|incoming| match Submission::decode_signed(&incoming.bytes) {
             Ok(decoded) => {
                 let key = directory.get(&decoded.submission().payload.signer);
-                keyed.push((decoded, key));
-                None
+                Ok((decoded, key))
             }
-            Err(_) => Some(decode_reporting(&incoming.bytes, directory)),
-        };
-        slots.push((incoming, leaf_hash, decoded));
-    }
-    let mut candidates = Candidate::from_decoded_many(keyed).into_iter();
-    slots
+            Err(_) => Err(Box::new(decode_reporting(&incoming.bytes, directory))),
+        })
+        .collect();
+    items
         .into_iter()
-        .map(|(incoming, leaf_hash, decoded)| {
-            let decoded = decoded.unwrap_or_else(|| {
-                Ok(candidates.next().expect("one candidate per item decoded in one pass"))
-            });
-            Prepared {
-                bytes: incoming.bytes,
-                sender: incoming.sender,
-                leaf_hash,
-                decoded,
-                pending: None,
-            }
+        .zip(Candidate::from_decoded_each(decoded))
+        .map(|(incoming, decoded)| Prepared {
+            leaf_hash: sverka_tlog::leaf_hash(&incoming.bytes),
+            bytes: incoming.bytes,
+            sender: incoming.sender,
+            decoded: decoded.map_or_else(|reported| *reported, Ok),
+            pending: None,
         })
         .collect()
 }
