@@ -447,6 +447,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_arch = "x86_64")]
     fn a_build_that_asks_for_avx512_runs_on_the_best_backend_the_processor_has() {
         // .cargo/config.toml asks for "avx512" (a RUSTFLAGS in the environment replaces it).
         if cfg!(curve25519_dalek_backend = "avx512") {
