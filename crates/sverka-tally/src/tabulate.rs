@@ -508,38 +508,44 @@ struct Counts {
 /// Preference votes as `(candidate position, votes)` pairs, in the order they were added, each
 /// number stored as LEB128 bytes: two to four bytes a pair instead of eight (a protocol of an
 /// open-list election carries dozens of pairs; at a million stations that is ~0.4 GB less).
+/// The bytes are the pairs exactly as the saved state writes them (`state::write_record`), so
+/// saving and loading copy them whole.
 #[derive(Clone, Debug, Default)]
 struct Preferences(Box<[u8]>);
 
 impl Preferences {
-    fn from_pairs(pairs: impl IntoIterator<Item = (u32, u32)>) -> Preferences {
-        let mut bytes = Vec::new();
-        for (candidate, votes) in pairs {
-            for mut n in [candidate, votes] {
-                while n >= 0x80 {
-                    bytes.push((n as u8 & 0x7f) | 0x80);
-                    n >>= 7;
-                }
-                bytes.push(n as u8);
-            }
+    fn from_pairs(pairs: &[(u32, u32)]) -> Preferences {
+        let size = pairs
+            .iter()
+            .map(|&(a, b)| state::leb128_len(a.into()) + state::leb128_len(b.into()))
+            .sum();
+        let mut bytes = Vec::with_capacity(size);
+        for &(candidate, votes) in pairs {
+            state::push_leb128(&mut bytes, candidate.into());
+            state::push_leb128(&mut bytes, votes.into());
         }
+        debug_assert_eq!(bytes.len(), size);
         Preferences(bytes.into_boxed_slice())
     }
 
+    /// Pairs already encoded (and checked to be pairs of 32-bit numbers in shortest form).
+    fn from_encoded(bytes: &[u8]) -> Preferences {
+        Preferences(bytes.into())
+    }
+
+    fn encoded(&self) -> &[u8] {
+        &self.0
+    }
+
     fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
-        let mut bytes = self.0.iter();
-        let mut next = move || {
-            let mut n = 0u32;
-            for shift in (0..35).step_by(7) {
-                let byte = *bytes.next()?;
-                n |= u32::from(byte & 0x7f) << shift;
-                if byte < 0x80 {
-                    return Some(n);
-                }
+        let mut input = state::In(&self.0);
+        std::iter::from_fn(move || {
+            let pair = |input: &mut state::In<'_>| Some((input.u32().ok()?, input.u32().ok()?));
+            if input.is_empty() {
+                return None;
             }
-            unreachable!("from_pairs writes at most five bytes a number")
-        };
-        std::iter::from_fn(move || Some((next()?, next().expect("numbers come in pairs"))))
+            Some(pair(&mut input).expect("written by from_pairs or checked when loaded"))
+        })
     }
 
     /// How many pairs.
@@ -1684,7 +1690,7 @@ fn read_counts(
     }
     Ok(Counts {
         values: values.into_boxed_slice(),
-        preferences: Preferences::from_pairs(preferences),
+        preferences: Preferences::from_pairs(&preferences),
     })
 }
 
@@ -1701,12 +1707,23 @@ mod tests {
             .flat_map(|&a| edges.iter().map(move |&b| (a, b)))
             .chain([(7, 3), (2, 900), (7, 3)])
             .collect();
-        let packed = Preferences::from_pairs(pairs.iter().copied());
+        let packed = Preferences::from_pairs(&pairs);
         assert_eq!(packed.iter().collect::<Vec<_>>(), pairs);
         assert_eq!(packed.len(), pairs.len());
-        let small = Preferences::from_pairs([(3, 40), (120, 2)]);
+        let small = Preferences::from_pairs(&[(3, 40), (120, 2)]);
         assert_eq!(small.heap_bytes(), 4, "one byte a number below 128");
         assert_eq!(Preferences::default().iter().count(), 0);
         assert_eq!(Preferences::default().len(), 0);
+    }
+
+    #[test]
+    fn a_numbers_size_is_the_bytes_written_for_it() {
+        for shift in 0..64 {
+            for v in [(1u64 << shift) - 1, 1 << shift, (1 << shift) + 1, u64::MAX] {
+                let mut buf = Vec::new();
+                super::state::push_leb128(&mut buf, v);
+                assert_eq!(super::state::leb128_len(v), buf.len(), "{v}");
+            }
+        }
     }
 }

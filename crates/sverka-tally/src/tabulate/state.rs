@@ -86,12 +86,8 @@ impl Out<'_> {
         self.u64(u64::from(v));
     }
     /// Unsigned LEB128.
-    fn u64(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.buf.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        self.buf.push(v as u8);
+    fn u64(&mut self, v: u64) {
+        push_leb128(&mut self.buf, v);
     }
     fn len(&mut self, n: usize) {
         self.u64(n as u64);
@@ -112,9 +108,26 @@ impl Out<'_> {
     }
 }
 
-struct In<'a>(&'a [u8]);
+/// Appends `v` as unsigned LEB128 in its shortest form ([`leb128_len`] bytes).
+pub(super) fn push_leb128(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+/// How many bytes [`push_leb128`] writes for `v`.
+pub(super) fn leb128_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+pub(super) struct In<'a>(pub(super) &'a [u8]);
 
 impl In<'_> {
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
     fn take(&mut self, n: usize) -> Result<&[u8], TallyStateError> {
         if self.0.len() < n {
             return Err(TallyStateError::Truncated);
@@ -132,7 +145,7 @@ impl In<'_> {
     }
     /// One-byte integers (most counts) read straight; anything else by [`In::u32_slow`].
     #[inline]
-    fn u32(&mut self) -> Result<u32, TallyStateError> {
+    pub(super) fn u32(&mut self) -> Result<u32, TallyStateError> {
         match self.0 {
             [b, rest @ ..] if *b < 0x80 => {
                 self.0 = rest;
@@ -293,10 +306,7 @@ fn write_record(out: &mut Out<'_>, record: &Record, saved: &[u8]) {
                     out.u32(v);
                 }
                 out.len(counts.preferences.len());
-                for (a, b) in counts.preferences.iter() {
-                    out.u32(a);
-                    out.u32(b);
-                }
+                out.buf.extend_from_slice(counts.preferences.encoded());
             }
         }
     }
@@ -386,10 +396,9 @@ pub(super) fn decode_counts(bytes: &[u8]) -> Result<Counts, TallyStateError> {
     let n_values = input.len(1)?;
     let values: Box<[u32]> = (0..n_values).map(|_| input.u32()).collect::<Result<_, _>>()?;
     let n_prefs = input.len(2)?;
-    let pairs: Vec<(u32, u32)> = (0..n_prefs)
-        .map(|_| Ok((input.u32()?, input.u32()?)))
-        .collect::<Result<_, TallyStateError>>()?;
-    let preferences = super::Preferences::from_pairs(pairs);
+    let pairs = input.0;
+    input.skip_u32s(2 * n_prefs)?;
+    let preferences = super::Preferences::from_encoded(&pairs[..pairs.len() - input.0.len()]);
     if !input.0.is_empty() {
         return Err(TallyStateError::Invalid("bytes after a slot's numbers".into()));
     }
