@@ -739,13 +739,30 @@ pub fn validate_submission(
     payload: &Payload,
     context: &ProtocolContext,
 ) -> Vec<Finding> {
+    validate_submission_prechecked(election, payload, context, None)
+}
+
+/// [`validate_submission`] with the part of a protocol's checks that needs only the election and
+/// the protocol done beforehand ([`precheck_submission`] of the same election and payload; `None`:
+/// done here): the same findings in the same order. The store runs the precheck on the threads
+/// that verify signatures, in parallel, and only the checks that need the log's context on its
+/// single sequencer thread.
+pub fn validate_submission_prechecked(
+    election: &Election,
+    payload: &Payload,
+    context: &ProtocolContext,
+    precheck: Option<&ProtocolPrecheck>,
+) -> Vec<Finding> {
     if payload.election != election.id {
         return vec![Finding::new("E101")
             .with("got", &payload.election)
             .with("expected", &election.id)];
     }
     match &payload.body {
-        Body::Protocol(protocol) => validate_protocol(election, protocol, context),
+        Body::Protocol(protocol) => match precheck {
+            Some(precheck) => validate_protocol_prechecked(election, protocol, context, precheck),
+            None => validate_protocol(election, protocol, context),
+        },
         Body::Annulment(annulment) => {
             let mut findings = Vec::new();
             match election.station(&annulment.station) {
@@ -821,6 +838,42 @@ pub fn validate_protocol(
     protocol: &Protocol,
     context: &ProtocolContext,
 ) -> Vec<Finding> {
+    validate_protocol_prechecked(
+        election,
+        protocol,
+        context,
+        &precheck_protocol(election, protocol),
+    )
+}
+
+/// The findings of a protocol's checks that need only the election and the protocol, in the order
+/// [`validate_protocol`] reports them, apart from those that need the log's context
+/// ([`ProtocolContext`]: the superseded entry, the other counting source); made by
+/// [`precheck_submission`], completed by [`validate_submission_prechecked`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProtocolPrecheck {
+    /// Everything before the correction's checks against the superseded entry: station and
+    /// contest, shape, sizes, arithmetic, register, and the attachments' own checks (`E501`,
+    /// `E505`).
+    before: Vec<Finding>,
+    /// The station and contest exist and the shape is complete: the warnings are checked.
+    warned: bool,
+    /// The warnings that need no context (turnout, against all), when `warned`.
+    warnings: Vec<Finding>,
+}
+
+/// The checks of [`validate_submission`] that need only the election and the payload, for a
+/// protocol of this election (`None` for anything else: it is checked in full later).
+pub fn precheck_submission(election: &Election, payload: &Payload) -> Option<ProtocolPrecheck> {
+    match &payload.body {
+        Body::Protocol(protocol) if payload.election == election.id => {
+            Some(precheck_protocol(election, protocol))
+        }
+        _ => None,
+    }
+}
+
+fn precheck_protocol(election: &Election, protocol: &Protocol) -> ProtocolPrecheck {
     let mut findings = Vec::new();
     let station = election.station(&protocol.station);
     if station.is_none() {
@@ -831,8 +884,8 @@ pub fn validate_protocol(
         findings.push(Finding::new("E202").with("contest", &protocol.contest));
     }
     let (Some(station), Some(contest)) = (station, contest) else {
-        check_attachments(protocol, context, &mut findings);
-        return findings;
+        check_attachments_alone(protocol, &mut findings);
+        return ProtocolPrecheck { before: findings, warned: false, warnings: Vec::new() };
     };
     if !contest.covers(station) {
         findings
@@ -843,11 +896,32 @@ pub fn validate_protocol(
     check_sizes(protocol, &mut findings);
     check_relations(contest, form, protocol, &mut findings);
     check_register(election, station, form, protocol, &mut findings);
-    check_attachments(protocol, context, &mut findings);
+    check_attachments_alone(protocol, &mut findings);
+    let mut warnings = Vec::new();
     if shape_ok {
-        warn_turnout(election, station, form, protocol, &mut findings);
-        warn_against_all(contest, protocol, &mut findings);
-        warn_lowered(form, protocol, context, &mut findings);
+        warn_turnout(election, station, form, protocol, &mut warnings);
+        warn_against_all(contest, protocol, &mut warnings);
+    }
+    ProtocolPrecheck { before: findings, warned: shape_ok, warnings }
+}
+
+/// [`validate_protocol`] from its [`precheck_protocol`]: the checks that need `context` added
+/// where `validate_protocol` makes them.
+fn validate_protocol_prechecked(
+    election: &Election,
+    protocol: &Protocol,
+    context: &ProtocolContext,
+    precheck: &ProtocolPrecheck,
+) -> Vec<Finding> {
+    let mut findings = precheck.before.clone();
+    check_attachments_in_context(protocol, context, &mut findings);
+    if precheck.warned {
+        findings.extend(precheck.warnings.iter().cloned());
+        let contest = election.contest(&protocol.contest);
+        let form = contest.map(|contest| election.form_of(contest));
+        if let Some(form) = form {
+            warn_lowered(form, protocol, context, &mut findings);
+        }
         warn_other_source(election, protocol, context, &mut findings);
     }
     findings.sort_by_key(|f| f.severity == Severity::Warning);
@@ -1029,7 +1103,9 @@ fn check_register(
 }
 
 /// The scan hash, and what a correction replaces.
-fn check_attachments(protocol: &Protocol, context: &ProtocolContext, findings: &mut Vec<Finding>) {
+/// The attachments' checks that need no context: the scan's hash (`E501`) and an official
+/// correction's source (`E505`).
+fn check_attachments_alone(protocol: &Protocol, findings: &mut Vec<Finding>) {
     if let Some(hash) = &protocol.scan_sha256 {
         let hex = hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !hex {
@@ -1046,6 +1122,16 @@ fn check_attachments(protocol: &Protocol, context: &ProtocolContext, findings: &
     if official && protocol.source != Source::Recount {
         findings.push(Finding::new("E505").with("reason", reason));
     }
+}
+
+/// The correction's checks against the entry it supersedes (`E502`–`E504`), after
+/// [`check_attachments_alone`].
+fn check_attachments_in_context(
+    protocol: &Protocol,
+    context: &ProtocolContext,
+    findings: &mut Vec<Finding>,
+) {
+    let Some(supersedes) = &protocol.supersedes else { return };
     let Some(old) = context.superseded else {
         findings.push(Finding::new("E502").with("index", supersedes.index));
         return;
@@ -1241,5 +1327,179 @@ mod tests {
         assert_eq!(percent(95, 100), "95.00");
         assert_eq!(percent(2, 3), "66.66");
         assert_eq!(percent(1200, 1200), "100.00");
+    }
+}
+
+#[cfg(test)]
+mod precheck_tests {
+    use super::*;
+    use crate::names::CorrectionReason;
+    use crate::submission::Supersedes;
+
+    /// `validate_protocol` as one function, as it was before the checks that need only the
+    /// election were split off (`precheck_protocol`): the reference the split must reproduce.
+    fn in_one_piece(
+        election: &Election,
+        protocol: &Protocol,
+        context: &ProtocolContext,
+    ) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        let station = election.station(&protocol.station);
+        if station.is_none() {
+            findings.push(Finding::new("E201").with("station", &protocol.station));
+        }
+        let contest = election.contest(&protocol.contest);
+        if contest.is_none() {
+            findings.push(Finding::new("E202").with("contest", &protocol.contest));
+        }
+        let (Some(station), Some(contest)) = (station, contest) else {
+            check_attachments_alone(protocol, &mut findings);
+            check_attachments_in_context(protocol, context, &mut findings);
+            return findings;
+        };
+        if !contest.covers(station) {
+            findings.push(
+                Finding::new("E203").with("station", &station.id).with("contest", &contest.id),
+            );
+        }
+        let form = election.form_of(contest);
+        let shape_ok = check_shape(contest, form, protocol, &mut findings);
+        check_sizes(protocol, &mut findings);
+        check_relations(contest, form, protocol, &mut findings);
+        check_register(election, station, form, protocol, &mut findings);
+        check_attachments_alone(protocol, &mut findings);
+        check_attachments_in_context(protocol, context, &mut findings);
+        if shape_ok {
+            warn_turnout(election, station, form, protocol, &mut findings);
+            warn_against_all(contest, protocol, &mut findings);
+            warn_lowered(form, protocol, context, &mut findings);
+            warn_other_source(election, protocol, context, &mut findings);
+        }
+        findings.sort_by_key(|f| f.severity == Severity::Warning);
+        findings
+    }
+
+    /// Variants of `p` that trip every kind of check: unknown station or contest, a missing
+    /// line, broken arithmetic, a bad scan hash, corrections for every reason and source.
+    fn variants(p: &Protocol, other_station: &str) -> Vec<Protocol> {
+        let mut out = vec![p.clone()];
+        let mut v = p.clone();
+        v.station = "nowhere".into();
+        out.push(v.clone());
+        v.contest = "nothing".into();
+        out.push(v);
+        let mut v = p.clone();
+        v.contest = "nothing".into();
+        v.scan_sha256 = Some("not hex".into());
+        out.push(v);
+        let mut v = p.clone();
+        v.station = other_station.into();
+        out.push(v);
+        let mut v = p.clone();
+        if let Some(first) = v.lines.keys().next().cloned() {
+            v.lines.remove(&first);
+        }
+        out.push(v);
+        let mut v = p.clone();
+        for votes in v.votes.values_mut() {
+            *votes += 7;
+        }
+        out.push(v);
+        let mut v = p.clone();
+        if let Some(votes) = v.votes.values_mut().next() {
+            *votes = votes.saturating_mul(50).max(1_000_000);
+        }
+        out.push(v);
+        let mut v = p.clone();
+        v.scan_sha256 = Some("A".repeat(64));
+        out.push(v);
+        let reasons = [
+            CorrectionReason::KeyingError,
+            CorrectionReason::Recount,
+            CorrectionReason::CourtOrder,
+            CorrectionReason::LateProtocol,
+            CorrectionReason::CommissionDecision,
+        ];
+        for reason in reasons {
+            for source in [Source::Machine, Source::Manual, Source::Recount, Source::Observer] {
+                let mut v = p.clone();
+                v.source = source;
+                v.supersedes = Some(Supersedes { index: 17, reason });
+                out.push(v.clone());
+                v.station = "nowhere".into();
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_precheck_and_the_checks_in_context_find_what_one_piece_found_in_its_order() {
+        let config = crate::simulate::Config { seed: 3, ..Default::default() };
+        let text = include_str!("../../../examples/tiny/election.toml");
+        let night = crate::simulate::Night::new("election.toml", text, config).expect("night");
+        let election = Election::from_toml("election.toml", &night.election_toml()).unwrap();
+        let submissions: Vec<Submission> = (night.submissions().split(|&b| b == b'\n'))
+            .filter(|line| !line.is_empty())
+            .map(|line| Submission::decode(line).expect("decodes"))
+            .collect();
+        let protocols: Vec<&Payload> = (submissions.iter().map(|s| &s.payload))
+            .filter(|payload| matches!(payload.body, Body::Protocol(_)))
+            .collect();
+        assert!(protocols.len() >= 20, "{} protocols", protocols.len());
+        let (mut compared, mut errors, mut warnings) = (0, 0, 0);
+        let mut codes = std::collections::BTreeSet::new();
+        for (i, payload) in protocols.iter().enumerate() {
+            let Body::Protocol(p) = &payload.body else { unreachable!() };
+            let neighbour = match &protocols[(i + 1) % protocols.len()].body {
+                Body::Protocol(q) => q,
+                _ => unreachable!(),
+            };
+            let mut lowered = p.clone();
+            lowered.votes.values_mut().for_each(|v| *v = v.saturating_sub(3));
+            let mut raised = p.clone();
+            raised.votes.values_mut().for_each(|v| *v += 100);
+            let mut flipped = raised.clone();
+            flipped.source =
+                if p.source == Source::Machine { Source::Manual } else { Source::Machine };
+            let mut moved = p.clone();
+            moved.station = neighbour.station.clone();
+            let olds = [None, Some(p), Some(&raised), Some(&flipped), Some(&moved), Some(&lowered)];
+            let others = [None, Some(&flipped), Some(&raised), Some(neighbour)];
+            for v in variants(p, &neighbour.station) {
+                let payload = Payload { body: Body::Protocol(v.clone()), ..(*payload).clone() };
+                let precheck = precheck_submission(&election, &payload).expect("a protocol");
+                for superseded in olds {
+                    for other_source in others {
+                        let context = ProtocolContext { superseded, other_source };
+                        let expected = in_one_piece(&election, &v, &context);
+                        assert_eq!(validate_protocol(&election, &v, &context), expected);
+                        let prechecked = validate_submission_prechecked(
+                            &election,
+                            &payload,
+                            &context,
+                            Some(&precheck),
+                        );
+                        assert_eq!(prechecked, expected, "protocol {i}: {v:?}");
+                        assert_eq!(validate_submission(&election, &payload, &context), expected);
+                        compared += 1;
+                        errors += usize::from(has_errors(&expected));
+                        warnings += usize::from(expected.iter().any(|f| !f.is_error()));
+                        codes.extend(expected.iter().map(|f| f.code.to_string()));
+                    }
+                }
+            }
+        }
+        assert!(errors > 0 && warnings > 0, "{errors} with errors, {warnings} with warnings");
+        for code in ["E201", "E202", "E203", "E401", "E501", "E502", "E503", "E504", "E505"] {
+            assert!(codes.contains(code), "{code} never found: {codes:?}");
+        }
+        for code in ["W103", "W104"] {
+            assert!(codes.contains(code), "{code} never found: {codes:?}");
+        }
+        assert!(compared > 1000, "{compared}");
+        let mut other = (*protocols[0]).clone();
+        other.election = "another".into();
+        assert_eq!(precheck_submission(&election, &other), None, "checked in full later");
     }
 }

@@ -25,7 +25,9 @@ use std::sync::Arc;
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 use sverka_model::registry::{Candidate, KeyRegistry};
-use sverka_model::validate::{validate_submission, Finding, ProtocolContext};
+use sverka_model::validate::{
+    validate_submission_prechecked, Finding, ProtocolContext, ProtocolPrecheck,
+};
 use sverka_model::{Body, Election, Submission};
 
 /// The signer id of the log's own key. It signs exactly one submission: the log's first entry,
@@ -145,7 +147,7 @@ pub fn admit(
     submission: &Submission,
     context: &ProtocolContext,
 ) -> Result<Warnings, Rejection> {
-    admit_with(state, submission, context, || state.registry.check(submission))
+    admit_with(state, submission, context, None, || state.registry.check(submission))
 }
 
 /// [`admit`] for a submission whose signature was verified (or refuted) on the submitting thread
@@ -156,14 +158,27 @@ pub fn admit_candidate(
     candidate: &Candidate,
     context: &ProtocolContext,
 ) -> Result<Warnings, Rejection> {
+    admit_candidate_prechecked(state, candidate, context, None)
+}
+
+/// [`admit_candidate`] with the protocol checks that need only the election done beforehand
+/// (`sverka_model::validate::precheck_submission` of the state's election, on the submitting
+/// thread): the same verdict, findings and order.
+pub fn admit_candidate_prechecked(
+    state: &State,
+    candidate: &Candidate,
+    context: &ProtocolContext,
+    precheck: Option<&ProtocolPrecheck>,
+) -> Result<Warnings, Rejection> {
     let submission = candidate.submission();
-    admit_with(state, submission, context, || state.registry.check_candidate(candidate))
+    admit_with(state, submission, context, precheck, || state.registry.check_candidate(candidate))
 }
 
 fn admit_with(
     state: &State,
     submission: &Submission,
     context: &ProtocolContext,
+    precheck: Option<&ProtocolPrecheck>,
     registry_check: impl FnOnce() -> Result<(), Finding>,
 ) -> Result<Warnings, Rejection> {
     if let Body::KeyRegistration(registration) = &submission.payload.body {
@@ -172,7 +187,8 @@ fn admit_with(
         }
     }
     registry_check().map_err(|finding| Rejection::from_finding(&finding))?;
-    let findings = validate_submission(&state.election, &submission.payload, context);
+    let findings =
+        validate_submission_prechecked(&state.election, &submission.payload, context, precheck);
     let (errors, warnings): (Vec<&Finding>, Vec<&Finding>) =
         findings.iter().partition(|finding| finding.is_error());
     if !errors.is_empty() {

@@ -33,12 +33,12 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::VerifyingKey;
 use sverka_model::registry::{Candidate, PublicKeys};
 use sverka_model::submission::{Annulment, FORMAT_VERSION};
-use sverka_model::validate::{Finding, ProtocolContext};
+use sverka_model::validate::{Finding, ProtocolContext, ProtocolPrecheck};
 use sverka_model::{Body, Election, Payload, Protocol, Source, Submission};
 use sverka_tlog::note::{Ed25519Signer, NoteSigner};
 use sverka_tlog::{append_leaves, root_from_tiles, Checkpoint, Hash};
 
-use crate::admission::{admit_candidate, Rejection, State, LOG_SIGNER};
+use crate::admission::{admit_candidate_prechecked, Rejection, State, LOG_SIGNER};
 use crate::db::{self, DbTiles, EntryRow};
 use crate::error::{StoreError, SubmitError};
 use crate::fault::FaultPoint;
@@ -53,6 +53,9 @@ pub(crate) struct Prepared {
     pub sender: String,
     pub leaf_hash: Hash,
     pub decoded: Result<Candidate, Finding>,
+    /// The protocol checks that need only the election, done on the submitting thread
+    /// (`sverka_model::validate::precheck_submission`); `None`: done in admission.
+    pub precheck: Option<ProtocolPrecheck>,
     /// The `pending` row it came from, when another node received it (PostgreSQL).
     pub pending: Option<i64>,
 }
@@ -418,7 +421,12 @@ impl Writer {
                         superseded: superseded.as_ref(),
                         other_source: other.as_deref(),
                     };
-                    admit_candidate(&self.state, candidate, &context)
+                    admit_candidate_prechecked(
+                        &self.state,
+                        candidate,
+                        &context,
+                        item.precheck.as_ref(),
+                    )
                 }
             };
             match verdict {

@@ -31,6 +31,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sverka_model::registry::Candidate;
 use sverka_model::submission::{ElectionDefinition, FORMAT_VERSION, MAX_SUBMISSION_BYTES};
+use sverka_model::validate::precheck_submission;
 use sverka_model::{Body, Election, Payload, Submission};
 use sverka_tlog::bundle::BundleError;
 use sverka_tlog::note::Ed25519Signer;
@@ -594,14 +595,17 @@ impl Store {
     }
 
     /// Hashes, decodes and verifies the Ed25519 signature (once, strictly, under the signer's
-    /// registered key) on the calling thread, without the database; a large batch is split over
-    /// the machine's cores. The sequencer thread then only checks keys, roles, sequence numbers
-    /// and the protocol, and writes.
+    /// registered key) on the calling thread, without the database, and makes a protocol's
+    /// checks that need only the election (`validate::precheck_submission`); a large batch is
+    /// split over the machine's cores. The sequencer thread then only checks keys, roles,
+    /// sequence numbers and what in the protocol needs the log (a correction's superseded entry,
+    /// the other counting source), and writes.
     pub fn prepare(&self, items: Vec<Incoming>) -> PreparedBatch {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let directory = &self.inner.directory;
+        let election = &*self.inner.election;
         if items.len() < 64 || threads == 1 {
-            return PreparedBatch(prepare_many(items, directory));
+            return PreparedBatch(prepare_many(items, directory, election));
         }
         let chunk = items.len().div_ceil(threads);
         let mut items = items;
@@ -614,7 +618,7 @@ impl Store {
         let prepared = std::thread::scope(|scope| {
             let handles: Vec<_> = chunks
                 .into_iter()
-                .map(|chunk| scope.spawn(move || prepare_many(chunk, directory)))
+                .map(|chunk| scope.spawn(move || prepare_many(chunk, directory, election)))
                 .collect();
             handles.into_iter().flat_map(|handle| handle.join().expect("prepare thread")).collect()
         });
@@ -958,13 +962,25 @@ pub(crate) fn prepare_one(incoming: Incoming, directory: &KeyDirectory) -> Prepa
         }
         Err(_) => decode_reporting(&incoming.bytes, directory),
     };
-    Prepared { bytes: incoming.bytes, sender: incoming.sender, leaf_hash, decoded, pending: None }
+    Prepared {
+        bytes: incoming.bytes,
+        sender: incoming.sender,
+        leaf_hash,
+        decoded,
+        precheck: None,
+        pending: None,
+    }
 }
 
 /// [`prepare_one`] of each item, in order, the signatures of those that decode in one pass checked
 /// together (`Candidate::from_decoded_each`: the same verdicts as one by one, with one field
-/// inversion for all of them instead of one each).
-fn prepare_many(items: Vec<Incoming>, directory: &KeyDirectory) -> Vec<Prepared> {
+/// inversion for all of them instead of one each), and the protocol checks that need only
+/// `election` made.
+fn prepare_many(
+    items: Vec<Incoming>,
+    directory: &KeyDirectory,
+    election: &Election,
+) -> Vec<Prepared> {
     // An item that does not decode in one pass carries what the reporting way made of it.
     let decoded = items
         .iter()
@@ -979,12 +995,19 @@ fn prepare_many(items: Vec<Incoming>, directory: &KeyDirectory) -> Vec<Prepared>
     items
         .into_iter()
         .zip(Candidate::from_decoded_each(decoded))
-        .map(|(incoming, decoded)| Prepared {
-            leaf_hash: sverka_tlog::leaf_hash(&incoming.bytes),
-            bytes: incoming.bytes,
-            sender: incoming.sender,
-            decoded: decoded.map_or_else(|reported| *reported, Ok),
-            pending: None,
+        .map(|(incoming, decoded)| {
+            let decoded = decoded.map_or_else(|reported| *reported, Ok);
+            let precheck = (decoded.as_ref().ok()).and_then(|candidate| {
+                precheck_submission(election, &candidate.submission().payload)
+            });
+            Prepared {
+                leaf_hash: sverka_tlog::leaf_hash(&incoming.bytes),
+                bytes: incoming.bytes,
+                sender: incoming.sender,
+                decoded,
+                precheck,
+                pending: None,
+            }
         })
         .collect()
 }
