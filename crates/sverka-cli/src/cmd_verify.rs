@@ -27,7 +27,7 @@ use sverka_tally::replay::{Recompute, Replay, ReplayError};
 use sverka_tally::snapshot::Piece;
 use sverka_tlog::builder::{consistency_proof_from_tiles, root_from_tiles, TileReader};
 use sverka_tlog::policy::{CosignatureStatus, Policy};
-use sverka_tlog::tile::{new_entry_bundles, partial_tiles};
+use sverka_tlog::tile::{hashes_at_level, new_entry_bundles, partial_tiles};
 use sverka_tlog::{
     append_leaves, leaf_hash, parse_bundle, Checkpoint, Ed25519Verifier, EntryBundle, Hash,
     MemoryTiles, PublicationError, PublicationReader, Tile, TilePath, VerifierSet,
@@ -391,21 +391,20 @@ fn read_election_cache(
     Election::from_cache(&bytes, definition_sha256).map_err(|e| format!("is refused: {e}"))
 }
 
-/// Writes `election`'s cache beside the state file `path` (to `<name>.election-.tmp`, synced,
-/// renamed to its name with its hash).
+/// Writes `election`'s cache beside the state file `path` (streamed into
+/// `<name>.election-.tmp`, synced, renamed to its name with its hash).
 fn write_election_cache(
     path: &Path,
     election: &Election,
     definition_sha256: &[u8; 32],
 ) -> anyhow::Result<ElectionRef> {
-    use std::io::Write;
-    let bytes = election.to_cache(definition_sha256);
-    let sha256 = sha256_hex(&bytes);
     let tmp = path.with_file_name(format!("{}.tmp", cache_name(path, "")));
     let writing = || format!("writing {}", tmp.display());
-    let mut file = std::fs::File::create(&tmp).with_context(writing)?;
-    file.write_all(&bytes).with_context(writing)?;
-    file.sync_all().with_context(writing)?;
+    let file = std::fs::File::create(&tmp).with_context(writing)?;
+    let mut out = Hashing { inner: file, hasher: Sha256::new() };
+    election.write_cache(definition_sha256, &mut out).with_context(writing)?;
+    let sha256 = hex(&out.hasher.finalize());
+    out.inner.sync_all().with_context(writing)?;
     let cache = cache_name(path, &sha256);
     std::fs::rename(&tmp, path.with_file_name(&cache))
         .with_context(|| format!("writing {}", path.with_file_name(&cache).display()))?;
@@ -424,25 +423,27 @@ fn sha256_bytes(text: &str) -> Option<[u8; 32]> {
     Some(bytes)
 }
 
+/// A writer that hashes (SHA-256) what it passes on.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(bytes)?;
+        self.hasher.update(&bytes[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Writes the tally's state as a new base file beside the state file `path` (streamed into
 /// `<name>.tally.tmp`, synced, renamed to its name with its hash): the [`TallyRef`] of a state
 /// with an empty delta.
 fn write_base(path: &Path, replay: &Replay) -> anyhow::Result<TallyRef> {
-    use std::io::Write;
-    struct Hashing<W> {
-        inner: W,
-        hasher: Sha256,
-    }
-    impl<W: Write> Write for Hashing<W> {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            let n = self.inner.write(bytes)?;
-            self.hasher.update(&bytes[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            self.inner.flush()
-        }
-    }
     let tmp = path.with_file_name(format!("{}.tmp", base_name(path, "")));
     let writing = || format!("writing {}", tmp.display());
     let file = std::fs::File::create(&tmp).with_context(writing)?;
@@ -747,11 +748,15 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
     let (signer_keys, worker_busy) = (RwLock::default(), AtomicU64::new(0));
     let mut pass =
         Pass::new(args, reader, &log_verifiers, resumed.take(), from, &signer_keys, &worker_busy);
+    pass.check_root_at = previous.filter(|_| from == 0).map(|(seen, _)| seen);
     let log = pass.run(size, &checkpoint, &bar);
     bar.finish_and_clear();
     log?;
     if let Some((seen, before)) = previous.filter(|_| from == 0) {
-        let now = sverka_tlog::merkle::root(&pass.leaves[..seen as usize]);
+        let now = match seen {
+            0 => sverka_tlog::merkle::root(&[]),
+            _ => pass.root_at_check.expect("the pass went past the checkpoint seen before"),
+        };
         if now != before {
             return Err(PublicationError::Inconsistent { seen, before, now }.into());
         }
@@ -1278,10 +1283,17 @@ struct Pass<'a> {
     dir: Option<PathBuf>,
     /// The first entry this pass reads (0, or the size `--state` resumes from).
     from: u64,
-    /// The tiles of the tree at `from` (its right edge; nothing at 0), then every tile rebuilt.
+    /// The right edge (partial tiles) of the tree of `flushed` leaves: nothing at 0.
     edge: MemoryTiles,
+    /// How many leaves the tiles checked so far cover: `from`, then each [`Pass::flush`] on.
+    flushed: u64,
+    /// Leaves whose root is to be kept in `root_at_check` on the way (the checkpoint of an
+    /// earlier state that cannot be resumed from, proved consistent from the leaves).
+    check_root_at: Option<u64>,
+    root_at_check: Option<Hash>,
     progress: Option<Progress>,
-    /// Leaf hashes of the entries from `from` on.
+    /// Leaf hashes of the entries from `flushed` on, at most about [`Pass::TILE_BATCH`]: a
+    /// million-entry log's leaves and tiles are not held (133 MB each at 4 million entries).
     leaves: Vec<Hash>,
     failure: Option<String>,
     snapshot_sizes: BTreeSet<u64>,
@@ -1340,6 +1352,9 @@ impl<'a> Pass<'a> {
             log_keys,
             from,
             edge,
+            flushed: from,
+            check_root_at: None,
+            root_at_check: None,
             progress: Some(progress),
             leaves: Vec::new(),
             failure: None,
@@ -1430,7 +1445,13 @@ impl<'a> Pass<'a> {
                     let (first, checked) = pending.remove(&folded).expect("present");
                     self.fold(first, checked);
                     folded += 1;
-                    bar.set_position(self.leaves.len() as u64);
+                    bar.set_position(self.flushed - self.from + self.leaves.len() as u64);
+                }
+                if self.leaves.len() >= Self::TILE_BATCH {
+                    if let Err(error) = self.flush() {
+                        result = Err(error);
+                        break;
+                    }
                 }
             }
             drop(job_tx);
@@ -1438,7 +1459,13 @@ impl<'a> Pass<'a> {
                 if let Some((first, checked)) = pending.remove(&folded) {
                     self.fold(first, checked);
                     folded += 1;
-                    bar.set_position(self.leaves.len() as u64);
+                    bar.set_position(self.flushed - self.from + self.leaves.len() as u64);
+                    if self.leaves.len() >= Self::TILE_BATCH {
+                        if let Err(error) = self.flush() {
+                            result = Err(error);
+                            break;
+                        }
+                    }
                     continue;
                 }
                 let Ok((seq, first, checked)) = done_rx.recv() else { break };
@@ -1448,24 +1475,62 @@ impl<'a> Pass<'a> {
         });
         self.pass_time = started.elapsed();
         outcome?;
+        let root = self.flush()?;
+        // The right edge's partial tiles new since `from` (the full ones were compared as they
+        // were completed): with those, every tile of `new_tiles(from, size)` once.
         let reading = Instant::now();
-        let rebuilt = append_leaves(&self.edge, self.from, &self.leaves)
-            .expect("the right edge of the tree is held");
-        for (tile, expected) in rebuilt.tiles() {
+        for tile in partial_tiles(size) {
+            if hashes_at_level(self.from, tile.level()) == hashes_at_level(size, tile.level()) {
+                continue;
+            }
+            let expected = self.edge.read_tile(&tile).expect("the right edge of the tree is held");
             let path = tile.path();
             let published = read_required(self.reader, &path)?;
-            sverka_tlog::publication::compare_tile(path, &published, expected)?;
+            sverka_tlog::publication::compare_tile(path, &published, &expected)?;
+            self.tiles_checked += 1;
         }
-        self.tiles_checked = rebuilt.tiles().len();
-        if rebuilt.root() != checkpoint.root() {
+        self.reading += reading.elapsed();
+        if root != checkpoint.root() {
             return Err(PublicationError::RootMismatch {
                 signed: checkpoint.root(),
-                computed: rebuilt.root(),
+                computed: root,
             });
         }
-        self.edge.insert_all(rebuilt.into_tiles());
-        self.reading += reading.elapsed();
         Ok(())
+    }
+
+    /// Leaves held before [`Pass::flush`] checks the tiles they complete (2 MiB of hashes: 256
+    /// full tiles of level 0, one of level 1).
+    const TILE_BATCH: usize = 1 << 16;
+
+    /// Appends the leaves held to the tree (of `flushed` leaves), compares every full tile they
+    /// complete with the published one, and keeps of the tiles only the new right edge; returns
+    /// the new tree's root. On the way, the root at `check_root_at` is kept.
+    fn flush(&mut self) -> Result<Hash, PublicationError> {
+        if let Some(at) = self.check_root_at {
+            if at > self.flushed && at - self.flushed <= self.leaves.len() as u64 {
+                self.root_at_check = Some(self.append((at - self.flushed) as usize)?);
+            }
+        }
+        self.append(self.leaves.len())
+    }
+
+    /// [`Pass::flush`] of the first `n` leaves held.
+    fn append(&mut self, n: usize) -> Result<Hash, PublicationError> {
+        let reading = Instant::now();
+        let (reader, checked) = (self.reader, &mut self.tiles_checked);
+        let (edge, root) =
+            append_checked(&self.edge, self.flushed, &self.leaves[..n], |tile, expected| {
+                let path = tile.path();
+                let published = read_required(reader, &path)?;
+                *checked += 1;
+                sverka_tlog::publication::compare_tile(path, &published, expected)
+            })?;
+        self.edge = edge;
+        self.flushed += n as u64;
+        self.leaves.drain(..n);
+        self.reading += reading.elapsed();
+        Ok(root)
     }
 
     /// Reads one entry bundle: its entries from `from` on. Entries before `from` (the first bundle
@@ -1560,7 +1625,7 @@ impl<'a> Pass<'a> {
             let size = index + 1;
             if self.snapshot_sizes.contains(&size) {
                 let started = Instant::now();
-                let root = append_leaves(&self.edge, self.from, &self.leaves)
+                let root = append_leaves(&self.edge, self.flushed, &self.leaves)
                     .expect("the right edge of the tree is held")
                     .root();
                 let progress = self.progress.as_mut().expect("during the pass");
@@ -1614,6 +1679,35 @@ impl<'a> Pass<'a> {
         *progress.counts.entry(kind_of(&submission.payload.body).into()).or_default() += 1;
         replay.apply_decoded(index, submission).map_err(|e| e.to_string())
     }
+}
+
+/// Appends `leaves` to the tree of `size` leaves whose right edge (its partial tiles) `edge`
+/// holds, hands every full tile they complete to `compare` with its bytes, and returns the right
+/// edge of the new tree and its root. The partial tiles on the way are not compared (the
+/// publication has only those of its checkpoint's size).
+fn append_checked<E>(
+    edge: &MemoryTiles,
+    size: u64,
+    leaves: &[Hash],
+    mut compare: impl FnMut(&Tile, &[u8]) -> Result<(), E>,
+) -> Result<(MemoryTiles, Hash), E> {
+    let outcome = append_leaves(edge, size, leaves).expect("the right edge of the tree is held");
+    for (tile, expected) in outcome.tiles().iter().filter(|(tile, _)| tile.is_full()) {
+        compare(tile, expected)?;
+    }
+    let (size, root) = (outcome.size(), outcome.root());
+    let mut new = outcome.into_tiles();
+    new.retain(|(tile, _)| !tile.is_full());
+    let mut next = MemoryTiles::new();
+    for tile in partial_tiles(size) {
+        let bytes = match new.iter().position(|(t, _)| *t == tile) {
+            Some(i) => new.swap_remove(i).1,
+            // Not changed by these leaves: the old edge holds it.
+            None => edge.read_tile(&tile).expect("the right edge of the tree is held"),
+        };
+        next.insert_all([(tile, bytes)]);
+    }
+    Ok((next, root))
 }
 
 /// A worker's part of one bundle: leaf hashes, decoding, signatures.
@@ -2269,6 +2363,52 @@ mod tests {
 
     /// `last_seq` reads and writes as the map it was (`BTreeMap<String, u64>`): in the order of
     /// the ids, one per id, the last given kept.
+    #[test]
+    fn tiles_checked_in_batches_are_every_tile_of_the_tree_once_and_the_edge_alone_is_kept() {
+        let leaves: Vec<Hash> =
+            (0..70_000u64).map(|i| sverka_tlog::leaf_hash(&i.to_be_bytes())).collect();
+        let whole = append_leaves(&MemoryTiles::new(), 0, &leaves).unwrap();
+        let tiles: BTreeMap<Tile, Vec<u8>> = whole.tiles().iter().cloned().collect();
+        // From 1,000 leaves on (a resumed pass), in batches that end inside tiles and on them.
+        let from = 1_000u64;
+        let (mut edge, mut size) = (MemoryTiles::new(), 0u64);
+        let first = append_leaves(&MemoryTiles::new(), 0, &leaves[..from as usize]).unwrap();
+        for (tile, bytes) in first.into_tiles().into_iter().filter(|(t, _)| !t.is_full()) {
+            edge.insert_all([(tile, bytes)]);
+        }
+        size += from;
+        let mut compared = Vec::new();
+        for batch in [1usize, 255, 300, 65_536 - 1_556, 2_000, 0, 2_464] {
+            let chunk = &leaves[size as usize..size as usize + batch];
+            let (next, root) = append_checked(&edge, size, chunk, |tile, bytes| {
+                assert_eq!(tiles.get(tile).map(Vec::as_slice), Some(bytes), "{}", tile.path());
+                compared.push(*tile);
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+            size += batch as u64;
+            assert_eq!(root, sverka_tlog::merkle::root(&leaves[..size as usize]));
+            let held: Vec<Tile> =
+                partial_tiles(size).into_iter().filter(|t| edge_holds(&next, t)).collect();
+            assert_eq!(held, partial_tiles(size), "the right edge at {size}");
+            edge = next;
+        }
+        assert_eq!(size, 70_000);
+        assert_eq!(edge.len(), partial_tiles(size).len(), "nothing but the right edge held");
+        for tile in partial_tiles(size) {
+            assert_eq!(edge.read_tile(&tile).ok(), tiles.get(&tile).cloned(), "{}", tile.path());
+            compared.push(tile);
+        }
+        compared.sort();
+        let mut expected = sverka_tlog::tile::new_tiles(from, size);
+        expected.sort();
+        assert_eq!(compared, expected, "every tile new since {from} compared once");
+    }
+
+    fn edge_holds(edge: &MemoryTiles, tile: &Tile) -> bool {
+        edge.read_tile(tile).is_ok()
+    }
+
     #[test]
     fn last_seqs_read_and_write_as_a_map_of_ids_in_order() {
         let text = r#"{"m-2":7,"a":1,"m-10":3,"a":4,"b":2}"#;

@@ -48,10 +48,22 @@ impl Election {
     /// This election as a `sverka-election-cache/v1` cache of the definition whose SHA-256 is
     /// `definition_sha256` (the bytes it was read from). Equal elections give equal bytes.
     pub fn to_cache(&self, definition_sha256: &[u8; 32]) -> Vec<u8> {
-        let mut w = Writer(Vec::with_capacity(64 * (self.stations.len() + self.keys.len())));
-        w.0.extend_from_slice(CACHE_FORMAT.as_bytes());
-        w.0.push(b'\n');
-        w.0.extend_from_slice(definition_sha256);
+        let mut bytes = Vec::with_capacity(64 * (self.stations.len() + self.keys.len()));
+        self.write_cache(definition_sha256, &mut bytes).expect("writing to memory does not fail");
+        bytes
+    }
+
+    /// [`Election::to_cache`]'s bytes written to `sink` a megabyte at a time, never held whole
+    /// (at 1,000,000 stations the cache is about 125 MB).
+    pub fn write_cache(
+        &self,
+        definition_sha256: &[u8; 32],
+        sink: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let mut w = Writer { buf: Vec::with_capacity(Writer::SPILL + 4096), sink, failed: None };
+        w.buf.extend_from_slice(CACHE_FORMAT.as_bytes());
+        w.buf.push(b'\n');
+        w.buf.extend_from_slice(definition_sha256);
         // Every struct is taken apart field by field, so that a field added to the definition
         // fails to compile here until the cache writes it (and the version is raised).
         let Election {
@@ -115,7 +127,7 @@ impl Election {
             w.option(station.as_deref(), Writer::str);
             w.option(district.as_deref(), Writer::str);
         });
-        w.0
+        w.finish()
     }
 
     /// The election [`Election::to_cache`] wrote, if `bytes` are a well-formed cache of the
@@ -141,28 +153,57 @@ impl Election {
     }
 }
 
-struct Writer(Vec<u8>);
+/// The cache's bytes on their way to a sink: gathered in `buf`, handed over a megabyte at a time
+/// (between the items of a list), the first error kept and returned by [`Writer::finish`].
+struct Writer<'s> {
+    buf: Vec<u8>,
+    sink: &'s mut dyn std::io::Write,
+    failed: Option<std::io::Error>,
+}
 
-impl Writer {
+impl Writer<'_> {
+    /// How many bytes are gathered before they are handed to the sink.
+    const SPILL: usize = 1 << 20;
+
+    fn spill(&mut self) {
+        if self.buf.len() >= Writer::SPILL {
+            self.hand_over();
+        }
+    }
+
+    fn hand_over(&mut self) {
+        if self.failed.is_none() {
+            if let Err(e) = self.sink.write_all(&self.buf) {
+                self.failed = Some(e);
+            }
+        }
+        self.buf.clear();
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        self.hand_over();
+        self.failed.map_or(Ok(()), Err)
+    }
+
     fn uint(&mut self, mut value: u64) {
         while value >= 0x80 {
-            self.0.push((value as u8) | 0x80);
+            self.buf.push((value as u8) | 0x80);
             value >>= 7;
         }
-        self.0.push(value as u8);
+        self.buf.push(value as u8);
     }
 
     fn tag(&mut self, tag: u8) {
-        self.0.push(tag);
+        self.buf.push(tag);
     }
 
     fn flag(&mut self, flag: bool) {
-        self.0.push(u8::from(flag));
+        self.buf.push(u8::from(flag));
     }
 
     fn str(&mut self, text: &str) {
         self.uint(text.len() as u64);
-        self.0.extend_from_slice(text.as_bytes());
+        self.buf.extend_from_slice(text.as_bytes());
     }
 
     fn names(&mut self, Names { ky, ru, en }: &Names) {
@@ -176,14 +217,15 @@ impl Writer {
         self.uint(*den);
     }
 
-    fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Writer, &T)) {
+    fn list<T>(&mut self, items: &[T], mut each: impl FnMut(&mut Self, &T)) {
         self.uint(items.len() as u64);
         for item in items {
             each(self, item);
+            self.spill();
         }
     }
 
-    fn option<T: ?Sized>(&mut self, value: Option<&T>, each: impl FnOnce(&mut Writer, &T)) {
+    fn option<T: ?Sized>(&mut self, value: Option<&T>, each: impl FnOnce(&mut Self, &T)) {
         match value {
             None => self.tag(0),
             Some(value) => {
@@ -640,6 +682,54 @@ mod tests {
             let trusted = Election::from_toml_trusted_keys("election.toml", &text).unwrap();
             assert!(trusted == read, "the trusted-keys reading differs");
         }
+    }
+
+    /// A sink that takes `room` bytes, then fails; it records the size of each write.
+    struct Sink {
+        room: usize,
+        writes: Vec<usize>,
+    }
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if bytes.len() > self.room {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.room -= bytes.len();
+            self.writes.push(bytes.len());
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_cache_is_written_a_megabyte_at_a_time_and_a_failed_write_is_reported() {
+        // 20,000 stations make a cache of a few megabytes.
+        let config = Config { seed: 5, stations: Some(20_000), threads: 1, ..Config::default() };
+        let night = Night::new("election.toml", &example("kyrgyzstan-2021"), config)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text = night.election_toml();
+        let (read, cache, _) = both(&text);
+        let hash = sha256(text.as_bytes());
+        let mut sink = Sink { room: usize::MAX, writes: Vec::new() };
+        read.write_cache(&hash, &mut sink).unwrap();
+        assert_eq!(sink.writes.iter().sum::<usize>(), cache.len(), "the bytes of to_cache");
+        assert!(
+            sink.writes.len() > 2,
+            "{} writes of a {}-byte cache",
+            sink.writes.len(),
+            cache.len()
+        );
+        assert!(
+            sink.writes.iter().all(|&n| n < 2 << 20),
+            "no write of the whole: {:?}",
+            sink.writes
+        );
+        let mut full = Sink { room: cache.len() / 2, writes: Vec::new() };
+        let error = read.write_cache(&hash, &mut full).unwrap_err();
+        assert_eq!(error.to_string(), "disk full");
     }
 
     #[test]
