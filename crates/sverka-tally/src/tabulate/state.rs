@@ -286,7 +286,7 @@ fn write_record(out: &mut Out<'_>, record: &Record, saved: &[u8]) {
         out.u8(source_byte(slot.source));
         out.u32(slot.signer);
         out.len(slot.versions.len());
-        for version in &slot.versions {
+        for version in slot.versions.iter() {
             out.u64(version.index);
             match version.supersedes {
                 None => out.u8(0),
@@ -302,9 +302,7 @@ fn write_record(out: &mut Out<'_>, record: &Record, saved: &[u8]) {
             SlotCounts::Saved { at, end } => out.buf.extend_from_slice(&saved[*at..*end]),
             SlotCounts::Decoded(counts) => {
                 out.len(counts.values.len());
-                for &v in counts.values.iter() {
-                    out.u32(v);
-                }
+                out.buf.extend_from_slice(counts.values.encoded());
                 out.len(counts.preferences.len());
                 out.buf.extend_from_slice(counts.preferences.encoded());
             }
@@ -336,7 +334,7 @@ fn read_record(input: &mut In<'_>, total: usize) -> Result<Record, TallyStateErr
         let at = total - input.0.len();
         check_counts(input)?;
         let counts = SlotCounts::Saved { at, end: total - input.0.len() };
-        slots.push(Slot { source, signer, versions, counts });
+        slots.push(Slot { source, signer, versions: versions.into(), counts });
     }
     Ok(Record { slots, superseded: input.u64s()?, annulled: input.u64s()? })
 }
@@ -394,7 +392,9 @@ fn check_counts(input: &mut In<'_>) -> Result<(), TallyStateError> {
 pub(super) fn decode_counts(bytes: &[u8]) -> Result<Counts, TallyStateError> {
     let mut input = In(bytes);
     let n_values = input.len(1)?;
-    let values: Box<[u32]> = (0..n_values).map(|_| input.u32()).collect::<Result<_, _>>()?;
+    let numbers = input.0;
+    input.skip_u32s(n_values)?;
+    let values = super::Values::from_encoded(&numbers[..numbers.len() - input.0.len()]);
     let n_prefs = input.len(2)?;
     let pairs = input.0;
     input.skip_u32s(2 * n_prefs)?;
