@@ -3,7 +3,6 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use curve25519_dalek::edwards::EdwardsBasepointTableRadix32;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
 /// Decodes a base64 public key; `None` unless it is exactly 32 bytes and a valid curve point.
@@ -165,109 +164,6 @@ pub fn backend() -> &'static str {
     } else {
         "portable"
     }
-}
-
-/// The base point's radix-32 table for [`expand_each`] and [`sign_each`]: one constant-time
-/// fixed-base multiplication with it costs ~4 % less than with the radix-16 table behind
-/// `EdwardsPoint::mul_base` (12.4 against 13.0 µs here; BENCHMARKS.md), and `sverka simulate`
-/// makes one per signature.
-static BASEPOINT_TABLE: std::sync::LazyLock<EdwardsBasepointTableRadix32> =
-    std::sync::LazyLock::new(|| {
-        use curve25519_dalek::traits::BasepointTable;
-        EdwardsBasepointTableRadix32::create(&curve25519_dalek::constants::ED25519_BASEPOINT_POINT)
-    });
-
-/// A private key taken apart for signing many messages at once (RFC 8032 §5.1.5): its seed, the
-/// secret scalar and nonce prefix SHA-512 of the seed gives, and its public key's bytes. Made by
-/// [`expand_each`], used by [`sign_each`]; the secrets are wiped when it is dropped.
-pub struct SigningParts {
-    seed: [u8; 32],
-    scalar: curve25519_dalek::Scalar,
-    prefix: [u8; 32],
-    public: [u8; 32],
-}
-
-impl SigningParts {
-    /// The 32-byte seed, as a private key file holds it ([`encode_private_key`]).
-    pub fn seed(&self) -> &[u8; 32] {
-        &self.seed
-    }
-
-    /// The public key's 32 bytes.
-    pub fn public_bytes(&self) -> &[u8; 32] {
-        &self.public
-    }
-}
-
-impl Drop for SigningParts {
-    fn drop(&mut self) {
-        use zeroize::Zeroize;
-        self.seed.zeroize();
-        self.scalar.zeroize();
-        self.prefix.zeroize();
-    }
-}
-
-/// The [`SigningParts`] of each seed, in order: what `SigningKey::from_bytes` computes, with one
-/// field inversion for all the public keys (Montgomery's trick, as in [`verify_each`]) instead of
-/// one each.
-pub fn expand_each(seeds: &[[u8; 32]]) -> Vec<SigningParts> {
-    use curve25519_dalek::traits::BasepointTable;
-    use curve25519_dalek::{EdwardsPoint, Scalar};
-    use sha2::{Digest, Sha512};
-    let mut parts = Vec::with_capacity(seeds.len());
-    let mut points = Vec::with_capacity(seeds.len());
-    for seed in seeds {
-        let mut hash: [u8; 64] = Sha512::digest(seed).into();
-        let mut lower: [u8; 32] = hash[..32].try_into().expect("64 = 32 + 32");
-        let scalar = Scalar::from_bytes_mod_order(curve25519_dalek::scalar::clamp_integer(lower));
-        let prefix: [u8; 32] = hash[32..].try_into().expect("64 = 32 + 32");
-        zeroize::Zeroize::zeroize(&mut hash);
-        zeroize::Zeroize::zeroize(&mut lower);
-        points.push(BASEPOINT_TABLE.mul_base(&scalar));
-        parts.push(SigningParts { seed: *seed, scalar, prefix, public: [0; 32] });
-    }
-    for (part, public) in parts.iter_mut().zip(EdwardsPoint::compress_batch_alloc(&points)) {
-        part.public = public.to_bytes();
-    }
-    parts
-}
-
-/// Signs each message with its key, in order: byte for byte the signature [`sign`] gives (Ed25519
-/// is deterministic, RFC 8032 §5.1.6), with one field inversion for all the nonce points R
-/// instead of one each.
-pub fn sign_each(items: &[(&SigningParts, &[u8])]) -> Vec<[u8; 64]> {
-    use curve25519_dalek::traits::BasepointTable;
-    use curve25519_dalek::{EdwardsPoint, Scalar};
-    use sha2::{Digest, Sha512};
-    let nonces: Vec<Scalar> = items
-        .iter()
-        .map(|(key, message)| {
-            let hash = Sha512::new().chain_update(key.prefix).chain_update(message).finalize();
-            Scalar::from_bytes_mod_order_wide(&hash.into())
-        })
-        .collect();
-    let points: Vec<EdwardsPoint> =
-        nonces.iter().map(|nonce| BASEPOINT_TABLE.mul_base(nonce)).collect();
-    let compressed = EdwardsPoint::compress_batch_alloc(&points);
-    items
-        .iter()
-        .zip(nonces)
-        .zip(compressed)
-        .map(|(((key, message), nonce), r)| {
-            let hash = Sha512::new()
-                .chain_update(r.as_bytes())
-                .chain_update(key.public)
-                .chain_update(message)
-                .finalize();
-            let k = Scalar::from_bytes_mod_order_wide(&hash.into());
-            let s = k * key.scalar + nonce;
-            let mut signature = [0u8; 64];
-            signature[..32].copy_from_slice(r.as_bytes());
-            signature[32..].copy_from_slice(s.as_bytes());
-            signature
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -465,32 +361,6 @@ mod tests {
             };
             assert_eq!(backend(), expected);
         }
-    }
-
-    #[test]
-    fn sign_each_gives_ed25519_dalek_s_signatures_and_keys() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
-        let seeds: Vec<[u8; 32]> = (0..300).map(|_| rng.gen()).collect();
-        let parts = expand_each(&seeds);
-        let messages: Vec<Vec<u8>> =
-            (0..300usize).map(|n| (0..n * 7 % 2000).map(|i| (i * n) as u8).collect()).collect();
-        for (part, seed) in parts.iter().zip(&seeds) {
-            let key = SigningKey::from_bytes(seed);
-            assert_eq!(part.public_bytes(), key.verifying_key().as_bytes());
-            assert_eq!(part.seed(), &key.to_bytes());
-        }
-        // Keys used more than once, messages of every length from empty.
-        let items: Vec<(&SigningParts, &[u8])> =
-            messages.iter().enumerate().map(|(n, m)| (&parts[n * n % 300], m.as_slice())).collect();
-        let signatures = sign_each(&items);
-        assert_eq!(signatures.len(), items.len());
-        for ((part, message), signature) in items.iter().zip(&signatures) {
-            let key = SigningKey::from_bytes(part.seed());
-            assert_eq!(signature, &sign(&key, message), "{message:?}");
-            assert!(verify(&key.verifying_key(), message, signature));
-        }
-        assert_eq!(sign_each(&items[7..8]), signatures[7..8]);
-        assert!(sign_each(&[]).is_empty() && expand_each(&[]).is_empty());
     }
 
     proptest! {

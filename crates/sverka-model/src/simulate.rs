@@ -36,6 +36,7 @@ mod model;
 mod plan;
 mod profile;
 mod rng;
+mod signing;
 
 use std::fmt;
 

@@ -154,7 +154,7 @@ struct Encoder<'a> {
     /// Per form: its lines in canonical order.
     lines: Vec<Members>,
     /// The plan's named keys (`Plan::keys`), taken apart for signing.
-    named_keys: Vec<crate::keys::SigningParts>,
+    named_keys: Vec<super::signing::SigningParts>,
     /// Per contest: its `"contest":"id"` member, its options in canonical order, and for party lists
     /// the parties in canonical order with their candidates in canonical order.
     contests: Vec<ContestEncoding>,
@@ -205,12 +205,12 @@ impl<'a> Encoder<'a> {
             })
             .collect();
         let seeds: Vec<[u8; 32]> = plan.keys.iter().map(|k| k.signing.to_bytes()).collect();
-        let named_keys = crate::keys::expand_each(&seeds);
+        let named_keys = super::signing::expand_each(&seeds);
         Encoder { plan, election, named_keys, lines, contests }
     }
 
     /// The signed submission lines of `events`, in order: every payload written first, then all
-    /// of them signed together (`keys::sign_each`: one field inversion for the chunk).
+    /// of them signed together (`signing::sign_each`: one field inversion for the chunk).
     fn lines(&self, events: &[Event]) -> Vec<u8> {
         let plan = self.plan;
         // The signing messages one after another, each the context then the payload.
@@ -229,7 +229,7 @@ impl<'a> Encoder<'a> {
             ends.push(messages.len());
         }
         let mut start = 0;
-        let items: Vec<(&crate::keys::SigningParts, &[u8])> = events
+        let items: Vec<(&super::signing::SigningParts, &[u8])> = events
             .iter()
             .zip(&ends)
             .map(|(event, &end)| {
@@ -243,7 +243,7 @@ impl<'a> Encoder<'a> {
                 (key, message)
             })
             .collect();
-        let signatures = crate::keys::sign_each(&items);
+        let signatures = super::signing::sign_each(&items);
         let mut out = Vec::with_capacity(messages.len() + events.len() * 120);
         for ((_, message), signature) in items.iter().zip(&signatures) {
             out.extend_from_slice(b"{\"payload\":");

@@ -15,7 +15,6 @@ use crate::election::{ContestKind, Election};
 use crate::form::{CmpOp, Relation, Term};
 use crate::keys::{
     encode_private_key, encode_private_seed, encode_public_key, encode_public_key_bytes,
-    SigningParts,
 };
 use crate::names::{is_valid_id, Role, Source};
 
@@ -23,6 +22,7 @@ use super::emit::{ordered_parallel, thread_count};
 use super::geography::{self, SimStation};
 use super::model::{LineKind, Model, Numbers, SimForm};
 use super::rng::{Rng, Streams};
+use super::signing::SigningParts;
 use super::{Config, Defect, DefectKind, KeyFile, Progress, SimulateError, Stage, Summary};
 
 /// `Event::key` of a scanner's submission: the station's own machine key.
@@ -806,7 +806,7 @@ fn machine_keys(
             .iter()
             .map(|s| key_seed(config.seed, &machine_key_id(&s.id)))
             .collect();
-        crate::keys::expand_each(&seeds)
+        super::signing::expand_each(&seeds)
     };
     let result: Result<(), std::convert::Infallible> =
         ordered_parallel(n.div_ceil(CHUNK), threads, &work, &mut |_, chunk: Vec<SigningParts>| {
