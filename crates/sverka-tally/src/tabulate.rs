@@ -1802,7 +1802,38 @@ fn read_counts(
 
 #[cfg(test)]
 mod tests {
-    use super::{Preferences, Values};
+    use super::{Preferences, Values, Version, Versions};
+    use sverka_model::names::CorrectionReason;
+
+    #[test]
+    fn versions_stay_sorted_whichever_order_they_come_in_and_one_is_held_in_place() {
+        let version = |index: u64| Version {
+            index,
+            supersedes: index.is_multiple_of(2).then_some((index + 1, CorrectionReason::Recount)),
+        };
+        for order in [[5u64, 9, 7], [9, 7, 5], [7, 5, 9], [5, 7, 9]] {
+            let mut versions = Versions::new();
+            assert!(versions.is_empty());
+            for (n, &index) in order.iter().enumerate() {
+                let at = versions.partition_point(|v| v.index < index);
+                versions.insert(at, version(index));
+                assert_eq!(versions.len(), n + 1);
+                if n == 0 {
+                    assert!(matches!(versions, Versions::One(_)), "one version in place");
+                    assert_eq!(versions.heap_bytes(), 0);
+                }
+            }
+            let indices: Vec<u64> = versions.iter().map(|v| v.index).collect();
+            assert_eq!(indices, [5, 7, 9], "after {order:?}");
+            assert_eq!(versions.last().map(|v| v.index), Some(9));
+        }
+        let one: Versions = vec![version(4)].into();
+        assert!(
+            matches!(one, Versions::One(ref v) if v.supersedes == Some((5, CorrectionReason::Recount)))
+        );
+        let two: Versions = vec![version(4), version(6)].into();
+        assert_eq!(two.len(), 2);
+    }
 
     #[test]
     fn values_give_back_every_number_in_order() {
