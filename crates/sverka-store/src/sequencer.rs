@@ -765,17 +765,17 @@ fn other_source_protocol<'a>(
             }
         }
     }
-    let key = (protocol.station.clone(), protocol.contest.clone(), other);
-    if let Some(known) = counts.get(&key) {
+    let (station, contest) = (protocol.station.as_str(), protocol.contest.as_str());
+    if let Some(known) = counts.get(station, contest, other) {
         return Ok(known.map(Cow::Owned));
     }
-    let logged = db::latest_protocol(conn, &key.0, &key.1, other.as_str())?.and_then(|bytes| {
+    let logged = db::latest_protocol(conn, station, contest, other.as_str())?.and_then(|bytes| {
         match Submission::decode(&bytes).ok()?.payload.body {
             Body::Protocol(p) => Some(p),
             _ => None,
         }
     });
-    counts.insert(key, logged.as_ref());
+    counts.insert(station, contest, other, logged.as_ref());
     Ok(logged.map(Cow::Owned))
 }
 
@@ -786,13 +786,57 @@ fn other_source_protocol<'a>(
 /// counts of the same form: about 0.5 KB a count on the 2021 form, at most
 /// [`LatestCounts::CAPACITY`] counts (it is emptied when full). Only the sequencer writes the log,
 /// so this is exact while it runs; [`Writer::load`] empties it.
+///
+/// Kept by station, then contest (a station has a contest or two), both sources together: a
+/// lookup or an update copies no names, and a station's machine and hand counts share one entry
+/// (each accepted machine count used to clone its station and contest names twice, for the lookup
+/// of the hand count and for its own entry, and to hash them into a map of both sources' entries:
+/// a seventh of the sequencer thread's time in the ingest profile).
 #[derive(Default)]
 struct LatestCounts {
-    /// `None`: the log holds no such count.
-    counts: HashMap<(String, String, Source), Option<Count>>,
+    /// By station: each contest with its machine and hand count.
+    stations: HashMap<String, Vec<(String, Sources)>>,
+    /// The counts known (held, or known to be absent), at most [`LatestCounts::CAPACITY`].
+    known: usize,
     /// The names of lines and votes of the counts kept, each list once, by a hash of its length
     /// and ends (looked up without copying the names of the count at hand).
     names: HashMap<u64, Vec<Arc<[String]>>>,
+}
+
+/// The machine and the hand count of one station and contest, as far as known.
+#[derive(Default)]
+struct Sources {
+    machine: Known,
+    manual: Known,
+}
+
+/// One count of [`Sources`].
+#[derive(Default)]
+enum Known {
+    /// Not looked up in the log.
+    #[default]
+    Unknown,
+    /// The log holds none.
+    Absent,
+    Count(Count),
+}
+
+impl Sources {
+    fn of(&self, source: Source) -> Option<&Known> {
+        match source {
+            Source::Machine => Some(&self.machine),
+            Source::Manual => Some(&self.manual),
+            Source::Observer | Source::Recount => None,
+        }
+    }
+
+    fn of_mut(&mut self, source: Source) -> Option<&mut Known> {
+        match source {
+            Source::Machine => Some(&mut self.machine),
+            Source::Manual => Some(&mut self.manual),
+            Source::Observer | Source::Recount => None,
+        }
+    }
 }
 
 /// One count as [`LatestCounts`] keeps it.
@@ -807,36 +851,80 @@ impl LatestCounts {
     /// Every machine count of a 20,000-station night with two contests per station, and more.
     const CAPACITY: usize = 1 << 17;
 
-    /// The count kept under `key`: `Some(None)` if the log holds none.
-    fn get(&self, key: &(String, String, Source)) -> Option<Option<Protocol>> {
-        let kept = self.counts.get(key)?;
-        Some(kept.as_ref().map(|count| {
-            let numbers = |names: &[String], values: &[u64]| {
-                names.iter().cloned().zip(values.iter().copied()).collect()
-            };
-            Protocol {
-                station: key.0.clone(),
-                contest: key.1.clone(),
-                source: key.2,
-                lines: numbers(&count.line_names, &count.lines),
-                votes: numbers(&count.vote_names, &count.votes),
-                preferences: Default::default(),
-                supersedes: None,
-                scan_sha256: None,
-            }
+    /// The count of `source` kept for `station` and `contest`: `Some(None)` if the log holds
+    /// none, `None` if not known.
+    fn get(&self, station: &str, contest: &str, source: Source) -> Option<Option<Protocol>> {
+        let contests = self.stations.get(station)?;
+        let (_, sources) = contests.iter().find(|(c, _)| c == contest)?;
+        let count = match sources.of(source)? {
+            Known::Unknown => return None,
+            Known::Absent => return Some(None),
+            Known::Count(count) => count,
+        };
+        let numbers = |names: &[String], values: &[u64]| {
+            names.iter().cloned().zip(values.iter().copied()).collect()
+        };
+        Some(Some(Protocol {
+            station: station.to_string(),
+            contest: contest.to_string(),
+            source,
+            lines: numbers(&count.line_names, &count.lines),
+            votes: numbers(&count.vote_names, &count.votes),
+            preferences: Default::default(),
+            supersedes: None,
+            scan_sha256: None,
         }))
     }
 
-    fn insert(&mut self, key: (String, String, Source), protocol: Option<&Protocol>) {
-        if self.counts.len() >= Self::CAPACITY && !self.counts.contains_key(&key) {
+    /// Keeps `protocol` as the latest count of `source` for `station` and `contest` (`None`: the
+    /// log holds none). Only machine and hand counts are kept.
+    fn insert(
+        &mut self,
+        station: &str,
+        contest: &str,
+        source: Source,
+        protocol: Option<&Protocol>,
+    ) {
+        if !matches!(source, Source::Machine | Source::Manual) {
+            return;
+        }
+        if self.known >= Self::CAPACITY && self.get_slot(station, contest, source).is_none() {
             self.clear();
         }
-        let count = protocol.map(|p| {
-            let (line_names, lines) = self.split(&p.lines);
-            let (vote_names, votes) = self.split(&p.votes);
-            Count { line_names, lines, vote_names, votes }
-        });
-        self.counts.insert(key, count);
+        let known = match protocol {
+            None => Known::Absent,
+            Some(p) => {
+                let (line_names, lines) = self.split(&p.lines);
+                let (vote_names, votes) = self.split(&p.votes);
+                Known::Count(Count { line_names, lines, vote_names, votes })
+            }
+        };
+        let contests = match self.stations.get_mut(station) {
+            Some(contests) => contests,
+            None => self.stations.entry(station.to_string()).or_default(),
+        };
+        let position = match contests.iter().position(|(c, _)| c == contest) {
+            Some(position) => position,
+            None => {
+                contests.push((contest.to_string(), Sources::default()));
+                contests.len() - 1
+            }
+        };
+        let slot = contests[position].1.of_mut(source).expect("a machine or hand count");
+        if matches!(slot, Known::Unknown) {
+            self.known += 1;
+        }
+        *slot = known;
+    }
+
+    /// Whether a count of `source` for `station` and `contest` is known (held or absent).
+    fn get_slot(&self, station: &str, contest: &str, source: Source) -> Option<()> {
+        let contests = self.stations.get(station)?;
+        let (_, sources) = contests.iter().find(|(c, _)| c == contest)?;
+        match sources.of(source)? {
+            Known::Unknown => None,
+            Known::Absent | Known::Count(_) => Some(()),
+        }
     }
 
     /// The names (shared) and the numbers of `map`.
@@ -861,14 +949,13 @@ impl LatestCounts {
     /// Records a committed entry: a machine or hand count is now the latest of its kind.
     fn committed(&mut self, submission: &Submission) {
         if let Body::Protocol(p) = &submission.payload.body {
-            if matches!(p.source, Source::Machine | Source::Manual) {
-                self.insert((p.station.clone(), p.contest.clone(), p.source), Some(p));
-            }
+            self.insert(&p.station, &p.contest, p.source, Some(p));
         }
     }
 
     fn clear(&mut self) {
-        self.counts.clear();
+        self.stations.clear();
+        self.known = 0;
         self.names.clear();
     }
 }
@@ -1396,15 +1483,26 @@ mod tests {
         let same_form = count("S3", &[("a", 0), ("b", 0), ("z", 0)], &[("p1", 0), ("p9", 0)]);
         let mut counts = LatestCounts::default();
         for p in [&first, &second, &same_form] {
-            counts.insert((p.station.clone(), p.contest.clone(), p.source), Some(p));
+            counts.insert(&p.station, &p.contest, p.source, Some(p));
         }
-        counts.insert(("S4".into(), "national".into(), Source::Manual), None);
+        counts.insert("S4", "national", Source::Manual, None);
         for p in [&first, &second, &same_form] {
-            let key = (p.station.clone(), p.contest.clone(), p.source);
-            assert_eq!(counts.get(&key), Some(Some(p.clone())));
+            assert_eq!(counts.get(&p.station, &p.contest, p.source), Some(Some(p.clone())));
         }
-        assert_eq!(counts.get(&("S4".into(), "national".into(), Source::Manual)), Some(None));
-        assert_eq!(counts.get(&("S5".into(), "national".into(), Source::Manual)), None);
+        assert_eq!(counts.get("S4", "national", Source::Manual), Some(None));
+        assert_eq!(counts.get("S4", "national", Source::Machine), None, "not looked up");
+        assert_eq!(counts.get("S5", "national", Source::Manual), None);
+        assert_eq!(counts.get("S1", "other", Source::Machine), None);
+        assert_eq!(counts.known, 4);
+        let mut later = first.clone();
+        later.source = Source::Manual;
+        later.lines.insert("b".into(), 11);
+        counts.insert(&later.station, &later.contest, later.source, Some(&later));
+        assert_eq!(counts.get("S1", &first.contest, Source::Machine), Some(Some(first.clone())));
+        assert_eq!(counts.get("S1", &first.contest, Source::Manual), Some(Some(later.clone())));
+        counts.insert(&later.station, &later.contest, later.source, None);
+        assert_eq!(counts.get("S1", &first.contest, Source::Manual), Some(None), "replaced");
+        assert_eq!(counts.known, 5, "one more known, none twice");
         let key = |p: &Protocol| {
             let mut hasher = std::hash::DefaultHasher::new();
             (p.lines.len(), p.lines.keys().next(), p.lines.keys().next_back()).hash(&mut hasher);
