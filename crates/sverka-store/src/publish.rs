@@ -295,48 +295,58 @@ impl Store {
             dirs: BTreeSet::new(),
         };
         let mut writer = new_writer();
-        // The snapshot (a replay of the whole log) is written on its own thread while this one
-        // writes the tiles and bundles: they read the store through separate connections and
-        // write separate files, and both finish before the directories are synced and the
-        // checkpoint replaced. A failure on either side stops the other at its next piece.
+        // The snapshot (a replay of the whole log) is written on this thread while another
+        // (`sverka-publish-log`) writes the tiles and bundles: they read the store through
+        // separate connections and write separate files, and both finish before the directories
+        // are synced and the checkpoint replaced. A failure on either side stops the other at its
+        // next piece. The replay stays on the calling thread, the one that opened the store, so
+        // its tally is allocated in what the open freed (the definition's parse, a gigabyte at a
+        // million stations) rather than beside it: peak memory as `sverka results`'.
         let stop = AtomicBool::new(false);
-        let (log, snapshot) = std::thread::scope(|scope| {
-            let snapshot = options.snapshot.map(|source| {
-                let (stop, checkpoint) = (&stop, &checkpoint);
-                let mut writer = new_writer();
-                scope.spawn(move || {
-                    let written = writer
-                        .write_once_streamed(&format!("snapshot/{size}.json"), |sink| {
-                            let mut stopped = false;
-                            let produced = source.write_snapshot(self, checkpoint, &mut |piece| {
-                                stopped = stop.load(Ordering::Relaxed);
-                                !stopped && sink(piece)
-                            });
-                            match produced {
-                                // Never a truncated snapshot in place: stopping is a failure.
-                                Ok(()) if stopped => Err("stopped: the log's files failed".into()),
-                                produced => produced,
-                            }
-                        })
-                        .and_then(|produced| {
-                            produced.map_err(|message| StoreError::Snapshot { size, message })
-                        });
-                    if written.is_err() {
-                        stop.store(true, Ordering::Relaxed);
+        let write_snapshot = |source: &dyn SnapshotSource| {
+            let mut writer = new_writer();
+            let written = writer
+                .write_once_streamed(&format!("snapshot/{size}.json"), |sink| {
+                    let mut stopped = false;
+                    let produced = source.write_snapshot(self, &checkpoint, &mut |piece| {
+                        stopped = stop.load(Ordering::Relaxed);
+                        !stopped && sink(piece)
+                    });
+                    match produced {
+                        // Never a truncated snapshot in place: stopping is a failure.
+                        Ok(()) if stopped => Err("stopped: the log's files failed".into()),
+                        produced => produced,
                     }
-                    written.map(|()| writer)
                 })
-            });
-            let log = self.publish_log(&mut writer, &checkpoint, &stop);
-            if log.is_err() {
+                .and_then(|produced| {
+                    produced.map_err(|message| StoreError::Snapshot { size, message })
+                });
+            if written.is_err() {
                 stop.store(true, Ordering::Relaxed);
             }
-            let snapshot = snapshot.map(|thread| match thread.join() {
-                Ok(result) => result,
-                Err(panic) => std::panic::resume_unwind(panic),
-            });
-            (log, snapshot)
-        });
+            written.map(|()| writer)
+        };
+        let (log, snapshot) = match options.snapshot {
+            None => (self.publish_log(&mut writer, &checkpoint, &stop), None),
+            Some(source) => std::thread::scope(|scope| {
+                let log = std::thread::Builder::new()
+                    .name("sverka-publish-log".into())
+                    .spawn_scoped(scope, || {
+                        let log = self.publish_log(&mut writer, &checkpoint, &stop);
+                        if log.is_err() {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                        log
+                    })
+                    .map_err(|e| StoreError::io(out, e))?;
+                let snapshot = write_snapshot(source);
+                let log = match log.join() {
+                    Ok(log) => log,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                };
+                Ok::<_, StoreError>((log, Some(snapshot)))
+            })?,
+        };
         log?;
         if let Some(snapshot) = snapshot {
             let other = snapshot?;

@@ -48,10 +48,13 @@ pub struct Replay {
     tally: Tally,
     /// How many entries have been folded in (entry 0 included).
     size: u64,
-    /// The station ids that entries folded in since [`Replay::forget_touched`] (or since the
-    /// start) name: protocols and annulments. A station's part of a snapshot depends on the
-    /// entries naming it only ([`Tally::station_result`]), so the others are as they were.
-    touched: HashSet<String>,
+    /// The station ids that entries folded in since [`Replay::forget_touched`] name: protocols
+    /// and annulments. A station's part of a snapshot depends on the entries naming it only
+    /// ([`Tally::station_result`]), so the others are as they were. `None` until the first
+    /// [`Replay::forget_touched`]: every station counts as touched then, and nothing is noted
+    /// (a replay that is only written whole, as `sverka results` and `sverka publish` do, would
+    /// otherwise hold every station's id twice: some 70 MB at a million stations).
+    touched: Option<HashSet<String>>,
 }
 
 /// Which stations [`Replay::write_snapshot_pieces`] recomputes.
@@ -59,8 +62,8 @@ pub struct Replay {
 pub enum Recompute {
     /// Every station.
     All,
-    /// Only those that entries folded in since [`Replay::forget_touched`] name; the others are
-    /// handed on as [`Piece::Station`] without bytes.
+    /// Only those that entries folded in since [`Replay::forget_touched`] name (every station
+    /// if it was never called); the others are handed on as [`Piece::Station`] without bytes.
     Touched,
 }
 
@@ -94,7 +97,7 @@ impl Replay {
         }
         let election = Arc::new(parse_definition(definition)?);
         let tally = Tally::new(&election);
-        Ok(Replay { election, tally, size: 1, touched: HashSet::new() })
+        Ok(Replay { election, tally, size: 1, touched: None })
     }
 
     /// Starts after entry 0 from a definition the caller has already parsed and checked against
@@ -102,7 +105,7 @@ impl Replay {
     /// second parse costs a gigabyte and a quarter of a minute.
     pub fn from_election(election: Arc<Election>) -> Replay {
         let tally = Tally::new(&election);
-        Replay { election, tally, size: 1, touched: HashSet::new() }
+        Replay { election, tally, size: 1, touched: None }
     }
 
     /// Folds in the next entry.
@@ -141,20 +144,27 @@ impl Replay {
     }
 
     fn touch(&mut self, station: &str) {
-        if !self.touched.contains(station) {
-            self.touched.insert(station.to_string());
+        if let Some(touched) = &mut self.touched {
+            if !touched.contains(station) {
+                touched.insert(station.to_string());
+            }
         }
     }
 
     /// Starts counting touched stations afresh (see [`Recompute::Touched`]): a caller that has
-    /// the pieces of the snapshot at the current size calls it.
+    /// the pieces of the snapshot at the current size calls it. Until it is first called, every
+    /// station counts as touched.
     pub fn forget_touched(&mut self) {
-        self.touched.clear();
+        match &mut self.touched {
+            Some(touched) => touched.clear(),
+            None => self.touched = Some(HashSet::new()),
+        }
     }
 
-    /// How many stations entries folded in since [`Replay::forget_touched`] name.
+    /// How many stations entries folded in since [`Replay::forget_touched`] name (every station
+    /// of the election if it was never called).
     pub fn touched(&self) -> usize {
-        self.touched.len()
+        self.touched.as_ref().map_or(self.election.stations.len(), HashSet::len)
     }
 
     /// The state of the replay after its entries, to continue later with [`Replay::resume`]
@@ -176,7 +186,7 @@ impl Replay {
     pub fn resume(definition: &[u8], size: u64, state: &[u8]) -> Result<Replay, ReplayError> {
         let election = Arc::new(parse_definition(definition)?);
         let tally = Tally::load_state(&election, state)?;
-        Ok(Replay { election, tally, size, touched: HashSet::new() })
+        Ok(Replay { election, tally, size, touched: None })
     }
 
     /// [`Replay::resume`] for a definition this program found valid before, in the run that
@@ -208,7 +218,7 @@ impl Replay {
         state: Vec<u8>,
     ) -> Result<Replay, ReplayError> {
         let tally = Tally::load_state_owned(&election, state)?;
-        Ok(Replay { election, tally, size, touched: HashSet::new() })
+        Ok(Replay { election, tally, size, touched: None })
     }
 
     /// The number of entries replayed so far.
@@ -277,21 +287,24 @@ impl Replay {
         let checkpoint = Checkpoint { size: self.size, root };
         let config = ResultsConfig { disputed: Vec::new(), stations: false };
         let results = self.tally.results_with(&self.election, &config);
-        if recompute == Recompute::All {
-            let stations = self.tally.listed_stations();
-            let mut station = self.station_results_in_order();
-            return Ok(write_snapshot_stations(
-                &results,
-                &checkpoint,
-                &stations,
-                &mut station,
-                sink,
-            )?);
-        }
+        let touched_ids = match (&self.touched, recompute) {
+            (Some(touched), Recompute::Touched) => touched,
+            _ => {
+                let stations = self.tally.listed_stations();
+                let mut station = self.station_results_in_order();
+                return Ok(write_snapshot_stations(
+                    &results,
+                    &checkpoint,
+                    &stations,
+                    &mut station,
+                    sink,
+                )?);
+            }
+        };
         // Each contest lists the stations that vote in it in the election's order: a touched
         // station's place in contest c is how many stations before it vote in c.
         let mut touched = vec![false; self.election.stations.len()];
-        for id in &self.touched {
+        for id in touched_ids {
             if let Some(s) = self.election.station_index(id) {
                 touched[s] = true;
             }
