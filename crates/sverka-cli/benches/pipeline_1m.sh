@@ -12,7 +12,10 @@
 # --release -p sverka-cli` first (or SVERKA=BINARY to time another build). At 1,000,000 stations the night
 # is 4.15 million signed submissions: about 5 GB of JSON Lines, and the data directory and the
 # publication several times that; check `df -h` and `free -g` first. On a shared machine run it
-# under `nice -n 10` and note the load (`uptime`) beside the figures.
+# under `nice -n 10` and note the load (`uptime`) beside the figures. FRESH_PUBLIC=1 moves an earlier
+# publication aside and deletes it only after `publish` is timed: on an ext4 without a journal,
+# creating files right after deleting many scans past every recently freed inode, which inflated
+# publish's figure (BENCHMARKS, "Session 12 (H3)"); it needs room for two publications at once.
 set -eu
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
 sverka="${SVERKA:-$repo/target/release/sverka}"
@@ -47,8 +50,16 @@ fi
 [ -z "${LINES:-}" ] || night=night/first.jsonl
 step import "$sverka" import data "$night"
 step results "$sverka" results data
-case " $steps " in *" publish "*) rm -rf public ;; esac
+aside=""
+case " $steps " in *" publish "*)
+    if [ "${FRESH_PUBLIC:-0}" = 1 ] && [ -e public ]; then
+        aside="public.old.$$" && mv public "$aside"
+    else
+        rm -rf public
+    fi ;;
+esac
 step publish "$sverka" publish data --out public
+[ -z "$aside" ] || rm -rf "$aside"
 step verify "$sverka" verify public --timings
 
 [ "${KEEP:-0}" = 1 ] || { cd / && rm -rf "$work"; }
