@@ -2183,6 +2183,182 @@ impl<'scope, 'env> Hashers<'scope, 'env> {
     }
 }
 
+/// What a [`StretchReaders`] thread checks of the bytes of its stretch of the file, in order.
+enum Check {
+    /// The next `len` bytes are the stretch's next `len` expected bytes.
+    Equal(usize),
+    /// The next `len` bytes have this RFC 6962 leaf hash.
+    Hash(usize, [u8; 32]),
+}
+
+/// Consecutive pieces of a published file, from `start` on: what each must be.
+#[derive(Default)]
+struct Stretch {
+    start: u64,
+    /// How many bytes the checks cover.
+    len: usize,
+    checks: Vec<Check>,
+    /// The bytes the [`Check::Equal`]s expect, one after another.
+    expected: Vec<u8>,
+}
+
+/// Threads that read a published file stretch by stretch and check each piece of it, as
+/// [`StretchReaders::equal`] and [`StretchReaders::hash`] describe them in file order: the
+/// thread that describes them reads none of it. Every byte of the file is read once, by one
+/// reader, into that reader's own buffer (a stretch is a few hundred kilobytes: the buffer stays
+/// in the processor's cache while its pieces are hashed or compared).
+struct StretchReaders<'scope, 'env> {
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    file: Arc<std::fs::File>,
+    count: usize,
+    /// Bounded: the describing thread waits when the readers fall behind.
+    senders: Vec<mpsc::SyncSender<Stretch>>,
+    threads: Vec<std::thread::ScopedJoinHandle<'scope, ()>>,
+    next: usize,
+    stretch: Stretch,
+    /// Where the next piece starts in the file.
+    at: u64,
+    /// Set by a reader that found a piece other than described (or the file cut short).
+    differs: Arc<AtomicBool>,
+}
+
+impl<'scope, 'env> StretchReaders<'scope, 'env> {
+    /// A stretch is sent once it covers this many bytes (about 190 stations of a 250,000-station
+    /// snapshot).
+    const STRETCH: usize = 256 << 10;
+
+    /// `count` readers of `file` in `scope`, started when they are first sent a stretch.
+    fn start(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        file: Arc<std::fs::File>,
+        count: usize,
+    ) -> StretchReaders<'scope, 'env> {
+        StretchReaders {
+            scope,
+            file,
+            count: count.max(1),
+            senders: Vec::new(),
+            threads: Vec::new(),
+            next: 0,
+            stretch: Stretch::default(),
+            at: 0,
+            differs: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The next bytes of the file must be `bytes`: `false` if a reader has already found a
+    /// difference (the answer comes with [`StretchReaders::finish`]).
+    fn equal(&mut self, bytes: &[u8]) -> bool {
+        self.stretch.expected.extend_from_slice(bytes);
+        self.add(Check::Equal(bytes.len()), bytes.len())
+    }
+
+    /// The next `len` bytes of the file must have the RFC 6962 leaf hash `expected`.
+    fn hash(&mut self, len: usize, expected: [u8; 32]) -> bool {
+        self.add(Check::Hash(len, expected), len)
+    }
+
+    fn add(&mut self, check: Check, len: usize) -> bool {
+        self.stretch.checks.push(check);
+        self.stretch.len += len;
+        self.at += len as u64;
+        if self.stretch.len >= Self::STRETCH {
+            self.send();
+        }
+        !self.differs.load(Ordering::Relaxed)
+    }
+
+    fn send(&mut self) {
+        if self.threads.is_empty() {
+            for _ in 0..self.count {
+                let (sender, receiver) = mpsc::sync_channel::<Stretch>(4);
+                let (file, differs) = (self.file.clone(), self.differs.clone());
+                self.threads.push(self.scope.spawn(move || {
+                    let mut buffer = Vec::new();
+                    for stretch in receiver {
+                        if !differs.load(Ordering::Relaxed) && !stretch.holds(&file, &mut buffer) {
+                            differs.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }));
+                self.senders.push(sender);
+            }
+        }
+        let start = self.at - self.stretch.len as u64;
+        let stretch = std::mem::replace(
+            &mut self.stretch,
+            Stretch { start: self.at, checks: Vec::with_capacity(512), ..Stretch::default() },
+        );
+        debug_assert_eq!(stretch.start, start);
+        let sender = &self.senders[self.next % self.senders.len()];
+        self.next += 1;
+        // A reader only stops when its sender is dropped.
+        sender.send(stretch).expect("a reader is running");
+    }
+
+    /// Waits for every stretch: `true` if every piece was as described and the file ends
+    /// where the last one does.
+    fn finish(mut self) -> bool {
+        if !self.stretch.checks.is_empty() {
+            self.send();
+        }
+        self.senders.clear();
+        let all_ran = self.threads.drain(..).all(|thread| thread.join().is_ok());
+        let mut beyond = [0u8; 1];
+        let ends = matches!(read_at(&self.file, &mut beyond, self.at), Ok(0));
+        all_ran && ends && !self.differs.load(Ordering::Relaxed)
+    }
+}
+
+impl Stretch {
+    /// Reads the stretch from `file` into `buffer` and checks each piece.
+    fn holds(&self, file: &std::fs::File, buffer: &mut Vec<u8>) -> bool {
+        if buffer.len() < self.len {
+            buffer.resize(self.len, 0);
+        }
+        let bytes = &mut buffer[..self.len];
+        let mut filled = 0;
+        while filled < bytes.len() {
+            match read_at(file, &mut bytes[filled..], self.start + filled as u64) {
+                Ok(0) => return false,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        let (mut at, mut from) = (0, 0);
+        for check in &self.checks {
+            match *check {
+                Check::Equal(len) => {
+                    if bytes[at..at + len] != self.expected[from..from + len] {
+                        return false;
+                    }
+                    from += len;
+                    at += len;
+                }
+                Check::Hash(len, expected) => {
+                    if leaf_hash(&bytes[at..at + len]).0 != expected {
+                        return false;
+                    }
+                    at += len;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Reads from `file` at `offset` (not moving a shared position): how many bytes were read.
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
 /// Recomputes `snapshot/<size>.json` and compares it byte for byte with the published one. With
 /// the [`Pieces`] of the previous snapshot, only the stations that entries since name are
 /// recomputed; every other station's bytes in the published file must have the length and
@@ -2198,64 +2374,108 @@ fn compare_snapshot(
 ) -> Result<(), String> {
     let path = format!("snapshot/{size}.json");
     let missing = || format!("{path}: missing (every checkpoint needs its snapshot)");
-    // From a directory, the file is read in step with the pieces the replay writes, a few
-    // megabytes at a time, each piece compared or hashed where it lies in the buffer: neither
-    // document is held whole (250,000 stations make 650 MB). A difference is then located on the
-    // whole files.
-    let source: Box<dyn Read> = match dir {
-        Some(dir) => match std::fs::File::open(dir.join(&path)) {
-            Ok(file) => Box::new(file),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
-            Err(e) => return Err(format!("{path}: cannot read: {e}")),
-        },
-        None => Box::new(std::io::Cursor::new(
-            reader
-                .read(&path)
-                .map_err(|e| format!("{path}: cannot read: {e}"))?
-                .ok_or_else(missing)?,
-        )),
+    let open = |dir: &Path| match std::fs::File::open(dir.join(&path)) {
+        Ok(file) => Ok(file),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing()),
+        Err(e) => Err(format!("{path}: cannot read: {e}")),
     };
-    let mut published = Chunked::new(source);
     let before = pieces.take();
     let recompute = if before.is_some() { Recompute::Touched } else { Recompute::All };
     let mut after = PiecesBuilder::new(size, before);
-    // The untouched stations' hashes are checked by hashers on the other cores while this thread
-    // reads on and compares what it recomputed; every byte of the file is still checked once.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
-    let (finished, hashes_hold) = std::thread::scope(|scope| {
-        let mut hashers = Hashers::start(scope, threads);
-        let finished = replay.write_snapshot_pieces(root.0, recompute, &mut |piece| match piece {
-            Piece::Bytes(bytes) => published.equal(bytes),
-            Piece::Station { contest, station, bytes } => {
-                let (len, hash) = match bytes {
-                    Some(bytes) => {
-                        if !published.equal(bytes) {
-                            return false;
+    let (finished, holds) = match dir.filter(|_| recompute == Recompute::Touched) {
+        // A resume from a directory: the stations no new entry names are most of the file, and
+        // this thread does not read them. It walks the pieces the replay writes, keeping count
+        // of where each lies in the file, and hands them to readers on the other cores in
+        // stretches of consecutive pieces (each read there with one positioned read into a
+        // buffer of the reader's own, still in its cache when hashed or compared): every byte
+        // of the file is still read once and checked against what is recomputed or pinned.
+        Some(dir) => {
+            let file = Arc::new(open(dir)?);
+            std::thread::scope(|scope| {
+                let mut readers = StretchReaders::start(scope, file, threads);
+                let finished =
+                    replay.write_snapshot_pieces(root.0, recompute, &mut |piece| match piece {
+                        Piece::Bytes(bytes) => readers.equal(bytes),
+                        Piece::Station { contest, station, bytes } => {
+                            let (len, hash) = match bytes {
+                                Some(bytes) => {
+                                    if !readers.equal(bytes) {
+                                        return false;
+                                    }
+                                    (bytes.len() as u32, leaf_hash(bytes).0)
+                                }
+                                None => {
+                                    let Some((len, hash)) = after.previous(contest, station) else {
+                                        return false;
+                                    };
+                                    if !readers.hash(len as usize, hash) {
+                                        return false;
+                                    }
+                                    (len, hash)
+                                }
+                            };
+                            after.push(contest, station, len, &hash)
                         }
-                        (bytes.len() as u32, leaf_hash(bytes).0)
-                    }
-                    None => {
-                        let Some((len, hash)) = after.previous(contest, station) else {
-                            return false;
-                        };
-                        if !published.leaf_hash_is(len as usize, hash, &mut hashers) {
-                            return false;
+                    });
+                (finished, readers.finish())
+            })
+        }
+        // Otherwise (over HTTP, or every station recomputed) this thread reads the file in step
+        // with the pieces the replay writes, a megabyte at a time, each piece compared or hashed
+        // where it lies in the buffer: neither document is held whole (250,000 stations make
+        // 650 MB). A difference is then located on the whole files.
+        None => {
+            let source: Box<dyn Read> = match dir {
+                Some(dir) => Box::new(open(dir)?),
+                None => Box::new(std::io::Cursor::new(
+                    reader
+                        .read(&path)
+                        .map_err(|e| format!("{path}: cannot read: {e}"))?
+                        .ok_or_else(missing)?,
+                )),
+            };
+            let mut published = Chunked::new(source);
+            // The untouched stations' hashes are checked by hashers on the other cores while
+            // this thread reads on and compares what it recomputed; every byte of the file is
+            // still checked once.
+            let (finished, hashes_hold) = std::thread::scope(|scope| {
+                let mut hashers = Hashers::start(scope, threads);
+                let finished =
+                    replay.write_snapshot_pieces(root.0, recompute, &mut |piece| match piece {
+                        Piece::Bytes(bytes) => published.equal(bytes),
+                        Piece::Station { contest, station, bytes } => {
+                            let (len, hash) = match bytes {
+                                Some(bytes) => {
+                                    if !published.equal(bytes) {
+                                        return false;
+                                    }
+                                    (bytes.len() as u32, leaf_hash(bytes).0)
+                                }
+                                None => {
+                                    let Some((len, hash)) = after.previous(contest, station) else {
+                                        return false;
+                                    };
+                                    if !published.leaf_hash_is(len as usize, hash, &mut hashers) {
+                                        return false;
+                                    }
+                                    (len, hash)
+                                }
+                            };
+                            after.push(contest, station, len, &hash)
                         }
-                        (len, hash)
-                    }
-                };
-                after.push(contest, station, len, &hash)
-            }
-        });
-        (finished, hashers.finish())
-    });
+                    });
+                (finished, hashers.finish())
+            });
+            (finished, hashes_hold && published.at_end())
+        }
+    };
     let finished = finished.map_err(|e| format!("{path}: {e}"))?;
-    if finished && hashes_hold && published.at_end() {
+    if finished && holds {
         *pieces = Some(after.finish());
         replay.forget_touched();
         return Ok(());
     }
-    drop(published);
     // Locate the difference on the whole documents.
     let published =
         reader.read(&path).map_err(|e| format!("{path}: cannot read: {e}"))?.ok_or_else(missing)?;
@@ -2359,6 +2579,70 @@ mod tests {
         longer.push(b' ');
         assert!(!holds(longer, &pieces), "a byte appended is caught");
         assert!(!holds(file[..file.len() - 1].to_vec(), &pieces), "a file cut short is caught");
+    }
+
+    /// Whether `file` is `pieces` whole, as a resume from a directory checks a snapshot: every
+    /// third piece compared with bytes recomputed, the others against their leaf hash.
+    fn holds_read_in_stretches(
+        file: &[u8],
+        pieces: &[(usize, [u8; 32])],
+        recomputed: &[u8],
+    ) -> bool {
+        let mut on_disk = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut on_disk, file).unwrap();
+        let file = Arc::new(on_disk.reopen().unwrap());
+        std::thread::scope(|scope| {
+            let mut readers = StretchReaders::start(scope, file, 2);
+            let mut at = 0;
+            let each = pieces.iter().enumerate().all(|(i, &(len, hash))| {
+                at += len;
+                match i % 3 {
+                    0 => readers.equal(&recomputed[at - len..at]),
+                    _ => readers.hash(len, hash),
+                }
+            });
+            readers.finish() && each
+        })
+    }
+
+    #[test]
+    fn every_byte_is_checked_by_the_readers_of_stretches_whatever_stretch_it_lies_in() {
+        let (file, pieces) = pieces();
+        assert!(holds_read_in_stretches(&file, &pieces, &file), "the intact file holds");
+        let starts: Vec<usize> =
+            pieces.iter().scan(0, |at, &(len, _)| Some(std::mem::replace(at, *at + len))).collect();
+        // A piece that ends a stretch (the first to reach its length), and one hashed, one
+        // compared, after it.
+        let mut covered = 0;
+        let ends = (0..pieces.len())
+            .find(|&i| {
+                covered += pieces[i].0;
+                covered >= StretchReaders::STRETCH
+            })
+            .expect("more than a stretch");
+        let compared = (ends + 1..).find(|i| i % 3 == 0).unwrap();
+        let hashed = (ends + 1..).find(|i| i % 3 != 0).unwrap();
+        for (what, at) in [
+            ("the first byte", 0),
+            ("the last byte of a stretch", starts[ends] + pieces[ends].0 - 1),
+            ("the first byte of the next stretch", starts[ends + 1]),
+            ("a byte of a piece compared", starts[compared] + pieces[compared].0 / 2),
+            ("a byte of a piece hashed", starts[hashed] + pieces[hashed].0 / 2),
+            ("the last byte", file.len() - 1),
+        ] {
+            let mut edited = file.clone();
+            edited[at] ^= 1;
+            assert!(!holds_read_in_stretches(&edited, &pieces, &file), "{what} edited is caught");
+            // The published file intact, the recomputed bytes other: caught where compared.
+            if at == starts[compared] + pieces[compared].0 / 2 {
+                assert!(!holds_read_in_stretches(&file, &pieces, &edited), "{what} recomputed");
+            }
+        }
+        let mut longer = file.clone();
+        longer.push(b' ');
+        assert!(!holds_read_in_stretches(&longer, &pieces, &file), "a byte appended is caught");
+        let shorter = &file[..file.len() - 1];
+        assert!(!holds_read_in_stretches(shorter, &pieces, &file), "a file cut short is caught");
     }
 
     /// `last_seq` reads and writes as the map it was (`BTreeMap<String, u64>`): in the order of
