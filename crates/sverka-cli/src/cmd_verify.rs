@@ -25,6 +25,8 @@ use sverka_model::submission::{sha256_hex, Body, Submission};
 use sverka_model::Election;
 use sverka_tally::replay::{Recompute, Replay, ReplayError};
 use sverka_tally::snapshot::Piece;
+use sverka_tally::tabulate::state::{CheckedState, TallyStateError};
+use sverka_tally::tabulate::Tally;
 use sverka_tlog::builder::{consistency_proof_from_tiles, root_from_tiles, TileReader};
 use sverka_tlog::policy::{CosignatureStatus, Policy};
 use sverka_tlog::tile::{hashes_at_level, new_entry_bundles, partial_tiles};
@@ -507,16 +509,19 @@ fn read_hashed(path: &Path, keep: Keep) -> std::io::Result<(Vec<u8>, [u8; 32])> 
     }
 }
 
+/// A tally base read and its records checked ([`Tally::check_state`]), or why they are not.
+type CheckedBase = Result<CheckedState, TallyStateError>;
+
 /// The tally of a [`STATE_FORMAT`] file: its base file (`base`: read and hashed by
-/// [`read_hashed`], `None` if it is not [`base_well_named`]) checked against the hash the state
-/// names, the delta checked likewise, the base loaded and the delta's entries folded in.
+/// [`read_hashed`] and its records checked by [`Tally::check_state`], `None` if it is not
+/// [`base_well_named`]) checked against the hash the state names, the delta checked likewise, the base loaded and the delta's entries folded in.
 fn load_tally(
     path: &Path,
     tally: &TallyRef,
     delta: Vec<u8>,
     election: Arc<Election>,
     size: u64,
-    base: Option<std::io::Result<(Vec<u8>, [u8; 32])>>,
+    base: Option<std::io::Result<(CheckedBase, [u8; 32])>>,
 ) -> anyhow::Result<(Replay, Delta)> {
     let at = || format!("--state {}", path.display());
     if !base_well_named(path, tally) {
@@ -556,6 +561,7 @@ fn load_tally(
             tally.base_sha256
         );
     }
+    let base = base.map_err(|e| anyhow::anyhow!("{}: its tally base: {e}", at()))?;
     let base_len = base.len() as u64;
     let mut replay = Replay::resume_election(election, tally.base_size, base)
         .map_err(|e| anyhow::anyhow!("{}: its tally base: {e}", at()))?;
@@ -1133,7 +1139,13 @@ impl Resumed {
         std::thread::scope(|scope| {
             let base = base_well_named(state_path, &resume.tally).then(|| {
                 let base_path = state_path.with_file_name(&resume.tally.base);
-                scope.spawn(move || read_hashed(&base_path, Keep::Bytes))
+                // Its records are checked here too, while this thread reads the election: the
+                // checks that need the election are made when it is loaded (`load_tally`, after
+                // the hash is compared).
+                scope.spawn(move || {
+                    let (bytes, sha256) = read_hashed(&base_path, Keep::Bytes)?;
+                    Ok((Tally::check_state(bytes), sha256))
+                })
             });
             let definition = scope.spawn(|| match dir {
                 Some(dir) => match read_hashed(&dir.join(&path), Keep::HashOnly) {

@@ -215,7 +215,7 @@ impl Replay {
     pub fn resume_election(
         election: Arc<Election>,
         size: u64,
-        state: Vec<u8>,
+        state: impl Into<crate::tabulate::state::StateBytes>,
     ) -> Result<Replay, ReplayError> {
         let tally = Tally::load_state_owned(&election, state)?;
         Ok(Replay { election, tally, size, touched: None })

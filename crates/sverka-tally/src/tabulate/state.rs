@@ -36,6 +36,49 @@ pub enum TallyStateError {
     Mismatch { what: &'static str, saved: String, actual: String },
 }
 
+/// A tally state's bytes that [`Tally::check_state`] checked as far as it can without the
+/// election.
+#[derive(Debug)]
+pub struct CheckedState {
+    bytes: Vec<u8>,
+    election_id: String,
+    n_stations: u64,
+    /// Where each record starts, then where the records end.
+    records: Vec<usize>,
+    /// Per record, whether it has no corrections (left in the bytes, decoded when used).
+    lazy: Vec<bool>,
+}
+
+impl CheckedState {
+    /// The length of the bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// What [`Tally::load_state_owned`] loads: a state's bytes, checked or not yet.
+#[derive(Debug)]
+pub enum StateBytes {
+    Unchecked(Vec<u8>),
+    Checked(CheckedState),
+}
+
+impl From<Vec<u8>> for StateBytes {
+    fn from(bytes: Vec<u8>) -> StateBytes {
+        StateBytes::Unchecked(bytes)
+    }
+}
+
+impl From<CheckedState> for StateBytes {
+    fn from(checked: CheckedState) -> StateBytes {
+        StateBytes::Checked(checked)
+    }
+}
+
 /// Every warning code [`Tally`] uses (a warning's code is a `&'static str`).
 const WARNING_CODES: [&str; 7] = [
     "tally.supersedes_later",
@@ -557,40 +600,62 @@ impl Tally {
     /// [`Tally::load_state`] keeping `bytes`: each record is checked there, and one without
     /// corrections (most) is decoded only when used (folding in an entry of that station and
     /// contest, or its station result), its slots' numbers only when those are used, so loading
-    /// allocates nothing per record but for the few with corrections.
-    pub fn load_state_owned(election: &Election, bytes: Vec<u8>) -> Result<Tally, TallyStateError> {
+    /// allocates nothing per record but for the few with corrections. `bytes` may also be a
+    /// [`CheckedState`] ([`Tally::check_state`] did the checks that need no election).
+    pub fn load_state_owned(
+        election: &Election,
+        bytes: impl Into<StateBytes>,
+    ) -> Result<Tally, TallyStateError> {
+        let checked = match bytes.into() {
+            StateBytes::Unchecked(bytes) => Tally::check_state(bytes)?,
+            StateBytes::Checked(checked) => checked,
+        };
+        let CheckedState { bytes, election_id, n_stations, records, lazy } = checked;
         let mut tally = Tally::new(election);
-        tally.read_state(&bytes)?;
+        check("election", election_id, &tally.election_id)?;
+        check("stations", n_stations, tally.n_stations)?;
+        check("station-contests", lazy.len(), tally.records.len())?;
+        // Records with corrections are decoded now; the others stay in the bytes (`Tally::lazy`).
+        for (r, &lazy) in lazy.iter().enumerate() {
+            if !lazy {
+                let record = read_record(&mut In(&bytes[records[r]..]), bytes.len())?;
+                tally.records[r] = Some(Box::new(record));
+            }
+        }
+        tally.read_state(&bytes, records[lazy.len()])?;
+        (tally.saved_records, tally.lazy) = (records, lazy);
         tally.saved = std::sync::Arc::new(bytes);
         Ok(tally)
     }
 
-    /// Reads `bytes` into this new tally.
-    fn read_state(&mut self, bytes: &[u8]) -> Result<(), TallyStateError> {
-        let tally = self;
+    /// The checks of a state's bytes that need no election: its first line, and every record
+    /// well formed. [`Tally::load_state_owned`] of the result compares the rest with the
+    /// election and reads the rest (so a caller can check a large state on one thread while it
+    /// reads the election on another).
+    pub fn check_state(bytes: Vec<u8>) -> Result<CheckedState, TallyStateError> {
         let head = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
         if head != TALLY_STATE_FORMAT.as_bytes() {
             let shown = String::from_utf8_lossy(&head[..head.len().min(40)]).into_owned();
             return Err(TallyStateError::Format(shown));
         }
         let mut input = In(&bytes[head.len() + 1..]);
-        check("election", input.str()?, &tally.election_id)?;
-        check("stations", input.u64()?, tally.n_stations)?;
+        let election_id = input.str()?;
+        let n_stations = input.u64()?;
         let n_records = input.len(3)?;
-        check("station-contests", n_records, tally.records.len())?;
-        // Records without corrections are checked and left in the bytes (`Tally::lazy`).
-        tally.saved_records = Vec::with_capacity(n_records + 1);
-        tally.lazy = vec![false; n_records];
-        for r in 0..n_records {
-            let at = bytes.len() - input.0.len();
-            tally.saved_records.push(at);
-            if check_record(&mut input)? {
-                tally.lazy[r] = true;
-            } else {
-                tally.records[r] = Some(Box::new(read_record(&mut In(&bytes[at..]), bytes.len())?));
-            }
+        let mut records = Vec::with_capacity(n_records + 1);
+        let mut lazy = vec![false; n_records];
+        for lazy in lazy.iter_mut() {
+            records.push(bytes.len() - input.0.len());
+            *lazy = check_record(&mut input)?;
         }
-        tally.saved_records.push(bytes.len() - input.0.len());
+        records.push(bytes.len() - input.0.len());
+        Ok(CheckedState { bytes, election_id, n_stations, records, lazy })
+    }
+
+    /// Reads the rest of `bytes`, from `at` (where the records end), into this new tally.
+    fn read_state(&mut self, bytes: &[u8], at: usize) -> Result<(), TallyStateError> {
+        let tally = self;
+        let mut input = In(&bytes[at..]);
         check("contests", input.len(1)?, tally.contests.len())?;
         for contest in tally.contests.iter_mut() {
             check("units of a contest", input.len(1)?, contest.units.len())?;
