@@ -140,8 +140,26 @@ struct State {
 struct Sections {
     /// The entries folded into the tally since its base ([`Delta::bytes`]).
     delta: Vec<u8>,
-    /// [`Pieces::bytes`].
-    pieces: Vec<u8>,
+    /// Where the pieces section's bytes ([`Pieces::bytes`]) are in the file: read by
+    /// [`Sections::read_pieces`] when needed, on another thread than the one that reads the
+    /// state (18 MB at 250,000 stations: not copied out of a buffer of the whole file).
+    pieces: Option<(PathBuf, u64, usize)>,
+}
+
+impl Sections {
+    /// The snapshot pieces a state keeps (`None` if it keeps none), from where
+    /// [`Sections::pieces`] says they are.
+    fn read_pieces(pieces: &Option<(PathBuf, u64, usize)>) -> anyhow::Result<Option<Pieces>> {
+        let Some((path, at, len)) = pieces else { return Ok(None) };
+        let cut =
+            || format!("--state {}: the snapshot pieces section is cut short", path.display());
+        let mut file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(*at)).with_context(cut)?;
+        let mut bytes = vec![0; *len];
+        file.read_exact(&mut bytes).with_context(cut)?;
+        Pieces::from_bytes(bytes).context("--state: snapshot pieces")
+    }
 }
 
 /// Where the tally of a [`STATE_FORMAT`] file is: a base file, the tally's state
@@ -200,67 +218,67 @@ struct EarlierState {
 }
 
 fn load_state(path: &Path) -> anyhow::Result<Option<(State, Sections)>> {
-    // Read whole, in one buffer of the file's length: the JSON line is parsed where it lies and
-    // each section copied out into a buffer of its own length. (The pieces are held until the
-    // snapshot is compared, when a resume's memory peaks: held in the file's buffer they would
-    // keep the JSON line's megabytes with them, pages no later allocation could take.)
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
+    // The two lines are read and the JSON parsed where it lies; the delta is read into a buffer
+    // of its length, and the pieces (held until the snapshot is compared, when a resume's memory
+    // peaks) are only located: [`Sections::read_pieces`] reads them into a buffer of their own.
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
+    let reading = || format!("reading {}", path.display());
+    let file_len = file.metadata().with_context(reading)?.len();
+    let mut input = std::io::BufReader::with_capacity(1 << 20, file);
     let at = || format!("--state {}", path.display());
-    // A line's length, its newline included (the rest of the bytes if there is none).
-    let line_len = |from: usize| {
-        bytes[from..].iter().position(|&b| b == b'\n').map_or(bytes.len() - from, |i| i + 1)
-    };
-    let first = &bytes[..line_len(0)];
+    let mut first = Vec::new();
+    std::io::BufRead::read_until(&mut input, b'\n', &mut first).with_context(reading)?;
     if !first.starts_with(b"sverka-verify-state/") {
         // A JSON file of an earlier version (one document, no sections).
-        return load_earlier_state(&bytes, &at());
+        input.read_to_end(&mut first).with_context(reading)?;
+        return load_earlier_state(&first, &at());
     }
-    let format = String::from_utf8_lossy(strip_newline(first)).into_owned();
+    let format = String::from_utf8_lossy(strip_newline(&first)).into_owned();
     if format != STATE_FORMAT && format != STATE_FORMAT_V3 && format != STATE_FORMAT_V2 {
         bail!("{}: format {format:?}, this sverka reads {STATE_FORMAT:?}", at());
     }
-    let second = &bytes[first.len()..first.len() + line_len(first.len())];
-    let json = strip_newline(second);
+    let mut second = Vec::new();
+    std::io::BufRead::read_until(&mut input, b'\n', &mut second).with_context(reading)?;
+    let json = strip_newline(&second);
     if format != STATE_FORMAT {
         return load_earlier_state(json, &at());
     }
     let state: State = serde_json::from_slice(json)
         .with_context(|| format!("{}: its second line is not the state's JSON", at()))?;
     // Each section: its length (`u64`, little-endian), then its bytes.
-    let file_len = bytes.len() as u64;
-    let mut next = first.len() + second.len();
-    let mut section = |what: &str| -> anyhow::Result<std::ops::Range<usize>> {
+    let mut next = (first.len() + second.len()) as u64;
+    drop(second);
+    let mut section_len = |what: &str, input: &mut dyn Read| -> anyhow::Result<usize> {
         let cut = || format!("{}: the {what} section is cut short", at());
-        let mut rest = &bytes[next..];
         let mut len = [0u8; 8];
-        rest.read_exact(&mut len).with_context(cut)?;
+        input.read_exact(&mut len).with_context(cut)?;
         let len = u64::from_le_bytes(len);
-        if len > file_len {
-            bail!(cut());
-        }
-        let len = usize::try_from(len).with_context(cut)?;
-        if rest.len() < len {
-            // As reading the file section by section reported it.
+        next += 8;
+        if len > file_len - next.min(file_len) {
+            // As reading the section's bytes would report it.
             return Err(cut_short()).with_context(cut);
         }
-        next += 8;
         next += len;
-        Ok(next - len..next)
+        usize::try_from(len).with_context(cut)
     };
-    let delta = section("tally delta")?;
-    let pieces = section("snapshot pieces")?;
-    if pieces.end != bytes.len() {
-        bail!("{}: {} bytes after its last section", at(), bytes.len() - pieces.end);
+    let delta_len = section_len("tally delta", &mut input)?;
+    let mut delta = vec![0; delta_len];
+    let cut = || format!("{}: the tally delta section is cut short", at());
+    input.read_exact(&mut delta).with_context(cut)?;
+    let pieces_len = section_len("snapshot pieces", &mut input)?;
+    if next != file_len {
+        bail!("{}: {} bytes after its last section", at(), file_len - next);
     }
     if state.format.as_deref() != Some(STATE_FORMAT) {
         bail!("{}: its JSON names format {:?}, not {STATE_FORMAT:?}", at(), state.format);
     }
-    let sections = Sections { delta: bytes[delta].to_vec(), pieces: bytes[pieces].to_vec() };
-    Ok(Some((state, sections)))
+    let pieces =
+        (pieces_len > 0).then(|| (path.to_path_buf(), next - pieces_len as u64, pieces_len));
+    Ok(Some((state, Sections { delta, pieces })))
 }
 
 fn strip_newline(line: &[u8]) -> &[u8] {
@@ -1147,17 +1165,24 @@ impl Resumed {
                     Ok((Tally::check_state(bytes), sha256))
                 })
             });
-            let definition = scope.spawn(|| match dir {
-                Some(dir) => match read_hashed(&dir.join(&path), Keep::HashOnly) {
-                    Ok((_, sha256)) => Ok(Some(sha256)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        Err(PublicationError::Missing { path: path.clone() })
-                    }
-                    Err(e) => {
-                        Err(PublicationError::Read { path: path.clone(), reason: e.to_string() })
-                    }
-                },
-                None => Ok(None),
+            // That thread then reads the snapshot pieces, needed only once the new snapshot is
+            // compared.
+            let (delta, pieces) = (sections.delta, &sections.pieces);
+            let definition = scope.spawn(|| {
+                let sha256 = match dir {
+                    Some(dir) => match read_hashed(&dir.join(&path), Keep::HashOnly) {
+                        Ok((_, sha256)) => Ok(Some(sha256)),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            Err(PublicationError::Missing { path: path.clone() })
+                        }
+                        Err(e) => Err(PublicationError::Read {
+                            path: path.clone(),
+                            reason: e.to_string(),
+                        }),
+                    },
+                    None => Ok(None),
+                };
+                (sha256, Sections::read_pieces(pieces))
             });
             // The cache names the definition's SHA-256; if the state's `definition` is not one,
             // the definition's check below fails first.
@@ -1169,11 +1194,12 @@ impl Resumed {
                 (Some(_), None) => Some(Err("names no definition".to_string())),
                 _ => None,
             };
-            let definition_sha256: [u8; 32] =
-                match definition.join().expect("hashing the definition does not panic")? {
-                    Some(sha256) => sha256,
-                    None => Sha256::digest(read_required(reader, &path)?).into(),
-                };
+            let (definition, pieces) =
+                definition.join().expect("hashing the definition does not panic");
+            let definition_sha256: [u8; 32] = match definition? {
+                Some(sha256) => sha256,
+                None => Sha256::digest(read_required(reader, &path)?).into(),
+            };
             if hex(&definition_sha256) != resume.definition {
                 bail!("{path}: its content hashes to {}, not to its name (the election definition of entry 0): the file was swapped", hex(&definition_sha256));
             }
@@ -1206,8 +1232,8 @@ impl Resumed {
             });
             let base = base.map(|read| read.join().expect("reading the tally base does not panic"));
             let (replay, delta) =
-                load_tally(state_path, &resume.tally, sections.delta, election, size, base)?;
-            let pieces = Pieces::from_bytes(sections.pieces).context("--state: snapshot pieces")?;
+                load_tally(state_path, &resume.tally, delta, election, size, base)?;
+            let pieces = pieces?;
             let (registry, key_entries) =
                 registry.join().expect("rebuilding the registry does not panic")?;
             Ok(Resumed {
