@@ -10,6 +10,7 @@ pub mod election;
 pub mod form;
 pub mod keys;
 pub mod names;
+pub mod protocol_view;
 pub mod registry;
 pub mod sigcheck;
 pub mod simulate;

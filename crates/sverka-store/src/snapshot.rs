@@ -9,6 +9,7 @@
 
 use std::ops::Range;
 
+use sverka_model::protocol_view::ProtocolView;
 use sverka_model::submission::Submission;
 use sverka_tally::replay::{Replay, ReplayError};
 
@@ -73,10 +74,20 @@ fn fold_entries(
                 // registered key) when it was admitted, and its bytes are under the signed tree:
                 // one parse is enough here, not Submission::decode's second, canonical encoding.
                 // (`sverka verify` replays the published entries with the full check.)
-                let submission: Submission = serde_json::from_slice(bytes).map_err(|e| {
-                    StoreError::Corrupt(format!("log entry {index} does not parse: {e}"))
-                })?;
-                folded = replay.apply_decoded(index, &submission);
+                // A protocol in the plain canonical form (nearly every entry) is read in place,
+                // without the typed parse's strings and maps; anything else is parsed typed.
+                folded = match ProtocolView::parse(bytes) {
+                    Some(protocol) => replay.apply_view(index, &protocol),
+                    None => {
+                        let submission: Submission =
+                            serde_json::from_slice(bytes).map_err(|e| {
+                                StoreError::Corrupt(format!(
+                                    "log entry {index} does not parse: {e}"
+                                ))
+                            })?;
+                        replay.apply_decoded(index, &submission)
+                    }
+                };
                 if folded.is_err() {
                     return Err(StoreError::Corrupt(format!("log entry {index} does not fold")));
                 }

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sverka_model::election::Election;
+use sverka_model::protocol_view::ProtocolView;
 use sverka_model::submission::{Body, DecodeError, Submission};
 
 use crate::snapshot::{
@@ -139,6 +140,23 @@ impl Replay {
             _ => {}
         }
         self.tally.apply(index, submission);
+        self.size += 1;
+        Ok(())
+    }
+
+    /// [`Replay::apply_decoded`] of a protocol entry read as a [`ProtocolView`] of its bytes
+    /// (`ProtocolView::parse`; entries it gives `None` for are parsed typed and folded in with
+    /// `apply_decoded`): the same results as `apply_decoded` of the typed parse of those bytes.
+    pub fn apply_view(
+        &mut self,
+        index: u64,
+        protocol: &ProtocolView<'_>,
+    ) -> Result<(), ReplayError> {
+        if index != self.size {
+            return Err(ReplayError::OutOfOrder { expected: self.size, got: index });
+        }
+        self.touch(protocol.station);
+        self.tally.apply_view(index, protocol);
         self.size += 1;
         Ok(())
     }

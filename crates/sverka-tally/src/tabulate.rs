@@ -56,6 +56,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use sverka_model::election::{Election, Form};
 use sverka_model::form::Term;
 use sverka_model::names::CorrectionReason;
+use sverka_model::protocol_view::{CountsView, ProtocolView};
 use sverka_model::submission::{Annulment, Body, Protocol, Submission};
 use sverka_model::{ContestKind, Source};
 
@@ -765,13 +766,18 @@ struct ContestIndex {
     option_idx: FastMap<String, usize>,
     against_all: Option<usize>,
     lines: Vec<String>,
-    line_idx: FastMap<String, usize>,
     valid_line: usize,
     invalid_line: usize,
     took_part: Vec<(i8, CompiledTerm)>,
     candidates: Vec<(String, String)>,
     /// party → candidate → position in `candidates`.
     candidate_idx: FastMap<String, FastMap<String, u32>>,
+    /// The form's lines, `option_idx` and `candidate_idx` as lists sorted by id (byte order): a
+    /// protocol's counts come in that order, so [`read_counts`] finds each a step or two after
+    /// the one before ([`SortedIds`]) instead of hashing it.
+    lines_sorted: Vec<(String, usize)>,
+    options_sorted: Vec<(String, usize)>,
+    candidates_sorted: Vec<(String, Vec<(String, u32)>)>,
     /// Election district index → position in `units` (u32::MAX: not in this contest).
     district_unit: Vec<u32>,
     /// The election districts of the contest, in the election's order.
@@ -950,6 +956,19 @@ impl Tally {
         }
     }
 
+    /// [`Tally::apply`] of a protocol entry read as a [`ProtocolView`] of its bytes: the same
+    /// [`Applied`], warnings, ignore reasons and results as `apply` of the typed parse of those
+    /// bytes, without building the parse's strings and maps.
+    pub fn apply_view(&mut self, index: u64, protocol: &ProtocolView<'_>) -> Applied {
+        if !self.mark_applied(index) {
+            return Applied::Duplicate;
+        }
+        if protocol.election != self.election_id {
+            return self.ignore(index, IgnoreReason::WrongElection(protocol.election.into()));
+        }
+        self.apply_protocol(index, protocol.signer, protocol)
+    }
+
     /// Records `index` as applied; `false` if it already was.
     fn mark_applied(&mut self, index: u64) -> bool {
         const DENSE_LIMIT: u64 = 1 << 32;
@@ -1065,17 +1084,22 @@ impl Tally {
         }
     }
 
-    fn apply_protocol(&mut self, index: u64, signer: &str, protocol: &Protocol) -> Applied {
-        let Some(&station) = self.station_idx.get(protocol.station.as_str()) else {
-            return self.ignore(index, IgnoreReason::UnknownStation(protocol.station.clone()));
+    fn apply_protocol(
+        &mut self,
+        index: u64,
+        signer: &str,
+        protocol: &impl ProtocolFields,
+    ) -> Applied {
+        let Some(&station) = self.station_idx.get(protocol.station()) else {
+            return self.ignore(index, IgnoreReason::UnknownStation(protocol.station().into()));
         };
-        let Some(&contest) = self.contest_idx.get(&protocol.contest) else {
-            return self.ignore(index, IgnoreReason::UnknownContest(protocol.contest.clone()));
+        let Some(&contest) = self.contest_idx.get(protocol.contest()) else {
+            return self.ignore(index, IgnoreReason::UnknownContest(protocol.contest().into()));
         };
         let Some(record) = self.record_of(station, contest) else {
             let reason = IgnoreReason::NotInContest {
-                station: protocol.station.clone(),
-                contest: protocol.contest.clone(),
+                station: protocol.station().into(),
+                contest: protocol.contest().into(),
             };
             return self.ignore(index, reason);
         };
@@ -1084,8 +1108,9 @@ impl Tally {
             Ok(counts) => counts,
             Err(reason) => return self.ignore(index, reason),
         };
-        let signer = if protocol.source == Source::Observer { self.intern(signer) } else { 0 };
-        let supersedes = protocol.supersedes.as_ref().map(|s| (s.index, s.reason));
+        let source = protocol.source();
+        let signer = if source == Source::Observer { self.intern(signer) } else { 0 };
+        let supersedes = protocol.supersedes();
         if let Some((named, _)) = supersedes {
             if named >= index {
                 self.warnings.push(Warning {
@@ -1100,18 +1125,14 @@ impl Tally {
         self.protocols += 1;
         self.account(station, record, false);
         let rec = self.records[record].get_or_insert_with(Default::default);
-        let slot = match rec
-            .slots
-            .iter()
-            .position(|s| s.source == protocol.source && s.signer == signer)
-        {
+        let slot = match rec.slots.iter().position(|s| s.source == source && s.signer == signer) {
             Some(i) => i,
             None => {
                 // Exactly as many as there are (most records have one to three slots, each with
                 // one version): a growing Vec's room for four costs ~0.5 GB at a million stations.
                 rec.slots.reserve_exact(1);
                 rec.slots.push(Slot {
-                    source: protocol.source,
+                    source,
                     signer,
                     versions: Versions::new(),
                     counts: SlotCounts::Decoded(Counts::default()),
@@ -1687,6 +1708,11 @@ fn index_contest(
         district_unit[d] = districts.len() as u32;
         districts.push(d);
     }
+    let lines_sorted = sorted_ids(&line_idx);
+    let options_sorted = sorted_ids(&option_idx);
+    let mut candidates_sorted: Vec<(String, Vec<(String, u32)>)> =
+        candidate_idx.iter().map(|(party, m)| (party.clone(), sorted_ids(m))).collect();
+    candidates_sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut index = ContestIndex {
         id: contest.id.clone(),
         party_list: matches!(contest.kind, ContestKind::PartyList(_)),
@@ -1696,10 +1722,12 @@ fn index_contest(
         valid_line: line_idx.get(&form.valid).copied().unwrap_or(0),
         invalid_line: line_idx.get(&form.invalid).copied().unwrap_or(0),
         lines,
-        line_idx,
         took_part,
         candidates,
         candidate_idx,
+        lines_sorted,
+        options_sorted,
+        candidates_sorted,
         district_unit,
         districts,
         units: Vec::new(),
@@ -1709,12 +1737,131 @@ fn index_contest(
     index
 }
 
+/// `map`'s entries sorted by key (byte order).
+fn sorted_ids<T: Copy>(map: &FastMap<String, T>) -> Vec<(String, T)> {
+    let mut ids: Vec<(String, T)> = map.iter().map(|(id, &v)| (id.clone(), v)).collect();
+    ids.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    ids
+}
+
+/// Looks ids up in a list sorted by id, for ids asked in strictly increasing order (as a
+/// protocol's counts come): each lookup starts where the one before ended, so the usual
+/// protocol (every id of the form, in order) costs one comparison per id. The answers are those
+/// of a map lookup whatever the ids are; only the cost assumes their order.
+struct SortedIds<'i, T> {
+    ids: &'i [(String, T)],
+    /// Where the next id's search starts: `ids[..at]` are below the last id asked for.
+    at: usize,
+}
+
+impl<'i, T> SortedIds<'i, T> {
+    fn new(ids: &'i [(String, T)]) -> Self {
+        SortedIds { ids, at: 0 }
+    }
+
+    fn find(&mut self, id: &[u8]) -> Option<&'i T> {
+        let rest = &self.ids[self.at..];
+        // The usual case: the id after the last one found.
+        if let Some((first, value)) = rest.first() {
+            if first.as_bytes() == id {
+                self.at += 1;
+                return Some(value);
+            }
+        }
+        if self.at > 0 && self.ids[self.at - 1].0.as_bytes() >= id {
+            // Not above the last id asked for: search from the start.
+            self.at = 0;
+        }
+        let rest = &self.ids[self.at..];
+        let i = rest.partition_point(|(candidate, _)| candidate.as_bytes() < id);
+        self.at += i;
+        match rest.get(i) {
+            Some((found, value)) if found.as_bytes() == id => {
+                self.at += 1;
+                Some(value)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An id read as bytes, as text again (for a warning or a refusal: both kinds of protocol hold
+/// UTF-8, so nothing is replaced).
+fn text(id: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(id)
+}
+
+/// What [`Tally`] reads of a protocol: the typed [`Protocol`], or a [`ProtocolView`] of an
+/// entry's bytes. Both give their counts in increasing byte order of the ids, without repeats
+/// (a `BTreeMap`'s order; the view checks it when it is made), so both fold identically.
+trait ProtocolFields {
+    fn station(&self) -> &str;
+    fn contest(&self) -> &str;
+    fn source(&self) -> Source;
+    fn supersedes(&self) -> Option<(u64, CorrectionReason)>;
+    fn lines(&self) -> impl Iterator<Item = (&[u8], u64)>;
+    fn votes(&self) -> impl Iterator<Item = (&[u8], u64)>;
+    fn preferences(&self) -> impl Iterator<Item = (&[u8], impl Iterator<Item = (&[u8], u64)>)>;
+}
+
+impl ProtocolFields for Protocol {
+    fn station(&self) -> &str {
+        &self.station
+    }
+    fn contest(&self) -> &str {
+        &self.contest
+    }
+    fn source(&self) -> Source {
+        self.source
+    }
+    fn supersedes(&self) -> Option<(u64, CorrectionReason)> {
+        self.supersedes.as_ref().map(|s| (s.index, s.reason))
+    }
+    fn lines(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.lines.iter().map(|(id, &value)| (id.as_bytes(), value))
+    }
+    fn votes(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.votes.iter().map(|(id, &value)| (id.as_bytes(), value))
+    }
+    fn preferences(&self) -> impl Iterator<Item = (&[u8], impl Iterator<Item = (&[u8], u64)>)> {
+        self.preferences.iter().map(|(party, by_candidate)| {
+            (party.as_bytes(), by_candidate.iter().map(|(id, &value)| (id.as_bytes(), value)))
+        })
+    }
+}
+
+impl ProtocolFields for ProtocolView<'_> {
+    fn station(&self) -> &str {
+        self.station
+    }
+    fn contest(&self) -> &str {
+        self.contest
+    }
+    fn source(&self) -> Source {
+        self.source
+    }
+    fn supersedes(&self) -> Option<(u64, CorrectionReason)> {
+        self.supersedes
+    }
+    fn lines(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.lines.iter_raw()
+    }
+    fn votes(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.votes.iter_raw()
+    }
+    fn preferences(&self) -> impl Iterator<Item = (&[u8], impl Iterator<Item = (&[u8], u64)>)> {
+        self.preferences
+            .iter_raw()
+            .map(|(party, counts): (&[u8], CountsView<'_>)| (party, counts.iter_raw()))
+    }
+}
+
 /// Reads a protocol into the contest's layout; unknown lines, options and candidates are left
 /// out with a warning; a value over [`MAX_STATION_COUNT`] refuses the protocol.
 fn read_counts(
     index: &ContestIndex,
     entry: u64,
-    protocol: &Protocol,
+    protocol: &impl ProtocolFields,
     warnings: &mut Vec<Warning>,
 ) -> Result<Counts, IgnoreReason> {
     let width = index.width();
@@ -1723,27 +1870,38 @@ fn read_counts(
     let mut warn = |code: &'static str, message: String| {
         warnings.push(Warning { index: entry, code, message });
     };
-    let narrow = |line: &str, value: u64| {
+    let narrow = |line: &[u8], value: u64| {
         u32::try_from(value)
-            .map_err(|_| IgnoreReason::CountTooLarge { line: line.to_string(), value })
+            .map_err(|_| IgnoreReason::CountTooLarge { line: text(line).into_owned(), value })
     };
-    for (line, &value) in &protocol.lines {
-        match index.line_idx.get(line) {
+    let mut lines = SortedIds::new(&index.lines_sorted);
+    for (line, value) in protocol.lines() {
+        match lines.find(line) {
             Some(&i) => values[i] = narrow(line, value)?,
-            None => warn("tally.unknown_line", format!("form line {line:?} is not on the form")),
+            None => {
+                let line = text(line);
+                warn("tally.unknown_line", format!("form line {line:?} is not on the form"))
+            }
         }
     }
     let mut sum_options = 0u64;
-    for (option, &value) in &protocol.votes {
-        match index.option_idx.get(option) {
+    let mut options = SortedIds::new(&index.options_sorted);
+    for (option, value) in protocol.votes() {
+        match options.find(option) {
             Some(&i) => {
                 values[n_lines + i] = narrow(option, value)?;
                 sum_options += value;
             }
-            None => warn(
-                "tally.unknown_option",
-                format!("votes for {option:?}, which is not an option of contest {:?}", index.id),
-            ),
+            None => {
+                let option = text(option);
+                warn(
+                    "tally.unknown_option",
+                    format!(
+                        "votes for {option:?}, which is not an option of contest {:?}",
+                        index.id
+                    ),
+                )
+            }
         }
     }
     let took_part: i128 = index
@@ -1765,22 +1923,28 @@ fn read_counts(
         );
     }
     let took_part = u64::try_from(took_part.max(0)).unwrap_or(u64::MAX);
-    values[width - 1] = narrow("took_part", took_part)?;
-    let n_preferences = protocol.preferences.values().map(|m| m.len()).sum();
-    let mut preferences = Vec::with_capacity(n_preferences);
-    for (party, by_candidate) in &protocol.preferences {
-        for (candidate, &value) in by_candidate {
-            let position = index.candidate_idx.get(party).and_then(|m| m.get(candidate));
-            match position {
+    values[width - 1] = narrow(b"took_part", took_part)?;
+    let mut preferences = Vec::new();
+    let mut parties = SortedIds::new(&index.candidates_sorted);
+    for (party, by_candidate) in protocol.preferences() {
+        let list = parties.find(party).map_or(&[][..], Vec::as_slice);
+        let mut candidates = SortedIds::new(list);
+        for (candidate, value) in by_candidate {
+            match candidates.find(candidate) {
                 Some(&i) if index.party_list => {
                     if value > 0 {
                         preferences.push((i, narrow(candidate, value)?));
                     }
                 }
-                _ => warn(
-                    "tally.unknown_candidate",
-                    format!("preference votes for {candidate:?} of {party:?}, not on that list"),
-                ),
+                _ => {
+                    let (candidate, party) = (text(candidate), text(party));
+                    warn(
+                        "tally.unknown_candidate",
+                        format!(
+                            "preference votes for {candidate:?} of {party:?}, not on that list"
+                        ),
+                    )
+                }
             }
         }
     }
