@@ -47,12 +47,16 @@ pub fn replay_to(store: &Store, size: u64) -> Result<Replay, SnapshotError> {
         );
     }
     let mut replay = Replay::from_election(store.election().clone());
+    // Nothing is asked of the replay until the whole log is in: the units' sums are added up
+    // once at the end, not kept up to date entry by entry.
+    replay.defer_sums();
     let mut start = 1;
     while start < size {
         let end = size.min(start + READ_CHUNK);
         fold_entries(store, start..end, &mut replay)?;
         start = end;
     }
+    replay.settle_sums();
     Ok(replay)
 }
 

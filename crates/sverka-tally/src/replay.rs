@@ -161,6 +161,17 @@ impl Replay {
         Ok(())
     }
 
+    /// [`Tally::defer_sums`]: for a replay folding a whole log in before anything is asked of
+    /// it (`sverka results`, `sverka publish`); [`Replay::settle_sums`] before asking.
+    pub fn defer_sums(&mut self) {
+        self.tally.defer_sums();
+    }
+
+    /// [`Tally::settle_sums`].
+    pub fn settle_sums(&mut self) {
+        self.tally.settle_sums();
+    }
+
     fn touch(&mut self, station: &str) {
         if let Some(touched) = &mut self.touched {
             if !touched.contains(station) {
@@ -188,12 +199,14 @@ impl Replay {
     /// The state of the replay after its entries, to continue later with [`Replay::resume`]
     /// (the tally's `sverka-tally-state/v2` bytes; the election is not in them).
     pub fn save_state(&self) -> Vec<u8> {
+        assert!(self.tally.sums_settled(), "state saved while the sums are deferred");
         self.tally.save_state()
     }
 
     /// [`Replay::save_state`]'s bytes written to `sink` piece by piece (never held whole);
     /// returns how many were written.
     pub fn save_state_to(&self, sink: &mut dyn std::io::Write) -> std::io::Result<u64> {
+        assert!(self.tally.sums_settled(), "state saved while the sums are deferred");
         self.tally.save_state_to(sink)
     }
 

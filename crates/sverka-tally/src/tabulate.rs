@@ -842,6 +842,9 @@ pub struct Tally {
     annulments: Vec<(u64, u32, Option<u16>, String)>,
     ignored: Vec<Ignored>,
     warnings: Vec<Warning>,
+    /// While set ([`Tally::defer_sums`]), folding entries in leaves the units' sums alone;
+    /// [`Tally::settle_sums`] computes them.
+    deferred: bool,
 }
 
 impl Tally {
@@ -903,6 +906,7 @@ impl Tally {
             annulments: Vec::new(),
             ignored: Vec::new(),
             warnings: Vec::new(),
+            deferred: false,
         };
         let n_records = (0..election.stations.len()).map(|s| coverage.of(s).len()).sum();
         tally.records = vec![None; n_records];
@@ -967,6 +971,48 @@ impl Tally {
             return self.ignore(index, IgnoreReason::WrongElection(protocol.election.into()));
         }
         self.apply_protocol(index, protocol.signer, protocol)
+    }
+
+    /// Stops keeping the units' sums up to date as entries are folded in, until
+    /// [`Tally::settle_sums`]: a replay of a whole log then adds each station-contest's
+    /// contribution once at the end, instead of taking it out and putting it back at every
+    /// protocol. The sums are a function of the records alone, so the settled ones are those
+    /// kept up to date. [`Tally::results`] refuses (panics) while deferred, and the saved state
+    /// ([`Tally::save_state`]) and [`Replay`](crate::replay::Replay)'s snapshots need settled
+    /// sums too.
+    pub fn defer_sums(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Computes the units' sums from the records, if [`Tally::defer_sums`] stopped keeping them.
+    pub fn settle_sums(&mut self) {
+        if !self.deferred {
+            return;
+        }
+        self.deferred = false;
+        for index in &mut self.contests {
+            for unit in &mut index.units {
+                for view in &mut unit.views {
+                    view.stations = 0;
+                    view.registered = 0;
+                    view.values.iter_mut().for_each(|v| *v = 0);
+                    view.preferences.iter_mut().for_each(|v| *v = 0);
+                }
+                unit.sources = Default::default();
+                unit.annulled = (0, 0);
+            }
+        }
+        for station in 0..self.stations.len() {
+            let (first, n) = (self.stations[station].first as usize, self.stations[station].n);
+            for record in first..first + usize::from(n) {
+                self.account(station as u32, record, true);
+            }
+        }
+    }
+
+    /// Whether the units' sums are being kept ([`Tally::defer_sums`]).
+    pub fn sums_settled(&self) -> bool {
+        !self.deferred
     }
 
     /// Records `index` as applied; `false` if it already was.
@@ -1123,7 +1169,9 @@ impl Tally {
             }
         }
         self.protocols += 1;
-        self.account(station, record, false);
+        if !self.deferred {
+            self.account(station, record, false);
+        }
         let rec = self.records[record].get_or_insert_with(Default::default);
         let slot = match rec.slots.iter().position(|s| s.source == source && s.signer == signer) {
             Some(i) => i,
@@ -1151,7 +1199,9 @@ impl Tally {
                 rec.superseded.push(named);
             }
         }
-        self.account(station, record, true);
+        if !self.deferred {
+            self.account(station, record, true);
+        }
         Applied::Protocol
     }
 
@@ -1182,8 +1232,10 @@ impl Tally {
                 (info.first as usize..info.first as usize + usize::from(info.n)).collect()
             }
         };
-        for &r in &records {
-            self.account(station, r, false);
+        if !self.deferred {
+            for &r in &records {
+                self.account(station, r, false);
+            }
         }
         match contest {
             Some(_) => {
@@ -1191,8 +1243,10 @@ impl Tally {
             }
             None => self.station_annulled.entry(station).or_default().push(index),
         }
-        for &r in &records {
-            self.account(station, r, true);
+        if !self.deferred {
+            for &r in &records {
+                self.account(station, r, true);
+            }
         }
         self.annulments_applied += 1;
         self.annulments.push((index, station, contest.map(|c| c as u16), annulment.reason.clone()));
@@ -1253,6 +1307,7 @@ impl Tally {
     /// # Panics
     /// If `election` is not the election this tally was made for.
     pub fn results_with(&self, election: &Election, config: &ResultsConfig) -> Results {
+        assert!(!self.deferred, "results asked while the sums are deferred (settle_sums first)");
         assert!(
             election.id == self.election_id && election.stations.len() == self.n_stations,
             "results asked with another election than the tally was made for"

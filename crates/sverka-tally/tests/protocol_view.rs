@@ -403,3 +403,56 @@ proptest! {
 thread_local! {
     static NIGHT: (Arc<Election>, Vec<Vec<u8>>) = night();
 }
+
+/// `sverka results` and `sverka publish` fold the whole log in with the units' sums deferred and
+/// add them up once at the end (`Tally::defer_sums`, `settle_sums`): the same results, saved state
+/// and snapshot as sums kept up to date entry by entry, also when settled part way and deferred
+/// again, with corrections, annulments and refused entries among the entries.
+#[test]
+fn sums_added_up_at_the_end_are_the_sums_kept_up_to_date() {
+    let (election, entries) = night();
+    let log: Vec<Vec<u8>> = others(&election)
+        .into_iter()
+        .chain(entries.iter().take(500).cloned())
+        .chain(edited(&entries))
+        .chain(entries.iter().skip(500).cloned())
+        .collect();
+    let mut kept = Replay::from_election(Arc::clone(&election));
+    let mut deferred = Replay::from_election(Arc::clone(&election));
+    deferred.defer_sums();
+    let mut index = 1;
+    for entry in &log {
+        let Some(submission) = typed(entry) else { continue };
+        kept.apply_decoded(index, &submission).unwrap();
+        match ProtocolView::parse(entry) {
+            Some(view) => deferred.apply_view(index, &view).unwrap(),
+            None => deferred.apply_decoded(index, &submission).unwrap(),
+        }
+        index += 1;
+        if index == 700 {
+            deferred.settle_sums();
+            let root = [1; 32];
+            assert!(kept.snapshot(root).unwrap() == deferred.snapshot(root).unwrap());
+            deferred.defer_sums();
+        }
+    }
+    assert!(index > 1000);
+    deferred.settle_sums();
+    deferred.settle_sums();
+    assert_eq!(kept.tally().results(&election), deferred.tally().results(&election));
+    assert_eq!(kept.save_state(), deferred.save_state());
+    let root = [2; 32];
+    assert!(kept.snapshot(root).unwrap() == deferred.snapshot(root).unwrap());
+    let results = deferred.tally().results(&election);
+    assert!(results.annulments.len() >= 2 && !results.corrections.is_empty());
+}
+
+#[test]
+#[should_panic(expected = "deferred")]
+fn results_are_refused_while_the_sums_are_deferred() {
+    let (election, entries) = night();
+    let mut replay = Replay::from_election(Arc::clone(&election));
+    replay.defer_sums();
+    replay.apply(1, &entries[0]).unwrap();
+    let _ = replay.snapshot([0; 32]);
+}
