@@ -4,7 +4,8 @@
 //! now), and one Ed25519 verify of the same message, the cost
 //! decoding is measured against. `parse_only_flatten` is the typed parse as it was before
 //! `Payload`'s hand-written decoder: the derived one with `#[serde(flatten)] body: Body`, kept
-//! here (as in `tests/payload_decode.rs`) to be measured in the same run.
+//! here (as in `tests/payload_decode.rs`) to be measured in the same run. `protocol_view` is
+//! the replay's read of a protocol since session 13 (`sverka_model::protocol_view`).
 //!
 //!     cargo bench -p sverka-model --bench decode
 
@@ -47,6 +48,24 @@ fn decode_signed(bencher: Bencher) {
 fn parse_only(bencher: Bencher) {
     each(bencher, |bytes| {
         black_box(serde_json::from_slice::<Submission>(bytes).unwrap());
+    });
+}
+
+/// What the replay of `sverka results` and `sverka publish` reads a protocol with now: a
+/// `ProtocolView` borrowed from the bytes, its counts walked once (as the tally does), no
+/// `String` or map built.
+#[divan::bench]
+fn protocol_view(bencher: Bencher) {
+    each(bencher, |bytes| {
+        let view = sverka_model::protocol_view::ProtocolView::parse(bytes).unwrap();
+        let mut sum = 0u64;
+        for (_, value) in view.lines.iter_raw().chain(view.votes.iter_raw()) {
+            sum += value;
+        }
+        for (_, counts) in view.preferences.iter_raw() {
+            sum += counts.iter_raw().map(|(_, value)| value).sum::<u64>();
+        }
+        black_box((view.station, sum));
     });
 }
 
