@@ -41,6 +41,11 @@ use sverka_model::registry::KeyRegistry;
 use sverka_model::simulate::{Config as SimConfig, Night};
 use sverka_model::{Body, Election, Source, Submission};
 
+/// The allocator of the `sverka` binary (`crates/sverka-cli/src/main.rs`), so that the server
+/// measured here allocates as `sverka serve` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const KYRGYZSTAN_2021: &str = include_str!("../../../examples/kyrgyzstan-2021/election.toml");
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -94,6 +99,10 @@ fn main() {
             outcome.sequencer / outcome.accepted as f64 * 1e6,
             outcome.accepted as f64 / outcome.sequencer,
             outcome.checkpointer / outcome.accepted as f64 * 1e6,
+        );
+        println!(
+            "  bytes the process wrote (WAL, database file): {:.1} KiB per protocol",
+            outcome.written as f64 / outcome.accepted as f64 / 1024.0,
         );
     };
     if part("store") {
@@ -238,9 +247,14 @@ fn start_server(election_toml: &str) -> Server {
 }
 
 impl Server {
+    /// Stops the server; with `SVERKA_BENCH_KEEP=1` its data directory is kept and named.
     fn stop(self) {
         let _ = self.shutdown.send(());
         self.runtime.block_on(self.handle).expect("server task").expect("server");
+        if std::env::var_os("SVERKA_BENCH_KEEP").is_some() {
+            drop(self.store);
+            println!("  kept the data directory {}", self._dir.keep().display());
+        }
     }
 }
 
@@ -257,6 +271,9 @@ struct BatchOutcome {
     /// its WAL checkpointer.
     sequencer: f64,
     checkpointer: f64,
+    /// Bytes the process wrote meanwhile (`/proc/self/io` `wchar`: the WAL's frames, the
+    /// checkpoints' copies into the database file).
+    written: u64,
     accepted: u64,
     repeated: u64,
     refused: u64,
@@ -303,6 +320,7 @@ fn store_batches(night: &SimulatedNight, batch: usize, clients: usize) -> BatchO
     let streams = batch_streams(night, batch, clients);
     let (sequencer, checkpointer) = (threads_cpu(SEQUENCER), threads_cpu(CHECKPOINTER));
     let cpu = process_cpu();
+    let written = process_written();
     let start = Instant::now();
     let counts: Vec<[u64; 3]> = std::thread::scope(|scope| {
         let handles: Vec<_> = streams
@@ -328,6 +346,7 @@ fn store_batches(night: &SimulatedNight, batch: usize, clients: usize) -> BatchO
     });
     let elapsed = start.elapsed();
     let cpu = process_cpu() - cpu;
+    let written = process_written() - written;
     let sequencer = threads_cpu_since(SEQUENCER, &sequencer);
     let checkpointer = threads_cpu_since(CHECKPOINTER, &checkpointer);
     let sum = |i: usize| counts.iter().map(|c| c[i]).sum::<u64>();
@@ -336,6 +355,7 @@ fn store_batches(night: &SimulatedNight, batch: usize, clients: usize) -> BatchO
         cpu,
         sequencer,
         checkpointer,
+        written,
         accepted: sum(0),
         repeated: sum(1),
         refused: sum(2),
@@ -374,6 +394,13 @@ fn thread_cpu() -> f64 {
 
 /// CPU time of the whole process, every thread including those that ended (`/proc/self/stat`,
 /// user + system, clock ticks of 1/100 s), in seconds.
+/// Bytes the process has written (`/proc/self/io`, `wchar`: `write` and `pwrite` calls).
+fn process_written() -> u64 {
+    let text = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    let field = text.lines().find_map(|line| line.strip_prefix("wchar:"));
+    field.and_then(|value| value.trim().parse().ok()).unwrap_or(0)
+}
+
 fn process_cpu() -> f64 {
     let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after_name = text.rsplit_once(')').map_or("", |(_, rest)| rest);
@@ -420,6 +447,7 @@ fn ingest_batches(night: &SimulatedNight, batch: usize, clients: usize) -> Batch
     let client = reqwest::Client::new();
     let (sequencer, checkpointer) = (threads_cpu(SEQUENCER), threads_cpu(CHECKPOINTER));
     let cpu = process_cpu();
+    let written = process_written();
     let start = Instant::now();
     let counts = client_runtime().block_on(async {
         let tasks: Vec<_> = streams
@@ -455,6 +483,7 @@ fn ingest_batches(night: &SimulatedNight, batch: usize, clients: usize) -> Batch
     });
     let elapsed = start.elapsed();
     let cpu = process_cpu() - cpu;
+    let written = process_written() - written;
     let sequencer = threads_cpu_since(SEQUENCER, &sequencer);
     let checkpointer = threads_cpu_since(CHECKPOINTER, &checkpointer);
     let size = server.store.tree_size().expect("tree size");
@@ -465,6 +494,7 @@ fn ingest_batches(night: &SimulatedNight, batch: usize, clients: usize) -> Batch
         cpu,
         sequencer,
         checkpointer,
+        written,
         accepted: counts[0],
         repeated: counts[1],
         refused: counts[2],
