@@ -20,7 +20,7 @@ use std::fs;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -241,6 +241,9 @@ struct Inner {
     /// Registered keys, kept by the sequencer, so [`Store::prepare`] can verify signatures on the
     /// submitting threads.
     directory: KeyDirectory,
+    /// Calls of [`Store::prepare`] running now (each splits its batch only while there are fewer
+    /// than the machine's cores).
+    preparing: AtomicUsize,
 }
 
 impl Drop for Inner {
@@ -249,6 +252,25 @@ impl Drop for Inner {
         if let Some(handle) = lock(&self.sequencer).take() {
             let _ = handle.join();
         }
+    }
+}
+
+/// One running [`Store::prepare`], counted in [`Inner::preparing`] until dropped.
+struct Preparing<'a> {
+    count: &'a AtomicUsize,
+    /// How many other calls were running when this one began.
+    others: usize,
+}
+
+impl<'a> Preparing<'a> {
+    fn enter(count: &'a AtomicUsize) -> Preparing<'a> {
+        Preparing { count, others: count.fetch_add(1, Ordering::AcqRel) }
+    }
+}
+
+impl Drop for Preparing<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -411,6 +433,7 @@ impl Store {
                 sequencer: Mutex::new(None),
                 faults: FaultPlan::default(),
                 directory: KeyDirectory::default(),
+                preparing: AtomicUsize::new(0),
             }),
         })
     }
@@ -489,6 +512,7 @@ impl Store {
                 sequencer: Mutex::new(Some(handle)),
                 faults,
                 directory,
+                preparing: AtomicUsize::new(0),
             }),
         };
         Ok(store)
@@ -548,6 +572,7 @@ impl Store {
                 sequencer: Mutex::new(None),
                 faults: FaultPlan::default(),
                 directory: KeyDirectory::default(),
+                preparing: AtomicUsize::new(0),
             }),
         };
         Ok(store)
@@ -597,17 +622,25 @@ impl Store {
     /// Hashes, decodes and verifies the Ed25519 signature (once, strictly, under the signer's
     /// registered key) on the calling thread, without the database, and makes a protocol's
     /// checks that need only the election (`validate::precheck_submission`); a large batch is
-    /// split over the machine's cores. The sequencer thread then only checks keys, roles,
-    /// sequence numbers and what in the protocol needs the log (a correction's superseded entry,
-    /// the other counting source), and writes.
+    /// split over the machine's cores while fewer calls than cores run at once (its first part
+    /// on the calling thread). The sequencer thread then only checks keys, roles, sequence
+    /// numbers and what in the protocol needs the log (a correction's superseded entry, the other
+    /// counting source), and writes.
+    ///
+    /// When as many batches as cores are being prepared at once (several clients), each is
+    /// prepared on its own calling thread: splitting it would add no parallelism, only threads
+    /// started per part (two per batch of the HTTP ingest benchmark's four clients on two cores),
+    /// each with a fresh allocator heap for the submissions it decodes.
     pub fn prepare(&self, items: Vec<Incoming>) -> PreparedBatch {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let directory = &self.inner.directory;
         let election = &*self.inner.election;
-        if items.len() < 64 || threads == 1 {
+        let preparing = Preparing::enter(&self.inner.preparing);
+        if items.len() < 64 || threads == 1 || preparing.others + 1 >= threads {
             return PreparedBatch(prepare_many(items, directory, election));
         }
-        let chunk = items.len().div_ceil(threads);
+        let parts = threads - preparing.others;
+        let chunk = items.len().div_ceil(parts);
         let mut items = items;
         let mut chunks = Vec::new();
         while items.len() > chunk {
@@ -615,12 +648,17 @@ impl Store {
             chunks.push(std::mem::replace(&mut items, rest));
         }
         chunks.push(items);
+        let mut chunks = chunks.into_iter();
+        let first = chunks.next().expect("a batch of 64 or more has a first part");
         let prepared = std::thread::scope(|scope| {
             let handles: Vec<_> = chunks
-                .into_iter()
                 .map(|chunk| scope.spawn(move || prepare_many(chunk, directory, election)))
                 .collect();
-            handles.into_iter().flat_map(|handle| handle.join().expect("prepare thread")).collect()
+            let mut prepared = prepare_many(first, directory, election);
+            for handle in handles {
+                prepared.extend(handle.join().expect("prepare thread"));
+            }
+            prepared
         });
         PreparedBatch(prepared)
     }
