@@ -1,8 +1,10 @@
-//! Feeds the fuzz seeds of `fuzz/seeds/{submission,election_toml,canonical_check}/` through the
-//! checks of the cargo-fuzz targets on stable Rust, so every `cargo test` runs them: `seed-ok-…`
-//! files are accepted, `seed-err-…` files refused, with the same invariants the targets assert (the
+//! Feeds the fuzz seeds of `fuzz/seeds/{submission,election_toml,canonical_check,protocol_view}/`
+//! through the checks of the cargo-fuzz targets on stable Rust, so every `cargo test` runs them:
+//! `seed-ok-…` files are accepted, `seed-err-…` files refused, with the same invariants the targets
+//! assert (the
 //! two submission decoders agree and accepted bytes are canonical; every election.toml error is
-//! located inside the file; the one-pass canonical check agrees with encoding and comparing). A
+//! located inside the file; the one-pass canonical check agrees with encoding and comparing; a
+//! protocol read in place holds what the typed parse of the same bytes holds). A
 //! crash the fuzzer finds is added here as `seed-err-…` with its fix.
 
 use serde_json::Value;
@@ -81,4 +83,44 @@ fn canonical_check_seeds() {
         }
     });
     assert!(promised >= 18, "the canonical_check seeds are there: {promised}");
+}
+
+/// `protocol_view`: whenever [`ProtocolView::parse`] gives a view, the typed parse of the same
+/// bytes (what the replay falls back to) gives a protocol with the same values, counts in the
+/// same order. A seed is accepted when it gives a view.
+#[test]
+fn protocol_view_seeds() {
+    use sverka_model::protocol_view::{CountsView, ProtocolView};
+    use sverka_model::Body;
+    fn same(view: CountsView<'_>, typed: &std::collections::BTreeMap<String, u64>) -> bool {
+        view.iter().eq(typed.iter().map(|(id, value)| (id.as_str(), *value)))
+    }
+    check_seeds(CRATE, "protocol_view", |seed| {
+        let (name, data) = (&seed.name, seed.data.as_slice());
+        let Some(view) = ProtocolView::parse(data) else { return false };
+        let typed: Submission = serde_json::from_slice(data).expect("a view's bytes parse typed");
+        let payload = &typed.payload;
+        let Body::Protocol(protocol) = &payload.body else { panic!("{name}: not a protocol") };
+        assert_eq!(
+            (view.v, view.election, view.signer, view.seq),
+            (payload.v, payload.election.as_str(), payload.signer.as_str(), payload.seq),
+            "{name}"
+        );
+        assert_eq!(
+            (view.station, view.contest, view.source),
+            (protocol.station.as_str(), protocol.contest.as_str(), protocol.source),
+            "{name}"
+        );
+        assert_eq!(view.supersedes, protocol.supersedes.as_ref().map(|s| (s.index, s.reason)));
+        assert!(same(view.lines, &protocol.lines), "{name}: lines");
+        assert!(same(view.votes, &protocol.votes), "{name}: votes");
+        assert_eq!(view.preferences.iter().count(), protocol.preferences.len(), "{name}");
+        for ((party, counts), (typed_party, typed_counts)) in
+            view.preferences.iter().zip(&protocol.preferences)
+        {
+            assert_eq!(party, typed_party, "{name}");
+            assert!(same(counts, typed_counts), "{name}: preferences of {party}");
+        }
+        true
+    });
 }
