@@ -11,7 +11,10 @@
 //! given, the typed parse of the same bytes succeeds and holds the same values: the counts in the
 //! same order, as the same numbers (pinned by `sverka-tally/tests/protocol_view.rs`).
 
+use std::collections::BTreeMap;
+
 use crate::names::{CorrectionReason, Source};
+use crate::submission::{Body, Payload};
 
 /// A protocol entry's payload, borrowed from the entry's bytes. See the module documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,6 +145,39 @@ impl<'a> ProtocolView<'a> {
         p.string()?;
         p.byte(b'}')?;
         (p.at == entry.len()).then_some(view)
+    }
+
+    /// The first member in which this view and `payload`, the typed parse of the same bytes,
+    /// differ; `None` when the view holds what the typed parse holds, counts in the same order
+    /// (what the replay relies on; checked by the tests and the fuzz target `protocol_view`).
+    pub fn differs_from(&self, payload: &Payload) -> Option<&'static str> {
+        let Body::Protocol(protocol) = &payload.body else { return Some("type") };
+        let same = |view: CountsView<'_>, typed: &BTreeMap<String, u64>| {
+            view.iter().eq(typed.iter().map(|(id, value)| (id.as_str(), *value)))
+        };
+        let preferences = self.preferences.iter().count() == protocol.preferences.len()
+            && self.preferences.iter().zip(&protocol.preferences).all(
+                |((party, counts), (typed_party, typed_counts))| {
+                    party == typed_party && same(counts, typed_counts)
+                },
+            );
+        let supersedes = protocol.supersedes.as_ref().map(|s| (s.index, s.reason));
+        [
+            ("v", self.v == payload.v),
+            ("election", self.election == payload.election),
+            ("signer", self.signer == payload.signer),
+            ("seq", self.seq == payload.seq),
+            ("station", self.station == protocol.station),
+            ("contest", self.contest == protocol.contest),
+            ("source", self.source == protocol.source),
+            ("supersedes", self.supersedes == supersedes),
+            ("lines", same(self.lines, &protocol.lines)),
+            ("votes", same(self.votes, &protocol.votes)),
+            ("preferences", preferences),
+        ]
+        .into_iter()
+        .find(|(_, agrees)| !agrees)
+        .map(|(member, _)| member)
     }
 }
 
@@ -438,6 +474,41 @@ mod tests {
         assert_eq!(preferences, [("p", vec![("c1", 3), ("c2", 0)]), ("q", vec![])]);
         assert_eq!(view.supersedes, Some((4, CorrectionReason::KeyingError)));
         assert_eq!((view.source, view.seq, view.v, view.station), (Source::Observer, 9, 1, "1"));
+    }
+
+    #[test]
+    fn differs_from_names_the_first_member_the_typed_parse_holds_otherwise() {
+        let entry = br#"{"payload":{"contest":"list","election":"e","lines":{"a":0,"b":7},"preferences":{"p":{"c1":3}},"seq":9,"signer":"k","source":"manual","station":"1","type":"protocol","v":1,"votes":{"p":3}},"signature":"x"}"#;
+        let view = ProtocolView::parse(entry).unwrap();
+        let typed: crate::Submission = serde_json::from_slice(entry).unwrap();
+        assert_eq!(view.differs_from(&typed.payload), None);
+        let edited = |edit: &dyn Fn(&mut crate::submission::Protocol)| {
+            let mut payload = typed.payload.clone();
+            let Body::Protocol(protocol) = &mut payload.body else { unreachable!() };
+            edit(protocol);
+            view.differs_from(&payload)
+        };
+        assert_eq!(edited(&|p| p.station = "2".into()), Some("station"));
+        assert_eq!(edited(&|p| *p.lines.get_mut("b").unwrap() = 8), Some("lines"));
+        assert_eq!(
+            edited(&|p| {
+                p.votes.remove("p");
+            }),
+            Some("votes")
+        );
+        assert_eq!(
+            edited(&|p| {
+                p.preferences.insert("q".into(), BTreeMap::new());
+            }),
+            Some("preferences")
+        );
+        assert_eq!(
+            edited(&|p| *p.preferences.get_mut("p").unwrap().get_mut("c1").unwrap() = 4),
+            Some("preferences")
+        );
+        let mut payload = typed.payload.clone();
+        payload.seq = 10;
+        assert_eq!(view.differs_from(&payload), Some("seq"));
     }
 
     #[test]
