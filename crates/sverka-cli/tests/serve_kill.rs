@@ -65,12 +65,7 @@ fn sigkill_during_ingest_loses_no_acknowledged_submission() {
     };
     let night = Night::new("election.toml", TINY, config).unwrap();
     drop(sverka_store::Store::init(&data, &night.election_toml(), "election.toml").unwrap());
-    let lines: Vec<Vec<u8>> = night
-        .submissions()
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect();
+    let lines: Vec<Vec<u8>> = night.submission_lines();
 
     let (mut child, base) = serve(&data);
     let receipts: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();

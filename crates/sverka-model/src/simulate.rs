@@ -366,4 +366,14 @@ impl Night {
             Err(never) => match never {},
         }
     }
+
+    /// Every line of `submissions.jsonl` (without its newline), in file order (for tests and
+    /// small elections).
+    pub fn submission_lines(&self) -> Vec<Vec<u8>> {
+        self.submissions()
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
 }

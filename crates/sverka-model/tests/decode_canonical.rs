@@ -52,12 +52,7 @@ fn samples() -> Vec<Vec<u8>> {
     let path = format!("{}/../../examples/tiny/election.toml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(path).unwrap();
     let night = Night::new("tiny/election.toml", &text, Config::default()).unwrap();
-    let mut lines: Vec<Vec<u8>> = night
-        .submissions()
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(Vec::from)
-        .collect();
+    let mut lines: Vec<Vec<u8>> = night.submission_lines();
     let annulment = Payload {
         v: FORMAT_VERSION,
         election: "tiny".into(),

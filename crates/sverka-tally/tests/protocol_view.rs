@@ -22,12 +22,7 @@ fn night() -> (Arc<Election>, Vec<Vec<u8>>) {
     let config = Config { seed: 11, stations: Some(200), ..Config::default() };
     let night = Night::new("election.toml", text, config).expect("the 2021 example simulates");
     let election = Election::from_toml("election.toml", &night.election_toml()).unwrap();
-    let entries = night
-        .submissions()
-        .split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect();
+    let entries = night.submission_lines();
     (Arc::new(election), entries)
 }
 

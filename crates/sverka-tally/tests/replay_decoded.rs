@@ -32,12 +32,7 @@ fn log() -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
     }
     .sign(&SigningKey::from_bytes(&[9; 32]))
     .to_bytes();
-    let entries = night
-        .submissions()
-        .split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect();
+    let entries = night.submission_lines();
     (entry0, definition, entries)
 }
 

@@ -26,12 +26,7 @@ pub fn night(seed: u64, stations: u64) -> (Night, Vec<Vec<u8>>) {
         ..SimConfig::default()
     };
     let night = Night::new("election.toml", TINY, config).expect("simulated night");
-    let lines = night
-        .submissions()
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect();
+    let lines = night.submission_lines();
     (night, lines)
 }
 
