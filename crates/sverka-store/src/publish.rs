@@ -232,6 +232,12 @@ impl Store {
     /// The log's files: every hash tile and entry bundle of `checkpoint` (after checking that the
     /// stored tiles give its root), `log.vkey` and the blobs. Stops writing tiles and bundles
     /// when `stop` is set (the snapshot failed, and its error is the one reported).
+    ///
+    /// The blobs come first, right after the root is checked: each is read whole (the election
+    /// definition of a million stations is 233 MB, held twice while the database hands it over),
+    /// and the snapshot's replay on the other thread is then still small. Written last, they met
+    /// the replay at its peak and raised `publish`'s peak memory by some 420 MiB at a million
+    /// stations (BENCHMARKS.md, "Session 14 (H3)").
     fn publish_log(
         &self,
         writer: &mut Writer,
@@ -248,6 +254,14 @@ impl Store {
                     checkpoint.root
                 )));
             }
+            Ok(())
+        })?;
+        writer.write_once("log.vkey", format!("{}\n", self.verifier_key()).as_bytes())?;
+        for id in self.blob_ids()? {
+            let bytes = self.blob(&id)?.expect("listed blob");
+            writer.write_once(&format!("blob/{id}"), &bytes)?;
+        }
+        self.with_reader(|conn| {
             let mut bundle = Vec::new();
             for (written, tile) in new_tiles(0, size).into_iter().enumerate() {
                 if stop.load(Ordering::Relaxed) {
@@ -268,13 +282,7 @@ impl Store {
                 }
             }
             Ok(())
-        })?;
-        writer.write_once("log.vkey", format!("{}\n", self.verifier_key()).as_bytes())?;
-        for id in self.blob_ids()? {
-            let bytes = self.blob(&id)?.expect("listed blob");
-            writer.write_once(&format!("blob/{id}"), &bytes)?;
-        }
-        Ok(())
+        })
     }
 
     /// Publishes the latest signed checkpoint into `out`: see the module documentation.
