@@ -967,7 +967,7 @@ impl Tally {
         if !self.mark_applied(index) {
             return Applied::Duplicate;
         }
-        if protocol.election != self.election_id {
+        if !same_id(protocol.election.as_bytes(), self.election_id.as_bytes()) {
             return self.ignore(index, IgnoreReason::WrongElection(protocol.election.into()));
         }
         self.apply_protocol(index, protocol.signer, protocol)
@@ -1818,26 +1818,45 @@ impl<'i, T> SortedIds<'i, T> {
         let rest = &self.ids[self.at..];
         // The usual case: the id after the last one found.
         if let Some((first, value)) = rest.first() {
-            if first.as_bytes() == id {
+            if same_id(first.as_bytes(), id) {
                 self.at += 1;
                 return Some(value);
             }
         }
-        if self.at > 0 && self.ids[self.at - 1].0.as_bytes() >= id {
+        if self.at > 0 && !id_below(self.ids[self.at - 1].0.as_bytes(), id) {
             // Not above the last id asked for: search from the start.
             self.at = 0;
         }
         let rest = &self.ids[self.at..];
-        let i = rest.partition_point(|(candidate, _)| candidate.as_bytes() < id);
+        let i = rest.partition_point(|(candidate, _)| id_below(candidate.as_bytes(), id));
         self.at += i;
         match rest.get(i) {
-            Some((found, value)) if found.as_bytes() == id => {
+            Some((found, value)) if same_id(found.as_bytes(), id) => {
                 self.at += 1;
                 Some(value)
             }
             _ => None,
         }
     }
+}
+
+/// Whether ids `a` and `b` are the same bytes: a loop, not a call to `memcmp`, which costs more
+/// than comparing the few bytes of a form's ids (a protocol's ids are compared some 30 times
+/// as it is folded in).
+#[inline]
+fn same_id(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// Whether id `a` is below id `b` in byte order (a loop, as [`same_id`]).
+#[inline]
+fn id_below(a: &[u8], b: &[u8]) -> bool {
+    for (x, y) in a.iter().zip(b) {
+        if x != y {
+            return x < y;
+        }
+    }
+    a.len() < b.len()
 }
 
 /// An id read as bytes, as text again (for a warning or a refusal: both kinds of protocol hold
@@ -2011,8 +2030,32 @@ fn read_counts(
 
 #[cfg(test)]
 mod tests {
-    use super::{Preferences, Values, Version, Versions};
+    use super::{id_below, same_id, Preferences, SortedIds, Values, Version, Versions};
     use sverka_model::names::CorrectionReason;
+
+    /// The byte loops compare as the slices' own `==` and `<` do, and `SortedIds` finds what a
+    /// map finds, in any order of asking (a form's ids, their prefixes, longer ids, the empty id).
+    #[test]
+    fn ids_compare_and_are_found_as_by_the_slices_own_order() {
+        let ids = ["", "a", "ab", "abc", "b", "ballots_received", "p01", "p02", "p10", "z\u{e9}"];
+        for a in ids {
+            for b in ids {
+                let (x, y) = (a.as_bytes(), b.as_bytes());
+                assert_eq!(same_id(x, y), x == y, "{a:?} == {b:?}");
+                assert_eq!(id_below(x, y), x < y, "{a:?} < {b:?}");
+            }
+        }
+        let form: Vec<(String, usize)> = ["a", "abc", "ballots_received", "p01", "p10"]
+            .iter()
+            .map(|id| (id.to_string(), id.len()))
+            .collect();
+        let asked = ["a", "abc", "p01", "ab", "p10", "p10", "", "ballots_received", "z", "a"];
+        let mut sorted = SortedIds::new(&form);
+        for id in asked {
+            let expected = form.iter().find(|(f, _)| f == id).map(|(_, n)| n);
+            assert_eq!(sorted.find(id.as_bytes()), expected, "{id:?}");
+        }
+    }
 
     #[test]
     fn versions_stay_sorted_whichever_order_they_come_in_and_one_is_held_in_place() {
