@@ -13,8 +13,8 @@ use sverka_model::protocol_view::ProtocolView;
 use sverka_model::submission::{Body, DecodeError, Submission};
 
 use crate::snapshot::{
-    write_snapshot_computing, write_snapshot_stations, write_snapshot_with, Checkpoint, Piece,
-    SnapshotError,
+    write_snapshot_computing_ahead, write_snapshot_stations, write_snapshot_with, Checkpoint,
+    Piece, SnapshotError,
 };
 use crate::tabulate::state::TallyStateError;
 use crate::tabulate::{ResultsConfig, StationResult, Tally};
@@ -274,7 +274,9 @@ impl Replay {
     /// [`crate::snapshot::write_snapshot`]): `Ok(false)` if `sink` stopped it.
     ///
     /// Each station's result is computed when its turn comes and dropped once written, so the
-    /// station lists of every contest are never held at once.
+    /// station lists of every contest are never held at once; the stations are computed and
+    /// written out on a second thread, a block ahead of this one
+    /// ([`crate::snapshot::write_snapshot_computing_ahead`]).
     pub fn write_snapshot(
         &self,
         root: [u8; 32],
@@ -284,8 +286,8 @@ impl Replay {
         let config = ResultsConfig { disputed: Vec::new(), stations: false };
         let results = self.tally.results_with(&self.election, &config);
         let stations = self.tally.listed_stations();
-        let mut station = self.station_results_in_order();
-        Ok(write_snapshot_computing(&results, &checkpoint, &stations, &mut station, sink)?)
+        let station = self.station_results_in_order();
+        Ok(write_snapshot_computing_ahead(&results, &checkpoint, &stations, station, sink)?)
     }
 
     /// `station(c, j)`: the `j`-th station result of contest `c`, for callers that ask for

@@ -46,6 +46,8 @@
 //! LIST_OUTCOME and DISTRICT_OUTCOME are documented beside [`list_outcome`] and
 //! [`district_outcome`]. A change to any of this is a new format version.
 
+use std::sync::mpsc;
+
 use serde_json::{json, Map, Value};
 use sverka_model::canonical::{self, CanonicalError};
 use sverka_model::election::ThresholdBase;
@@ -123,6 +125,86 @@ pub fn write_snapshot_computing(
         write_station(keys, &result, out).map(|()| true)
     };
     write_in_pieces(results, checkpoint, stations, &mut station, sink)
+}
+
+/// Stations computed ahead per hand-over by [`write_snapshot_computing_ahead`].
+const STATIONS_AHEAD: usize = 1024;
+
+/// Consecutive stations' bytes, computed on [`write_snapshot_computing_ahead`]'s second thread:
+/// the `i`-th is `bytes[ends[i - 1]..ends[i]]` (from 0 for the first).
+#[derive(Default)]
+struct StationBlock {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+/// [`write_snapshot_computing`], the stations computed and written out as bytes on a second
+/// thread, [`STATIONS_AHEAD`] at a time and up to a few blocks ahead, while this one writes the
+/// snapshot's other parts and hands everything to `sink` (at a million stations the stations are
+/// nearly all of a snapshot's two and a half gigabytes, and a tenth of `sverka results`' time).
+/// The same bytes as [`write_snapshot_computing`]; `station` is called as there, once per
+/// station, contest by contest, in order (on the second thread).
+///
+/// # Panics
+/// If `station` gives no result for a station it is asked for.
+pub fn write_snapshot_computing_ahead(
+    results: &Results,
+    checkpoint: &Checkpoint,
+    stations: &[usize],
+    mut station: impl FnMut(usize, usize) -> Option<StationResult> + Send,
+    sink: &mut dyn FnMut(&[u8]) -> bool,
+) -> Result<bool, SnapshotError> {
+    std::thread::scope(|scope| {
+        // Blocks computed and not yet written (a bounded queue: the second thread stays a few
+        // blocks ahead), and the written ones going back to be filled again.
+        let (ahead_tx, ahead_rx) = mpsc::sync_channel::<Result<StationBlock, CanonicalError>>(2);
+        let (back_tx, back_rx) = mpsc::channel::<StationBlock>();
+        std::thread::Builder::new()
+            .name("sverka-snapshot-stations".into())
+            .spawn_scoped(scope, move || {
+                let mut block = StationBlock::default();
+                for (c, &n) in stations.iter().enumerate().filter(|(_, &n)| n > 0) {
+                    let keys = StationKeys::of(&results.contests[c]);
+                    for j in 0..n {
+                        let result = station(c, j).expect("every listed station has a result");
+                        if let Err(e) = write_station(&keys, &result, &mut block.bytes) {
+                            let _ = ahead_tx.send(Err(e));
+                            return;
+                        }
+                        block.ends.push(block.bytes.len());
+                        if block.ends.len() == STATIONS_AHEAD {
+                            // The writing side stopped (its sink did, or it failed): so do we.
+                            if ahead_tx.send(Ok(block)).is_err() {
+                                return;
+                            }
+                            block = back_rx.try_recv().unwrap_or_default();
+                            block.bytes.clear();
+                            block.ends.clear();
+                        }
+                    }
+                }
+                if !block.ends.is_empty() {
+                    let _ = ahead_tx.send(Ok(block));
+                }
+            })
+            .expect("a thread for the snapshot's stations");
+        // The block being written and where its next station starts.
+        let mut current = StationBlock::default();
+        let (mut next, mut from) = (0, 0);
+        let mut write = |_: usize, _: usize, _: &StationKeys<'_>, out: &mut Vec<u8>| {
+            if next == current.ends.len() {
+                let written = std::mem::replace(&mut current, ahead_rx.recv().expect("a block")?);
+                // The computing side may have finished: then the buffer is dropped here.
+                let _ = back_tx.send(written);
+                (next, from) = (0, 0);
+            }
+            out.extend_from_slice(&current.bytes[from..current.ends[next]]);
+            from = current.ends[next];
+            next += 1;
+            Ok(true)
+        };
+        write_in_pieces(results, checkpoint, stations, &mut write, sink)
+    })
 }
 
 /// [`write_pieces`] with every station given, handed to `sink` a megabyte at a time.
