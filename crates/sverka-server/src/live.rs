@@ -17,12 +17,17 @@
 //! of earlier checkpoints (`/snapshot/<N>.json`) are kept for the most recent ones written and
 //! recomputed from the log on demand for the others: `snapshot(N) = tabulate(entries[0..N])`.
 //!
-//! Entries that came in through the API are not decoded a second time: [`submit`] keeps the
-//! submissions `Store::prepare` decoded, and those the store appended wait in [`Handover`] under
-//! their log index until the fold takes them ([`Replay::apply_decoded`]). Entries appended any
-//! other way (`sverka import`, another node) are read and decoded from the log as before. Both
-//! give the same tally: an entry is accepted only if `Submission::decode` of its bytes succeeds,
-//! and that is the value handed over.
+//! Entries that came in through the API are not read back from the log: [`submit`] keeps the
+//! bytes of those the store appended, which wait in [`Handover`] under their log index until the
+//! fold takes them (what `Store::prepare` decoded of them is freed on the request thread as soon
+//! as the store has answered). Entries appended any other way (`sverka import`, another node) are
+//! read from the log. Either way an entry is folded as `sverka results` folds it
+//! (`sverka_store::snapshot`): a protocol in the plain canonical form (nearly every entry) is read
+//! in place as a [`ProtocolView`] of its bytes ([`Replay::apply_view`]), without the typed parse's
+//! strings and maps; anything else is decoded (`Submission::decode`) and folded with
+//! [`Replay::apply_decoded`]. Both give the tally of the decoded entry: an entry is appended only
+//! if `Submission::decode` of its bytes succeeds, and whenever a view is given the typed parse of
+//! the same bytes holds the same values (`sverka_model::protocol_view`).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -30,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use sha2::{Digest, Sha256};
+use sverka_model::protocol_view::ProtocolView;
 use sverka_model::{Body, Election, Submission};
 use sverka_store::{Incoming, Receipt, SignedCheckpoint, Store, StoreError, SubmitError};
 use sverka_tally::changes::Changes;
@@ -46,8 +52,8 @@ const READ_CHUNK: u64 = 4096;
 const MAX_CACHED_PAGES: usize = 50_000;
 /// Pages rendered ahead for a new result at most: those readers asked for under the one before.
 const MAX_WARMED_PAGES: usize = 512;
-/// Decoded submissions kept for the fold at most (a few seconds of ingest at full speed; past it,
-/// entries are decoded from the log instead, so a stalled fold cannot hold memory without bound).
+/// Submissions' bytes kept for the fold at most (a few seconds of ingest at full speed; past it,
+/// entries are read from the log instead, so a stalled fold cannot hold memory without bound).
 const MAX_HANDED_OVER: usize = 65_536;
 
 /// One rendered page and its ETag.
@@ -352,19 +358,31 @@ impl Follower {
         self.replay = Some(replay);
     }
 
-    /// Folds in entry `index`, decoded, and notes the station it names.
-    fn apply(&mut self, index: u64, submission: &Submission) -> Result<(), ReplayError> {
+    /// Folds in entry `index` from its bytes (see the module documentation: a protocol in the
+    /// plain canonical form read in place, anything else decoded) and notes the station it names.
+    fn apply(&mut self, index: u64, bytes: &[u8]) -> Result<(), ReplayError> {
         let replay = self.replay.as_mut().ok_or(ReplayError::NoElection)?;
-        replay.apply_decoded(index, submission)?;
-        let station = match &submission.payload.body {
-            Body::Protocol(protocol) => &protocol.station,
-            Body::Annulment(annulment) => &annulment.station,
-            _ => return Ok(()),
-        };
-        if let Some(&s) = self.station_index.get(station.as_str()) {
-            self.touched.insert(s);
+        if let Some(protocol) = ProtocolView::parse(bytes) {
+            replay.apply_view(index, &protocol)?;
+            self.touch(protocol.station);
+            return Ok(());
+        }
+        let submission =
+            Submission::decode(bytes).map_err(|error| ReplayError::Decode { index, error })?;
+        replay.apply_decoded(index, &submission)?;
+        match &submission.payload.body {
+            Body::Protocol(protocol) => self.touch(&protocol.station),
+            Body::Annulment(annulment) => self.touch(&annulment.station),
+            _ => {}
         }
         Ok(())
+    }
+
+    /// Notes that an entry folded in names `station`.
+    fn touch(&mut self, station: &str) {
+        if let Some(&s) = self.station_index.get(station) {
+            self.touched.insert(s);
+        }
     }
 
     /// The results of everything folded (every station listed), and what their snapshot bytes
@@ -419,25 +437,25 @@ impl Default for Follower {
     }
 }
 
-/// Submissions the API decoded and the store appended, by log index, waiting for the live fold
-/// (see the module documentation).
+/// The bytes of submissions that came in through the API and the store appended, by log index,
+/// waiting for the live fold (see the module documentation).
 #[derive(Default)]
 pub struct Handover {
-    entries: Mutex<BTreeMap<u64, Submission>>,
+    entries: Mutex<BTreeMap<u64, Vec<u8>>>,
 }
 
 impl Handover {
-    /// Keeps the decoded entry `index` for the fold, unless too many are waiting already.
-    fn offer(&self, index: u64, submission: Submission) {
+    /// Keeps the bytes of entry `index` for the fold, unless too many are waiting already.
+    fn offer(&self, index: u64, bytes: Vec<u8>) {
         let mut entries = lock(&self.entries);
         if entries.len() < MAX_HANDED_OVER {
-            entries.insert(index, submission);
+            entries.insert(index, bytes);
         }
     }
 
     /// Takes the entries waiting in `start..end`, and drops those below `start` (the fold passed
     /// them before they were offered).
-    fn take(&self, start: u64, end: u64) -> BTreeMap<u64, Submission> {
+    fn take(&self, start: u64, end: u64) -> BTreeMap<u64, Vec<u8>> {
         let mut entries = lock(&self.entries);
         let mut from_start = entries.split_off(&start);
         let after = from_start.split_off(&end);
@@ -457,17 +475,17 @@ impl Handover {
     }
 }
 
-/// Submits `items` to the store (blocking: call on the blocking pool) and hands the decoded
-/// submissions of those appended to the live fold, so it does not decode them again.
+/// Submits `items` to the store (blocking: call on the blocking pool) and hands the bytes of
+/// those appended to the live fold, so it does not read them back from the log.
 pub(crate) fn submit(state: &AppState, items: Vec<Incoming>) -> Vec<Result<Receipt, SubmitError>> {
     let store = state.store();
     let prepared = store.prepare(items);
-    let (results, decoded) = store.submit_prepared_keeping(prepared);
+    let (results, kept) = store.submit_prepared_keeping(prepared);
     let handover = state.handover();
-    for (result, submission) in results.iter().zip(decoded) {
-        if let (Ok(receipt), Some(submission)) = (result, submission) {
+    for (result, bytes) in results.iter().zip(kept) {
+        if let (Ok(receipt), Some(bytes)) = (result, bytes) {
             if receipt.new {
-                handover.offer(receipt.index, submission);
+                handover.offer(receipt.index, bytes);
             }
         }
     }
@@ -484,7 +502,7 @@ pub enum FollowError {
 }
 
 /// Folds entries up to `size` into the replay, taking those waiting in `handover` (if given)
-/// already decoded and reading the others from the log.
+/// from there and reading the others from the log.
 fn fold_to(
     store: &Store,
     follower: &mut Follower,
@@ -494,13 +512,15 @@ fn fold_to(
     while follower.applied() < size {
         let start = follower.applied();
         let end = size.min(start + READ_CHUNK);
-        let mut decoded = handover.map(|h| h.take(start, end)).unwrap_or_default();
-        if follower.replay.is_some() && decoded.len() as u64 == end - start {
-            for (index, submission) in &decoded {
-                follower.apply(*index, submission)?;
+        let handed = handover.map(|h| h.take(start, end)).unwrap_or_default();
+        if follower.replay.is_some() && handed.len() as u64 == end - start {
+            for (index, bytes) in &handed {
+                follower.apply(*index, bytes)?;
             }
             continue;
         }
+        // Some are not waiting: read the whole range from the log (the same bytes).
+        drop(handed);
         let entries = store.entries(start..end)?;
         for (offset, bytes) in entries.iter().enumerate() {
             let index = start + offset as u64;
@@ -509,14 +529,7 @@ fn fold_to(
                 follower.start(Replay::from_election(store.election().clone()));
                 continue;
             }
-            match decoded.remove(&index) {
-                Some(submission) => follower.apply(index, &submission)?,
-                None => {
-                    let submission = Submission::decode(bytes)
-                        .map_err(|error| ReplayError::Decode { index, error })?;
-                    follower.apply(index, &submission)?;
-                }
-            }
+            follower.apply(index, bytes)?;
         }
     }
     Ok(())
@@ -840,21 +853,6 @@ fn compute_changes(
 mod tests {
     use super::*;
 
-    fn submission(seq: u64) -> Submission {
-        let payload = sverka_model::Payload {
-            v: sverka_model::submission::FORMAT_VERSION,
-            election: "e".into(),
-            signer: "k".into(),
-            seq,
-            time: None,
-            body: sverka_model::Body::KeyRevocation(sverka_model::submission::KeyRevocation {
-                key_id: "k".into(),
-                reason: "r".into(),
-            }),
-        };
-        Submission { payload, signature: String::new() }
-    }
-
     #[test]
     fn a_station_is_encoded_again_if_any_publication_between_changed_it() {
         let bytes = StationBytes::default();
@@ -891,11 +889,11 @@ mod tests {
     fn the_fold_takes_its_range_and_entries_it_passed_are_dropped() {
         let handover = Handover::default();
         for index in [3, 7, 8, 12] {
-            handover.offer(index, submission(index));
+            handover.offer(index, format!("entry {index}").into_bytes());
         }
         let taken = handover.take(5, 10);
         assert_eq!(taken.keys().copied().collect::<Vec<_>>(), vec![7, 8]);
-        assert_eq!(taken[&7].payload.seq, 7, "each under its own index");
+        assert_eq!(taken[&7], b"entry 7", "each under its own index");
         assert_eq!(handover.len(), 1, "3 was passed by the fold and dropped; 12 waits");
         assert_eq!(handover.take(10, 20).keys().copied().collect::<Vec<_>>(), vec![12]);
         assert!(handover.is_empty());

@@ -141,3 +141,98 @@ async fn published_snapshots_equal_full_replays(stations: Option<u64>, parts: us
     assert!(compared.len() >= 3, "compared at several checkpoints: {compared:?}");
     server.stop().await;
 }
+
+/// The published snapshot once it names a checkpoint of at least `target` entries, compared byte
+/// for byte with a full replay of the log to that checkpoint; returns the checkpoint's size.
+async fn published_equals_replay(
+    server: &common::TestServer,
+    client: &reqwest::Client,
+    target: u64,
+) -> u64 {
+    let published = results_bytes_at_least(server, client, target).await;
+    let value: Value = serde_json::from_slice(&published).unwrap();
+    let size = common::checkpoint_size(&value).unwrap();
+    let signed = (server.store.checkpoint_history().unwrap().into_iter())
+        .find(|c| c.size == size)
+        .expect("the published checkpoint was signed");
+    let entries = server.store.entries(0..size).unwrap();
+    let definition = server
+        .store
+        .blob(&Replay::definition_sha256(&entries[0]).unwrap())
+        .unwrap()
+        .expect("the definition blob");
+    let replayed = snapshot_of_entries(&entries, &definition, *signed.root.as_bytes()).unwrap();
+    assert!(
+        published == replayed,
+        "checkpoint {size}: the live snapshot differs from a full replay"
+    );
+    size
+}
+
+/// A submission of `payload` (given the signer's key id) signed by the first key of the
+/// simulated night `seed` whose id starts with `prefix`.
+fn signed_by_night_key(
+    seed: u64,
+    prefix: &str,
+    build: impl FnOnce(String) -> sverka_model::Payload,
+) -> sverka_model::Submission {
+    let config = sverka_model::simulate::Config { seed, ..Default::default() };
+    let files = sverka_model::simulate::Night::new("election.toml", common::TINY, config)
+        .unwrap()
+        .key_files();
+    let file = (files.iter())
+        .find(|f| f.path.trim_start_matches("keys/").starts_with(prefix))
+        .expect("a key of that kind");
+    let id = file.path.trim_start_matches("keys/").trim_end_matches(".key").to_string();
+    let key = sverka_model::keys::decode_private_key(&file.contents).expect("a private key");
+    build(id).sign(&key)
+}
+
+/// Protocols are folded from their bytes read in place; an entry that is not a protocol (here an
+/// annulment, sent through the API between two batches of protocols) is decoded and folded the
+/// typed way, and what is published is still what a full replay computes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_annulment_among_protocols_is_folded_as_a_full_replay_folds_it() {
+    let night = common::night(8, None);
+    let election =
+        sverka_model::Election::from_toml("election.toml", &night.election_toml).unwrap();
+    let server = common::start(&night.election_toml, common::test_config()).await;
+    let client = reqwest::Client::new();
+    let (first, second) = night.lines.split_at(night.lines.len() / 2);
+    common::submit_batch(&server, &client, first).await;
+    let before = published_equals_replay(&server, &client, server.store.tree_size().unwrap()).await;
+    let station = (first.iter())
+        .map(|line| sverka_model::Submission::decode(line).unwrap())
+        .find_map(|s| match s.payload.body {
+            sverka_model::Body::Protocol(p) => Some(p.station),
+            _ => None,
+        })
+        .unwrap();
+    let annulment = signed_by_night_key(8, "admin", |signer| sverka_model::Payload {
+        v: 1,
+        election: election.id.clone(),
+        signer,
+        seq: 1_000_000,
+        time: Some("2026-03-02T09:00:00+06:00".to_string()),
+        body: sverka_model::Body::Annulment(sverka_model::submission::Annulment {
+            station: station.clone(),
+            contest: None,
+            reason: "CEC decision No. 7".to_string(),
+        }),
+    });
+    let bytes = annulment.to_bytes();
+    assert!(
+        sverka_model::protocol_view::ProtocolView::parse(&bytes).is_none(),
+        "an annulment is not read in place"
+    );
+    let mut lines = vec![bytes];
+    lines.extend_from_slice(second);
+    let receipts = common::submit_batch(&server, &client, &lines).await;
+    assert!(receipts[0].is_some(), "the annulment was appended");
+    let after = published_equals_replay(&server, &client, server.store.tree_size().unwrap()).await;
+    assert!(after > before + 1, "the annulment and more protocols were folded in");
+    let value: Value =
+        serde_json::from_slice(&results_bytes_at_least(&server, &client, after).await).unwrap();
+    assert!(value.to_string().contains("CEC decision No. 7"), "the annulment is in the results");
+    server.stop().await;
+}

@@ -152,6 +152,9 @@ pub struct Incoming {
     pub sender: String,
 }
 
+/// The bytes of each submission of a batch, given back by [`Store::submit_prepared_keeping`].
+pub type KeptBytes = Vec<Option<Vec<u8>>>;
+
 /// Submissions decoded and signature-checked by [`Store::prepare`], ready for
 /// [`Store::submit_prepared`] (lets a server verify on its request threads, and a benchmark time
 /// the sequencing path alone).
@@ -171,9 +174,7 @@ impl PreparedBatch {
         self.0.is_empty()
     }
 
-    /// Each submission as decoded here, in order (`None` for bytes that did not decode), so a
-    /// caller can keep what it needs of the accepted ones (the server's live results fold them
-    /// without decoding the entries again).
+    /// Each submission as decoded here, in order (`None` for bytes that did not decode).
     pub fn submissions(&self) -> impl Iterator<Item = Option<&Submission>> {
         self.0.iter().map(|prepared| prepared.decoded.as_ref().ok().map(Candidate::submission))
     }
@@ -668,37 +669,39 @@ impl Store {
         self.queue(batch, false).0
     }
 
-    /// [`Store::submit_prepared`], also giving back each submission as [`Store::prepare`] decoded
-    /// it (`None` for bytes that did not decode), in order: the server's live results fold the
-    /// accepted ones without decoding or copying them again.
+    /// [`Store::submit_prepared`], also giving back the bytes of each submission, in order
+    /// (`None` where they were not given back: forwarded by the sequencer thread after all): the
+    /// server's live results fold the accepted ones from these bytes without copying them. What
+    /// [`Store::prepare`] decoded is freed here, on the calling thread, as soon as the answers are
+    /// in (not held until the live results fold the entries, and freed there).
     pub fn submit_prepared_keeping(
         &self,
         batch: PreparedBatch,
-    ) -> (Vec<Result<Receipt, SubmitError>>, Vec<Option<Submission>>) {
+    ) -> (Vec<Result<Receipt, SubmitError>>, KeptBytes) {
         self.queue(batch, true)
     }
 
     /// Queues `batch` to the sequencer (or forwards it to another node's) and waits for the
-    /// answers; with `keep`, the submissions come back too (see
+    /// answers; with `keep`, the submissions come back too and their bytes are given back (see
     /// [`Store::submit_prepared_keeping`]), else the sequencer's helper thread frees them.
     fn queue(
         &self,
         batch: PreparedBatch,
         keep: bool,
-    ) -> (Vec<Result<Receipt, SubmitError>>, Vec<Option<Submission>>) {
+    ) -> (Vec<Result<Receipt, SubmitError>>, KeptBytes) {
         let count = batch.0.len();
         if count == 0 {
             return (Vec::new(), Vec::new());
         }
-        let kept = |items: Vec<Prepared>| -> Vec<Option<Submission>> {
+        let kept = |items: Vec<Prepared>| -> KeptBytes {
             if !keep {
                 return Vec::new();
             }
-            items.into_iter().map(|p| p.decoded.ok().map(Candidate::into_submission)).collect()
+            items.into_iter().map(|p| Some(p.bytes)).collect()
         };
         if let Some(forwarder) = self.inner.forwarder.as_ref().filter(|_| !self.is_sequencer()) {
             let copies = if keep {
-                batch.submissions().map(Option::<&Submission>::cloned).collect()
+                batch.0.iter().map(|p| Some(p.bytes.clone())).collect()
             } else {
                 Vec::new()
             };
