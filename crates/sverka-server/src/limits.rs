@@ -25,6 +25,8 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use sverka_model::protocol_view::ProtocolView;
+
 /// Most buckets kept per limiter before idle (full) ones are dropped.
 pub const MAX_TRACKED: usize = 100_000;
 
@@ -174,7 +176,23 @@ impl Limits {
 
 /// The signer a submission's bytes name (`payload.signer`), read without decoding the rest;
 /// `None` when the bytes do not say (they will be refused by decoding anyway).
+///
+/// A protocol in the plain canonical form (what senders send) is read in place as a
+/// [`ProtocolView`], one pass without building anything: whenever that gives a view, the typed
+/// parse of the same bytes succeeds with the same signer, so the bytes are JSON whose `payload`
+/// member (the only one of that name) is an object with exactly one `signer`, a string without
+/// escapes, and the general read below gives that signer too. Anything else is read the general
+/// way (`tests::the_claimed_signer_is_the_same_either_way`).
 pub fn claimed_signer(bytes: &[u8]) -> Option<String> {
+    match ProtocolView::parse(bytes) {
+        Some(protocol) => Some(protocol.signer.to_string()),
+        None => claimed_signer_parsed(bytes),
+    }
+}
+
+/// [`claimed_signer`] the general way: `serde_json` reads the envelope, skipping (but checking
+/// the syntax of) every member but `payload.signer`.
+fn claimed_signer_parsed(bytes: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Envelope {
         payload: Signer,
@@ -251,6 +269,90 @@ mod tests {
         let bytes = br#"{"payload":{"seq":1,"signer":"box-1","v":1},"signature":"x"}"#;
         assert_eq!(claimed_signer(bytes).as_deref(), Some("box-1"));
         assert_eq!(claimed_signer(b"{\"payload\":1}"), None);
+    }
+
+    /// Bytes made from `line` by replacing `from` (its first occurrence) with `to`.
+    fn edited(line: &[u8], from: &str, to: &str) -> Vec<u8> {
+        let text = String::from_utf8(line.to_vec()).unwrap();
+        assert!(text.contains(from), "{from} is in the line");
+        text.replacen(from, to, 1).into_bytes()
+    }
+
+    #[test]
+    fn the_claimed_signer_is_the_same_either_way() {
+        let toml = include_str!("../../../examples/tiny/election.toml");
+        let config = sverka_model::simulate::Config {
+            seed: 14,
+            broken_relation_count: 1,
+            observer_discrepancy_count: 1,
+            ..Default::default()
+        };
+        let night = sverka_model::simulate::Night::new("election.toml", toml, config).unwrap();
+        let lines: Vec<Vec<u8>> = (night.submissions().split(|&b| b == b'\n'))
+            .filter(|line| !line.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
+        let protocols: Vec<&Vec<u8>> =
+            lines.iter().filter(|line| ProtocolView::parse(line).is_some()).collect();
+        assert!(protocols.len() > 10, "most lines are protocols read in place");
+        let line = protocols[0].as_slice();
+        let signer = ProtocolView::parse(line).unwrap().signer;
+        let signer_member = format!("\"signer\":\"{signer}\"");
+        let mut odd: Vec<Vec<u8>> = Vec::new();
+        // Every prefix, and every byte replaced by one that matters to JSON.
+        for end in 0..line.len() {
+            odd.push(line[..end].to_vec());
+        }
+        for at in 0..line.len() {
+            for byte in [b' ', b'"', b'\\', b'{', b'}', b',', b':', b'0', b'x', 0, 0x7f, 0xc3, 0xff]
+            {
+                let mut bytes = line.to_vec();
+                bytes[at] = byte;
+                odd.push(bytes);
+            }
+        }
+        let escaped: String = signer.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+        let close = line.len() - 1;
+        let with_tail = |tail: &[u8]| {
+            let mut bytes = line.to_vec();
+            bytes.extend_from_slice(tail);
+            bytes
+        };
+        odd.extend([with_tail(b"\n"), with_tail(b" "), with_tail(b"x"), with_tail(b"{}")]);
+        odd.extend([
+            [b"[".as_slice(), line, b"]"].concat(),
+            [b" ".as_slice(), line].concat(),
+            edited(line, &signer_member, &format!("\"signer\":\"{escaped}\"")),
+            edited(line, &signer_member, &format!("\"sig\\u006eer\":\"{signer}\"")),
+            edited(line, &signer_member, &format!("{signer_member},{signer_member}")),
+            edited(line, &signer_member, &format!("{signer_member},\"signer\":\"other\"")),
+            edited(line, &signer_member, &format!("\"signer\": \"{signer}\"")),
+            edited(line, &signer_member, "\"signer\":7"),
+            edited(line, &signer_member, "\"signer\":null"),
+            edited(line, &signer_member, "\"signer\":\"caf\u{e9}\""),
+            edited(line, &signer_member, "\"signer\":\"\\ud800\""),
+            edited(line, "{\"payload\":", "{\"payload\":{},\"payload\":"),
+            edited(line, "{\"payload\":", "{\"pay\\u006coad\":"),
+            edited(line, "\"signature\":\"", "\"signature\":\"\u{e9}"),
+            edited(line, "\"type\":\"protocol\"", "\"type\":\"annulment\""),
+            [&line[..close], b",\"extra\":1}".as_slice()].concat(),
+        ]);
+        let mut bad_utf8 = edited(line, "\"signature\":\"", "\"signature\":\"\u{e9}");
+        let at = bad_utf8.iter().position(|&b| b == 0xc3).unwrap();
+        bad_utf8[at + 1] = b'x';
+        odd.push(bad_utf8);
+        let mut read_in_place = 0;
+        for bytes in lines.iter().chain(&odd) {
+            read_in_place += usize::from(ProtocolView::parse(bytes).is_some());
+            assert_eq!(
+                claimed_signer(bytes),
+                claimed_signer_parsed(bytes),
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        assert!(read_in_place > protocols.len(), "some odd bytes are still read in place");
+        assert!(read_in_place < lines.len() + odd.len(), "and most are read the general way");
     }
 
     #[test]
