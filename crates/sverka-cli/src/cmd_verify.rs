@@ -20,6 +20,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
+use sverka_model::protocol_view::{SignedView, ViewSpans};
 use sverka_model::registry::{Candidate, KeyRegistry, PublicKeys};
 use sverka_model::submission::{sha256_hex, Body, Submission};
 use sverka_model::Election;
@@ -1297,18 +1298,56 @@ impl Progress {
     }
 }
 
-/// One entry as a worker thread leaves it: its leaf hash, and the submission decoded with its
-/// signature checked under the signer's key as far as the worker knew it.
+/// One entry as a worker thread leaves it: its leaf hash, and what the worker read of it.
 struct Checked {
     leaf: Hash,
-    candidate: Result<Candidate, String>,
+    read: EntryRead,
 }
+
+/// What a worker read of an entry, its signature checked under the signer's key as far as the
+/// worker knew it.
+enum EntryRead {
+    /// A protocol in its canonical form, read in place ([`SignedView::parse`]: exactly the
+    /// protocols `Submission::decode_signed` accepts), with the verdict of its signature under
+    /// the key of these raw bytes (`None`: no key known for the signer yet). The main thread makes
+    /// the view again of the entry's bytes, which it gets back with the bundle, from where its
+    /// parts lie ([`SignedView::at`]: no second read).
+    Protocol { spans: Box<ViewSpans>, signature: Option<([u8; 32], bool)> },
+    /// Anything else, decoded typed (`Submission::decode_signed`; few: boxed).
+    Typed(Box<Result<Candidate, String>>),
+}
+
+/// A bundle's entries back from the workers, in log order: its sequence number, the index of
+/// its first entry, the entries and what the workers made of them.
+type Done = (u64, u64, Entries, Vec<Checked>);
 
 /// A bundle's entries for the workers (`first` is the index of the first one).
 struct Job {
     seq: u64,
     first: u64,
-    entries: Vec<Vec<u8>>,
+    entries: Entries,
+}
+
+/// Entries of one bundle: the bundle's bytes as read, and where each entry lies in them (one
+/// buffer a bundle, not one an entry).
+struct Entries {
+    bytes: Vec<u8>,
+    /// Each entry's start and length in `bytes`.
+    spans: Vec<(usize, usize)>,
+}
+
+impl Entries {
+    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.spans.iter().map(|&(start, len)| &self.bytes[start..start + len])
+    }
+
+    fn first(&self) -> Option<&[u8]> {
+        self.iter().next()
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
 }
 
 /// The pass over the entries: the main thread reads the bundles and hands them to worker threads
@@ -1342,6 +1381,8 @@ struct Pass<'a> {
     keys: &'a RwLock<Option<PublicKeys>>,
     workers: usize,
     worker_busy: &'a AtomicU64,
+    /// The size the pass reads up to (for [`Pass::defer_sums_if_worth_it`]).
+    pass_end: u64,
     pass_time: Duration,
     reading: Duration,
     folding: Duration,
@@ -1402,6 +1443,7 @@ impl<'a> Pass<'a> {
             keys,
             workers,
             worker_busy,
+            pass_end: from,
             pass_time: Duration::ZERO,
             reading: Duration::ZERO,
             folding: Duration::ZERO,
@@ -1419,10 +1461,13 @@ impl<'a> Pass<'a> {
         bar: &ProgressBar,
     ) -> Result<(), PublicationError> {
         let started = Instant::now();
+        self.pass_end = size;
+        // A resumed replay (a full pass starts its replay at entry 0, below).
+        self.defer_sums_if_worth_it(self.from);
         let bundles = new_entry_bundles(self.from, size);
         let (job_tx, job_rx) = mpsc::sync_channel::<Job>(self.workers * 4);
         let job_rx = Mutex::new(job_rx);
-        let (done_tx, done_rx) = mpsc::channel::<(u64, u64, Vec<Checked>)>();
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
         let outcome = std::thread::scope(|scope| {
             for _ in 0..self.workers {
                 let (job_rx, done_tx) = (&job_rx, done_tx.clone());
@@ -1433,13 +1478,13 @@ impl<'a> Pass<'a> {
                     let working = Instant::now();
                     let checked = check_job(&job, keys);
                     busy.fetch_add(working.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                    if done_tx.send((job.seq, job.first, checked)).is_err() {
+                    if done_tx.send((job.seq, job.first, job.entries, checked)).is_err() {
                         return;
                     }
                 });
             }
             drop(done_tx);
-            let mut pending: BTreeMap<u64, (u64, Vec<Checked>)> = BTreeMap::new();
+            let mut pending: BTreeMap<u64, (u64, Entries, Vec<Checked>)> = BTreeMap::new();
             let (mut sent, mut folded) = (0u64, 0u64);
             let mut result = Ok(());
             for bundle in &bundles {
@@ -1455,6 +1500,7 @@ impl<'a> Pass<'a> {
                 if bundle.first_entry() == 0 && self.from == 0 {
                     if let Some(entry0) = entries.first() {
                         self.start(entry0);
+                        self.defer_sums_if_worth_it(1);
                     }
                 }
                 let first = bundle.first_entry().max(self.from);
@@ -1470,18 +1516,18 @@ impl<'a> Pass<'a> {
                 if job_tx.send(job).is_err() {
                     break;
                 }
-                while let Ok((seq, first, checked)) = done_rx.try_recv() {
-                    pending.insert(seq, (first, checked));
+                while let Ok((seq, first, entries, checked)) = done_rx.try_recv() {
+                    pending.insert(seq, (first, entries, checked));
                 }
                 // At most a few bundles wait decoded: memory stays bounded.
                 while sent - folded > (self.workers * 8) as u64 || pending.contains_key(&folded) {
                     if !pending.contains_key(&folded) {
-                        let Ok((seq, first, checked)) = done_rx.recv() else { break };
-                        pending.insert(seq, (first, checked));
+                        let Ok((seq, first, entries, checked)) = done_rx.recv() else { break };
+                        pending.insert(seq, (first, entries, checked));
                         continue;
                     }
-                    let (first, checked) = pending.remove(&folded).expect("present");
-                    self.fold(first, checked);
+                    let (first, entries, checked) = pending.remove(&folded).expect("present");
+                    self.fold(first, &entries, checked);
                     folded += 1;
                     bar.set_position(self.flushed - self.from + self.leaves.len() as u64);
                 }
@@ -1494,8 +1540,8 @@ impl<'a> Pass<'a> {
             }
             drop(job_tx);
             while result.is_ok() && folded < sent {
-                if let Some((first, checked)) = pending.remove(&folded) {
-                    self.fold(first, checked);
+                if let Some((first, entries, checked)) = pending.remove(&folded) {
+                    self.fold(first, &entries, checked);
                     folded += 1;
                     bar.set_position(self.flushed - self.from + self.leaves.len() as u64);
                     if self.leaves.len() >= Self::TILE_BATCH {
@@ -1506,11 +1552,12 @@ impl<'a> Pass<'a> {
                     }
                     continue;
                 }
-                let Ok((seq, first, checked)) = done_rx.recv() else { break };
-                pending.insert(seq, (first, checked));
+                let Ok((seq, first, entries, checked)) = done_rx.recv() else { break };
+                pending.insert(seq, (first, entries, checked));
             }
             result
         });
+        self.settle_sums();
         self.pass_time = started.elapsed();
         outcome?;
         let root = self.flush()?;
@@ -1573,7 +1620,7 @@ impl<'a> Pass<'a> {
 
     /// Reads one entry bundle: its entries from `from` on. Entries before `from` (the first bundle
     /// of a resumed pass) must be the ones whose leaf hashes the right edge of the tree holds.
-    fn read_bundle(&self, bundle: &EntryBundle) -> Result<Vec<Vec<u8>>, PublicationError> {
+    fn read_bundle(&self, bundle: &EntryBundle) -> Result<Entries, PublicationError> {
         let path = bundle.path();
         let bytes = read_required(self.reader, &path)?;
         let entries = parse_bundle(&bytes)
@@ -1602,7 +1649,9 @@ impl<'a> Pass<'a> {
                 }
             }
         }
-        Ok(entries[skip.min(entries.len())..].iter().map(|e| e.to_vec()).collect())
+        let at = |entry: &[u8]| (entry.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+        let spans = entries[skip.min(entries.len())..].iter().map(|e| (at(e), e.len())).collect();
+        Ok(Entries { bytes, spans })
     }
 
     /// Entry 0: the election definition, signed by the log key; starts the replay and the
@@ -1645,8 +1694,8 @@ impl<'a> Pass<'a> {
     }
 
     /// Folds one bundle's checked entries in, in log order.
-    fn fold(&mut self, first: u64, checked: Vec<Checked>) {
-        for (k, item) in checked.into_iter().enumerate() {
+    fn fold(&mut self, first: u64, entries: &Entries, checked: Vec<Checked>) {
+        for (k, (item, bytes)) in checked.into_iter().zip(entries.iter()).enumerate() {
             let index = first + k as u64;
             self.leaves.push(item.leaf);
             if self.failure.is_some() {
@@ -1654,7 +1703,7 @@ impl<'a> Pass<'a> {
             }
             if index > 0 {
                 let folding = Instant::now();
-                if let Err(failure) = self.fold_entry(index, item.candidate) {
+                if let Err(failure) = self.fold_read(index, bytes, item.read) {
                     self.failure = Some(failure);
                     continue;
                 }
@@ -1663,6 +1712,7 @@ impl<'a> Pass<'a> {
             let size = index + 1;
             if self.snapshot_sizes.contains(&size) {
                 let started = Instant::now();
+                self.settle_sums();
                 let root = append_leaves(&self.edge, self.flushed, &self.leaves)
                     .expect("the right edge of the tree is held")
                     .root();
@@ -1676,9 +1726,89 @@ impl<'a> Pass<'a> {
                     }
                     Err(failure) => self.failure = Some(failure),
                 }
+                self.defer_sums_if_worth_it(size);
                 self.snapshot_time += started.elapsed();
             }
         }
+    }
+
+    /// Stops the replay keeping its units' sums up to date ([`Replay::defer_sums`]) when the
+    /// entries still to come from `size` on are many enough to make it pay: every protocol
+    /// folded in with the sums kept costs two passes over its station's record, every settling
+    /// (before each snapshot, and once at the end) one pass over every record (about two per
+    /// station). A full verify defers; a resumed one does not: settling the sums of a tally
+    /// resumed from `--state` does not give the sums kept up to date (`verify_resume`'s
+    /// `a_delta_past_two_mebibytes_makes_a_new_base` fails with it; not looked into yet).
+    fn defer_sums_if_worth_it(&mut self, size: u64) {
+        if self.from > 0 {
+            return;
+        }
+        let Some(replay) = self.progress.as_mut().and_then(|p| p.replay.as_mut()) else {
+            return;
+        };
+        let (end, snapshots) = (self.pass_end, self.snapshot_sizes.range(size + 1..).count());
+        let settlings = u64::try_from(snapshots).unwrap_or(u64::MAX).saturating_add(1);
+        let stations = u64::try_from(replay.election().stations.len()).unwrap_or(u64::MAX);
+        if end.saturating_sub(size) > stations.saturating_mul(settlings) {
+            replay.defer_sums();
+        }
+    }
+
+    /// [`Replay::settle_sums`], if they were deferred.
+    fn settle_sums(&mut self) {
+        if let Some(replay) = self.progress.as_mut().and_then(|p| p.replay.as_mut()) {
+            replay.settle_sums();
+        }
+    }
+
+    /// Folds in one entry as the worker read it. A protocol read in place that the registry
+    /// refuses is decoded typed and folded in as before, so that the refusal is named exactly as
+    /// that path names it (the view only ever takes the path of an entry that passes).
+    fn fold_read(&mut self, index: u64, bytes: &[u8], read: EntryRead) -> Result<(), String> {
+        let signature = match read {
+            EntryRead::Typed(candidate) => return self.fold_entry(index, *candidate),
+            EntryRead::Protocol { spans, signature } => (spans, signature),
+        };
+        let (spans, signature) = signature;
+        let view = SignedView::at(bytes, &spans).expect("the bytes the worker read");
+        match self.fold_view(index, &view, signature) {
+            Some(folded) => folded,
+            None => {
+                let key = self.keys.read().expect("no worker panics").clone();
+                let key = key.and_then(|keys| keys.verifying_key(view.protocol.signer));
+                let decoded = Submission::decode_signed(bytes).map_err(|e| e.to_string());
+                let candidate =
+                    decoded.map(|decoded| Candidate::from_decoded(decoded, key.as_ref()));
+                self.fold_entry(index, candidate)
+            }
+        }
+    }
+
+    /// [`Pass::fold_entry`] of a protocol read as a [`SignedView`]: the same checks, changes and
+    /// counts; `None` (and nothing changed) when the registry refuses it or there is no registry.
+    fn fold_view(
+        &mut self,
+        index: u64,
+        view: &SignedView<'_>,
+        signature: Option<([u8; 32], bool)>,
+    ) -> Option<Result<(), String>> {
+        let progress = self.progress.as_mut().expect("during the pass");
+        let (Some(registry), Some(replay)) = (progress.registry.as_mut(), progress.replay.as_mut())
+        else {
+            return None;
+        };
+        registry.check_signed_view(view, signature).ok()?;
+        registry.apply_signed_view(view);
+        if let Some(scan) = view.protocol.scan_sha256 {
+            progress.scans.push((index, scan.to_owned()));
+        }
+        match progress.counts.get_mut("protocols") {
+            Some(count) => *count += 1,
+            None => {
+                progress.counts.insert("protocols".into(), 1);
+            }
+        }
+        Some(replay.apply_view(index, &view.protocol).map_err(|e| e.to_string()))
     }
 
     /// The signer checks (the store's admission rules E101 to E111: registered, unrevoked key for
@@ -1748,25 +1878,60 @@ fn append_checked<E>(
     Ok((next, root))
 }
 
-/// A worker's part of one bundle: leaf hashes, decoding, signatures.
+/// A worker's part of one bundle: leaf hashes, reading, signatures. Protocols in their canonical
+/// form (nearly every entry) are read in place ([`SignedView::parse`]), anything else decoded
+/// typed; then the signatures of the whole job checked together (one field inversion for all of
+/// them; each its own verdict).
 fn check_job(job: &Job, keys: &RwLock<Option<PublicKeys>>) -> Vec<Checked> {
     let keys = keys.read().expect("no worker panics").clone();
-    // Decoded first, then the signatures of the whole job checked together (one field inversion
-    // for all of them; each its own verdict).
-    let decoded = job
-        .entries
+    let key_of = |signer: &str| keys.as_ref().and_then(|keys| keys.verifying_key(signer));
+    // Per entry: the view's key and signed message, or the entry's typed decoding.
+    let mut views = Vec::with_capacity(job.entries.len());
+    let mut typed = Vec::new();
+    for bytes in job.entries.iter() {
+        match SignedView::parse(bytes) {
+            Some(view) => {
+                let key = key_of(view.protocol.signer);
+                let spans = Box::new(view.spans(bytes));
+                views.push(Some((key, view.signing_message(), view.signature, spans)));
+            }
+            None => {
+                views.push(None);
+                typed.push(Submission::decode_signed(bytes).map_err(|e| e.to_string()).map(
+                    |decoded| {
+                        let key = key_of(&decoded.submission().payload.signer);
+                        (decoded, key)
+                    },
+                ));
+            }
+        }
+    }
+    let checkable: Vec<(&_, &[u8], &[u8; 64])> = views
         .iter()
-        .map(|bytes| {
-            let submission = Submission::decode_signed(bytes).map_err(|e| e.to_string())?;
-            let signer = &submission.submission().payload.signer;
-            let key = keys.as_ref().and_then(|keys| keys.verifying_key(signer));
-            Ok((submission, key))
+        .flatten()
+        .filter_map(|(key, message, signature, _)| {
+            Some((key.as_ref()?, message.as_slice(), signature))
         })
         .collect();
-    Candidate::from_decoded_each(decoded)
+    let mut verdicts = sverka_model::keys::verify_each(&checkable).into_iter();
+    let mut typed = Candidate::from_decoded_each(typed).into_iter();
+    views
         .into_iter()
-        .zip(&job.entries)
-        .map(|(candidate, bytes)| Checked { leaf: leaf_hash(bytes), candidate })
+        .zip(job.entries.iter())
+        .map(|(view, bytes)| {
+            let read = match view {
+                Some((key, _, _, spans)) => EntryRead::Protocol {
+                    spans,
+                    signature: key.map(|key| {
+                        (key.to_bytes(), verdicts.next().expect("one verdict per keyed view"))
+                    }),
+                },
+                None => {
+                    EntryRead::Typed(Box::new(typed.next().expect("one candidate per typed entry")))
+                }
+            };
+            Checked { leaf: leaf_hash(bytes), read }
+        })
         .collect()
 }
 

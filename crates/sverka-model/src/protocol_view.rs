@@ -10,11 +10,26 @@
 //! `serde_json`, which accepts, refuses or reads them as it always did. So whenever a view is
 //! given, the typed parse of the same bytes succeeds and holds the same values: the counts in the
 //! same order, as the same numbers (pinned by `sverka-tally/tests/protocol_view.rs`).
+//!
+//! [`SignedView::parse`] is the stricter read `sverka verify` makes of every published protocol:
+//! a view only of bytes that are exactly the canonical encoding (RFC 8785) of what they hold, as
+//! `Submission::decode_signed` requires — payload members in sorted order, no `null` or empty
+//! `preferences` for what the encoding leaves out, integers within ±(2^53 − 1), ids in the order
+//! of their UTF-16 code units as well as of their bytes — of the current format version, with a
+//! signature that is base64 of 64 bytes. So whenever it gives a view, `decode_signed` of the same
+//! bytes succeeds with the same values and the same signed message (pinned by
+//! `tests/signed_view.rs` and the fuzz target `protocol_view`); for anything else it gives `None`
+//! and the caller decodes typed, which accepts or refuses (naming the problem) as before.
 
 use std::collections::BTreeMap;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
 use crate::names::{CorrectionReason, Source};
-use crate::submission::{Body, Payload};
+use crate::submission::{
+    Body, Decoded, Payload, FORMAT_VERSION, MAX_SUBMISSION_BYTES, SIGNATURE_CONTEXT,
+};
 
 /// A protocol entry's payload, borrowed from the entry's bytes. See the module documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +46,178 @@ pub struct ProtocolView<'a> {
     pub lines: CountsView<'a>,
     pub votes: CountsView<'a>,
     pub preferences: PreferencesView<'a>,
+    /// The SHA-256 (hex) of the scanned paper protocol, when the entry names one.
+    pub scan_sha256: Option<&'a str>,
+}
+
+/// A protocol entry exactly as `Submission::decode_signed` accepts it: see the module
+/// documentation and [`SignedView::parse`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedView<'a> {
+    pub protocol: ProtocolView<'a>,
+    /// The payload's bytes: the signature covers [`SIGNATURE_CONTEXT`] followed by these.
+    pub payload: &'a [u8],
+    /// The signature's 64 bytes.
+    pub signature: [u8; 64],
+}
+
+/// Where the parts of a [`SignedView`] lie in its entry's bytes, with the numbers it read: enough
+/// to make the same view of the same bytes again without reading them again
+/// ([`SignedView::at`]). `sverka verify`'s workers read each entry and send these back with the
+/// bytes to the main thread, which folds the view in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ViewSpans {
+    /// The entry's length (a check that the view is made again of the same bytes).
+    entry_len: usize,
+    v: u32,
+    seq: u64,
+    source: Source,
+    supersedes: Option<(u64, CorrectionReason)>,
+    election: Span,
+    signer: Span,
+    station: Span,
+    contest: Span,
+    lines: Span,
+    votes: Span,
+    preferences: Span,
+    scan_sha256: Option<Span>,
+    payload: Span,
+    signature: [u8; 64],
+}
+
+/// Bytes `start..start + len` of an entry (an empty part is `0..0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    /// Where `part`, a slice of `entry`, lies in it.
+    fn of(entry: &[u8], part: &[u8]) -> Span {
+        if part.is_empty() {
+            return Span { start: 0, len: 0 };
+        }
+        let start = (part.as_ptr() as usize).wrapping_sub(entry.as_ptr() as usize);
+        debug_assert!(start + part.len() <= entry.len(), "a part of the entry");
+        // Entries are at most MAX_SUBMISSION_BYTES long.
+        Span { start: start as u32, len: part.len() as u32 }
+    }
+
+    fn get(self, entry: &[u8]) -> Option<&[u8]> {
+        let start = self.start as usize;
+        entry.get(start..start + self.len as usize)
+    }
+
+    fn text(self, entry: &[u8]) -> Option<&str> {
+        std::str::from_utf8(self.get(entry)?).ok()
+    }
+}
+
+/// The largest integer the canonical encoding writes (RFC 8785 via I-JSON, RFC 7493 §2.2).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+impl<'a> SignedView<'a> {
+    /// The protocol in `entry` when `Submission::decode_signed(entry)` accepts it and its bytes
+    /// are a protocol (see the module documentation); `None` for anything else, which the caller
+    /// decodes typed.
+    pub fn parse(entry: &'a [u8]) -> Option<SignedView<'a>> {
+        if entry.len() > MAX_SUBMISSION_BYTES {
+            return None;
+        }
+        let mut p = Parser { bytes: entry, at: 0, canonical: true };
+        p.literal(b"{\"payload\":")?;
+        let start = p.at;
+        let protocol = p.payload()?;
+        let payload = &entry[start..p.at];
+        p.literal(b",\"signature\":")?;
+        let signature = p.string()?;
+        p.byte(b'}')?;
+        if p.at != entry.len() || protocol.v != FORMAT_VERSION {
+            return None;
+        }
+        let signature = STANDARD.decode(signature).ok()?.try_into().ok()?;
+        Some(SignedView { protocol, payload, signature })
+    }
+
+    /// Where this view's parts lie in `entry`, the bytes it was read from
+    /// ([`SignedView::at`] makes it again).
+    pub fn spans(&self, entry: &[u8]) -> ViewSpans {
+        let protocol = &self.protocol;
+        let span = |part: &[u8]| Span::of(entry, part);
+        ViewSpans {
+            entry_len: entry.len(),
+            v: protocol.v,
+            seq: protocol.seq,
+            source: protocol.source,
+            supersedes: protocol.supersedes,
+            election: span(protocol.election.as_bytes()),
+            signer: span(protocol.signer.as_bytes()),
+            station: span(protocol.station.as_bytes()),
+            contest: span(protocol.contest.as_bytes()),
+            lines: span(protocol.lines.inner),
+            votes: span(protocol.votes.inner),
+            preferences: span(protocol.preferences.inner),
+            scan_sha256: protocol.scan_sha256.map(|scan| span(scan.as_bytes())),
+            payload: span(self.payload),
+            signature: self.signature,
+        }
+    }
+
+    /// The view `spans` were taken from, made again of `entry`, the same bytes, without reading
+    /// them again (only the ids' UTF-8 is checked again). `None` if `entry` is not as long as
+    /// the bytes the spans were taken from. Given other bytes of that length, the view's
+    /// counts may not read (their iterators panic): `entry` must be the bytes the view was
+    /// read from.
+    pub fn at(entry: &'a [u8], spans: &ViewSpans) -> Option<SignedView<'a>> {
+        if entry.len() != spans.entry_len {
+            return None;
+        }
+        let protocol = ProtocolView {
+            v: spans.v,
+            election: spans.election.text(entry)?,
+            signer: spans.signer.text(entry)?,
+            seq: spans.seq,
+            station: spans.station.text(entry)?,
+            contest: spans.contest.text(entry)?,
+            source: spans.source,
+            supersedes: spans.supersedes,
+            lines: CountsView { inner: spans.lines.get(entry)? },
+            votes: CountsView { inner: spans.votes.get(entry)? },
+            preferences: PreferencesView { inner: spans.preferences.get(entry)? },
+            scan_sha256: match spans.scan_sha256 {
+                Some(scan) => Some(scan.text(entry)?),
+                None => None,
+            },
+        };
+        let payload = spans.payload.get(entry)?;
+        Some(SignedView { protocol, payload, signature: spans.signature })
+    }
+
+    /// The message the signature covers: [`SIGNATURE_CONTEXT`] followed by the payload's bytes.
+    pub fn signing_message(&self) -> Vec<u8> {
+        let mut message = Vec::with_capacity(SIGNATURE_CONTEXT.len() + self.payload.len());
+        message.extend_from_slice(SIGNATURE_CONTEXT);
+        message.extend_from_slice(self.payload);
+        message
+    }
+
+    /// The first thing in which this view and `decoded`, what `Submission::decode_signed` made
+    /// of the same bytes, differ (a member of the payload, `message` or `signature`); `None`
+    /// when they agree (what `sverka verify` relies on; checked by the tests and the fuzz target
+    /// `protocol_view`).
+    pub fn differs_from(&self, decoded: &Decoded) -> Option<&'static str> {
+        let submission = decoded.submission();
+        self.protocol.differs_from(&submission.payload).or_else(|| {
+            if decoded.signing_message() != self.signing_message().as_slice() {
+                Some("message")
+            } else if submission.signature_bytes().ok() != Some(self.signature) {
+                Some("signature")
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// A JSON object of counts (`{"id":n,…}`), checked when the view was made: ids plain strings in
@@ -98,7 +285,7 @@ impl<'a> Iterator for CountsIter<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let mut p = Parser { bytes: self.rest, at: 0 };
+        let mut p = Parser { bytes: self.rest, at: 0, canonical: false };
         let member = p.raw_string().and_then(|id| {
             p.byte(b':')?;
             Some((id, p.number()?))
@@ -123,7 +310,7 @@ impl<'a> Iterator for PreferencesIter<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let mut p = Parser { bytes: self.rest, at: 0 };
+        let mut p = Parser { bytes: self.rest, at: 0, canonical: false };
         let member = p.raw_string().and_then(|party| {
             p.byte(b':')?;
             Some((party, p.counts()?))
@@ -138,7 +325,7 @@ impl<'a> ProtocolView<'a> {
     /// The protocol in `entry`, when the entry is a protocol in the plain canonical form (see
     /// the module documentation); `None` for anything else, which the caller parses typed.
     pub fn parse(entry: &'a [u8]) -> Option<ProtocolView<'a>> {
-        let mut p = Parser { bytes: entry, at: 0 };
+        let mut p = Parser { bytes: entry, at: 0, canonical: false };
         p.literal(b"{\"payload\":")?;
         let view = p.payload()?;
         p.literal(b",\"signature\":")?;
@@ -174,6 +361,7 @@ impl<'a> ProtocolView<'a> {
             ("lines", same(self.lines, &protocol.lines)),
             ("votes", same(self.votes, &protocol.votes)),
             ("preferences", preferences),
+            ("scan_sha256", self.scan_sha256 == protocol.scan_sha256.as_deref()),
         ]
         .into_iter()
         .find(|(_, agrees)| !agrees)
@@ -210,9 +398,23 @@ fn below(a: &[u8], b: &[u8]) -> bool {
     a.len() < b.len()
 }
 
+/// Whether `a < b` in the order of their UTF-16 code units (RFC 8785 §3.2.3), which is their
+/// byte order unless one holds a character from U+E000 on: then it is checked as UTF-16.
+fn below_utf16(a: &[u8], b: &[u8]) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return below(a, b);
+    }
+    match (std::str::from_utf8(a), std::str::from_utf8(b)) {
+        (Ok(a), Ok(b)) => a.encode_utf16().lt(b.encode_utf16()),
+        _ => false,
+    }
+}
+
 struct Parser<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Read only the canonical encoding ([`SignedView::parse`]).
+    canonical: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -267,11 +469,22 @@ impl<'a> Parser<'a> {
             value = value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
             self.at += 1;
         }
-        Some(value)
+        (!self.canonical || value <= MAX_SAFE_INTEGER).then_some(value)
     }
 
+    /// `null`, where the typed parse reads `None`: never in the canonical encoding, which
+    /// leaves such a member out.
     fn null(&mut self) -> Option<()> {
+        if self.canonical && self.peek() == Some(b'n') {
+            return None;
+        }
         self.literal(b"null")
+    }
+
+    /// Whether the id `id` may follow `previous` in a map: increasing byte order (what the
+    /// readers of a view rely on), and in the canonical read also increasing UTF-16 order.
+    fn in_order(&self, previous: &[u8], id: &[u8]) -> bool {
+        below(previous, id) && (!self.canonical || below_utf16(previous, id))
     }
 
     /// `{"id":n,…}` with ids in strictly increasing byte order.
@@ -284,7 +497,7 @@ impl<'a> Parser<'a> {
         let mut previous: Option<&[u8]> = None;
         loop {
             let id = self.raw_string()?;
-            if previous.is_some_and(|previous| !below(previous, id)) {
+            if previous.is_some_and(|previous| !self.in_order(previous, id)) {
                 return None;
             }
             previous = Some(id);
@@ -306,12 +519,14 @@ impl<'a> Parser<'a> {
         self.byte(b'{')?;
         let start = self.at;
         if self.byte(b'}').is_some() {
-            return Some(PreferencesView { inner: &self.bytes[start..start] });
+            // The canonical encoding leaves empty preferences out.
+            return (!self.canonical)
+                .then_some(PreferencesView { inner: &self.bytes[start..start] });
         }
         let mut previous: Option<&[u8]> = None;
         loop {
             let party = self.raw_string()?;
-            if previous.is_some_and(|previous| !below(previous, party)) {
+            if previous.is_some_and(|previous| !self.in_order(previous, party)) {
                 return None;
             }
             previous = Some(party);
@@ -349,11 +564,11 @@ impl<'a> Parser<'a> {
     }
 
     /// A string, or `null`.
-    fn optional_string(&mut self) -> Option<()> {
-        if self.null().is_none() {
-            self.string()?;
+    fn optional_string(&mut self) -> Option<Option<&'a str>> {
+        if self.null().is_some() {
+            return Some(None);
         }
-        Some(())
+        Some(Some(self.string()?))
     }
 
     /// The payload object of a protocol, every member known and read once.
@@ -372,10 +587,17 @@ impl<'a> Parser<'a> {
             lines: empty,
             votes: empty,
             preferences: PreferencesView { inner: &[] },
+            scan_sha256: None,
         };
         let mut seen = 0u16;
+        let mut previous: &[u8] = b"";
         loop {
             let name = self.string()?;
+            // Canonical: members in increasing order (their names are ASCII: byte order).
+            if self.canonical && !below(previous, name.as_bytes()) {
+                return None;
+            }
+            previous = name.as_bytes();
             self.byte(b':')?;
             let member = match name {
                 "v" => {
@@ -437,7 +659,7 @@ impl<'a> Parser<'a> {
                     SUPERSEDES
                 }
                 "scan_sha256" => {
-                    self.optional_string()?;
+                    view.scan_sha256 = self.optional_string()?;
                     SCAN_SHA256
                 }
                 _ => return None,

@@ -32,6 +32,7 @@ use ed25519_dalek::VerifyingKey;
 use crate::audit::AuditBook;
 use crate::election::{Election, IdIndex, KeyRecord};
 use crate::names::{Role, Source};
+use crate::protocol_view::SignedView;
 use crate::submission::{Body, Decoded, Refuted, Submission, Verified};
 use crate::validate::Finding;
 
@@ -186,6 +187,40 @@ impl PublicKeys {
     }
 }
 
+/// What [`KeyRegistry::check_signer`] reads of a submission, from its typed parse
+/// ([`Signing::of`]) or from a [`SignedView`] of its bytes: one check for both.
+struct Signing<'s> {
+    election: &'s str,
+    signer: &'s str,
+    seq: u64,
+    signs: Signs<'s>,
+}
+
+/// What is signed, as far as the signer's role is concerned.
+enum Signs<'s> {
+    /// A station's protocol, from a source.
+    Protocol { station: &'s str, source: Source },
+    /// Something only CEC admin keys sign (the payload's `type`).
+    AdminOnly(&'static str),
+}
+
+impl<'s> Signing<'s> {
+    fn of(submission: &'s Submission) -> Signing<'s> {
+        let payload = &submission.payload;
+        let signs = match &payload.body {
+            Body::Protocol(protocol) => {
+                Signs::Protocol { station: &protocol.station, source: protocol.source }
+            }
+            Body::Annulment(_) => Signs::AdminOnly("annulment"),
+            Body::KeyRegistration(_) => Signs::AdminOnly("key_registration"),
+            Body::KeyRevocation(_) => Signs::AdminOnly("key_revocation"),
+            Body::Election(_) => Signs::AdminOnly("election"),
+            Body::Audit(_) => Signs::AdminOnly("audit"),
+        };
+        Signing { election: &payload.election, signer: &payload.signer, seq: payload.seq, signs }
+    }
+}
+
 /// Who may sign what, as of some entry of the log.
 #[derive(Clone)]
 pub struct KeyRegistry {
@@ -248,6 +283,19 @@ impl KeyRegistry {
         added.by_key.insert(raw, record.id.clone());
         added.by_id.insert(record.id.clone(), AddedKey { record: record.clone(), raw });
         self.added_states.insert(record.id.clone(), KeyState::default());
+    }
+
+    /// The record, the state and the raw public key of the key registered under `id`: what
+    /// `record`, `state` and `bytes` of the id give, with one lookup of the id instead of three.
+    fn registered(&self, id: &str) -> Option<(&KeyRecord, KeyState, [u8; 32])> {
+        let election = &self.keys.election;
+        match election.position(id) {
+            Some(p) => Some((&election.election.keys[p], self.election_states[p], election.raw[p])),
+            None => {
+                let key = self.keys.added.by_id.get(id)?;
+                Some((&key.record, *self.added_states.get(id)?, key.raw))
+            }
+        }
     }
 
     fn state(&self, id: &str) -> Option<KeyState> {
@@ -351,7 +399,7 @@ impl KeyRegistry {
             Candidate::Refuted(refuted) if refuted.key().as_bytes() == raw => Some(false),
             _ => self.keys.cache.get(raw).map(|key| submission.verify(&key)),
         };
-        self.check_signer_with(submission, signature_ok)?;
+        self.check_signer_with(&Signing::of(submission), signature_ok)?;
         self.check_key_entry(submission)?;
         self.check_audit_step(submission)
     }
@@ -360,28 +408,60 @@ impl KeyRegistry {
     /// (`E102`) and unrevoked (`E103`) key, a signature that verifies (`E104`), the role for what
     /// is signed (`E106` to `E109`), and a sequence number above the signer's last (`E105`).
     pub fn check_signer(&self, submission: &Submission) -> Result<(), Finding> {
-        self.check_signer_with(submission, |raw| {
+        self.check_signer_with(&Signing::of(submission), |raw| {
             self.keys.cache.get(raw).map(|key| submission.verify(&key))
         })
+    }
+
+    /// [`KeyRegistry::check_candidate`] of a protocol entry read as a [`SignedView`] of its bytes
+    /// (`sverka verify`'s read of nearly every entry, with no typed parse): the same rules, codes
+    /// and order as for the `Submission::decode_signed` of those bytes. `checked` is the verdict
+    /// of its signature under a key with these raw bytes, checked on another thread (`None`:
+    /// not checked); it counts only if that key is the signer's registered key, as in
+    /// [`KeyRegistry::check_candidate`], else the signature is checked here.
+    pub fn check_signed_view(
+        &self,
+        view: &SignedView<'_>,
+        checked: Option<([u8; 32], bool)>,
+    ) -> Result<(), Finding> {
+        let protocol = &view.protocol;
+        let signing = Signing {
+            election: protocol.election,
+            signer: protocol.signer,
+            seq: protocol.seq,
+            signs: Signs::Protocol { station: protocol.station, source: protocol.source },
+        };
+        // A protocol is neither a key entry nor an audit step: nothing more to check.
+        self.check_signer_with(&signing, |raw| match checked {
+            Some((key, verified)) if key == *raw => Some(verified),
+            _ => self
+                .keys
+                .cache
+                .get(raw)
+                .map(|key| crate::keys::verify(&key, &view.signing_message(), &view.signature)),
+        })
+    }
+
+    /// [`KeyRegistry::apply`] of a protocol read as a [`SignedView`]: the signer's last
+    /// sequence number (all a protocol changes here).
+    pub fn apply_signed_view(&mut self, view: &SignedView<'_>) {
+        self.note_seq(view.protocol.signer, view.protocol.seq);
     }
 
     /// [`KeyRegistry::check_signer`] with the signature check under the registered key (given its
     /// raw bytes: `None` when they are not a curve point, which counts as not registered).
     fn check_signer_with(
         &self,
-        submission: &Submission,
+        signing: &Signing<'_>,
         signature_ok: impl FnOnce(&[u8; 32]) -> Option<bool>,
     ) -> Result<(), Finding> {
-        let payload = &submission.payload;
-        if payload.election != self.election_id {
+        if signing.election != self.election_id {
             return Err(Finding::new("E101")
-                .with("got", &payload.election)
+                .with("got", signing.election)
                 .with("expected", &self.election_id));
         }
-        let signer = &payload.signer;
-        let (Some(record), Some(state), Some(raw)) =
-            (self.keys.record(signer), self.state(signer), self.keys.bytes(signer))
-        else {
+        let signer = signing.signer;
+        let Some((record, state, raw)) = self.registered(signer) else {
             return Err(Finding::new("E102").with("signer", signer));
         };
         if state.revoked {
@@ -392,16 +472,17 @@ impl KeyRegistry {
             Some(false) => return Err(Finding::new("E104").with("signer", signer)),
             Some(true) => {}
         }
-        self.check_role(record, &payload.body)?;
-        if let Some(last) = state.last_seq.filter(|&last| payload.seq <= last) {
+        self.check_role(record, &signing.signs)?;
+        if let Some(last) = state.last_seq.filter(|&last| signing.seq <= last) {
             return Err(Finding::new("E105")
-                .with("seq", payload.seq)
+                .with("seq", signing.seq)
                 .with("signer", signer)
                 .with("last", last));
         }
         Ok(())
     }
-    fn check_role(&self, key: &KeyRecord, body: &Body) -> Result<(), Finding> {
+
+    fn check_role(&self, key: &KeyRecord, signs: &Signs<'_>) -> Result<(), Finding> {
         let role = role_name(key.role);
         let signer = &key.id;
         let admin_only = |kind: &str| {
@@ -414,18 +495,13 @@ impl KeyRegistry {
                     .with("role", role))
             }
         };
-        let protocol = match body {
-            Body::Protocol(protocol) => protocol,
-            Body::Annulment(_) => return admin_only("annulment"),
-            Body::KeyRegistration(_) => return admin_only("key_registration"),
-            Body::KeyRevocation(_) => return admin_only("key_revocation"),
-            Body::Election(_) => return admin_only("election"),
-            Body::Audit(_) => return admin_only("audit"),
+        let (station, source) = match *signs {
+            Signs::Protocol { station, source } => (station, source),
+            Signs::AdminOnly(kind) => return admin_only(kind),
         };
-        let station = &protocol.station;
-        match protocol.source {
+        match source {
             Source::Machine => {
-                let own = key.role == Role::Machine && key.station.as_ref() == Some(station);
+                let own = key.role == Role::Machine && key.station.as_deref() == Some(station);
                 if !own {
                     return Err(Finding::new("E106")
                         .with("station", station)
