@@ -1172,6 +1172,9 @@ impl Tally {
         if !self.deferred {
             self.account(station, record, false);
         }
+        // With the sums deferred nothing above has read the record: one still in the saved
+        // state is decoded now, or `settle_sums` would decode the saved one over this change.
+        self.materialize(record);
         let rec = self.records[record].get_or_insert_with(Default::default);
         let slot = match rec.slots.iter().position(|s| s.source == source && s.signer == signer) {
             Some(i) => i,
@@ -1239,6 +1242,7 @@ impl Tally {
         }
         match contest {
             Some(_) => {
+                self.materialize(records[0]);
                 self.records[records[0]].get_or_insert_with(Default::default).annulled.push(index)
             }
             None => self.station_annulled.entry(station).or_default().push(index),

@@ -179,3 +179,41 @@ fn a_resumed_tally_saves_the_bytes_of_one_that_never_stopped() {
         assert_eq!(resumed.save_state(), expected, "saved after {cut} entries");
     }
 }
+
+/// Sums deferred on a tally loaded from a saved state (`Tally::defer_sums` after
+/// `Tally::load_state`, as a long resumed `sverka verify` would) and settled again give the
+/// results of one tally that kept its sums up to date throughout.
+#[test]
+fn sums_deferred_after_a_load_and_settled_are_the_sums_kept_throughout() {
+    let election = tiny();
+    let entries = entries();
+    let config = ResultsConfig { stations: true, disputed: vec!["1003".into()] };
+    let mut whole = Tally::new(&election);
+    for (index, submission) in &entries {
+        whole.apply(*index, submission);
+    }
+    let expected = whole.results_with(&election, &config);
+    for cut in [0, 1, 5, 9, 12, entries.len() - 1, entries.len()] {
+        let mut first = Tally::new(&election);
+        for (index, submission) in &entries[..cut] {
+            first.apply(*index, submission);
+        }
+        let bytes = first.save_state();
+        for owned in [false, true] {
+            let mut resumed = match owned {
+                false => Tally::load_state(&election, &bytes).unwrap(),
+                true => Tally::load_state_owned(&election, bytes.clone()).unwrap(),
+            };
+            resumed.defer_sums();
+            for (index, submission) in &entries[cut..] {
+                resumed.apply(*index, submission);
+            }
+            resumed.settle_sums();
+            assert_eq!(
+                resumed.results_with(&election, &config),
+                expected,
+                "saved after {cut} entries, loaded (owned: {owned}), sums deferred, the rest applied"
+            );
+        }
+    }
+}
