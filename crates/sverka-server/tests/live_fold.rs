@@ -113,37 +113,16 @@ async fn published_snapshots_equal_full_replays(stations: Option<u64>, parts: us
             published_at_least(&server, &client, &region, target).await;
             continue;
         }
-        let published = results_bytes_at_least(&server, &client, target).await;
-        let value: Value = serde_json::from_slice(&published).unwrap();
-        let size = common::checkpoint_size(&value).unwrap();
-        let signed = server
-            .store
-            .checkpoint_history()
-            .unwrap()
-            .into_iter()
-            .find(|c| c.size == size)
-            .expect("the published checkpoint was signed");
-        assert_eq!(value["checkpoint"]["root"], signed.root.to_hex(), "names the signed root");
-        let entries = server.store.entries(0..size).unwrap();
-        let definition = server
-            .store
-            .blob(&Replay::definition_sha256(&entries[0]).unwrap())
-            .unwrap()
-            .expect("the definition blob");
-        let replayed = snapshot_of_entries(&entries, &definition, *signed.root.as_bytes()).unwrap();
-        assert!(
-            published == replayed,
-            "checkpoint {size}: the live snapshot differs from a full replay"
-        );
-        compared.push(size);
+        compared.push(published_equals_replay(&server, &client, target).await);
     }
     compared.dedup();
     assert!(compared.len() >= 3, "compared at several checkpoints: {compared:?}");
     server.stop().await;
 }
 
-/// The published snapshot once it names a checkpoint of at least `target` entries, compared byte
-/// for byte with a full replay of the log to that checkpoint; returns the checkpoint's size.
+/// The published snapshot once it names a checkpoint of at least `target` entries, checked to
+/// name the signed root and compared byte for byte with a full replay of the log to that
+/// checkpoint; returns the checkpoint's size.
 async fn published_equals_replay(
     server: &common::TestServer,
     client: &reqwest::Client,
@@ -155,6 +134,7 @@ async fn published_equals_replay(
     let signed = (server.store.checkpoint_history().unwrap().into_iter())
         .find(|c| c.size == size)
         .expect("the published checkpoint was signed");
+    assert_eq!(value["checkpoint"]["root"], signed.root.to_hex(), "names the signed root");
     let entries = server.store.entries(0..size).unwrap();
     let definition = server
         .store

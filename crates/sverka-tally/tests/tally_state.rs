@@ -5,9 +5,11 @@
 
 mod tabulate_fixture;
 
+use sverka_model::election::Election;
 use sverka_model::Source;
+use sverka_model::Submission;
 use sverka_tally::tabulate::state::{TallyStateError, TALLY_STATE_FORMAT};
-use sverka_tally::tabulate::{ResultsConfig, Tally};
+use sverka_tally::tabulate::{Results, ResultsConfig, Tally};
 use tabulate_fixture::*;
 
 use Source::{Machine, Manual, Observer, Recount};
@@ -44,16 +46,25 @@ fn entries() -> Vec<(u64, sverka_model::Submission)> {
     log
 }
 
+/// The results of one tally that folded every entry, its sums kept up to date throughout.
+fn kept_throughout(
+    election: &Election,
+    entries: &[(u64, Submission)],
+    config: &ResultsConfig,
+) -> Results {
+    let mut whole = Tally::new(election);
+    for (index, submission) in entries {
+        whole.apply(*index, submission);
+    }
+    whole.results_with(election, config)
+}
+
 #[test]
 fn a_tally_saved_and_loaded_continues_as_if_it_had_never_stopped() {
     let election = tiny();
     let entries = entries();
     let config = ResultsConfig { stations: true, disputed: vec!["1003".into()] };
-    let mut whole = Tally::new(&election);
-    for (index, submission) in &entries {
-        whole.apply(*index, submission);
-    }
-    let expected = whole.results_with(&election, &config);
+    let expected = kept_throughout(&election, &entries, &config);
     assert!(!expected.corrections.is_empty() && !expected.annulments.is_empty());
     assert!(!expected.warnings.is_empty() && !expected.ignored.is_empty());
     for cut in [0, 1, 5, 9, 12, entries.len() - 1, entries.len()] {
@@ -188,11 +199,7 @@ fn sums_deferred_after_a_load_and_settled_are_the_sums_kept_throughout() {
     let election = tiny();
     let entries = entries();
     let config = ResultsConfig { stations: true, disputed: vec!["1003".into()] };
-    let mut whole = Tally::new(&election);
-    for (index, submission) in &entries {
-        whole.apply(*index, submission);
-    }
-    let expected = whole.results_with(&election, &config);
+    let expected = kept_throughout(&election, &entries, &config);
     for cut in [0, 1, 5, 9, 12, entries.len() - 1, entries.len()] {
         let mut first = Tally::new(&election);
         for (index, submission) in &entries[..cut] {
