@@ -90,12 +90,7 @@ fn counts() -> impl Strategy<Value = BTreeMap<String, u64>> {
 }
 
 fn protocol() -> impl Strategy<Value = Protocol> {
-    let source = prop::sample::select(vec![
-        Source::Machine,
-        Source::Manual,
-        Source::Observer,
-        Source::Recount,
-    ]);
+    let source = prop::sample::select(Source::ALL.to_vec());
     let supersedes = prop::option::of((0u64..10, Just(CorrectionReason::KeyingError)))
         .prop_map(|s| s.map(|(index, reason)| Supersedes { index, reason }));
     (
