@@ -149,25 +149,6 @@ async fn published_equals_replay(
     size
 }
 
-/// A submission of `payload` (given the signer's key id) signed by the first key of the
-/// simulated night `seed` whose id starts with `prefix`.
-fn signed_by_night_key(
-    seed: u64,
-    prefix: &str,
-    build: impl FnOnce(String) -> sverka_model::Payload,
-) -> sverka_model::Submission {
-    let config = sverka_model::simulate::Config { seed, ..Default::default() };
-    let files = sverka_model::simulate::Night::new("election.toml", common::TINY, config)
-        .unwrap()
-        .key_files();
-    let file = (files.iter())
-        .find(|f| f.path.trim_start_matches("keys/").starts_with(prefix))
-        .expect("a key of that kind");
-    let id = file.path.trim_start_matches("keys/").trim_end_matches(".key").to_string();
-    let key = sverka_model::keys::decode_private_key(&file.contents).expect("a private key");
-    build(id).sign(&key)
-}
-
 /// Protocols are folded from their bytes read in place; an entry that is not a protocol (here an
 /// annulment, sent through the API between two batches of protocols) is decoded and folded the
 /// typed way, and what is published is still what a full replay computes.
@@ -188,18 +169,8 @@ async fn an_annulment_among_protocols_is_folded_as_a_full_replay_folds_it() {
             _ => None,
         })
         .unwrap();
-    let annulment = signed_by_night_key(8, "admin", |signer| sverka_model::Payload {
-        v: 1,
-        election: election.id.clone(),
-        signer,
-        seq: 1_000_000,
-        time: Some("2026-03-02T09:00:00+06:00".to_string()),
-        body: sverka_model::Body::Annulment(sverka_model::submission::Annulment {
-            station: station.clone(),
-            contest: None,
-            reason: "CEC decision No. 7".to_string(),
-        }),
-    });
+    let (_, annulment) =
+        common::annulment_by_admin(8, &election.id, &station, "CEC decision No. 7");
     let bytes = annulment.to_bytes();
     assert!(
         sverka_model::protocol_view::ProtocolView::parse(&bytes).is_none(),

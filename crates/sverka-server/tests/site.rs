@@ -371,18 +371,7 @@ async fn what_changed_lists_arrivals_annulments_and_every_decrease_with_its_reas
         })
         .unwrap();
     let reason = "CEC decision No. 42: the ballot box seal was broken";
-    let (admin, annulment) = signed_by_night_key(5, "admin", |signer| sverka_model::Payload {
-        v: 1,
-        election: election.id.clone(),
-        signer,
-        seq: 1_000_000,
-        time: Some("2026-03-02T09:00:00+06:00".to_string()),
-        body: sverka_model::Body::Annulment(sverka_model::submission::Annulment {
-            station: station.clone(),
-            contest: None,
-            reason: reason.to_string(),
-        }),
-    });
+    let (admin, annulment) = common::annulment_by_admin(5, &election.id, &station, reason);
     let response = client
         .post(server.url("/api/v1/submissions"))
         .body(annulment.to_bytes())
@@ -473,26 +462,6 @@ async fn what_changed_lists_arrivals_annulments_and_every_decrease_with_its_reas
 
 fn html_escaped(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
-}
-
-/// Signs the payload `build(key id)` with the first key whose id starts with `prefix` of the
-/// night simulated with `seed` (keys depend only on the seed and the key id).
-fn signed_by_night_key(
-    seed: u64,
-    prefix: &str,
-    build: impl FnOnce(String) -> sverka_model::Payload,
-) -> (String, sverka_model::Submission) {
-    let config = sverka_model::simulate::Config { seed, ..Default::default() };
-    let files = sverka_model::simulate::Night::new("election.toml", common::TINY, config)
-        .unwrap()
-        .key_files();
-    let file = files
-        .iter()
-        .find(|f| f.path.trim_start_matches("keys/").starts_with(prefix))
-        .expect("a key of that kind");
-    let id = file.path.trim_start_matches("keys/").trim_end_matches(".key").to_string();
-    let key = sverka_model::keys::decode_private_key(&file.contents).expect("a private key");
-    (id.clone(), build(id).sign(&key))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -172,3 +172,34 @@ pub fn unit_in_snapshot<'a>(
     let levels = contest[view]["levels"].as_array().expect("a view lists its levels");
     levels.iter().find(|l| l["level"] == level && l["id"] == id).expect("the unit")
 }
+
+/// An annulment of `station` (every contest) for `reason`, signed by the first CEC admin key of the
+/// tiny election's simulated night `seed` as its sequence number 1,000,000 (above any the night
+/// uses; keys depend only on the seed and the key id); also the admin key's id.
+pub fn annulment_by_admin(
+    seed: u64,
+    election: &str,
+    station: &str,
+    reason: &str,
+) -> (String, sverka_model::Submission) {
+    let config = SimConfig { seed, ..Default::default() };
+    let files = Night::new("election.toml", TINY, config).unwrap().key_files();
+    let file = (files.iter())
+        .find(|f| f.path.trim_start_matches("keys/").starts_with("admin"))
+        .expect("an admin key");
+    let id = file.path.trim_start_matches("keys/").trim_end_matches(".key").to_string();
+    let key = sverka_model::keys::decode_private_key(&file.contents).expect("a private key");
+    let payload = sverka_model::Payload {
+        v: 1,
+        election: election.to_string(),
+        signer: id.clone(),
+        seq: 1_000_000,
+        time: Some("2026-03-02T09:00:00+06:00".to_string()),
+        body: sverka_model::Body::Annulment(sverka_model::submission::Annulment {
+            station: station.to_string(),
+            contest: None,
+            reason: reason.to_string(),
+        }),
+    };
+    (id, payload.sign(&key))
+}
