@@ -354,14 +354,29 @@ fn a_changed_missing_or_foreign_election_cache_is_not_used_and_is_written_anew()
     let mut changed = good_cache.clone();
     let middle = changed.len() / 2;
     changed[middle] ^= 0x20;
-    for (case, why) in
-        [("changed", "hashes to"), ("missing", "cannot be read"), ("foreign", "another definition")]
-    {
+    // Cut in half, and pinned by the state (so its hash matches): refused as malformed.
+    let cut = &good_cache[..middle];
+    let cut_sha256 = sha256_hex(cut);
+    let cut_name = format!("observer.json.election-{}", &cut_sha256[..16]);
+    for (case, why) in [
+        ("changed", "hashes to"),
+        ("missing", "cannot be read"),
+        ("foreign", "another definition"),
+        ("cut", "is refused: the cache is cut short or malformed"),
+    ] {
         std::fs::write(&path, &good_state).unwrap();
         let mut shown = note.clone();
         match case {
             "changed" => std::fs::write(&cache_path, &changed).unwrap(),
             "missing" => std::fs::remove_file(&cache_path).unwrap(),
+            "cut" => {
+                std::fs::write(dir.path().join(&cut_name), cut).unwrap();
+                let mut json = json.clone();
+                json["resume"]["election"] =
+                    serde_json::json!({"cache": cut_name, "sha256": cut_sha256});
+                with_json(&path, &json);
+                shown = format!("its election cache {cut_name:?}");
+            }
             _ => {
                 std::fs::write(dir.path().join(&foreign_name), &foreign).unwrap();
                 let mut json = json.clone();
@@ -381,6 +396,7 @@ fn a_changed_missing_or_foreign_election_cache_is_not_used_and_is_written_anew()
         assert_eq!(std::fs::read(&path).unwrap(), resumed, "{case}: the state a good cache gives");
         assert_eq!(std::fs::read(&cache_path).unwrap(), good_cache, "{case}: the cache again");
         assert!(!dir.path().join(&foreign_name).exists(), "{case}: the cache no longer named");
+        assert!(!dir.path().join(&cut_name).exists(), "{case}: the cache no longer named");
     }
     // A state from before the cache (no `election` member) resumes and gets one.
     std::fs::write(&path, &good_state).unwrap();

@@ -134,7 +134,26 @@ impl Election {
     /// definition whose SHA-256 is `definition_sha256`. See the module documentation for what
     /// is checked and what is trusted.
     pub fn from_cache(bytes: &[u8], definition_sha256: &[u8; 32]) -> Result<Election, CacheError> {
+        Election::from_cache_reader(&mut &bytes[..], bytes.len(), definition_sha256)
+    }
+
+    /// [`Election::from_cache`] of the `len` bytes `source` gives, read a megabyte at a time and
+    /// decoded as they come (the cache is never held whole: at 250,000 stations it is 31 MB of
+    /// fresh pages a resumed `sverka verify` need not touch). The same checks and errors; a
+    /// source that ends before `len` bytes is a cache cut short, one with bytes after them a
+    /// malformed one (`Malformed` at `len`). A read error ends the source here, so it is
+    /// reported as a cache cut short: a caller that must tell the two apart (and hash what it
+    /// read) wraps `source`.
+    pub fn from_cache_reader(
+        source: &mut dyn std::io::Read,
+        len: usize,
+        definition_sha256: &[u8; 32],
+    ) -> Result<Election, CacheError> {
         let header = CACHE_FORMAT.len() + 1;
+        let mut r = Reader { source, window: Vec::new(), window_at: 0, at: 0, len };
+        // As much of the header as there is (a shorter cache is refused as `Format` below).
+        r.fill((header + 32).min(len));
+        let bytes = &r.window[..];
         let rest = bytes.strip_prefix(CACHE_FORMAT.as_bytes()).ok_or(CacheError::Format)?;
         if rest.first() != Some(&b'\n') {
             return Err(CacheError::Format);
@@ -144,10 +163,15 @@ impl Election {
             let found = found.iter().map(|b| format!("{b:02x}")).collect();
             return Err(CacheError::OtherDefinition { found });
         }
-        let mut r = Reader { bytes, at: header + 32 };
+        r.at = header + 32;
         let election = r.election()?;
-        if r.at != bytes.len() {
+        if r.at != len {
             return Err(CacheError::Malformed { at: r.at });
+        }
+        // Nothing after the `len` bytes.
+        let mut more = [0u8; 1];
+        if matches!(std::io::Read::read(r.source, &mut more), Ok(n) if n > 0) {
+            return Err(CacheError::Malformed { at: len });
         }
         Ok(election)
     }
@@ -349,14 +373,49 @@ impl Writer<'_> {
     }
 }
 
-struct Reader<'b> {
-    bytes: &'b [u8],
+/// The cache's bytes as they are decoded: `window` holds bytes `window_at..` of the cache, read
+/// from `source` a megabyte at a time as decoding comes to them (what was decoded is dropped
+/// before the next read, so only the item being decoded is ever held twice).
+struct Reader<'s> {
+    source: &'s mut dyn std::io::Read,
+    window: Vec<u8>,
+    window_at: usize,
+    /// Where the next byte is in the cache.
     at: usize,
+    /// The cache's length: nothing is read beyond it, and every count is bounded by what is
+    /// left of it.
+    len: usize,
 }
 
 type Read<T> = Result<T, CacheError>;
 
 impl Reader<'_> {
+    /// How many bytes a read asks for when the window runs out.
+    const STEP: usize = 1 << 20;
+
+    /// Makes the window hold bytes `at..at + n` (dropping those before `at`); `false` if the
+    /// source ends first.
+    fn fill(&mut self, n: usize) -> bool {
+        let end = self.window_at + self.window.len();
+        if self.at + n <= end {
+            return true;
+        }
+        self.window.drain(..self.at - self.window_at);
+        self.window_at = self.at;
+        while self.window.len() < n {
+            // A megabyte (or `n`), never past the cache's end: the source's bytes after it are
+            // left for the check that there are none.
+            let target = n.max(Reader::STEP).min(self.len.saturating_sub(self.window_at)).max(n);
+            let want = (target - self.window.len()) as u64;
+            let mut part = std::io::Read::take(&mut *self.source, want);
+            match std::io::Read::read_to_end(&mut part, &mut self.window) {
+                Ok(0) | Err(_) => return false,
+                Ok(_) => {}
+            }
+        }
+        true
+    }
+
     fn malformed<T>(&self) -> Read<T> {
         Err(CacheError::Malformed { at: self.at })
     }
@@ -367,8 +426,12 @@ impl Reader<'_> {
         self.malformed()
     }
 
+    #[inline]
     fn byte(&mut self) -> Read<u8> {
-        let Some(&byte) = self.bytes.get(self.at) else { return self.malformed() };
+        if self.at - self.window_at >= self.window.len() && !(self.at < self.len && self.fill(1)) {
+            return self.malformed();
+        }
+        let byte = self.window[self.at - self.window_at];
         self.at += 1;
         Ok(byte)
     }
@@ -419,7 +482,7 @@ impl Reader<'_> {
     fn count(&mut self, min_len: usize) -> Read<usize> {
         let start = self.at;
         let count = self.uint()?;
-        let left = (self.bytes.len() - self.at) as u64;
+        let left = self.len.saturating_sub(self.at) as u64;
         if count.saturating_mul(min_len.max(1) as u64) > left {
             self.at = start;
             return self.malformed();
@@ -429,11 +492,16 @@ impl Reader<'_> {
 
     fn str(&mut self) -> Read<String> {
         let len = self.count(1)?;
-        let Ok(text) = std::str::from_utf8(&self.bytes[self.at..self.at + len]) else {
+        if !self.fill(len) {
+            return self.malformed();
+        }
+        let from = self.at - self.window_at;
+        let Ok(text) = std::str::from_utf8(&self.window[from..from + len]) else {
             return self.malformed();
         };
+        let text = text.to_string();
         self.at += len;
-        Ok(text.to_string())
+        Ok(text)
     }
 
     fn names(&mut self) -> Read<Names> {
@@ -730,6 +798,54 @@ mod tests {
         let mut full = Sink { room: cache.len() / 2, writes: Vec::new() };
         let error = read.write_cache(&hash, &mut full).unwrap_err();
         assert_eq!(error.to_string(), "disk full");
+    }
+
+    /// A source that gives at most `step` bytes a read.
+    struct Trickle<'b> {
+        bytes: &'b [u8],
+        step: usize,
+    }
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.step).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_cache_read_from_a_source_in_small_reads_gives_what_its_bytes_give() {
+        // A cache of several megabytes (more than one window), read a few bytes at a time and
+        // in large reads: the election of `from_cache`; cut short, or with a byte after its
+        // length, it is refused as malformed.
+        let config = Config { seed: 5, stations: Some(20_000), threads: 1, ..Config::default() };
+        let night = Night::new("election.toml", &example("kyrgyzstan-2021"), config)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let text = night.election_toml();
+        let (read, cache, _) = both(&text);
+        assert!(cache.len() > 2 << 20, "{} bytes", cache.len());
+        let hash = sha256(text.as_bytes());
+        for step in [7, 4096, 3 << 20] {
+            let mut source = Trickle { bytes: &cache, step };
+            let back = Election::from_cache_reader(&mut source, cache.len(), &hash).unwrap();
+            assert!(back == read, "read {step} bytes at a time");
+            assert!(source.bytes.is_empty(), "every byte read");
+        }
+        let cut = cache.len() - 1000;
+        let mut short = Trickle { bytes: &cache[..cut], step: 4096 };
+        assert!(matches!(
+            Election::from_cache_reader(&mut short, cache.len(), &hash),
+            Err(CacheError::Malformed { .. })
+        ));
+        let mut longer = cache.clone();
+        longer.push(0);
+        let mut source = Trickle { bytes: &longer, step: 4096 };
+        assert_eq!(
+            Election::from_cache_reader(&mut source, cache.len(), &hash),
+            Err(CacheError::Malformed { at: cache.len() })
+        );
     }
 
     #[test]
