@@ -8,7 +8,7 @@ mod tabulate_fixture;
 use sverka_model::election::Election;
 use sverka_model::Source;
 use sverka_model::Submission;
-use sverka_tally::tabulate::state::{TallyStateError, TALLY_STATE_FORMAT};
+use sverka_tally::tabulate::state::{NewTally, StateBytes, TallyStateError, TALLY_STATE_FORMAT};
 use sverka_tally::tabulate::{Results, ResultsConfig, Tally};
 use tabulate_fixture::*;
 
@@ -166,6 +166,35 @@ fn an_integer_not_in_its_shortest_form_is_refused() {
 /// A tally loaded from a state (its records without corrections left in the saved bytes until
 /// an entry touches them) and given the remaining entries saves the very bytes of one tally that
 /// saw them all, at every cut; counts of one, two, three and five LEB128 bytes included.
+/// A state loaded into the new tally of its election made ahead (`NewTally`, as `sverka verify`
+/// makes it while another thread still reads and checks the state) continues as one loaded
+/// alone; the new tally of another `Election` (an equal one read again) is not used, and the
+/// load is the same.
+#[test]
+fn a_state_loaded_into_a_tally_made_ahead_continues_as_one_loaded_alone() {
+    let (election, other) = (tiny(), tiny());
+    let entries = entries();
+    let config = ResultsConfig { stations: true, disputed: vec!["1003".into()] };
+    let expected = kept_throughout(&election, &entries, &config);
+    for cut in [0, 5, 12, entries.len()] {
+        let mut first = Tally::new(&election);
+        for (index, submission) in &entries[..cut] {
+            first.apply(*index, submission);
+        }
+        let bytes = first.save_state();
+        for ahead in [NewTally::new(&election), NewTally::new(&other)] {
+            let checked = Tally::check_state(bytes.clone()).unwrap();
+            let mut resumed =
+                Tally::load_state_owned(&election, StateBytes::Ahead(checked, ahead)).unwrap();
+            assert_eq!(resumed.save_state(), bytes, "saved after {cut}, loaded, saved again");
+            for (index, submission) in &entries[cut..] {
+                resumed.apply(*index, submission);
+            }
+            assert_eq!(resumed.results_with(&election, &config), expected, "saved after {cut}");
+        }
+    }
+}
+
 #[test]
 fn a_resumed_tally_saves_the_bytes_of_one_that_never_stopped() {
     let election = tiny();

@@ -60,11 +60,30 @@ impl CheckedState {
     }
 }
 
-/// What [`Tally::load_state_owned`] loads: a state's bytes, checked or not yet.
+/// What [`Tally::load_state_owned`] loads: a state's bytes, checked or not yet, and with them
+/// perhaps the new tally they are loaded into, made ahead ([`NewTally`]).
 #[derive(Debug)]
 pub enum StateBytes {
     Unchecked(Vec<u8>),
     Checked(CheckedState),
+    Ahead(CheckedState, Box<NewTally>),
+}
+
+/// [`Tally::new`] of an election, made ahead of loading a state into it (so a caller can make it
+/// while another thread still reads and checks the state's bytes): used by
+/// [`Tally::load_state_owned`] only for that very election (the one at the same address), else
+/// a tally is made anew there.
+#[derive(Debug)]
+pub struct NewTally {
+    tally: Tally,
+    election: usize,
+}
+
+impl NewTally {
+    pub fn new(election: &Election) -> Box<NewTally> {
+        let election_at = election as *const Election as usize;
+        Box::new(NewTally { tally: Tally::new(election), election: election_at })
+    }
 }
 
 impl From<Vec<u8>> for StateBytes {
@@ -601,17 +620,22 @@ impl Tally {
     /// corrections (most) is decoded only when used (folding in an entry of that station and
     /// contest, or its station result), its slots' numbers only when those are used, so loading
     /// allocates nothing per record but for the few with corrections. `bytes` may also be a
-    /// [`CheckedState`] ([`Tally::check_state`] did the checks that need no election).
+    /// [`CheckedState`] ([`Tally::check_state`] did the checks that need no election), with or
+    /// without the [`NewTally`] of `election` to load it into.
     pub fn load_state_owned(
         election: &Election,
         bytes: impl Into<StateBytes>,
     ) -> Result<Tally, TallyStateError> {
-        let checked = match bytes.into() {
-            StateBytes::Unchecked(bytes) => Tally::check_state(bytes)?,
-            StateBytes::Checked(checked) => checked,
+        let (checked, ahead) = match bytes.into() {
+            StateBytes::Unchecked(bytes) => (Tally::check_state(bytes)?, None),
+            StateBytes::Checked(checked) => (checked, None),
+            StateBytes::Ahead(checked, ahead) => (checked, Some(*ahead)),
         };
         let CheckedState { bytes, election_id, n_stations, records, lazy } = checked;
-        let mut tally = Tally::new(election);
+        let mut tally = match ahead {
+            Some(ahead) if ahead.election == election as *const Election as usize => ahead.tally,
+            _ => Tally::new(election),
+        };
         check("election", election_id, &tally.election_id)?;
         check("stations", n_stations, tally.n_stations)?;
         check("station-contests", lazy.len(), tally.records.len())?;
