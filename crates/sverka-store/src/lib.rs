@@ -33,6 +33,7 @@
 //! - **Rejected submissions leave only their quarantine row.**
 
 mod db;
+mod election_cache;
 mod error;
 mod nodes;
 mod sequencer;

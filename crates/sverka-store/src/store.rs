@@ -40,6 +40,7 @@ use sverka_tlog::{parse_path, Hash, TileHashSource};
 
 use crate::admission::{Problem, State, LOG_SIGNER};
 use crate::db::{self, DbTiles};
+use crate::election_cache::{self, Refill};
 use crate::error::{StoreError, SubmitError};
 use crate::fault::FaultPlan;
 use crate::nodes::Forwarder;
@@ -401,8 +402,14 @@ impl Store {
         }
         let config = Config::default();
         let (conn, signer, verifier_key, election_file) = open_log(dir, &database)?;
-        let election =
-            sequencer::read_election(&conn, &election_file, signer.verifier().public_key())?;
+        let log_key = *signer.verifier().public_key();
+        let election = election_cache::read_election(
+            dir,
+            &conn,
+            &election_file,
+            &log_key,
+            Refill::With(&signer),
+        )?;
         let directory = KeyDirectory::default();
         let mut writer = Writer::open(
             &database,
@@ -459,10 +466,12 @@ impl Store {
         let (conn, signer, verifier_key, election_file) = open_log(dir, &database)?;
         let election = match election {
             Some(election) => election,
-            None => Arc::new(sequencer::read_election(
+            None => Arc::new(election_cache::read_election(
+                dir,
                 &conn,
                 &election_file,
                 signer.verifier().public_key(),
+                if database.is_postgres() { Refill::No } else { Refill::With(&signer) },
             )?),
         };
         let faults = config.faults.clone();
@@ -552,10 +561,9 @@ impl Store {
         let verifier = sverka_tlog::note::Ed25519Verifier::from_vkey(&verifier_key)
             .map_err(|e| StoreError::Corrupt(format!("the recorded log verifier key: {e}")))?;
         let election_file = db::meta_get(&conn, "election_file")?.unwrap_or_default();
-        let entry0 =
-            db::entry(&conn, 0)?.ok_or_else(|| StoreError::Corrupt("the log is empty".into()))?;
+        let log_key = verifier.public_key();
         let election =
-            sequencer::election_from_entry(&conn, &entry0, &election_file, verifier.public_key())?;
+            election_cache::read_election(dir, &conn, &election_file, log_key, Refill::No)?;
         let store = Store {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
@@ -1192,12 +1200,14 @@ fn build_data_dir(
     db::meta_set(&conn, "election_file", file_name)?;
     db::meta_set(&conn, "log_origin", &election.log_origin)?;
     db::meta_set(&conn, "log_verifier_key", &signer.verifier().to_vkey())?;
-    let state = State::new(election, *signer.verifier().public_key());
-    let mut writer = Writer::for_genesis(conn, state, signer, config.clone())?;
+    let state = State::new(election.clone(), *signer.verifier().public_key());
+    let mut writer = Writer::for_genesis(conn, state, signer.clone(), config.clone())?;
     writer.append_genesis(genesis)?;
     drop(writer);
     let conn = Conn::open_sqlite(&dir.join(DB_FILE))?;
     db::put_blob(&conn, &sverka_model::submission::sha256_hex(definition), definition)?;
+    let definition_sha256 = Sha256::digest(definition).into();
+    election_cache::write(dir, &conn, &election, &definition_sha256, &signer)?;
     drop(conn);
     sync_dir(dir)
 }
