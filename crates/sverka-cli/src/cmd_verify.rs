@@ -7,6 +7,7 @@
 //! checkpoint in `--state` so the next run proves the log only grew. Exit 0 only if everything
 //! holds; 1 with the first failure; 2 for a usage error (a policy file that does not parse).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -125,7 +126,7 @@ impl PublicationReader for HttpReader {
 /// [`Sections`] after it).
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct State {
+struct State<'a> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     format: Option<String>,
     vkey: String,
@@ -133,7 +134,7 @@ struct State {
     size: u64,
     root: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    resume: Option<Resume>,
+    resume: Option<Resume<'a>>,
 }
 
 /// The binary parts of a [`STATE_FORMAT`] file, after its JSON line.
@@ -218,7 +219,7 @@ struct EarlierState {
     root: String,
 }
 
-fn load_state(path: &Path) -> anyhow::Result<Option<(State, Sections)>> {
+fn load_state(path: &Path) -> anyhow::Result<Option<(State<'static>, Sections)>> {
     // The two lines are read and the JSON parsed where it lies; the delta is read into a buffer
     // of its length, and the pieces (held until the snapshot is compared, when a resume's memory
     // peaks) are only located: [`Sections::read_pieces`] reads them into a buffer of their own.
@@ -294,7 +295,10 @@ fn cut_short() -> std::io::Error {
 
 /// A JSON state file of [`STATE_FORMAT_V1`] or earlier, or the JSON line of a
 /// [`STATE_FORMAT_V2`] or [`STATE_FORMAT_V3`] file: only its checkpoint is used.
-fn load_earlier_state(bytes: &[u8], at: &str) -> anyhow::Result<Option<(State, Sections)>> {
+fn load_earlier_state(
+    bytes: &[u8],
+    at: &str,
+) -> anyhow::Result<Option<(State<'static>, Sections)>> {
     let earlier: EarlierState =
         serde_json::from_slice(bytes).with_context(|| format!("{at}: not a verify state file"))?;
     match earlier.format.as_deref() {
@@ -309,7 +313,7 @@ fn load_earlier_state(bytes: &[u8], at: &str) -> anyhow::Result<Option<(State, S
 /// then renamed).
 fn save_state(
     path: &Path,
-    state: &State,
+    state: &State<'_>,
     delta: &[u8],
     pieces: Option<&Pieces>,
 ) -> anyhow::Result<()> {
@@ -1076,7 +1080,7 @@ struct Progress {
 /// (documented in docs/formats.md, "`sverka verify --state`").
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Resume {
+struct Resume<'a> {
     /// The right-edge partial hash tiles of the tree at `size` (tile path to its bytes, base64):
     /// with them the new tiles are rebuilt from the new entries alone.
     edge: BTreeMap<String, String>,
@@ -1089,7 +1093,7 @@ struct Resume {
     /// Key registrations, revocations and audit steps (base64 of the entries' bytes), in log order.
     key_entries: Vec<String>,
     /// The highest sequence number accepted from each signer.
-    last_seq: LastSeqs,
+    last_seq: LastSeqs<'a>,
     /// Where the tally is: its base file and the delta section.
     tally: TallyRef,
     /// Where the parsed definition is cached (absent from states written before the cache).
@@ -1101,16 +1105,31 @@ struct Resume {
 /// order of their ids (as a `BTreeMap` writes them). Read into a list, not a map: a state's
 /// members come in that order, so the 225,078 of 250,000 stations need no search tree; members
 /// out of order (or an id twice) are put in order as a map would (the last of an id kept).
+/// Those written are borrowed from the registry ([`LastSeqs::of_registry`]: no string copied).
 #[derive(Debug, Default, PartialEq, Eq)]
-struct LastSeqs(Vec<(String, u64)>);
+struct LastSeqs<'a>(Vec<(Cow<'a, str>, u64)>);
 
-impl LastSeqs {
+impl<'a> LastSeqs<'a> {
+    /// A registry's, in the order of their ids, borrowed, not copied (250,080 at 250,000
+    /// stations, at the end of a re-verify). Its ids are unique (the definition's keys have
+    /// unique ids, a key the log registers is kept by its id, and a sequence number is noted
+    /// under the definition's key of an id before any other), so they are sorted in place, not
+    /// stably: no second buffer, the order a map of them gives.
+    fn of_registry(registry: &'a KeyRegistry) -> LastSeqs<'a> {
+        let mut seqs: Vec<(Cow<'a, str>, u64)> =
+            registry.last_seqs().map(|(id, seq)| (Cow::Borrowed(id), seq)).collect();
+        if !seqs.windows(2).all(|w| w[0].0 < w[1].0) {
+            seqs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
+        LastSeqs(seqs)
+    }
+
     /// In the order of their ids, one per id (the last given).
-    fn sorted(mut seqs: Vec<(String, u64)>) -> LastSeqs {
+    fn sorted(mut seqs: Vec<(Cow<'a, str>, u64)>) -> LastSeqs<'a> {
         if !seqs.windows(2).all(|w| w[0].0 < w[1].0) {
             // Stable: of one id, the last given stays last, and is kept.
             seqs.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut kept: Vec<(String, u64)> = Vec::with_capacity(seqs.len());
+            let mut kept: Vec<(Cow<'a, str>, u64)> = Vec::with_capacity(seqs.len());
             for (id, seq) in seqs {
                 match kept.last_mut() {
                     Some(last) if last.0 == id => last.1 = seq,
@@ -1123,32 +1142,32 @@ impl LastSeqs {
     }
 }
 
-impl serde::Serialize for LastSeqs {
+impl serde::Serialize for LastSeqs<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_map(self.0.iter().map(|(id, seq)| (id, seq)))
     }
 }
 
-impl<'de> serde::Deserialize<'de> for LastSeqs {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<LastSeqs, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = LastSeqs;
+impl<'de, 'a> serde::Deserialize<'de> for LastSeqs<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<LastSeqs<'a>, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = LastSeqs<'a>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a map of signer ids to sequence numbers")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut map: A,
-            ) -> Result<LastSeqs, A::Error> {
+            ) -> Result<LastSeqs<'a>, A::Error> {
                 let mut seqs = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some(entry) = map.next_entry::<String, u64>()? {
-                    seqs.push(entry);
+                while let Some((id, seq)) = map.next_entry::<String, u64>()? {
+                    seqs.push((Cow::Owned(id), seq));
                 }
                 Ok(LastSeqs::sorted(seqs))
             }
         }
-        deserializer.deserialize_map(Visitor)
+        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
     }
 }
 
@@ -1180,7 +1199,7 @@ impl Resumed {
         reader: &FnReader,
         dir: Option<&Path>,
         state_path: &Path,
-        resume: &mut Resume,
+        resume: &mut Resume<'_>,
         sections: Sections,
         size: u64,
     ) -> anyhow::Result<Resumed> {
@@ -1259,7 +1278,7 @@ impl Resumed {
             // The signers' sequence numbers (250,080 strings at 250,000 stations) are dropped
             // once noted, not held to the snapshot's comparison, when memory peaks.
             let last_seq = std::mem::take(&mut resume.last_seq);
-            let resume: &Resume = resume;
+            let resume: &Resume<'_> = resume;
             let registry = scope.spawn(move || -> anyhow::Result<_> {
                 let mut registry = KeyRegistry::new(shared);
                 let mut key_entries = Vec::new();
@@ -1317,7 +1336,7 @@ impl Progress {
         edge: &MemoryTiles,
         tally: TallyRef,
         election: ElectionRef,
-    ) -> anyhow::Result<Resume> {
+    ) -> anyhow::Result<Resume<'_>> {
         let replay = self.replay.as_ref().context("the log is empty")?;
         let registry = self.registry.as_ref().context("the log is empty")?;
         let size = replay.size();
@@ -1328,8 +1347,7 @@ impl Progress {
                 .map_err(|e| anyhow::anyhow!("the right edge of the tree: {e}"))?;
             tiles.insert(tile.path(), BASE64.encode(&bytes[..tile.byte_len()]));
         }
-        let last_seq =
-            LastSeqs::sorted(registry.last_seqs().map(|(id, seq)| (id.to_string(), seq)).collect());
+        let last_seq = LastSeqs::of_registry(registry);
         Ok(Resume {
             edge: tiles,
             definition: self.definition.clone().context("the log is empty")?,
@@ -2945,7 +2963,8 @@ mod tests {
         let text = r#"{"m-2":7,"a":1,"m-10":3,"a":4,"b":2}"#;
         let map: BTreeMap<String, u64> = serde_json::from_str(text).unwrap();
         let seqs: LastSeqs = serde_json::from_str(text).unwrap();
-        let expected: Vec<(String, u64)> = map.clone().into_iter().collect();
+        let expected: Vec<(Cow<str>, u64)> =
+            map.clone().into_iter().map(|(id, seq)| (Cow::Owned(id), seq)).collect();
         assert_eq!(seqs.0, expected);
         assert_eq!(serde_json::to_string(&seqs).unwrap(), serde_json::to_string(&map).unwrap());
         let in_order = serde_json::to_string(&map).unwrap();
