@@ -41,7 +41,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         (None, Some(database)) => migrate(&database),
         (Some(dir), None) => {
-            // Opening migrates; nothing else is written (the policy signs nothing).
+            // Opening migrates; nothing else is written (the policy signs nothing) but the cached
+            // election, `DIR/election.cache` and its pin, if the store had none that holds.
             let config = sverka_store::Config {
                 checkpoint: sverka_store::CheckpointPolicy::Manual,
                 ..Default::default()

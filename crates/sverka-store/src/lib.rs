@@ -18,6 +18,8 @@
 //!   [`State`] folded from the log so far; the rules and their codes are `sverka-model`'s
 //!   (`registry` for keys, roles, revocations and sequence numbers; `validate` for the rest).
 //! - [`schema`]: the SQLite schema, its version and migrations.
+//! - `election_cache` (private): the store's cached election, `DIR/election.cache` pinned by the
+//!   log key's signature in `meta`, used by every open instead of parsing entry 0's definition.
 //! - [`publish`]: the static publication (`checkpoint`, `log.vkey`, `tile/…`, `tile/entries/…`,
 //!   `snapshot/<N>.json`, `blob/<sha256>`).
 //! - [`fault`]: [`FaultPlan`], failure injection at every write step, for crash tests.
