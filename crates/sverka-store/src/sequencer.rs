@@ -582,7 +582,7 @@ impl Writer {
         let Some(wal) = &self.wal else { return Ok(()) };
         let old = wal.backstop.load(Ordering::Relaxed);
         let held = wal_held_entries(entries, wal.pending.load(Ordering::Acquire));
-        let pages = wal_backstop_pages(held).max(old - old / 8).max(WAL_BACKSTOP_PAGES);
+        let pages = wal_backstop_pages(held, entries).max(old - old / 8).max(WAL_BACKSTOP_PAGES);
         if pages != old {
             tx.batch(&format!("PRAGMA wal_autocheckpoint = {pages}"))?;
             wal.backstop.store(pages, Ordering::Relaxed);
@@ -977,8 +977,17 @@ const WAL_CHECKPOINT_ENTRIES: usize = 2000;
 /// where the batch touches it at random).
 const WAL_BACKSTOP_PAGES_PER_ENTRY: u32 = 16;
 
-/// The largest backstop: 16,384 pages (64 MiB).
+/// The largest backstop for commits of up to 1,024 new entries: 16,384 pages (64 MiB).
 const WAL_BACKSTOP_MAX_PAGES: u32 = 16_384;
+
+/// The largest backstop of all: 131,072 pages (512 MiB). A commit of more than 1,024 new entries
+/// may leave [`WAL_BACKSTOP_PAGES_PER_ENTRY`] pages per entry of its own, so the cap is reached
+/// by a commit of 8,192 (`sverka import`'s batch).
+/// Once the `entries` indexes have more pages than a batch has entries (about 250,000 stations),
+/// one such commit writes more than 64 MiB of WAL by itself (about 90 MiB at 2 million entries,
+/// 100 MiB at 4 million): under the 64 MiB cap every import commit then copied the WAL back into
+/// the database inside the commit, on the sequencer thread, and the WAL checkpointer sat idle.
+const WAL_BACKSTOP_BULK_MAX_PAGES: u32 = 131_072;
 
 /// A commit of at least this many new entries is a batch: its backstop counts the entries of the
 /// batches before it that wait for a checkpoint (see [`wal_held_entries`]).
@@ -997,20 +1006,23 @@ fn wal_held_entries(entries: usize, pending: usize) -> usize {
 }
 
 /// The sequencer connection's backstop (`wal_autocheckpoint`) for a WAL that holds `entries`
-/// entries (since the last checkpoint, the commit's included): [`WAL_BACKSTOP_PAGES`] (SQLite's
-/// default) for small commits, more for batches, so that the WAL holds the batch commits between
-/// two checkpoints (up to [`WAL_CHECKPOINT_ENTRIES`] and one more batch) before the sequencer
-/// checkpoints inside one. A batch
+/// entries (since the last checkpoint, the commit's included) after a commit of `batch` new
+/// entries: [`WAL_BACKSTOP_PAGES`] (SQLite's default) for small commits, more for batches, so
+/// that the WAL holds the batch commits between two checkpoints (up to
+/// [`WAL_CHECKPOINT_ENTRIES`] and one more batch) before the sequencer checkpoints inside one;
+/// at most [`WAL_BACKSTOP_MAX_PAGES`], or room for [`WAL_BACKSTOP_PAGES_PER_ENTRY`] pages per
+/// entry of a larger commit up to [`WAL_BACKSTOP_BULK_MAX_PAGES`]. A batch
 /// commit writes more than 1,000 pages (its entries, and the pages of the three indexes its
 /// entries fall into); with SQLite's 1,000 every such commit copied itself back into the database
 /// file on the sequencer thread (a fifth of that thread's time in the HTTP ingest profile), as
 /// the WAL checkpointer cannot have copied a commit before the sequencer's next one begins. The
 /// WAL stays bounded by a few commits' worth of what the largest recent commit wrote itself.
-fn wal_backstop_pages(entries: usize) -> u32 {
-    let entries = u32::try_from(entries).unwrap_or(u32::MAX);
-    entries
-        .saturating_mul(WAL_BACKSTOP_PAGES_PER_ENTRY)
-        .clamp(WAL_BACKSTOP_PAGES, WAL_BACKSTOP_MAX_PAGES)
+fn wal_backstop_pages(entries: usize, batch: usize) -> u32 {
+    let pages = |entries: usize| {
+        u32::try_from(entries).unwrap_or(u32::MAX).saturating_mul(WAL_BACKSTOP_PAGES_PER_ENTRY)
+    };
+    let cap = pages(batch).clamp(WAL_BACKSTOP_MAX_PAGES, WAL_BACKSTOP_BULK_MAX_PAGES);
+    pages(entries).clamp(WAL_BACKSTOP_PAGES, cap)
 }
 
 /// The sequencer's end of the WAL checkpointer: see [`WalCheckpointer`].
@@ -1034,12 +1046,16 @@ struct WalWake {
 ///
 /// The sequencer's own connection keeps SQLite's checkpoint inside the commit only as a backstop,
 /// past [`WAL_BACKSTOP_PAGES`] after small commits and past [`wal_backstop_pages`] while batches
-/// wait for a checkpoint (at most 64 MiB): single-protocol commits can write thousands of WAL
+/// wait for a checkpoint (at most 64 MiB, or 512 MiB after a commit of 8,192 entries or more,
+/// [`WAL_BACKSTOP_BULK_MAX_PAGES`]): single-protocol commits can write thousands of WAL
 /// pages within one interval, and a WAL that grows to fill the disk can never be copied back (the
 /// database file cannot grow for the checkpoint), so a full disk would not recover when space
 /// returns. Batches leave at most [`WAL_CHECKPOINT_ENTRIES`] and one batch more in the WAL before
 /// a checkpoint starts (about 20 MiB at 500 a batch), under the same 64 MiB cap a single batch of
-/// 1,024 entries or more had before.
+/// 1,024 entries or more had before. The WAL starts over only when a write begins after a
+/// checkpoint copied all of it; while the sequencer commits large batches back to back the
+/// checkpointer is often still copying the last one, so the WAL grows towards the backstop and
+/// the sequencer then copies what is left inside a commit.
 struct WalCheckpointer;
 
 /// WAL pages (4 KiB each) past which the sequencer checkpoints inside its commit (SQLite's
@@ -1540,17 +1556,20 @@ mod tests {
     }
 
     /// Single submissions keep SQLite's 1,000-page backstop; a batch commit gets room for a few
-    /// commits of its size, up to 64 MiB.
+    /// commits of its size, up to 64 MiB, or up to 512 MiB for a commit of 8,192 (an import's).
     #[test]
     fn wal_backstop_grows_with_the_batch_and_is_capped() {
-        assert_eq!(wal_backstop_pages(0), 1000);
-        assert_eq!(wal_backstop_pages(1), 1000);
-        assert_eq!(wal_backstop_pages(62), 1000);
-        assert_eq!(wal_backstop_pages(63), 1008);
-        assert_eq!(wal_backstop_pages(500), 8000);
-        assert_eq!(wal_backstop_pages(1024), 16_384);
-        assert_eq!(wal_backstop_pages(4096), 16_384);
-        assert_eq!(wal_backstop_pages(usize::MAX), 16_384);
+        let own = |entries| wal_backstop_pages(entries, entries);
+        assert_eq!(own(0), 1000);
+        assert_eq!(own(1), 1000);
+        assert_eq!(own(62), 1000);
+        assert_eq!(own(63), 1008);
+        assert_eq!(own(500), 8000);
+        assert_eq!(own(1024), 16_384);
+        assert_eq!(own(4096), 65_536);
+        assert_eq!(own(8192), 131_072);
+        assert_eq!(own(usize::MAX), 131_072);
+        assert_eq!(wal_backstop_pages(usize::MAX, 1024), 16_384, "small batches keep 64 MiB");
     }
 
     /// A batch's backstop counts the batches that wait for the checkpointer (which copies after
@@ -1558,12 +1577,15 @@ mod tests {
     /// a single submission gets its own 1,000 pages whatever waits.
     #[test]
     fn a_batch_backstop_counts_the_batches_that_wait_for_a_checkpoint() {
-        assert_eq!(wal_backstop_pages(wal_held_entries(500, 0)), 8000);
-        assert_eq!(wal_backstop_pages(wal_held_entries(500, 500)), 16_000);
-        assert_eq!(wal_backstop_pages(wal_held_entries(500, 1500)), 16_384);
-        assert_eq!(wal_backstop_pages(wal_held_entries(64, 100)), 2624);
-        assert_eq!(wal_backstop_pages(wal_held_entries(1, 1500)), 1000);
-        assert_eq!(wal_backstop_pages(wal_held_entries(63, 1500)), 1008);
+        let backstop =
+            |entries, pending| wal_backstop_pages(wal_held_entries(entries, pending), entries);
+        assert_eq!(backstop(500, 0), 8000);
+        assert_eq!(backstop(500, 500), 16_000);
+        assert_eq!(backstop(500, 1500), 16_384);
+        assert_eq!(backstop(64, 100), 2624);
+        assert_eq!(backstop(1, 1500), 1000);
+        assert_eq!(backstop(63, 1500), 1008);
+        assert_eq!(backstop(8192, 8192), 131_072, "an import's batches: 512 MiB");
         assert_eq!(wal_held_entries(8192, usize::MAX), usize::MAX, "no overflow");
     }
 }
