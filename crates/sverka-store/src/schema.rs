@@ -244,13 +244,19 @@ CREATE TABLE pending_outcomes (
 const PG_MIGRATIONS: &[Migration] =
     &[Migration { version: 1, sql: PG_V1 }, Migration { version: 2, sql: V2 }];
 
+/// The size the WAL file is cut back to when it starts over (`journal_size_limit`), unless the
+/// sequencer's backstop allows a larger WAL (`crate::sequencer`).
+pub(crate) const WAL_SIZE_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// Sets the connection up as the store needs it: WAL, `synchronous=FULL` (a commit is on stable
 /// storage before it returns), a WAL file cut back to 64 MiB when it restarts (so a burst does
-/// not keep its disk space), foreign keys, and a busy timeout for concurrent readers.
+/// not keep its disk space; the sequencer's connection allows as much as its WAL backstop after
+/// commits of more than 1,024 entries, up to 512 MiB during an import), foreign keys, and a busy
+/// timeout for concurrent readers.
 pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     Ok(())

@@ -584,7 +584,13 @@ impl Writer {
         let held = wal_held_entries(entries, wal.pending.load(Ordering::Acquire));
         let pages = wal_backstop_pages(held, entries).max(old - old / 8).max(WAL_BACKSTOP_PAGES);
         if pages != old {
-            tx.batch(&format!("PRAGMA wal_autocheckpoint = {pages}"))?;
+            // The WAL file is cut back to `journal_size_limit` when it starts over: as long as
+            // the backstop, so that back-to-back import commits reuse the file's blocks instead
+            // of truncating it to 64 MiB and growing it again each time.
+            let limit = (u64::from(pages) * 4096).max(crate::schema::WAL_SIZE_LIMIT);
+            tx.batch(&format!(
+                "PRAGMA wal_autocheckpoint = {pages}; PRAGMA journal_size_limit = {limit}"
+            ))?;
             wal.backstop.store(pages, Ordering::Relaxed);
         }
         Ok(())
