@@ -5,7 +5,7 @@
 //!
 //! | table | holds | written |
 //! |---|---|---|
-//! | `meta(key, value)` | `schema_version`, `election_file`, `log_origin`, `log_public_key`, `tree_size` (how many entries the tiles cover) | on init; `tree_size` by each batch |
+//! | `meta(key, value)` | `schema_version`, `election_file`, `log_origin`, `log_public_key`, `tree_size` (how many entries the tiles cover), `election_cache` (the pin of `DIR/election.cache`: format, definition and cache SHA-256, the log key's signature; `crate::election_cache`) | on init; `tree_size` by each batch; `election_cache` by init and by an open that may write and found no usable cache |
 //! | `entries(idx, leaf_hash, bytes, signer, seq, kind, station, contest, source)` | the log: entry `idx` is `bytes`; the other columns are copied from the bytes for indexed lookups (admission state, the other counting source of a protocol) | appended by the sequencer; never updated or deleted (triggers) |
 //! | `tiles(path, data)` | full hash tiles by tlog-tiles path | inserted once; never updated or deleted (triggers) |
 //! | `partial_tiles(level, idx, width, data)` | the right edge: one growing partial tile per level | replaced by each batch; deleted when the full tile exists |

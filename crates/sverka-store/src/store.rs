@@ -11,6 +11,8 @@
 //! DIR/sverka.db       SQLite (WAL, synchronous=FULL); schema in `crate::schema`
 //! DIR/database        instead of sverka.db: the PostgreSQL URL of a shared store, mode 0600
 //! DIR/keys/log.key    the log's signing key, signed-note format PRIVATE+KEY+<origin>+<id>+<key>, mode 0600
+//! DIR/election.cache the election of entry 0, decoded (sverka-election-cache/v1), pinned in meta
+//!                     by the log key's signature (`crate::election_cache`); only saves a parse
 //! ```
 //!
 //! On PostgreSQL several nodes (each with a copy of the data directory: the key and the URL) share
