@@ -1,8 +1,9 @@
 //! The store's cached election: entry 0's definition kept as a `sverka-election-cache/v1` file
 //! (`Election::to_cache`, docs/formats.md §11) beside the database, so that opening a data
-//! directory (`results`, `publish`, `serve`, `import`) does not read and parse the definition
-//! again: at 1,000,000 stations the 233 MB `election.toml` took about 5 CPU-seconds to read and
-//! parse on every open, its cache well under one.
+//! directory (`results`, `publish`, `serve`, `import`) does not read, hash and parse the
+//! definition again: opening the 250,000-station store took 1.3–1.7 s with the parse of its 58 MB
+//! `election.toml`, 0.4 s with the cache, and at a million stations (233 MB) the cache saves
+//! `results` about 4 CPU-seconds (BENCHMARKS.md, "Session 15 (H2)").
 //!
 //! The cache is only as good as whoever can write it (`Election::from_cache` checks that the
 //! bytes are a well-formed cache of the named definition, not the rules of a definition), so it is
