@@ -21,6 +21,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
+use sverka_model::hashing::{HashingReader, HashingWriter};
 use sverka_model::protocol_view::{SignedView, ViewSpans};
 use sverka_model::registry::{Candidate, KeyRegistry, PublicKeys};
 use sverka_model::submission::{sha256_hex, Body, Submission};
@@ -415,46 +416,13 @@ fn read_election_cache(
         .map_err(|e| format!("cannot be read ({e})"))?;
     let len = file.metadata().map_err(|e| format!("cannot be read ({e})"))?.len();
     let len = usize::try_from(len).map_err(|_| format!("is {len} bytes long"))?;
-    let mut source = HashingReader { inner: file, hasher: Sha256::new(), failed: None };
+    let mut source = HashingReader::new(file);
     let election = Election::from_cache_reader(&mut source, len, definition_sha256);
-    let _ = std::io::copy(&mut source, &mut std::io::sink());
-    if let Some(e) = source.failed {
-        return Err(format!("cannot be read ({e})"));
-    }
-    let found = hex(&source.hasher.finalize());
+    let found = hex(&source.finish().map_err(|e| format!("cannot be read ({e})"))?);
     if found != cache.sha256 {
         return Err(format!("hashes to {found}, not to the {} the state names", cache.sha256));
     }
     election.map_err(|e| format!("is refused: {e}"))
-}
-
-/// A reader that hashes (SHA-256) what it passes on; a read error is kept in `failed` and ends
-/// the bytes there (the reader's user sees them end; its caller reports the error).
-struct HashingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    failed: Option<std::io::Error>,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.failed.is_some() {
-            return Ok(0);
-        }
-        loop {
-            match self.inner.read(buf) {
-                Ok(n) => {
-                    self.hasher.update(&buf[..n]);
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.failed = Some(e);
-                    return Ok(0);
-                }
-            }
-        }
-    }
 }
 
 /// Writes `election`'s cache beside the state file `path` (streamed into
@@ -467,10 +435,11 @@ fn write_election_cache(
     let tmp = path.with_file_name(format!("{}.tmp", cache_name(path, "")));
     let writing = || format!("writing {}", tmp.display());
     let file = std::fs::File::create(&tmp).with_context(writing)?;
-    let mut out = Hashing { inner: file, hasher: Sha256::new() };
+    let mut out = HashingWriter::new(file);
     election.write_cache(definition_sha256, &mut out).with_context(writing)?;
-    let sha256 = hex(&out.hasher.finalize());
-    out.inner.sync_all().with_context(writing)?;
+    let (file, sha256) = out.finish();
+    let sha256 = hex(&sha256);
+    file.sync_all().with_context(writing)?;
     let cache = cache_name(path, &sha256);
     std::fs::rename(&tmp, path.with_file_name(&cache))
         .with_context(|| format!("writing {}", path.with_file_name(&cache).display()))?;
@@ -489,23 +458,6 @@ fn sha256_bytes(text: &str) -> Option<[u8; 32]> {
     Some(bytes)
 }
 
-/// A writer that hashes (SHA-256) what it passes on.
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-}
-
-impl<W: std::io::Write> std::io::Write for Hashing<W> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(bytes)?;
-        self.hasher.update(&bytes[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// Writes the tally's state as a new base file beside the state file `path` (streamed into
 /// `<name>.tally.tmp`, synced, renamed to its name with its hash): the [`TallyRef`] of a state
 /// with an empty delta.
@@ -514,10 +466,11 @@ fn write_base(path: &Path, replay: &Replay) -> anyhow::Result<TallyRef> {
     let writing = || format!("writing {}", tmp.display());
     let file = std::fs::File::create(&tmp).with_context(writing)?;
     let out = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut out = Hashing { inner: out, hasher: Sha256::new() };
+    let mut out = HashingWriter::new(out);
     replay.save_state_to(&mut out).with_context(writing)?;
-    let sha256 = hex(&out.hasher.finalize());
-    out.inner.into_inner().map_err(|e| e.into_error()).with_context(writing)?.sync_all()?;
+    let (out, sha256) = out.finish();
+    let sha256 = hex(&sha256);
+    out.into_inner().map_err(|e| e.into_error()).with_context(writing)?.sync_all()?;
     let base = base_name(path, &sha256);
     std::fs::rename(&tmp, path.with_file_name(&base))
         .with_context(|| format!("writing {}", path.with_file_name(&base).display()))?;

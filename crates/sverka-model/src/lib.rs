@@ -8,6 +8,7 @@ pub mod batch;
 pub mod canonical;
 pub mod election;
 pub mod form;
+pub mod hashing;
 pub mod keys;
 pub mod names;
 pub mod protocol_view;

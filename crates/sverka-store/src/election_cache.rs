@@ -24,12 +24,11 @@
 //! function of the election, so equal on every node); only `init` (before the move) writes it.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
-use sha2::{Digest, Sha256};
 use sverka_model::election::CACHE_FORMAT;
+use sverka_model::hashing::{HashingReader, HashingWriter};
 use sverka_model::{Body, Election, Submission};
 use sverka_tlog::note::{Ed25519Signer, NoteSigner};
 
@@ -133,13 +132,9 @@ pub(crate) fn cached(
     let file = fs::File::open(&path).map_err(unreadable)?;
     let len = file.metadata().map_err(unreadable)?.len();
     let len = usize::try_from(len).map_err(|_| format!("the cache is {len} bytes long"))?;
-    let mut source = Hashing { inner: file, hasher: Sha256::new(), failed: None };
+    let mut source = HashingReader::new(file);
     let election = Election::from_cache_reader(&mut source, len, definition);
-    let _ = std::io::copy(&mut source, &mut std::io::sink());
-    if let Some(e) = source.failed {
-        return Err(unreadable(e));
-    }
-    if hex(&source.hasher.finalize()) != pinned_cache {
+    if hex(&source.finish().map_err(unreadable)?) != pinned_cache {
         return Err(format!("{} is not the pinned cache", path.display()));
     }
     election.map_err(|e| format!("the cache is refused: {e}"))
@@ -165,10 +160,11 @@ pub(crate) fn write(
     let tmp = dir.join(CACHE_TMP);
     let io = |source| StoreError::io(&tmp, source);
     let file = fs::File::create(&tmp).map_err(io)?;
-    let mut out = Hashing { inner: file, hasher: Sha256::new(), failed: None };
+    let mut out = HashingWriter::new(file);
     election.write_cache(definition, &mut out).map_err(io)?;
-    out.inner.sync_all().map_err(io)?;
-    let cache = hex(&out.hasher.finalize());
+    let (file, cache) = out.finish();
+    file.sync_all().map_err(io)?;
+    let cache = hex(&cache);
     let path = dir.join(CACHE_FILE);
     fs::rename(&tmp, &path).map_err(|source| StoreError::io(&path, source))?;
     sync_dir(dir)?;
@@ -209,48 +205,11 @@ fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(bytes)
 }
 
-/// A reader or writer that hashes (SHA-256) what it passes on. As a reader, an error is kept in
-/// `failed` and ends the bytes there (the decoder sees them end; its caller reports the error).
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-    failed: Option<std::io::Error>,
-}
-
-impl<R: std::io::Read> std::io::Read for Hashing<R> {
-    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
-        if self.failed.is_some() {
-            return Ok(0);
-        }
-        match self.inner.read(buffer) {
-            Ok(n) => {
-                self.hasher.update(&buffer[..n]);
-                Ok(n)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(e),
-            Err(e) => {
-                self.failed = Some(e);
-                Ok(0)
-            }
-        }
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(bytes)?;
-        self.hasher.update(&bytes[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
+
+    use sha2::{Digest, Sha256};
 
     use super::*;
     use crate::store::{Store, DB_FILE, LOG_KEY_FILE};
