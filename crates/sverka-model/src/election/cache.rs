@@ -772,17 +772,27 @@ mod tests {
         }
     }
 
+    /// A cache of several megabytes (the 2021 example rescaled to 20,000 stations): the election
+    /// read from its definition, its cache and the definition's SHA-256, made once for every test
+    /// that needs more than one window's worth.
+    fn big_cache() -> &'static (Election, Vec<u8>, [u8; 32]) {
+        static BIG: std::sync::OnceLock<(Election, Vec<u8>, [u8; 32])> = std::sync::OnceLock::new();
+        BIG.get_or_init(|| {
+            let config =
+                Config { seed: 5, stations: Some(20_000), threads: 1, ..Config::default() };
+            let night = Night::new("election.toml", &example("kyrgyzstan-2021"), config)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let text = night.election_toml();
+            let (read, cache, _) = both(&text);
+            (read, cache, sha256(text.as_bytes()))
+        })
+    }
+
     #[test]
     fn the_cache_is_written_a_megabyte_at_a_time_and_a_failed_write_is_reported() {
-        // 20,000 stations make a cache of a few megabytes.
-        let config = Config { seed: 5, stations: Some(20_000), threads: 1, ..Config::default() };
-        let night = Night::new("election.toml", &example("kyrgyzstan-2021"), config)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let text = night.election_toml();
-        let (read, cache, _) = both(&text);
-        let hash = sha256(text.as_bytes());
+        let (read, cache, hash) = big_cache();
         let mut sink = Sink { room: usize::MAX, writes: Vec::new() };
-        read.write_cache(&hash, &mut sink).unwrap();
+        read.write_cache(hash, &mut sink).unwrap();
         assert_eq!(sink.writes.iter().sum::<usize>(), cache.len(), "the bytes of to_cache");
         assert!(
             sink.writes.len() > 2,
@@ -796,7 +806,7 @@ mod tests {
             sink.writes
         );
         let mut full = Sink { room: cache.len() / 2, writes: Vec::new() };
-        let error = read.write_cache(&hash, &mut full).unwrap_err();
+        let error = read.write_cache(hash, &mut full).unwrap_err();
         assert_eq!(error.to_string(), "disk full");
     }
 
@@ -820,30 +830,25 @@ mod tests {
         // A cache of several megabytes (more than one window), read a few bytes at a time and
         // in large reads: the election of `from_cache`; cut short, or with a byte after its
         // length, it is refused as malformed.
-        let config = Config { seed: 5, stations: Some(20_000), threads: 1, ..Config::default() };
-        let night = Night::new("election.toml", &example("kyrgyzstan-2021"), config)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let text = night.election_toml();
-        let (read, cache, _) = both(&text);
+        let (read, cache, hash) = big_cache();
         assert!(cache.len() > 2 << 20, "{} bytes", cache.len());
-        let hash = sha256(text.as_bytes());
         for step in [7, 4096, 3 << 20] {
-            let mut source = Trickle { bytes: &cache, step };
-            let back = Election::from_cache_reader(&mut source, cache.len(), &hash).unwrap();
-            assert!(back == read, "read {step} bytes at a time");
+            let mut source = Trickle { bytes: cache, step };
+            let back = Election::from_cache_reader(&mut source, cache.len(), hash).unwrap();
+            assert!(back == *read, "read {step} bytes at a time");
             assert!(source.bytes.is_empty(), "every byte read");
         }
         let cut = cache.len() - 1000;
         let mut short = Trickle { bytes: &cache[..cut], step: 4096 };
         assert!(matches!(
-            Election::from_cache_reader(&mut short, cache.len(), &hash),
+            Election::from_cache_reader(&mut short, cache.len(), hash),
             Err(CacheError::Malformed { .. })
         ));
         let mut longer = cache.clone();
         longer.push(0);
         let mut source = Trickle { bytes: &longer, step: 4096 };
         assert_eq!(
-            Election::from_cache_reader(&mut source, cache.len(), &hash),
+            Election::from_cache_reader(&mut source, cache.len(), hash),
             Err(CacheError::Malformed { at: cache.len() })
         );
     }
