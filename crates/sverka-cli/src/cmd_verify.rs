@@ -28,8 +28,9 @@ use sverka_model::submission::{sha256_hex, Body, Submission};
 use sverka_model::Election;
 use sverka_tally::replay::{Recompute, Replay, ReplayError};
 use sverka_tally::snapshot::Piece;
-use sverka_tally::tabulate::state::{CheckedState, NewTally, StateBytes, TallyStateError};
-use sverka_tally::tabulate::Tally;
+use sverka_tally::tabulate::state::{
+    scan_state, NewTally, ScannedState, StateBytes, TallyStateError,
+};
 use sverka_tlog::builder::{consistency_proof_from_tiles, root_from_tiles, TileReader};
 use sverka_tlog::policy::{CosignatureStatus, Policy};
 use sverka_tlog::tile::{hashes_at_level, new_entry_bundles, partial_tiles};
@@ -194,6 +195,10 @@ struct Delta {
     base_len: u64,
     bytes: Vec<u8>,
     entries: u64,
+    /// The base file, if the tally was loaded with only the records that the delta's and the
+    /// new entries' stations need ([`ScannedState::compact`]): [`whole_replay`] reads it whole
+    /// when another record is needed (a snapshot compared in full).
+    partial: Option<PathBuf>,
 }
 
 impl Delta {
@@ -205,8 +210,13 @@ impl Delta {
 
     /// Whether the delta has outgrown its base (then the next state gets a new base).
     fn outgrown(&self) -> bool {
-        self.bytes.len() > DELTA_FLOOR.max((self.base_len / 8) as usize)
+        outgrows(self.bytes.len(), self.base_len)
     }
+}
+
+/// Whether a delta of `len` bytes has outgrown a base of `base_len` bytes ([`Delta::outgrown`]).
+fn outgrows(len: usize, base_len: u64) -> bool {
+    len > DELTA_FLOOR.max((base_len / 8) as usize)
 }
 
 /// The checkpoint an earlier version's JSON state file names (its other members are not used).
@@ -526,20 +536,172 @@ fn read_hashed(path: &Path, keep: Keep) -> std::io::Result<(Vec<u8>, [u8; 32])> 
     }
 }
 
-/// A tally base read and its records checked ([`Tally::check_state`]), or why they are not.
-type CheckedBase = Result<CheckedState, TallyStateError>;
+/// A tally base read, hashed and its records checked as it streamed past ([`scan_state`]),
+/// kept open to read again the records a resume needs: its whole SHA-256, the SHA-256 of each
+/// [`BASE_BLOCK`] bytes of it, and what the scan found.
+struct ScannedBase {
+    file: std::fs::File,
+    len: usize,
+    sha256: [u8; 32],
+    blocks: Vec<[u8; 32]>,
+    scanned: Result<ScannedState, TallyStateError>,
+}
 
-/// The tally of a [`STATE_FORMAT`] file: its base file (`base`: read and hashed by
-/// [`read_hashed`] and its records checked by [`Tally::check_state`], `None` if it is not
-/// [`base_well_named`]) checked against the hash the state names, the delta checked likewise, the base loaded (into `ahead`, the new tally of `election`) and the delta's entries folded in.
+/// The blocks a tally base is hashed in, besides its whole SHA-256, so that the records a
+/// resume keeps can be read again and each shown to be the bytes hashed the first time.
+const BASE_BLOCK: usize = 1 << 12;
+
+/// A reader that hashes what it reads, whole and in blocks of [`BASE_BLOCK`] bytes.
+struct BlockHashing<R> {
+    inner: R,
+    whole: Sha256,
+    block: Sha256,
+    in_block: usize,
+    blocks: Vec<[u8; 32]>,
+}
+
+impl<R: Read> BlockHashing<R> {
+    fn new(inner: R, len: usize) -> BlockHashing<R> {
+        let blocks = Vec::with_capacity(len.div_ceil(BASE_BLOCK));
+        BlockHashing { inner, whole: Sha256::new(), block: Sha256::new(), in_block: 0, blocks }
+    }
+
+    /// The SHA-256 of everything read, and of each block.
+    fn finish(mut self) -> ([u8; 32], Vec<[u8; 32]>) {
+        if self.in_block > 0 {
+            self.blocks.push(self.block.finalize().into());
+        }
+        (self.whole.finalize().into(), self.blocks)
+    }
+}
+
+impl<R: Read> Read for BlockHashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut rest = &buf[..n];
+        self.whole.update(rest);
+        while !rest.is_empty() {
+            let take = (BASE_BLOCK - self.in_block).min(rest.len());
+            self.block.update(&rest[..take]);
+            (self.in_block, rest) = (self.in_block + take, &rest[take..]);
+            if self.in_block == BASE_BLOCK {
+                self.blocks.push(self.block.finalize_reset().into());
+                self.in_block = 0;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Reads a tally base, hashes it whole and by block and checks its records, keeping none of
+/// them (the resume's base thread; [`scan_state`]).
+fn scan_base(path: &Path) -> std::io::Result<ScannedBase> {
+    let file = std::fs::File::open(path)?;
+    let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+    let mut reader = BlockHashing::new(&file, len);
+    let scanned = scan_state(&mut reader, len)?;
+    let (sha256, blocks) = reader.finish();
+    Ok(ScannedBase { file, len, sha256, blocks, scanned })
+}
+
+/// Bytes of a scanned base read again ([`BaseBlocks::fetch`]), each block they lie in hashed
+/// and compared with its hash from the scan; the last blocks read are kept for the next bytes.
+struct BaseBlocks<'a> {
+    file: &'a std::fs::File,
+    len: usize,
+    blocks: &'a [[u8; 32]],
+    /// Blocks read past the last bytes asked for (more when the whole base is read).
+    ahead: usize,
+    /// The blocks read last, from offset `at`.
+    at: usize,
+    held: Vec<u8>,
+}
+
+impl BaseBlocks<'_> {
+    /// Fills `out` with the base's bytes at `at`, as they were when scanned.
+    fn fetch(&mut self, at: usize, out: &mut [u8]) -> std::io::Result<()> {
+        let end = at + out.len();
+        if at < self.at || end > self.at + self.held.len() {
+            let first = at / BASE_BLOCK;
+            let last = (end.div_ceil(BASE_BLOCK) + self.ahead).min(self.len.div_ceil(BASE_BLOCK));
+            let (from, to) = (first * BASE_BLOCK, (last * BASE_BLOCK).min(self.len));
+            if end > to {
+                return Err(std::io::Error::other("the tally base is shorter than when scanned"));
+            }
+            self.held.resize(to - from, 0);
+            let mut done = 0;
+            while done < self.held.len() {
+                match read_at(self.file, &mut self.held[done..], (from + done) as u64) {
+                    Ok(0) => return Err(cut_short()),
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            for (k, block) in self.held.chunks(BASE_BLOCK).enumerate() {
+                if self.blocks.get(first + k) != Some(&Sha256::digest(block).into()) {
+                    return Err(std::io::Error::other("the tally base changed while it was read"));
+                }
+            }
+            self.at = from;
+        }
+        out.copy_from_slice(&self.held[at - self.at..end - self.at]);
+        Ok(())
+    }
+}
+
+/// The stations that the delta's entries and the new entries `seen..size` (read from the
+/// publication's directory `dir`) name, and how long the delta will be with them: `None` if
+/// any of them does not decode, is a second election definition or cannot be read (then the
+/// whole tally base is loaded, and the pass reports what it finds).
+fn stations_named(dir: &Path, delta: &[u8], seen: u64, size: u64) -> Option<(Vec<String>, usize)> {
+    let mut stations = Vec::new();
+    let mut name = |entry: &[u8]| -> Option<()> {
+        match Submission::decode(entry).ok()?.payload.body {
+            Body::Protocol(protocol) => stations.push(protocol.station),
+            Body::Annulment(annulment) => stations.push(annulment.station),
+            Body::Election(_) => return None,
+            _ => {}
+        }
+        Some(())
+    };
+    let mut rest = delta;
+    while !rest.is_empty() {
+        let len = u32::from_le_bytes(rest.get(..4)?.try_into().expect("4 bytes")) as usize;
+        name(rest.get(4..4 + len)?)?;
+        rest = &rest[4 + len..];
+    }
+    let mut delta_len = delta.len();
+    for bundle in new_entry_bundles(seen, size) {
+        let bytes = std::fs::read(dir.join(bundle.path())).ok()?;
+        let entries = parse_bundle(&bytes).ok()?;
+        let skip = seen.saturating_sub(bundle.first_entry()) as usize;
+        for entry in entries.get(skip..)? {
+            delta_len += 4 + entry.len();
+            name(entry)?;
+        }
+    }
+    Some((stations, delta_len))
+}
+
+/// Which records of the tally base a resume keeps: `None`, every one.
+type KeptRecords = Option<Vec<bool>>;
+
+/// The tally of a [`STATE_FORMAT`] file: its base file (`base`: scanned by [`scan_base`],
+/// `None` if it is not [`base_well_named`]) checked against the hash the state names, the
+/// delta checked likewise, the base loaded (into `ahead`, the new tally of `election`; only the
+/// records `keep` names and those with corrections, read again, if `keep` is given) and the
+/// delta's entries folded in.
+#[allow(clippy::too_many_arguments)]
 fn load_tally(
     path: &Path,
     tally: &TallyRef,
     delta: Vec<u8>,
     election: Arc<Election>,
     size: u64,
-    base: Option<std::io::Result<(CheckedBase, [u8; 32])>>,
+    base: Option<std::io::Result<ScannedBase>>,
     ahead: Box<NewTally>,
+    keep: KeptRecords,
 ) -> anyhow::Result<(Replay, Delta)> {
     let at = || format!("--state {}", path.display());
     if !base_well_named(path, tally) {
@@ -566,10 +728,10 @@ fn load_tally(
         );
     }
     let base_path = path.with_file_name(&tally.base);
-    let (base, found) = base
+    let base = base
         .expect("a well-named base is read")
         .with_context(|| format!("{}: its tally base {}", at(), base_path.display()))?;
-    let found = hex(&found);
+    let found = hex(&base.sha256);
     if found != tally.base_sha256 {
         bail!(
             "{}: its tally base {} hashes to {found}, not to the {} the state names (changed, or \
@@ -579,8 +741,25 @@ fn load_tally(
             tally.base_sha256
         );
     }
-    let base = base.map_err(|e| anyhow::anyhow!("{}: its tally base: {e}", at()))?;
-    let base_len = base.len() as u64;
+    let ScannedBase { file, len, blocks, scanned, .. } = base;
+    let scanned = scanned.map_err(|e| anyhow::anyhow!("{}: its tally base: {e}", at()))?;
+    let base_len = len as u64;
+    // The records kept are read again, each block they lie in shown to hash as it did.
+    let ahead_blocks = if keep.is_some() { 0 } else { 256 };
+    let mut blocks = BaseBlocks {
+        file: &file,
+        len,
+        blocks: &blocks,
+        ahead: ahead_blocks,
+        at: 0,
+        held: Vec::new(),
+    };
+    let partial = keep.is_some().then(|| base_path.clone());
+    let kept = |r: usize| keep.as_ref().is_none_or(|keep| keep.get(r) == Some(&true));
+    let base = scanned
+        .compact(&kept, &mut |at, out| blocks.fetch(at, out))
+        .with_context(|| format!("{}: its tally base {}", at(), base_path.display()))?;
+    drop(blocks);
     let mut replay =
         Replay::resume_election(election, tally.base_size, StateBytes::Ahead(base, ahead))
             .map_err(|e| anyhow::anyhow!("{}: its tally base: {e}", at()))?;
@@ -601,8 +780,49 @@ fn load_tally(
     }
     // The pieces kept describe the snapshot at `size`, the delta's stations included.
     replay.forget_touched();
-    let delta = Delta { base: tally.clone(), base_len, entries: tally.delta_entries, bytes: delta };
+    let delta = Delta {
+        base: tally.clone(),
+        base_len,
+        entries: tally.delta_entries,
+        bytes: delta,
+        partial,
+    };
     Ok((replay, delta))
+}
+
+/// The replay of a tally loaded with only some records of its base ([`Delta::partial`]) made
+/// whole: the base read whole, its hash compared with the state's again, loaded, and the
+/// delta's entries folded in up to the replay's size (the entries a pass has read but not yet
+/// folded stay out).
+fn whole_replay(replay: &mut Replay, delta: &mut Delta) -> Result<(), String> {
+    let Some(path) = delta.partial.clone() else { return Ok(()) };
+    let at = || format!("its tally base {}", path.display());
+    let (bytes, sha256) = read_hashed(&path, Keep::Bytes).map_err(|e| format!("{}: {e}", at()))?;
+    if hex(&sha256) != delta.base.base_sha256 {
+        return Err(format!(
+            "{}: hashes to {}, not to the {} the state names (changed, or another state's)",
+            at(),
+            hex(&sha256),
+            delta.base.base_sha256
+        ));
+    }
+    let base = delta.base.base_size;
+    let mut whole = Replay::resume_election(replay.shared_election(), base, bytes)
+        .map_err(|e| format!("{}: {e}", at()))?;
+    let mut rest = delta.bytes.as_slice();
+    for index in base..replay.size() {
+        let len =
+            rest.get(..4).ok_or_else(|| format!("the tally delta is cut at entry {index}"))?;
+        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+        let entry = rest
+            .get(4..4 + len)
+            .ok_or_else(|| format!("the tally delta is cut at entry {index}"))?;
+        whole.apply(index, entry).map_err(|e| format!("the tally delta: {e}"))?;
+        rest = &rest[4 + len..];
+    }
+    delta.partial = None;
+    *replay = whole;
+    Ok(())
 }
 
 /// The policy of `--policy` or of `--witness`/`--quorum`; `Err` is a usage error.
@@ -759,7 +979,7 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
             check_consistency(reader, seen, before, &checkpoint)?;
             let path = args.state.as_deref().expect("a state was read");
             let dir = Path::new(&args.target).is_dir().then(|| Path::new(&args.target));
-            Some(Resumed::load(reader, dir, path, resume, sections, seen)?)
+            Some(Resumed::load(reader, dir, path, resume, sections, seen, size)?)
         }
         _ => None,
     };
@@ -815,7 +1035,8 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
         let replay = progress.replay.as_mut().context("the log is empty")?;
         let started = Instant::now();
         let (dir, root) = (pass.dir.as_deref(), checkpoint.root());
-        compare_snapshot(reader, dir, replay, &mut progress.pieces, size, root)
+        let (pieces, delta) = (&mut progress.pieces, progress.delta.as_mut());
+        compare_snapshot(reader, dir, replay, pieces, delta, size, root)
             .map_err(anyhow::Error::msg)?;
         pass.snapshot_time += started.elapsed();
         progress.snapshots.insert(size);
@@ -1155,6 +1376,7 @@ impl Resumed {
         resume: &mut Resume<'_>,
         sections: Sections,
         size: u64,
+        to: u64,
     ) -> anyhow::Result<Resumed> {
         let b64 = |what: &str, text: &str| {
             BASE64.decode(text).with_context(|| format!("--state: {what} is not base64"))
@@ -1173,18 +1395,19 @@ impl Resumed {
         std::thread::scope(|scope| {
             let base = base_well_named(state_path, &resume.tally).then(|| {
                 let base_path = state_path.with_file_name(&resume.tally.base);
-                // Its records are checked here too, while this thread reads the election: the
-                // checks that need the election are made when it is loaded (`load_tally`, after
-                // the hash is compared).
-                scope.spawn(move || {
-                    let (bytes, sha256) = read_hashed(&base_path, Keep::Bytes)?;
-                    Ok((Tally::check_state(bytes), sha256))
-                })
+                // Its records are checked here too, while this thread reads the election, as it
+                // streams past (none of it kept: `scan_base`); the checks that need the
+                // election are made when it is loaded (`load_tally`, after the hash is
+                // compared), and the records the resume needs are read again then.
+                scope.spawn(move || scan_base(&base_path))
             });
             // That thread then reads the snapshot pieces, needed only once the new snapshot is
-            // compared.
+            // compared, and the stations the delta and the new entries name (the records of
+            // the base to keep).
             let (delta, pieces) = (sections.delta, &sections.pieces);
             let definition = scope.spawn(|| {
+                // Moved here and handed back (its stations are read here).
+                let delta = delta;
                 let sha256 = match dir {
                     Some(dir) => match read_hashed(&dir.join(&path), Keep::HashOnly) {
                         Ok((_, sha256)) => Ok(Some(sha256)),
@@ -1198,7 +1421,17 @@ impl Resumed {
                     },
                     None => Ok(None),
                 };
-                (sha256, Sections::read_pieces(pieces))
+                let pieces = Sections::read_pieces(pieces);
+                // A resume reads the whole base unless it compares the next snapshot by its
+                // pieces (else every station is recomputed), never defers the sums (a pass
+                // of at most as many entries as stations: `Pass::defer_sums_if_worth_it`)
+                // and keeps the delta (else it writes a new base): see `load_tally`.
+                let fits = matches!(&pieces, Ok(Some(p)) if p.size == size);
+                let named = match dir {
+                    Some(dir) if fits => stations_named(dir, &delta, size, to),
+                    _ => None,
+                };
+                (sha256, pieces, named, delta)
             });
             // The cache names the definition's SHA-256; if the state's `definition` is not one,
             // the definition's check below fails first.
@@ -1210,7 +1443,7 @@ impl Resumed {
                 (Some(_), None) => Some(Err("names no definition".to_string())),
                 _ => None,
             };
-            let (definition, pieces) =
+            let (definition, pieces, named, delta) =
                 definition.join().expect("hashing the definition does not panic");
             let definition_sha256: [u8; 32] = match definition? {
                 Some(sha256) => sha256,
@@ -1251,8 +1484,26 @@ impl Resumed {
             // stations, off its critical path).
             let ahead = NewTally::new(&election);
             let base = base.map(|read| read.join().expect("reading the tally base does not panic"));
+            let base_len = base.as_ref().and_then(|b| b.as_ref().ok()).map_or(0, |b| b.len);
+            let stations = election.stations.len() as u64;
+            let keep = named
+                .filter(|(_, delta_len)| {
+                    !outgrows(*delta_len, base_len as u64) && to.saturating_sub(size) <= stations
+                })
+                .map(|(named, _)| {
+                    let mut keep = Vec::new();
+                    for station in named.iter().filter_map(|id| election.station_index(id)) {
+                        for r in ahead.station_records(station) {
+                            if r >= keep.len() {
+                                keep.resize(r + 1, false);
+                            }
+                            keep[r] = true;
+                        }
+                    }
+                    keep
+                });
             let (replay, delta) =
-                load_tally(state_path, &resume.tally, delta, election, size, base, ahead)?;
+                load_tally(state_path, &resume.tally, delta, election, size, base, ahead, keep)?;
             let pieces = pieces?;
             let (registry, key_entries) =
                 registry.join().expect("rebuilding the registry does not panic")?;
@@ -1737,7 +1988,8 @@ impl<'a> Pass<'a> {
                 let progress = self.progress.as_mut().expect("during the pass");
                 let replay = progress.replay.as_mut().expect("entry 0 started the replay");
                 let (dir, pieces) = (self.dir.as_deref(), &mut progress.pieces);
-                match compare_snapshot(self.reader, dir, replay, pieces, size, root) {
+                let delta = progress.delta.as_mut();
+                match compare_snapshot(self.reader, dir, replay, pieces, delta, size, root) {
                     Ok(()) => {
                         progress.snapshots.insert(size);
                         self.snapshots_checked.push(size);
@@ -2587,9 +2839,18 @@ fn compare_snapshot(
     dir: Option<&Path>,
     replay: &mut Replay,
     pieces: &mut Option<Pieces>,
+    delta: Option<&mut Delta>,
     size: u64,
     root: Hash,
 ) -> Result<(), String> {
+    // A tally loaded with only some records of its base is made whole before any station
+    // outside them is recomputed: without pieces here, or to locate a difference below.
+    let mut delta = delta;
+    if pieces.is_none() {
+        if let Some(delta) = delta.as_deref_mut() {
+            whole_replay(replay, delta)?;
+        }
+    }
     let path = format!("snapshot/{size}.json");
     let missing = || format!("{path}: missing (every checkpoint needs its snapshot)");
     let open = |dir: &Path| match std::fs::File::open(dir.join(&path)) {
@@ -2695,6 +2956,9 @@ fn compare_snapshot(
         return Ok(());
     }
     // Locate the difference on the whole documents.
+    if let Some(delta) = delta {
+        whole_replay(replay, delta)?;
+    }
     let published =
         reader.read(&path).map_err(|e| format!("{path}: cannot read: {e}"))?.ok_or_else(missing)?;
     let recomputed = replay.snapshot(root.0).map_err(|e| format!("{path}: {e}"))?;

@@ -785,3 +785,73 @@ fn a_delta_past_two_mebibytes_makes_a_new_base() {
     let nothing_new = format!("resumed from --state: no new entries, all {size} were checked");
     assert!(again.contains(&nothing_new), "{again}");
 }
+
+/// A state's bytes with its snapshot pieces section emptied (none kept).
+fn without_pieces(state: &[u8]) -> Vec<u8> {
+    let first = b"sverka-verify-state/v4\n".len();
+    let line = first + state[first..].iter().position(|&b| b == b'\n').unwrap() + 1;
+    let delta_len = u64::from_le_bytes(state[line..line + 8].try_into().unwrap()) as usize;
+    let mut out = state[..line + 8 + delta_len].to_vec();
+    out.extend_from_slice(&0u64.to_le_bytes());
+    out
+}
+
+/// A resume reads again only the records of its tally base that the new entries' stations need,
+/// but every record is still checked and the whole base hashed: a byte changed in the records of
+/// a station no new entry names is refused as a changed base, and the record made malformed (the
+/// state's hash changed to match, so that the base is trusted) is refused as malformed, as
+/// before.
+#[test]
+fn a_record_of_the_base_the_resume_does_not_keep_is_still_checked() {
+    let dir = observed();
+    let path = dir.path().join("observer.json");
+    let file = state_file(&path);
+    let base_name = file.json["resume"]["tally"]["base"].as_str().unwrap().to_string();
+    let base_path = dir.path().join(&base_name);
+    // The first station with slots (a protocol before the old checkpoint) no new entry names.
+    let election = std::fs::read_to_string(fixture().root.join("night/election.toml")).unwrap();
+    let election = Election::from_toml("election.toml", &election).unwrap();
+    let part2 = std::fs::read_to_string(fixture().root.join("part2.jsonl")).unwrap();
+    let ahead = sverka_tally::tabulate::state::NewTally::new(&election);
+    let scan =
+        sverka_tally::tabulate::state::scan_state(&mut file.base.as_slice(), file.base.len())
+            .unwrap()
+            .unwrap();
+    let at = (0..election.stations.len())
+        .filter(|&s| !part2.contains(&format!("\"{}\"", election.stations[s].id)))
+        .map(|s| scan.record_start(ahead.station_records(s).start))
+        .find(|&at| (1..128).contains(&file.base[at]))
+        .expect("an untouched station with a protocol");
+    // Its first slot's source (a byte after the number of slots), changed.
+    let mut base = file.base.clone();
+    base[at + 1] = 9;
+    std::fs::write(&base_path, &base).unwrap();
+    let err = refused(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert!(err.contains(&format!("its tally base {base_name} hashes to")), "{err}");
+    // The same base, trusted: the state names its hash.
+    let sha256 = sha256_hex(&base);
+    let trusted = format!("observer.json.tally-{}", &sha256[..16]);
+    std::fs::write(dir.path().join(&trusted), &base).unwrap();
+    let mut json = file.json.clone();
+    json["resume"]["tally"]["base"] = trusted.into();
+    json["resume"]["tally"]["base_sha256"] = sha256.into();
+    with_json(&path, &json);
+    let err = refused(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert!(err.contains("its tally base: tally state: source 9"), "{err}");
+}
+
+/// A resume that must read its whole tally base (no snapshot pieces kept: every station is
+/// recomputed) prints what a resume with them prints and leaves the same state, pieces included.
+#[test]
+fn a_resume_without_pieces_reads_the_whole_base_and_ends_as_one_with_them() {
+    let dir = observed();
+    let path = dir.path().join("observer.json");
+    let before = std::fs::read(&path).unwrap();
+    let with = ok(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    let after = std::fs::read(&path).unwrap();
+    std::fs::write(&path, without_pieces(&before)).unwrap();
+    assert!(state_file(&path).pieces.is_empty());
+    let without = ok(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+    assert_eq!(without, with);
+    assert_eq!(std::fs::read(&path).unwrap(), after, "the same state, its pieces included");
+}

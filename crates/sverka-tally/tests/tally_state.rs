@@ -6,9 +6,13 @@
 mod tabulate_fixture;
 
 use sverka_model::election::Election;
+use sverka_model::submission::Body;
 use sverka_model::Source;
 use sverka_model::Submission;
-use sverka_tally::tabulate::state::{NewTally, StateBytes, TallyStateError, TALLY_STATE_FORMAT};
+use sverka_tally::tabulate::state::{
+    scan_state, scan_state_by, NewTally, ScannedState, StateBytes, TallyStateError,
+    TALLY_STATE_FORMAT,
+};
 use sverka_tally::tabulate::{Results, ResultsConfig, Tally};
 use tabulate_fixture::*;
 
@@ -251,5 +255,160 @@ fn sums_deferred_after_a_load_and_settled_are_the_sums_kept_throughout() {
                 "saved after {cut} entries, loaded (owned: {owned}), sums deferred, the rest applied"
             );
         }
+    }
+}
+
+/// A reader that gives at most `step` bytes a read (as a file read a block at a time might).
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.step).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+/// `bytes` scanned as they stream past, read `step` bytes at a time into a window of `window`.
+fn scanned(bytes: &[u8], step: usize, window: usize) -> Result<ScannedState, TallyStateError> {
+    let mut read = Trickle { bytes, step };
+    let scanned = scan_state_by(&mut read, bytes.len(), window).unwrap();
+    assert!(read.bytes.is_empty(), "the source is read to its end whatever is found");
+    scanned
+}
+
+/// The records a scanned state keeps: every one, read again where they lie in `bytes`.
+fn whole(scanned: ScannedState, bytes: &[u8]) -> StateBytes {
+    let mut fetch = |at: usize, out: &mut [u8]| {
+        out.copy_from_slice(&bytes[at..at + out.len()]);
+        Ok(())
+    };
+    StateBytes::Checked(scanned.compact(&|_| true, &mut fetch).unwrap())
+}
+
+/// A state scanned as it streams past (`scan_state`: the records checked, none kept, then the
+/// ones needed read again) is refused, or loaded, exactly as `Tally::check_state` and
+/// `Tally::load_state` refuse or load the same bytes, however the reads and the window cut them
+/// (records lying across two windows, a window smaller than a record): good states at every cut,
+/// cut short, a byte more, another format, an integer not in its shortest form or over 64 bits,
+/// every single byte of the records changed in turn.
+#[test]
+fn a_state_scanned_as_it_streams_is_refused_or_loaded_as_one_read_whole() {
+    let election = tiny();
+    let entries = entries();
+    let mut states = Vec::new();
+    for cut in [0, 5, 12, entries.len()] {
+        let mut first = Tally::new(&election);
+        for (index, submission) in &entries[..cut] {
+            first.apply(*index, submission);
+        }
+        states.push(first.save_state());
+    }
+    let good = states.last().unwrap().clone();
+    let head = b"sverka-tally-state/v2\n".len();
+    states.push(good[..good.len() - 3].to_vec());
+    states.push([good.as_slice(), &[0]].concat());
+    states.push(b"sverka-tally-state/v1\nrest".to_vec());
+    states.push(b"sverka-tally".to_vec());
+    let mut longer = good[..head].to_vec();
+    longer.extend_from_slice(&[0x80 | good[head], 0x00]);
+    longer.extend_from_slice(&good[head + 1..]);
+    states.push(longer);
+    let mut huge = good[..head].to_vec();
+    huge.extend_from_slice(&[0xff; 10]);
+    huge.push(0x01);
+    states.push(huge);
+    let records_end = scanned(&good, 1 << 20, 1 << 20).unwrap().records_end();
+    for at in head..records_end {
+        for flip in [0x01, 0x80, 0xff] {
+            let mut changed = good.clone();
+            changed[at] ^= flip;
+            states.push(changed);
+        }
+    }
+    for bytes in &states {
+        let expected = Tally::check_state(bytes.clone()).map(|_| ());
+        let loaded = Tally::load_state(&election, bytes).map(|tally| tally.save_state());
+        for (step, window) in [(1, 64), (7, 64), (100, 97), (4096, 1 << 20)] {
+            let scan = scanned(bytes, step, window);
+            assert_eq!(
+                scan.as_ref().map(|_| ()),
+                expected.as_ref().map(|_| ()),
+                "read {step} bytes at a time"
+            );
+            if let Ok(scan) = scan {
+                let ours = Tally::load_state_owned(&election, whole(scan, bytes));
+                assert_eq!(ours.map(|tally| tally.save_state()), loaded);
+            }
+        }
+    }
+    let mut read = Trickle { bytes: &good, step: 5 };
+    assert!(scan_state(&mut read, good.len()).unwrap().is_ok());
+}
+
+/// A state loaded with only the records of the stations the rest of the entries name (and those
+/// with corrections, which are decoded as it is loaded) gives, once those entries are folded
+/// in, every total, outcome, correction, annulment and warning of one tally that saw them all,
+/// at every cut; it refuses (panics) to give a station's result it did not keep or to save
+/// itself, and kept whole it saves the very bytes it was loaded from.
+#[test]
+fn a_state_loaded_with_only_the_records_its_new_entries_need_gives_the_same_results() {
+    let election = tiny();
+    let entries = entries();
+    let config = ResultsConfig { stations: false, disputed: Vec::new() };
+    let expected = kept_throughout(&election, &entries, &config);
+    for cut in 0..=entries.len() {
+        let mut first = Tally::new(&election);
+        for (index, submission) in &entries[..cut] {
+            first.apply(*index, submission);
+        }
+        let bytes = first.save_state();
+        let ahead = NewTally::new(&election);
+        let mut keep = vec![false; bytes.len()];
+        let named = entries[cut..].iter().filter_map(|(_, s)| match &s.payload.body {
+            Body::Protocol(protocol) => Some(protocol.station.as_str()),
+            Body::Annulment(annulment) => Some(annulment.station.as_str()),
+            _ => None,
+        });
+        for station in named.filter_map(|id| election.station_index(id)) {
+            for r in ahead.station_records(station) {
+                keep[r] = true;
+            }
+        }
+        let mut fetch = |at: usize, out: &mut [u8]| {
+            out.copy_from_slice(&bytes[at..at + out.len()]);
+            Ok(())
+        };
+        let left_out = std::cell::Cell::new(0);
+        let kept = |r: usize| {
+            left_out.set(left_out.get() + usize::from(!keep[r]));
+            keep[r]
+        };
+        let partial = scanned(&bytes, 4096, 64).unwrap().compact(&kept, &mut fetch).unwrap();
+        let some_left_out = left_out.get() > 0;
+        let mut resumed =
+            Tally::load_state_owned(&election, StateBytes::Ahead(partial, ahead)).unwrap();
+        for (index, submission) in &entries[cut..] {
+            resumed.apply(*index, submission);
+        }
+        assert_eq!(resumed.results_with(&election, &config), expected, "saved after {cut}");
+        if some_left_out {
+            let saved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                resumed.save_state();
+            }));
+            assert!(saved.is_err(), "a tally with records left out is not saved (cut {cut})");
+            let all = ResultsConfig { stations: true, disputed: Vec::new() };
+            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                resumed.results_with(&election, &all);
+            }));
+            assert!(results.is_err(), "no station result of a record left out (cut {cut})");
+        }
+        let kept =
+            Tally::load_state_owned(&election, whole(scanned(&bytes, 7, 64).unwrap(), &bytes));
+        assert_eq!(kept.unwrap().save_state(), bytes, "kept whole, saved again (cut {cut})");
     }
 }

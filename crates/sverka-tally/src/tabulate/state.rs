@@ -60,6 +60,251 @@ impl CheckedState {
     }
 }
 
+/// The offset [`ScannedState::compact`] gives a record it did not keep: [`decode_record`] and
+/// [`Tally::save_state_to`] refuse (panic) rather than read anything in its place.
+const UNKEPT: usize = usize::MAX;
+
+/// How many bytes [`scan_state`] reads at a time (its window grows only for a record, or a
+/// header, longer than a quarter of this).
+pub const SCAN_WINDOW: usize = 1 << 20;
+
+/// A tally state's bytes checked as they were read by [`scan_state`], none of them kept but its
+/// part after the records (contests' sums, signers, applied indices, lists: small): where each
+/// record lies in the bytes and whether it has corrections. [`ScannedState::compact`] then
+/// reads again only the records a caller needs, into a [`CheckedState`] that holds only those.
+#[derive(Debug)]
+pub struct ScannedState {
+    election_id: String,
+    n_stations: u64,
+    /// Where each record starts in the bytes, then where the records end.
+    records: Vec<usize>,
+    /// Per record, whether it has no corrections.
+    lazy: Vec<bool>,
+    /// The bytes after the records.
+    tail: Vec<u8>,
+}
+
+impl ScannedState {
+    /// How many records (station-contests) the state has.
+    pub fn n_records(&self) -> usize {
+        self.lazy.len()
+    }
+
+    /// Where record `r` starts in the bytes.
+    pub fn record_start(&self, r: usize) -> usize {
+        self.records[r]
+    }
+
+    /// Where the records end in the bytes (the tail after them is kept).
+    pub fn records_end(&self) -> usize {
+        self.records[self.lazy.len()]
+    }
+
+    /// A [`CheckedState`] of the records `keep` names and of every record with corrections
+    /// (those are decoded when the state is loaded), in order, each read by `fetch(at, buffer)`
+    /// — which must fill `buffer` with the bytes found at offset `at` when the state was
+    /// scanned (the caller checks they are, by hash) — and of the part after the records. A
+    /// tally loaded from it can fold in entries of the kept records' stations and give their
+    /// results and every total; it refuses (panics) to decode any other record or to save
+    /// itself ([`Tally::save_state_to`]). `keep` of every record gives a state whole.
+    pub fn compact(
+        self,
+        keep: &dyn Fn(usize) -> bool,
+        fetch: &mut dyn FnMut(usize, &mut [u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<CheckedState> {
+        let ScannedState { election_id, n_stations, records, lazy, tail } = self;
+        let mut bytes = Vec::new();
+        let mut offsets = Vec::with_capacity(records.len());
+        for (r, &plain) in lazy.iter().enumerate() {
+            if plain && !keep(r) {
+                offsets.push(UNKEPT);
+                continue;
+            }
+            let (at, end) = (records[r], records[r + 1]);
+            offsets.push(bytes.len());
+            let start = bytes.len();
+            bytes.resize(start + (end - at), 0);
+            fetch(at, &mut bytes[start..])?;
+        }
+        offsets.push(bytes.len());
+        bytes.extend_from_slice(&tail);
+        Ok(CheckedState { bytes, election_id, n_stations, records: offsets, lazy })
+    }
+}
+
+/// The bytes of [`scan_state`]'s source not yet checked, read a window at a time.
+struct Scan<'r> {
+    read: &'r mut dyn std::io::Read,
+    /// Bytes read, from `start` on in the source; `buf[pos..]` not yet checked.
+    buf: Vec<u8>,
+    pos: usize,
+    start: usize,
+    /// The source's length (the bounds on lists are those of the whole bytes).
+    total: usize,
+    eof: bool,
+    /// How many bytes are read at a time ([`SCAN_WINDOW`]).
+    window: usize,
+}
+
+impl Scan<'_> {
+    /// Moves what is not yet checked to the front and reads on until the window is full (twice
+    /// as full as it was if `grow`) or the source ends.
+    fn refill(&mut self, grow: bool) -> std::io::Result<()> {
+        self.buf.drain(..self.pos);
+        self.start += self.pos;
+        self.pos = 0;
+        let window = if grow { (2 * self.buf.len()).max(self.window) } else { self.window };
+        while !self.eof && self.buf.len() < window {
+            let have = self.buf.len();
+            self.buf.resize(window, 0);
+            match self.read.read(&mut self.buf[have..]) {
+                Ok(0) => {
+                    self.buf.truncate(have);
+                    self.eof = true;
+                }
+                Ok(n) => self.buf.truncate(have + n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.buf.truncate(have),
+                Err(e) => {
+                    self.buf.truncate(have);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The offset in the source of the next byte to check.
+    fn at(&self) -> usize {
+        self.start + self.pos
+    }
+
+    /// `check` of the bytes from the next one on, as it would give on the whole rest of the
+    /// source: a check that succeeds on a prefix succeeds alike on more bytes (it reads only
+    /// what it passes, and lists are bounded by the bytes left in the whole source), and one
+    /// that fails is tried again on more bytes until the source has no more.
+    fn check<T>(
+        &mut self,
+        check: &mut dyn FnMut(&mut In<'_>, usize) -> Result<T, TallyStateError>,
+    ) -> std::io::Result<Result<T, TallyStateError>> {
+        loop {
+            if !self.eof && self.buf.len() - self.pos < self.window / 4 {
+                self.refill(false)?;
+            }
+            let left = self.total.saturating_sub(self.at());
+            let mut input = In(&self.buf[self.pos..]);
+            match check(&mut input, left) {
+                Ok(value) => {
+                    self.pos = self.buf.len() - input.0.len();
+                    return Ok(Ok(value));
+                }
+                Err(e) if self.eof => return Ok(Err(e)),
+                Err(_) => self.refill(true)?,
+            }
+        }
+    }
+}
+
+/// [`Tally::check_state`]'s checks of a state's bytes read from `read` (`total` bytes long)
+/// [`SCAN_WINDOW`] bytes at a time, keeping of them only the part after the records: the same
+/// result for the same bytes, but a [`ScannedState`]. The source is read to its end whatever is
+/// found (so that a caller hashing it has the hash of every byte). `Err` only if reading fails.
+pub fn scan_state(
+    read: &mut dyn std::io::Read,
+    total: usize,
+) -> std::io::Result<Result<ScannedState, TallyStateError>> {
+    scan_state_by(read, total, SCAN_WINDOW)
+}
+
+/// [`scan_state`] reading `window` bytes at a time (at least 64; tests use small windows so
+/// that records lie across them).
+pub fn scan_state_by(
+    read: &mut dyn std::io::Read,
+    total: usize,
+    window: usize,
+) -> std::io::Result<Result<ScannedState, TallyStateError>> {
+    let window = window.max(64);
+    let mut scan = Scan { read, buf: Vec::new(), pos: 0, start: 0, total, eof: false, window };
+    let scanned = scan_records(&mut scan)?;
+    let scanned = scanned.and_then(|(election_id, n_stations, records, lazy)| {
+        if scan.at() > total {
+            return Err(TallyStateError::Truncated);
+        }
+        Ok((election_id, n_stations, records, lazy))
+    });
+    let mut tail = Vec::new();
+    if scanned.is_ok() {
+        tail.extend_from_slice(&scan.buf[scan.pos..]);
+    }
+    // The rest is read (and hashed by the caller) whatever was found.
+    loop {
+        let mut chunk = [0u8; 1 << 16];
+        match scan.read.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) if scanned.is_ok() => tail.extend_from_slice(&chunk[..n]),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(scanned.map(|(election_id, n_stations, records, lazy)| ScannedState {
+        election_id,
+        n_stations,
+        records,
+        lazy,
+        tail,
+    }))
+}
+
+type Scanned = (String, u64, Vec<usize>, Vec<bool>);
+
+/// The head line, the election id, the counts and every record, as [`Tally::check_state`]
+/// checks them.
+fn scan_records(scan: &mut Scan<'_>) -> std::io::Result<Result<Scanned, TallyStateError>> {
+    scan.refill(false)?;
+    let format = TALLY_STATE_FORMAT.as_bytes();
+    if scan.buf.get(..=format.len()) != Some(&[format, b"\n"].concat()[..]) {
+        // The first line, as much of it as is shown.
+        let line = scan.buf.split(|&b| b == b'\n').next().unwrap_or_default();
+        if line == format {
+            // The head alone, without its newline.
+            return Ok(Err(TallyStateError::Truncated));
+        }
+        let shown = String::from_utf8_lossy(&line[..line.len().min(40)]).into_owned();
+        return Ok(Err(TallyStateError::Format(shown)));
+    }
+    scan.pos = format.len() + 1;
+    let head = scan.check(&mut |input, left| {
+        let before = input.0.len();
+        let n = input.u64()?;
+        if n > left.saturating_sub(before - input.0.len()) as u64 {
+            return Err(TallyStateError::Truncated);
+        }
+        let id = String::from_utf8(input.take(n as usize)?.to_vec())
+            .map_err(|_| TallyStateError::Invalid("a string is not UTF-8".into()))?;
+        let n_stations = input.u64()?;
+        let n = input.u64()?;
+        if n > (left.saturating_sub(before - input.0.len()) / 3) as u64 {
+            return Err(TallyStateError::Truncated);
+        }
+        Ok((id, n_stations, n as usize))
+    })?;
+    let (election_id, n_stations, n_records) = match head {
+        Ok(head) => head,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut records = Vec::with_capacity(n_records + 1);
+    let mut lazy = Vec::with_capacity(n_records);
+    for _ in 0..n_records {
+        records.push(scan.at());
+        match scan.check(&mut |input, _| check_record(input))? {
+            Ok(plain) => lazy.push(plain),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    records.push(scan.at());
+    Ok(Ok((election_id, n_stations, records, lazy)))
+}
+
 /// What [`Tally::load_state_owned`] loads: a state's bytes, checked or not yet, and with them
 /// perhaps the new tally they are loaded into, made ahead ([`NewTally`]).
 #[derive(Debug)]
@@ -83,6 +328,16 @@ impl NewTally {
     pub fn new(election: &Election) -> Box<NewTally> {
         let election_at = election as *const Election as usize;
         Box::new(NewTally { tally: Tally::new(election), election: election_at })
+    }
+
+    /// The records (station-contests, numbered as a state's bytes order them) of the station at
+    /// position `station` of the election: those a protocol or an annulment naming it may read
+    /// or change. Empty for a position beyond the election's stations.
+    pub fn station_records(&self, station: usize) -> std::ops::Range<usize> {
+        match self.tally.stations.get(station) {
+            Some(info) => info.first as usize..info.first as usize + usize::from(info.n),
+            None => 0..0,
+        }
     }
 }
 
@@ -435,7 +690,11 @@ fn check_record(input: &mut In<'_>) -> Result<bool, TallyStateError> {
 }
 
 /// The record at `at` in `saved`, which [`check_record`] checked.
+///
+/// # Panics
+/// If the record was not kept ([`ScannedState::compact`]).
 pub(super) fn decode_record(saved: &[u8], at: usize) -> Record {
+    assert!(at != UNKEPT, "a record of the loaded state that was not kept is needed");
     read_record(&mut In(&saved[at..]), saved.len())
         .expect("checked when the saved state was loaded")
 }
@@ -527,7 +786,15 @@ impl Tally {
 
     /// [`Tally::save_state`]'s bytes written to `sink` a megabyte at a time, never held whole;
     /// returns how many were written.
+    ///
+    /// # Panics
+    /// If the tally was loaded from a state that kept only some records
+    /// ([`ScannedState::compact`]).
     pub fn save_state_to(&self, sink: &mut dyn std::io::Write) -> std::io::Result<u64> {
+        assert!(
+            !self.saved_records.contains(&UNKEPT),
+            "a tally loaded with only some of its records cannot be saved"
+        );
         let mut out = Out { buf: Vec::with_capacity(2 << 20), sink, written: 0 };
         out.buf.extend_from_slice(TALLY_STATE_FORMAT.as_bytes());
         out.u8(b'\n');
