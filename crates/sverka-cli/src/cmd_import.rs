@@ -11,15 +11,22 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::BufRead;
 
+use sverka_store::store::BULK_COMMIT_SUBMISSIONS;
 use sverka_store::{CheckpointPolicy, Config, Incoming, PreparedBatch, Store, SubmitError};
 
-/// Lines per call to the store (the sequencer may group several calls into one transaction).
-/// Submissions per batch, and so per transaction of the sequencer. Each transaction writes every
-/// index page it touched (leaf hashes, signers and stations are inserted at random places) to the
-/// WAL and again at the next WAL checkpoint, so fewer, larger transactions write far less: at
-/// 100,000 stations 8,192 a batch wrote 3.2 GB where 1,024 wrote 7.5 GB, for ~20 % less CPU
-/// (BENCHMARKS.md, "The pipeline end to end"); the price is ~270 MB more held in flight.
-const BATCH: usize = 8192;
+/// Lines per call to the store. The batches are queued as a bulk load: the sequencer stages
+/// consecutive ones in one transaction of up to [`BULK_COMMIT_SUBMISSIONS`] submissions (16
+/// batches). Each transaction writes every index page it touched (leaf hashes, signers and
+/// stations are inserted at random places) to the WAL and again at the next WAL checkpoint, so
+/// fewer, larger transactions write far less (BENCHMARKS.md, "The pipeline end to end"). What
+/// a batch decoded is freed as soon as it is staged (only the answers wait for the commit), so
+/// the size of a batch no longer sets the size of a commit: 4,096 instead of 8,192 holds ~250 MB
+/// less decoded in flight (peak 1.71 against 1.97 GB at 2 million lines).
+const BATCH: usize = 4096;
+
+/// Batches queued and not yet answered, at most: a bulk transaction's worth and one more, so
+/// that the sequencer never waits for the next batch of a transaction it could commit.
+const IN_FLIGHT: usize = BULK_COMMIT_SUBMISSIONS.div_ceil(BATCH) + 1;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -59,29 +66,43 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let name = args.file.display().to_string();
     let mut summary = Summary::default();
     // The file is read a batch at a time (a million stations' night is several GB), and each
-    // batch is decoded and signature-checked here while the previous one is being written by
-    // the sequencer: one batch in flight, answers counted in file order.
+    // batch is decoded and signature-checked here while the previous ones are being written by
+    // the sequencer: answers counted in file order. The checkpoint request after the last batch
+    // commits the sequencer's last transaction.
     let (batches, queue) = std::sync::mpsc::sync_channel::<PreparedBatch>(1);
+    let mut checkpoint = None;
     let lines = std::thread::scope(|scope| -> anyhow::Result<u64> {
         let writer = scope.spawn(|| {
             let mut summary = Summary::default();
+            let mut waiting = std::collections::VecDeque::new();
             for batch in queue {
-                for answer in store.submit_prepared(batch) {
-                    count(&mut summary, answer);
+                waiting.push_back(store.submit_prepared_bulk(batch));
+                while waiting.len() > IN_FLIGHT {
+                    let answers = waiting.pop_front().expect("more than none").wait();
+                    answers.into_iter().for_each(|answer| count(&mut summary, answer));
                 }
             }
-            summary
+            let checkpoint = store.checkpoint_now();
+            for answers in waiting {
+                answers.wait().into_iter().for_each(|answer| count(&mut summary, answer));
+            }
+            (summary, checkpoint)
         });
         let read = read_batches(&args, &name, &progress, |incoming| {
             // A closed queue means the writer thread is gone; its panic is reported below.
             batches.send(store.prepare(incoming)).is_ok()
         });
         drop(batches);
-        summary = writer.join().expect("the import's writer thread");
+        let (written, signed) = writer.join().expect("the import's writer thread");
+        (summary, checkpoint) = (written, Some(signed));
         read
     })?;
     progress.finish_and_clear();
-    let checkpoint = store.checkpoint_now().context("signing the checkpoint")?;
+    let checkpoint = match checkpoint {
+        Some(signed) => signed,
+        None => store.checkpoint_now(),
+    };
+    let checkpoint = checkpoint.context("signing the checkpoint")?;
     print_summary(&args, &summary, lines, checkpoint.size);
     if summary.failed > 0 {
         eprintln!(

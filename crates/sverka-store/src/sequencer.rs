@@ -12,7 +12,9 @@
 //! [`run`] is the thread around it: it drains the job queue into batches (up to
 //! `Config::max_batch` submissions per transaction), and after an error rolls back, answers the
 //! batch's waiters with the error, and reloads everything from the database (errors are split by
-//! recovery: the batch fails, the log does not).
+//! recovery: the batch fails, the log does not). A bulk load's jobs (`sverka import`) are staged
+//! one after the other in one transaction of up to [`BULK_COMMIT_SUBMISSIONS`] and answered
+//! when it commits ([`Bulk`]).
 //!
 //! On PostgreSQL the thread sequences only while its node holds the lease (`crate::nodes`): it
 //! polls for the lease, and once it holds it, recovers with [`Writer::load`], signs the tree it
@@ -44,7 +46,7 @@ use crate::error::{StoreError, SubmitError};
 use crate::fault::FaultPoint;
 use crate::nodes::{self, Forwarder};
 use crate::sql::{Conn, Database, Dialect};
-use crate::store::{CheckpointPolicy, Config, Receipt, SignedCheckpoint};
+use crate::store::{BulkTicket, CheckpointPolicy, Config, Receipt, SignedCheckpoint};
 
 /// A submission ready for the sequencer: hashed, decoded and its signature verified on the
 /// submitting thread (see [`KeyDirectory`]).
@@ -88,10 +90,14 @@ pub(crate) enum Job {
     /// `keep`: the submissions go back with the answers ([`Answered`]); else the sequencer's
     /// helper thread frees them, so that a caller that does not want them (`sverka import`) can
     /// queue its next batch at once instead of freeing thousands of decoded protocols first.
+    ///
+    /// `bulk`: part of a bulk load (`sverka import`, see [`Bulk`]): on SQLite it may wait in an open
+    /// transaction for the jobs after it and be answered when that commits.
     Submit {
         items: Vec<Prepared>,
         reply: Sender<Answered>,
         keep: bool,
+        bulk: Option<BulkTicket>,
     },
     Checkpoint {
         reply: Sender<Result<SignedCheckpoint, StoreError>>,
@@ -123,6 +129,44 @@ fn kind_of(body: &Body) -> &'static str {
 /// The sequencer connection's page cache (SQLite), in KiB: SQLite's default is 2 MiB.
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
 
+/// Submissions of bulk jobs ([`Job::Submit`] with `bulk`) staged in one transaction before it
+/// commits: sixteen of `sverka import`'s batches of 4,096. See [`Bulk`].
+pub const BULK_COMMIT_SUBMISSIONS: usize = 65_536;
+
+/// The sequencer connection's page cache while it stages bulk jobs, in KiB: room for every page
+/// one bulk transaction dirties (see [`Bulk`]), so that none is spilled to the WAL before the
+/// commit and written again by it.
+const BULK_CACHE_KIB: u32 = 768 * 1024;
+
+/// How long an open bulk transaction waits for the next bulk job before it commits.
+const BULK_IDLE: Duration = Duration::from_secs(1);
+
+/// Bulk jobs staged in the write transaction left open on the sequencer's connection (SQLite):
+/// `sverka import` queues its batches as bulk jobs without waiting for their answers, and the
+/// sequencer admits and inserts each as it comes but commits only once
+/// [`BULK_COMMIT_SUBMISSIONS`] are staged, when a job that is not bulk (or a checkpoint request)
+/// comes, when none comes for [`BULK_IDLE`], or when the store closes; only then are the staged
+/// jobs answered, so every receipt still stands for a durable commit, and a crash before the
+/// commit loses nothing that was answered (the import run again adds what is missing, once).
+///
+/// Why: each commit writes every page it dirtied to the WAL, and the checkpoint writes it again
+/// to the database. The three `entries` indexes (leaf hashes, signers, stations) are inserted at
+/// random places, so once they have more pages than a commit has entries (about 250,000
+/// stations) a commit of 8,192 dirtied about one page of each index per entry; a commit of
+/// 65,536 dirties each such page once for several entries.
+#[derive(Default)]
+pub(crate) struct Bulk {
+    /// Submissions staged.
+    submissions: usize,
+    /// New entries staged.
+    entries: usize,
+    /// Each staged job's reply and outcomes, answered once the transaction commits.
+    answers: Vec<(Sender<Answered>, Outcomes)>,
+}
+
+/// One outcome per submission of a batch, in order.
+type Outcomes = Vec<Result<Receipt, Rejection>>;
+
 /// The log's writer: see the module documentation.
 pub(crate) struct Writer {
     conn: Conn,
@@ -153,6 +197,10 @@ pub(crate) struct Writer {
     /// transient failure, such as a full disk, that the next job retries instead of stopping the
     /// sequencer for good.
     stale: Option<String>,
+    /// The bulk transaction open on the connection, if any (SQLite).
+    bulk: Option<Bulk>,
+    /// Whether the connection has the bulk page cache ([`BULK_CACHE_KIB`]).
+    bulk_cache: bool,
 }
 
 /// Whether the tiles of a tree of `size` leaves are all readable.
@@ -208,6 +256,8 @@ impl Writer {
             counts: LatestCounts::default(),
             wal: None,
             stale: None,
+            bulk: None,
+            bulk_cache: false,
         };
         match recovery {
             _ if !sqlite => {}
@@ -241,6 +291,8 @@ impl Writer {
             counts: LatestCounts::default(),
             wal: None,
             stale: None,
+            bulk: None,
+            bulk_cache: false,
         })
     }
 
@@ -380,13 +432,66 @@ impl Writer {
     }
 
     /// One group commit; see the module documentation. Returns one outcome per item, in order.
-    pub(crate) fn append_batch(
-        &mut self,
-        items: &[&Prepared],
-    ) -> Result<Vec<Result<Receipt, Rejection>>, StoreError> {
+    pub(crate) fn append_batch(&mut self, items: &[&Prepared]) -> Result<Outcomes, StoreError> {
+        begin_fenced(&self.conn, self.token)?.keep_open();
+        let appended = self.stage(items).and_then(|(outcomes, entries)| {
+            self.commit_open(entries)?;
+            Ok(outcomes)
+        });
+        if appended.is_err() {
+            self.rollback_open();
+        }
+        appended
+    }
+
+    /// Starts a bulk transaction ([`Bulk`]): a write transaction left open on the connection,
+    /// with the connection's page cache grown to [`BULK_CACHE_KIB`].
+    fn begin_bulk(&mut self) -> Result<(), StoreError> {
+        if !self.bulk_cache {
+            self.conn.batch(&format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"))?;
+            self.bulk_cache = true;
+        }
+        begin_fenced(&self.conn, self.token)?.keep_open();
+        self.bulk = Some(Bulk::default());
+        Ok(())
+    }
+
+    /// Gives the connection its usual page cache back after bulk transactions, before a
+    /// transaction that is not one (a server's batch).
+    fn end_bulk_cache(&mut self) -> Result<(), StoreError> {
+        if self.bulk_cache {
+            self.conn.batch(&format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"))?;
+            self.bulk_cache = false;
+        }
+        Ok(())
+    }
+
+    /// Commits the transaction open on the connection, which added `entries` new entries: sets
+    /// the WAL backstop for it, commits, wakes the WAL checkpointer. A failed `COMMIT` is left to
+    /// the caller to roll back ([`Writer::rollback_open`]).
+    fn commit_open(&mut self, entries: usize) -> Result<(), StoreError> {
+        self.set_wal_backstop(&self.conn, entries)?;
+        self.conn.batch("COMMIT")?;
+        self.wake_wal_checkpointer(entries);
+        self.config.faults.check(FaultPoint::AfterCommit)
+    }
+
+    /// Rolls back the transaction open on the connection, if any (a failed `COMMIT`, SQLite's
+    /// `SQLITE_FULL`, may leave it open, holding the write lock and keeping checkpoints from
+    /// copying the WAL back); the caller then reloads the writer from the database.
+    fn rollback_open(&mut self) {
+        let _ = self.conn.batch("ROLLBACK");
+    }
+
+    /// Admits `items` in order and writes the accepted entries, the quarantine rows and the tiles
+    /// inside the write transaction open on the connection, without committing; the writer's
+    /// size, root, admission state and kept counts already include them. Returns one outcome
+    /// per item, in order, and the number of new entries. On an error the caller rolls back and
+    /// reloads the writer (as after a failed commit).
+    fn stage(&mut self, items: &[&Prepared]) -> Result<(Outcomes, usize), StoreError> {
         let received_at = crate::time::now_rfc3339();
         let faults = self.config.faults.clone();
-        let tx = begin_fenced(&self.conn, self.token)?;
+        let tx = &self.conn;
         let mut outcomes = Vec::with_capacity(items.len());
         let mut new_leaves: Vec<Hash> = Vec::new();
         let mut accepted: Vec<(usize, &Submission)> = Vec::new();
@@ -397,7 +502,7 @@ impl Writer {
         for (position, item) in items.iter().enumerate() {
             let known = match in_batch.get(&item.leaf_hash) {
                 Some(&index) => Some(index),
-                None => db::find_leaf(&tx, &item.leaf_hash)?,
+                None => db::find_leaf(tx, &item.leaf_hash)?,
             };
             if let Some(index) = known {
                 let receipt =
@@ -409,9 +514,9 @@ impl Writer {
                 Err(finding) => Err(Rejection::from_finding(finding)),
                 Ok(candidate) => {
                     let submission = candidate.submission();
-                    let superseded = superseded_protocol(&tx, self.size, &accepted, submission)?;
+                    let superseded = superseded_protocol(tx, self.size, &accepted, submission)?;
                     let other = other_source_protocol(
-                        &tx,
+                        tx,
                         &accepted,
                         &protocols_in_batch,
                         &mut self.counts,
@@ -461,7 +566,7 @@ impl Writer {
         for (offset, (position, submission)) in accepted.iter().enumerate() {
             let item = &items[*position];
             db::insert_entry(
-                &tx,
+                tx,
                 &EntryRow {
                     idx: self.size + offset as u64,
                     leaf_hash: item.leaf_hash,
@@ -478,21 +583,18 @@ impl Writer {
         }
         for (position, codes) in &rejected {
             let item = &items[*position];
-            db::insert_quarantine(&tx, &received_at, &item.sender, &item.bytes, codes)?;
+            db::insert_quarantine(tx, &received_at, &item.sender, &item.bytes, codes)?;
         }
         for (item, outcome) in items.iter().zip(&outcomes) {
             if let Some(id) = item.pending {
-                nodes::decide(&tx, id, outcome, &received_at)?;
+                nodes::decide(tx, id, outcome, &received_at)?;
             }
         }
         faults.check(FaultPoint::AfterInsert)?;
-        let outcome = append_leaves(&DbTiles(&tx), self.size, &new_leaves).map_err(tile_error)?;
-        db::write_tiles(&tx, outcome.tiles())?;
-        db::meta_set(&tx, "tree_size", &outcome.size().to_string())?;
+        let outcome = append_leaves(&DbTiles(tx), self.size, &new_leaves).map_err(tile_error)?;
+        db::write_tiles(tx, outcome.tiles())?;
+        db::meta_set(tx, "tree_size", &outcome.size().to_string())?;
         faults.check(FaultPoint::AfterTiles)?;
-        self.set_wal_backstop(&tx, new_leaves.len())?;
-        tx.commit()?;
-        self.wake_wal_checkpointer(new_leaves.len());
         for (_, submission) in &accepted {
             self.counts.committed(submission);
         }
@@ -501,8 +603,7 @@ impl Writer {
         if registers_keys {
             self.directory.publish(&self.state);
         }
-        faults.check(FaultPoint::AfterCommit)?;
-        Ok(outcomes)
+        Ok((outcomes, new_leaves.len()))
     }
 
     /// Signs the current tree if it is not signed yet, through the compare-and-swap record: the
@@ -1303,18 +1404,35 @@ fn lead(
         if shared {
             wait = wait.min(nodes::PENDING_POLL);
         }
+        if writer.bulk.is_some() {
+            wait = wait.min(BULK_IDLE);
+        }
         let first = match jobs.recv_timeout(wait) {
             Ok(job) => Some(job),
             Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => return Ended::Closed,
+            Err(RecvTimeoutError::Disconnected) => {
+                finish_bulk(writer, failed);
+                return Ended::Closed;
+            }
         };
+        let first = match first {
+            Some(Job::Submit { items, reply, keep: false, bulk: Some(ticket) })
+                if !shared && failed.is_none() && writer.stale.is_none() =>
+            {
+                stage_bulk(writer, (items, reply, ticket), failed, trash);
+                continue;
+            }
+            other => other,
+        };
+        // Anything else commits the open bulk transaction first.
+        finish_bulk(writer, failed);
         let mut submits = Vec::new();
         let mut checkpoints = Vec::new();
         let mut count = 0;
         let mut next = first;
         while let Some(job) = next.take() {
             match job {
-                Job::Submit { items, reply, keep } => {
+                Job::Submit { items, reply, keep, .. } => {
                     count += items.len();
                     submits.push((items, reply, keep));
                 }
@@ -1394,12 +1512,99 @@ fn answer_jobs(
     }
 }
 
+/// Stages a bulk job in the open bulk transaction (beginning one if none is open), and commits
+/// once [`BULK_COMMIT_SUBMISSIONS`] are staged (see [`Bulk`]). The job's submissions are freed at
+/// once on the helper thread and its ticket dropped; its answers wait for the commit. On an
+/// error every staged job is answered with it, the transaction is rolled back and the writer
+/// reloaded.
+fn stage_bulk(
+    writer: &mut Writer,
+    (items, reply, ticket): (Vec<Prepared>, Sender<Answered>, BulkTicket),
+    failed: &mut Option<String>,
+    trash: &Sender<Vec<Prepared>>,
+) {
+    let begun = match writer.bulk {
+        Some(_) => Ok(()),
+        None => writer.begin_bulk(),
+    };
+    let staged = begun.and_then(|()| {
+        let refs: Vec<&Prepared> = items.iter().collect();
+        writer.stage(&refs)
+    });
+    let count = items.len();
+    let _ = trash.send(items);
+    // Taken: the next bulk job may be queued (while this one's transaction commits, say).
+    drop(ticket);
+    match staged {
+        Ok((outcomes, entries)) => {
+            let bulk = writer.bulk.as_mut().expect("a bulk transaction is open");
+            bulk.submissions += outcomes.len();
+            bulk.entries += entries;
+            bulk.answers.push((reply, outcomes));
+            if bulk.submissions >= BULK_COMMIT_SUBMISSIONS {
+                finish_bulk(writer, failed);
+            }
+        }
+        Err(error) => {
+            let bulk = writer.bulk.take().unwrap_or_default();
+            writer.rollback_open();
+            answer_bulk_failed(bulk, &error);
+            let message = error.to_string();
+            let answers = (0..count)
+                .map(|_| Err(SubmitError::Store(StoreError::Batch(message.clone()))))
+                .collect();
+            let _ = reply.send(Answered { answers, items: Vec::new() });
+            recover(writer, failed, &error);
+        }
+    }
+}
+
+/// Commits the open bulk transaction, if any, and answers its jobs; on an error they are
+/// answered with it, and the writer is reloaded.
+fn finish_bulk(writer: &mut Writer, failed: &mut Option<String>) {
+    let Some(bulk) = writer.bulk.take() else { return };
+    if let Err(error) = writer.commit_open(bulk.entries) {
+        writer.rollback_open();
+        answer_bulk_failed(bulk, &error);
+        recover(writer, failed, &error);
+        return;
+    }
+    for (reply, outcomes) in bulk.answers {
+        let answers = outcomes.into_iter().map(|o| o.map_err(SubmitError::Rejected)).collect();
+        let _ = reply.send(Answered { answers, items: Vec::new() });
+    }
+    if writer.config.checkpoint == CheckpointPolicy::EveryBatch {
+        sign_or_fail(writer, failed);
+    }
+}
+
+/// Answers every job of a bulk transaction that was rolled back with `error`, one answer per
+/// submission.
+fn answer_bulk_failed(bulk: Bulk, error: &StoreError) {
+    let message = error.to_string();
+    for (reply, outcomes) in bulk.answers {
+        let answers = outcomes
+            .iter()
+            .map(|_| Err(SubmitError::Store(StoreError::Batch(message.clone()))))
+            .collect();
+        let _ = reply.send(Answered { answers, items: Vec::new() });
+    }
+}
+
 fn run_batch(
     writer: &mut Writer,
     submits: Vec<SubmitJob>,
     failed: &mut Option<String>,
     trash: &Sender<Vec<Prepared>>,
 ) {
+    if let Err(error) = writer.end_bulk_cache() {
+        let message = error.to_string();
+        let answers =
+            std::iter::repeat_with(|| Err(SubmitError::Store(StoreError::Batch(message.clone()))));
+        answer_jobs(submits, answers, trash);
+        recover(writer, failed, &error);
+        return;
+    }
     // The jobs' submissions are admitted in place, in order (moving them into one list and back
     // copied and page-faulted a few MiB per batch on the sequencer thread).
     let items: Vec<&Prepared> = submits.iter().flat_map(|(items, _, _)| items).collect();

@@ -513,6 +513,13 @@ impl Tx<'_> {
         self.done = committed.is_ok();
         committed
     }
+
+    /// Leaves the transaction open on the connection (it is neither committed nor rolled back
+    /// here): the sequencer's bulk transaction, which stays open across several jobs and is
+    /// committed (or rolled back) later with plain `COMMIT` / `ROLLBACK` statements.
+    pub fn keep_open(mut self) {
+        self.done = true;
+    }
 }
 
 impl std::ops::Deref for Tx<'_> {

@@ -158,6 +158,68 @@ pub struct Incoming {
 /// The bytes of each submission of a batch, given back by [`Store::submit_prepared_keeping`].
 pub type KeptBytes = Vec<Option<Vec<u8>>>;
 
+pub use crate::sequencer::BULK_COMMIT_SUBMISSIONS;
+
+/// Bulk jobs queued and not yet taken by the sequencer: [`Store::submit_prepared_bulk`] waits
+/// while [`BulkGate::QUEUED`] are.
+#[derive(Default)]
+pub(crate) struct BulkGate {
+    queued: Mutex<usize>,
+    taken: std::sync::Condvar,
+}
+
+impl BulkGate {
+    /// Bulk jobs that may wait in the queue at once.
+    const QUEUED: usize = 1;
+
+    /// Waits until fewer than [`BulkGate::QUEUED`] bulk jobs are queued; the ticket counts the
+    /// next one until it is dropped (by the sequencer, when it has taken the job).
+    fn enter(self: &Arc<Self>) -> BulkTicket {
+        let mut queued = self.queued.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        while *queued >= Self::QUEUED {
+            queued = self.taken.wait(queued).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        *queued += 1;
+        BulkTicket(self.clone())
+    }
+}
+
+/// A bulk job's place in the queue ([`BulkGate`]): dropped once the sequencer has taken the job
+/// (staged it, answered it, or dropped it unanswered when the store closes).
+pub(crate) struct BulkTicket(Arc<BulkGate>);
+
+impl Drop for BulkTicket {
+    fn drop(&mut self) {
+        let mut queued = self.0.queued.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *queued = queued.saturating_sub(1);
+        self.0.taken.notify_all();
+    }
+}
+
+/// The answers to a batch queued by [`Store::submit_prepared_bulk`].
+pub struct Pending(Waiting);
+
+enum Waiting {
+    Ready(Vec<Result<Receipt, SubmitError>>),
+    Queued { answer: mpsc::Receiver<Answered>, count: usize, why: &'static str },
+}
+
+impl Pending {
+    /// Waits for the batch's transaction to commit (or fail): one answer per submission, in
+    /// order, as [`Store::submit_prepared`] gives them.
+    pub fn wait(self) -> Vec<Result<Receipt, SubmitError>> {
+        match self.0 {
+            Waiting::Ready(answers) => answers,
+            Waiting::Queued { answer, count, why } => match answer.recv() {
+                Ok(Answered { answers, .. }) if answers.len() == count => answers,
+                _ => (0..count)
+                    .map(|_| Err(SubmitError::Store(StoreError::Stopped(why.into()))))
+                    .collect(),
+            },
+        }
+    }
+}
+
 /// Submissions decoded and signature-checked by [`Store::prepare`], ready for
 /// [`Store::submit_prepared`] (lets a server verify on its request threads, and a benchmark time
 /// the sequencing path alone).
@@ -248,6 +310,8 @@ struct Inner {
     /// Calls of [`Store::prepare`] running now (each splits its batch only while there are fewer
     /// than the machine's cores).
     preparing: AtomicUsize,
+    /// Bulk jobs queued and not yet taken by the sequencer ([`Store::submit_prepared_bulk`]).
+    bulk_queue: Arc<BulkGate>,
 }
 
 impl Drop for Inner {
@@ -444,6 +508,7 @@ impl Store {
                 faults: FaultPlan::default(),
                 directory: KeyDirectory::default(),
                 preparing: AtomicUsize::new(0),
+                bulk_queue: Arc::default(),
             }),
         })
     }
@@ -525,6 +590,7 @@ impl Store {
                 faults,
                 directory,
                 preparing: AtomicUsize::new(0),
+                bulk_queue: Arc::default(),
             }),
         };
         Ok(store)
@@ -584,6 +650,7 @@ impl Store {
                 faults: FaultPlan::default(),
                 directory: KeyDirectory::default(),
                 preparing: AtomicUsize::new(0),
+                bulk_queue: Arc::default(),
             }),
         };
         Ok(store)
@@ -725,7 +792,7 @@ impl Store {
         let Some(jobs) = lock(&self.inner.jobs).clone() else {
             return (stopped(), kept(batch.0));
         };
-        if let Err(unsent) = jobs.send(Job::Submit { items: batch.0, reply, keep }) {
+        if let Err(unsent) = jobs.send(Job::Submit { items: batch.0, reply, keep, bulk: None }) {
             let Job::Submit { items, .. } = unsent.0 else { unreachable!("a submit job was sent") };
             return (stopped(), kept(items));
         }
@@ -736,6 +803,45 @@ impl Store {
             Ok(Answered { answers, .. }) => (answers, none()),
             Err(_) => (stopped(), none()),
         }
+    }
+
+    /// Queues `batch` as part of a bulk load (`sverka import`) and returns at once; the answers
+    /// come from [`Pending::wait`]. On SQLite the sequencer stages consecutive bulk batches in one
+    /// transaction and commits it once [`BULK_COMMIT_SUBMISSIONS`] submissions are staged, when
+    /// anything else is asked of it (a batch that is not bulk, [`Store::checkpoint_now`]), or when
+    /// no bulk batch came for a second: each commit writes the index pages it dirtied once for
+    /// many more entries. The answers, as those of [`Store::submit_prepared`], are given only once
+    /// the transaction that holds them has committed, so a caller that waits for a batch's answers
+    /// before queueing the next one waits for that second: queue up to
+    /// `BULK_COMMIT_SUBMISSIONS` submissions ahead, or ask for a checkpoint. The submissions
+    /// are freed on the sequencer's helper thread. On PostgreSQL each batch is its own transaction.
+    ///
+    /// Returns once the sequencer has taken the bulk batch queued before this one, if any (so
+    /// that batches prepared faster than they are written, as while a large transaction
+    /// commits, wait in the caller's hands instead of piling up decoded in the queue).
+    pub fn submit_prepared_bulk(&self, batch: PreparedBatch) -> Pending {
+        let count = batch.0.len();
+        let ready = |answers| Pending(Waiting::Ready(answers));
+        if count == 0 {
+            return ready(Vec::new());
+        }
+        if self.inner.forwarder.as_ref().is_some_and(|_| !self.is_sequencer()) {
+            return ready(self.submit_prepared(batch));
+        }
+        let why = self.closed_reason();
+        let stopped = |count: usize| -> Vec<Result<Receipt, SubmitError>> {
+            (0..count).map(|_| Err(SubmitError::Store(StoreError::Stopped(why.into())))).collect()
+        };
+        let Some(jobs) = lock(&self.inner.jobs).clone() else {
+            return ready(stopped(count));
+        };
+        let ticket = self.inner.bulk_queue.enter();
+        let (reply, answer) = mpsc::channel();
+        let job = Job::Submit { items: batch.0, reply, keep: false, bulk: Some(ticket) };
+        if jobs.send(job).is_err() {
+            return ready(stopped(count));
+        }
+        Pending(Waiting::Queued { answer, count, why })
     }
 
     /// Asks the sequencer to sign the current tree now (a no-op if it is signed) and returns the
