@@ -7,10 +7,11 @@ mod common;
 
 use common::*;
 use sverka_model::Source;
-use sverka_store::snapshot::{replay_to, SnapshotError};
+use sverka_store::snapshot::{replay_to, replay_to_with, Fold, SnapshotError};
 use sverka_store::{Config, Store, StoreError};
 use sverka_tally::replay::{snapshot_of_entries, Recompute, Replay, ReplayError};
 use sverka_tally::snapshot::Piece;
+use sverka_tally::tabulate::station_part;
 
 /// Entries 1.. of a night: three observers' protocols for station 1001 (each one's later
 /// protocols replacing its earlier ones), an annulment, and the two machines' protocols.
@@ -49,6 +50,15 @@ fn the_replay_is_that_of_each_entry_in_turn_at_every_size(backend: &Backend) {
         let replay = replay_to(&store, n).unwrap();
         assert_eq!(replay.size(), n);
         assert_eq!(replay.snapshot(root).unwrap(), expected, "replay of {n} entries");
+        // Folded on one thread, and split by station over two (1001 and 1002 in different
+        // parts).
+        assert_ne!(station_part(b"1001"), station_part(b"1002"));
+        for fold in [Fold::One, Fold::Split] {
+            let replay = replay_to_with(&store, n, fold).unwrap();
+            assert_eq!(replay.size(), n);
+            let snapshot = replay.snapshot(root).unwrap();
+            assert_eq!(snapshot, expected, "replay of {n} entries, {fold:?}");
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use crate::snapshot::{
     Piece, SnapshotError,
 };
 use crate::tabulate::state::TallyStateError;
-use crate::tabulate::{ResultsConfig, StationResult, Tally};
+use crate::tabulate::{Applied, PartFold, ResultsConfig, StationResult, Tally, TallyPart};
 
 /// Why a log cannot be replayed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,8 @@ pub enum ReplayError {
     SecondElection { index: u64 },
     #[error("entries must be replayed in order: expected {expected}, got {got}")]
     OutOfOrder { expected: u64, got: u64 },
+    #[error("entry {index} does not parse: {error}")]
+    Unreadable { index: u64, error: String },
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
     #[error(transparent)]
@@ -158,6 +160,68 @@ impl Replay {
         self.touch(protocol.station);
         self.tally.apply_view(index, protocol);
         self.size += 1;
+        Ok(())
+    }
+
+    /// Parts to fold the rest of a whole log in on threads of their own, split by station
+    /// ([`Tally::split`]: part `p` folds the entries [`crate::tabulate::entry_part`] gives `p`,
+    /// each part its entries in log order); then [`Replay::join`] them. `None` unless the sums
+    /// are deferred ([`Replay::defer_sums`]), nothing but entry 0 has been folded in and
+    /// [`Replay::forget_touched`] was never called.
+    pub fn split(&self) -> Option<Vec<ReplayPart<'_>>> {
+        if self.size != 1 || self.touched.is_some() {
+            return None;
+        }
+        let parts = self.tally.split()?;
+        let parts = parts.into_iter().map(|tally| ReplayPart {
+            tally,
+            from: self.size,
+            next: self.size,
+            entries: 0,
+            refused: Vec::new(),
+        });
+        Some(parts.collect())
+    }
+
+    /// Takes in what the parts of [`Replay::split`] folded: the replay is then that of every
+    /// entry they were given, which must be entries `size..size + n` (`n` in all), each given
+    /// to one part; the entries a part refused (a station not its own) are folded in here, in
+    /// log order. The results are those of folding the entries in one by one; only the
+    /// numbering of observers' keys in [`Replay::save_state`]'s bytes may differ, and only
+    /// if a part refused an observer's protocol (never for a store's entries: see
+    /// [`crate::tabulate::entry_part`]).
+    pub fn join(&mut self, parts: Vec<ReplayPartDone>) -> Result<(), ReplayError> {
+        let from = self.size;
+        let entries: u64 = parts.iter().map(|part| part.entries).sum();
+        let last = parts.iter().filter(|part| part.entries > 0).map(|part| part.next - 1).max();
+        let mut refused = Vec::new();
+        let folds = parts
+            .into_iter()
+            .map(|part| {
+                refused.extend(part.refused);
+                part.fold
+            })
+            .collect();
+        let mut fresh = self.tally.absorb(folds);
+        refused.sort_unstable_by_key(|(index, _)| *index);
+        let any_refused = !refused.is_empty();
+        for (index, entry) in refused {
+            let applied = match ProtocolView::parse(&entry) {
+                Some(protocol) => self.tally.apply_view(index, &protocol),
+                None => self.tally.apply(index, &parse_stored(index, &entry)?),
+            };
+            fresh += u64::from(applied != Applied::Duplicate);
+        }
+        if any_refused {
+            self.tally.sort_in_log_order();
+        }
+        // Every index at least `from` (checked as they came) and `entries` distinct ones up to
+        // `last`: exactly `from..from + entries`.
+        if fresh != entries || last.is_some_and(|last| last + 1 != from + entries) {
+            let got = last.map_or(from, |last| last + 1);
+            return Err(ReplayError::OutOfOrder { expected: from + entries, got });
+        }
+        self.size = from + entries;
         Ok(())
     }
 
@@ -367,6 +431,79 @@ impl Replay {
         })?;
         Ok(all)
     }
+}
+
+/// One part of a replay split by station ([`Replay::split`]), to be moved to a thread of its
+/// own: folds the entries it is given, in log order, those of its own stations; keeps the others
+/// for [`Replay::join`].
+#[derive(Debug)]
+pub struct ReplayPart<'r> {
+    tally: TallyPart<'r>,
+    /// The replay's size when it was split: the first index a part may be given.
+    from: u64,
+    /// The least index this part may be given next.
+    next: u64,
+    entries: u64,
+    refused: Vec<(u64, Vec<u8>)>,
+}
+
+/// What a [`ReplayPart`] folded ([`ReplayPart::finish`]), for [`Replay::join`].
+#[derive(Debug)]
+pub struct ReplayPartDone {
+    fold: PartFold,
+    next: u64,
+    entries: u64,
+    refused: Vec<(u64, Vec<u8>)>,
+}
+
+impl ReplayPart<'_> {
+    /// Folds in stored entry `index` (its bytes; after every index given to this part before):
+    /// read in place if it is a protocol in the plain canonical form, else parsed typed, once.
+    /// For entries admitted by a store, which decoded them strictly (canonical bytes, signature
+    /// under a registered key) when it took them in: not `Submission::decode`'s second,
+    /// canonical encoding ([`Replay::apply`] has it).
+    pub fn apply_stored(&mut self, index: u64, entry: &[u8]) -> Result<(), ReplayError> {
+        if index < self.next {
+            return Err(ReplayError::OutOfOrder { expected: self.next, got: index });
+        }
+        let folded = match ProtocolView::parse(entry) {
+            Some(protocol) => self.tally.apply_view(index, &protocol),
+            None => {
+                let submission = parse_stored(index, entry)?;
+                if matches!(submission.payload.body, Body::Election(_)) {
+                    return Err(ReplayError::SecondElection { index });
+                }
+                self.tally.apply(index, &submission)
+            }
+        };
+        if folded.is_none() {
+            self.refused.push((index, entry.to_vec()));
+        }
+        self.next = index + 1;
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// The first index this part may be given.
+    pub fn from(&self) -> u64 {
+        self.from
+    }
+
+    /// What this part folded, for [`Replay::join`].
+    pub fn finish(self) -> ReplayPartDone {
+        ReplayPartDone {
+            fold: self.tally.finish(),
+            next: self.next,
+            entries: self.entries,
+            refused: self.refused,
+        }
+    }
+}
+
+/// A stored entry parsed typed, once (see [`ReplayPart::apply_stored`]).
+fn parse_stored(index: u64, entry: &[u8]) -> Result<Submission, ReplayError> {
+    serde_json::from_slice(entry)
+        .map_err(|error| ReplayError::Unreadable { index, error: error.to_string() })
 }
 
 fn parse_definition(definition: &[u8]) -> Result<Election, ReplayError> {

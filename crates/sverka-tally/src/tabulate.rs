@@ -48,6 +48,7 @@
 
 mod outcome;
 mod sensitivity;
+mod split;
 pub mod state;
 
 use std::collections::{HashMap, HashSet};
@@ -67,6 +68,7 @@ pub use outcome::{
 pub use sensitivity::{
     DistrictOutlook, InPlay, ListOutlook, PartyOutlook, SeatsOutlook, ThresholdOutlook,
 };
+pub use split::{entry_part, station_part, PartFold, TallyPart, PARTS};
 
 /// FxHash (the hasher of rustc) with a MurmurHash3 finaliser: quick on short ids and integers. Every key hashed here is an id of
 /// the election definition, a registered signer or a log index, none chosen by an attacker, so
@@ -984,7 +986,9 @@ impl Tally {
         self.deferred = true;
     }
 
-    /// Computes the units' sums from the records, if [`Tally::defer_sums`] stopped keeping them.
+    /// Computes the units' sums from the records, if [`Tally::defer_sums`] stopped keeping them:
+    /// half the stations on a thread of its own (`sverka-tally-sums`) when there is a second
+    /// core, the two halves' sums then added.
     pub fn settle_sums(&mut self) {
         if !self.deferred {
             return;
@@ -1002,12 +1006,61 @@ impl Tally {
                 unit.annulled = (0, 0);
             }
         }
-        for station in 0..self.stations.len() {
-            let (first, n) = (self.stations[station].first as usize, self.stations[station].n);
-            for record in first..first + usize::from(n) {
-                self.account(station as u32, record, true);
+        if !self.lazy.is_empty() {
+            // Records still in the saved bytes are decoded as they are added (`account`).
+            for station in 0..self.stations.len() {
+                let (first, n) = (self.stations[station].first as usize, self.stations[station].n);
+                for record in first..first + usize::from(n) {
+                    self.account(station as u32, record, true);
+                }
+            }
+            return;
+        }
+        // The stations' contributions added up in two halves, the second on a thread of its
+        // own when there is a core for it, then the halves added (integers: the same sums).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let n = self.stations.len();
+        let this = &*self;
+        let halves = match cores {
+            1 => vec![this.sums_of(0..n)],
+            _ => std::thread::scope(|scope| {
+                let second = std::thread::Builder::new()
+                    .name("sverka-tally-sums".into())
+                    .spawn_scoped(scope, || this.sums_of(n / 2..n));
+                let first = this.sums_of(0..n / 2);
+                let second = match second {
+                    Ok(second) => second.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                    // No thread to be had: the second half here too.
+                    Err(_) => this.sums_of(n / 2..n),
+                };
+                vec![first, second]
+            }),
+        };
+        for half in halves {
+            for (index, units) in self.contests.iter_mut().zip(half) {
+                for (total, unit) in index.units.iter_mut().zip(&units) {
+                    add_sums(total, unit);
+                }
             }
         }
+    }
+
+    /// The units' sums (views, sources, annulled; not the units' own stations and registered
+    /// voters) of `stations`' records alone, per contest, per unit. Every record decoded.
+    fn sums_of(&self, stations: std::ops::Range<usize>) -> Vec<Vec<UnitAgg>> {
+        let mut sums: Vec<Vec<UnitAgg>> = self
+            .contests
+            .iter()
+            .map(|index| index.units.iter().map(|_| empty_unit(index)).collect())
+            .collect();
+        for station in stations {
+            let (first, n) = (self.stations[station].first as usize, self.stations[station].n);
+            for record in first..first + usize::from(n) {
+                let units = &mut sums[usize::from(self.record_contest[record])];
+                self.account_into(units, station as u32, record, true);
+            }
+        }
+        sums
     }
 
     /// Whether the units' sums are being kept ([`Tally::defer_sums`]).
@@ -1136,38 +1189,15 @@ impl Tally {
         signer: &str,
         protocol: &impl ProtocolFields,
     ) -> Applied {
-        let Some(&station) = self.station_idx.get(protocol.station()) else {
-            return self.ignore(index, IgnoreReason::UnknownStation(protocol.station().into()));
-        };
-        let Some(&contest) = self.contest_idx.get(protocol.contest()) else {
-            return self.ignore(index, IgnoreReason::UnknownContest(protocol.contest().into()));
-        };
-        let Some(record) = self.record_of(station, contest) else {
-            let reason = IgnoreReason::NotInContest {
-                station: protocol.station().into(),
-                contest: protocol.contest().into(),
-            };
-            return self.ignore(index, reason);
-        };
-        let counts = match read_counts(&self.contests[contest], index, protocol, &mut self.warnings)
-        {
-            Ok(counts) => counts,
+        let mut warnings = std::mem::take(&mut self.warnings);
+        let located = self.locate_protocol(index, protocol, &mut warnings);
+        self.warnings = warnings;
+        let (station, record, counts) = match located {
+            Ok(located) => located,
             Err(reason) => return self.ignore(index, reason),
         };
         let source = protocol.source();
         let signer = if source == Source::Observer { self.intern(signer) } else { 0 };
-        let supersedes = protocol.supersedes();
-        if let Some((named, _)) = supersedes {
-            if named >= index {
-                self.warnings.push(Warning {
-                    index,
-                    code: "tally.supersedes_later",
-                    message: format!(
-                        "entry {index} supersedes entry {named}, which is not earlier"
-                    ),
-                });
-            }
-        }
         self.protocols += 1;
         if !self.deferred {
             self.account(station, record, false);
@@ -1176,64 +1206,53 @@ impl Tally {
         // state is decoded now, or `settle_sums` would decode the saved one over this change.
         self.materialize(record);
         let rec = self.records[record].get_or_insert_with(Default::default);
-        let slot = match rec.slots.iter().position(|s| s.source == source && s.signer == signer) {
-            Some(i) => i,
-            None => {
-                // Exactly as many as there are (most records have one to three slots, each with
-                // one version): a growing Vec's room for four costs ~0.5 GB at a million stations.
-                rec.slots.reserve_exact(1);
-                rec.slots.push(Slot {
-                    source,
-                    signer,
-                    versions: Versions::new(),
-                    counts: SlotCounts::Decoded(Counts::default()),
-                });
-                rec.slots.len() - 1
-            }
-        };
-        let slot = &mut rec.slots[slot];
-        let at = slot.versions.partition_point(|v| v.index < index);
-        if at == slot.versions.len() {
-            slot.counts = SlotCounts::Decoded(counts);
-        }
-        slot.versions.insert(at, Version { index, supersedes });
-        if let Some((named, _)) = supersedes {
-            if named != index && !rec.superseded.contains(&named) {
-                rec.superseded.push(named);
-            }
-        }
+        insert_version(rec, source, signer, index, counts, protocol.supersedes());
         if !self.deferred {
             self.account(station, record, true);
         }
         Applied::Protocol
     }
 
-    fn apply_annulment(&mut self, index: u64, annulment: &Annulment) -> Applied {
-        let Some(&station) = self.station_idx.get(annulment.station.as_str()) else {
-            return self.ignore(index, IgnoreReason::UnknownStation(annulment.station.clone()));
+    /// What folding protocol entry `index` in needs that only reads the tally: its station, its
+    /// record and its numbers, or why it is ignored; the protocol's warnings go to `warnings`
+    /// (shared by [`Tally::apply_protocol`] and a [`TallyPart`]'s fold, so both fold alike).
+    fn locate_protocol(
+        &self,
+        index: u64,
+        protocol: &impl ProtocolFields,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<(u32, usize, Counts), IgnoreReason> {
+        let Some(&station) = self.station_idx.get(protocol.station()) else {
+            return Err(IgnoreReason::UnknownStation(protocol.station().into()));
         };
-        let contest = match &annulment.contest {
-            None => None,
-            Some(id) => match self.contest_idx.get(id) {
-                Some(&c) => Some(c),
-                None => return self.ignore(index, IgnoreReason::UnknownContest(id.clone())),
-            },
+        let Some(&contest) = self.contest_idx.get(protocol.contest()) else {
+            return Err(IgnoreReason::UnknownContest(protocol.contest().into()));
         };
-        let records: Vec<usize> = match contest {
-            Some(c) => match self.record_of(station, c) {
-                Some(r) => vec![r],
-                None => {
-                    let reason = IgnoreReason::NotInContest {
-                        station: annulment.station.clone(),
-                        contest: self.contests[c].id.clone(),
-                    };
-                    return self.ignore(index, reason);
-                }
-            },
-            None => {
-                let info = &self.stations[station as usize];
-                (info.first as usize..info.first as usize + usize::from(info.n)).collect()
+        let Some(record) = self.record_of(station, contest) else {
+            return Err(IgnoreReason::NotInContest {
+                station: protocol.station().into(),
+                contest: protocol.contest().into(),
+            });
+        };
+        let counts = read_counts(&self.contests[contest], index, protocol, warnings)?;
+        if let Some((named, _)) = protocol.supersedes() {
+            if named >= index {
+                warnings.push(Warning {
+                    index,
+                    code: "tally.supersedes_later",
+                    message: format!(
+                        "entry {index} supersedes entry {named}, which is not earlier"
+                    ),
+                });
             }
+        }
+        Ok((station, record, counts))
+    }
+
+    fn apply_annulment(&mut self, index: u64, annulment: &Annulment) -> Applied {
+        let (station, contest, records) = match self.locate_annulment(annulment) {
+            Ok(located) => located,
+            Err(reason) => return self.ignore(index, reason),
         };
         if !self.deferred {
             for &r in &records {
@@ -1257,6 +1276,40 @@ impl Tally {
         Applied::Annulment
     }
 
+    /// What an annulment takes out: its station, its contest (`None`: every contest of the
+    /// station) and the records it touches, or why it is ignored.
+    fn locate_annulment(
+        &self,
+        annulment: &Annulment,
+    ) -> Result<(u32, Option<usize>, Vec<usize>), IgnoreReason> {
+        let Some(&station) = self.station_idx.get(annulment.station.as_str()) else {
+            return Err(IgnoreReason::UnknownStation(annulment.station.clone()));
+        };
+        let contest = match &annulment.contest {
+            None => None,
+            Some(id) => match self.contest_idx.get(id) {
+                Some(&c) => Some(c),
+                None => return Err(IgnoreReason::UnknownContest(id.clone())),
+            },
+        };
+        let records: Vec<usize> = match contest {
+            Some(c) => match self.record_of(station, c) {
+                Some(r) => vec![r],
+                None => {
+                    return Err(IgnoreReason::NotInContest {
+                        station: annulment.station.clone(),
+                        contest: self.contests[c].id.clone(),
+                    });
+                }
+            },
+            None => {
+                let info = &self.stations[station as usize];
+                (info.first as usize..info.first as usize + usize::from(info.n)).collect()
+            }
+        };
+        Ok((station, contest, records))
+    }
+
     fn intern(&mut self, signer: &str) -> u32 {
         if let Some(&i) = self.signer_idx.get(signer) {
             return i;
@@ -1270,14 +1323,24 @@ impl Tally {
     /// Adds (`add`) or removes a station-contest's contribution to its units' sums.
     fn account(&mut self, station: u32, record: usize, add: bool) {
         self.materialize(record);
+        let contest = usize::from(self.record_contest[record]);
+        let mut units = std::mem::take(&mut self.contests[contest].units);
+        self.account_into(&mut units, station, record, add);
+        self.contests[contest].units = units;
+    }
+
+    /// [`Tally::account`] into `units`, those of the record's contest (or sums shaped as
+    /// them), for a record not in the saved bytes.
+    fn account_into(&self, units: &mut [UnitAgg], station: u32, record: usize, add: bool) {
         let info = &self.stations[station as usize];
         let station_annulled = self.station_annulled.contains_key(&station);
         let rec = self.records[record].as_deref().unwrap_or(&EMPTY_RECORD);
-        let index = &mut self.contests[usize::from(self.record_contest[record])];
+        let index = &self.contests[usize::from(self.record_contest[record])];
         let district_unit = index.district_unit[info.district as usize] as usize;
-        let abroad_unit = info.abroad.then(|| index.abroad_unit());
+        // The last unit is the stations abroad (`ContestIndex::abroad_unit`).
+        let abroad_unit = info.abroad.then(|| units.len() - 1);
         for unit in [Some(district_unit), abroad_unit].into_iter().flatten() {
-            let agg = &mut index.units[unit];
+            let agg = &mut units[unit];
             for view in View::ALL {
                 if let Some(slot) = rec.chosen(view, station_annulled) {
                     let counts = slot.counts.get(&self.saved);
@@ -1669,6 +1732,27 @@ fn merge_unit(total: &mut UnitAgg, unit: &UnitAgg) {
     total.annulled.1 += unit.annulled.1;
 }
 
+/// Adds `part`'s sums of counted stations (views, sources, annulled) to `total`'s; the units'
+/// own stations and registered voters are left.
+fn add_sums(total: &mut UnitAgg, part: &UnitAgg) {
+    for (t, u) in total.views.iter_mut().zip(part.views.iter()) {
+        t.stations += u.stations;
+        t.registered += u.registered;
+        for (a, b) in t.values.iter_mut().zip(&u.values) {
+            *a += b;
+        }
+        for (a, b) in t.preferences.iter_mut().zip(&u.preferences) {
+            *a += b;
+        }
+    }
+    for (t, u) in total.sources.iter_mut().zip(part.sources.iter()) {
+        t.0 += u.0;
+        t.1 += u.1;
+    }
+    total.annulled.0 += part.annulled.0;
+    total.annulled.1 += part.annulled.1;
+}
+
 fn level_totals(index: &ContestIndex, level: Level, unit: &UnitAgg, view: View) -> LevelTotals {
     let agg = &unit.views[view.slot()];
     let n_lines = index.lines.len();
@@ -1932,6 +2016,47 @@ impl ProtocolFields for ProtocolView<'_> {
             .iter_raw()
             .map(|(party, counts): (&[u8], CountsView<'_>)| (party, counts.iter_raw()))
     }
+}
+
+/// Adds version `index` (with its numbers, `counts`) to the slot of `source` and `signer` in
+/// `rec`, made if there is none; `true` if it was made.
+fn insert_version(
+    rec: &mut Record,
+    source: Source,
+    signer: u32,
+    index: u64,
+    counts: Counts,
+    supersedes: Option<(u64, CorrectionReason)>,
+) -> bool {
+    let (slot, made) = match rec.slots.iter().position(|s| s.source == source && s.signer == signer)
+    {
+        Some(i) => (i, false),
+        None => {
+            // Exactly as many as there are (most records have one to three slots, each with
+            // one version): a growing Vec's room for four costs ~0.5 GB at a million
+            // stations.
+            rec.slots.reserve_exact(1);
+            rec.slots.push(Slot {
+                source,
+                signer,
+                versions: Versions::new(),
+                counts: SlotCounts::Decoded(Counts::default()),
+            });
+            (rec.slots.len() - 1, true)
+        }
+    };
+    let slot = &mut rec.slots[slot];
+    let at = slot.versions.partition_point(|v| v.index < index);
+    if at == slot.versions.len() {
+        slot.counts = SlotCounts::Decoded(counts);
+    }
+    slot.versions.insert(at, Version { index, supersedes });
+    if let Some((named, _)) = supersedes {
+        if named != index && !rec.superseded.contains(&named) {
+            rec.superseded.push(named);
+        }
+    }
+    made
 }
 
 /// Reads a protocol into the contest's layout; unknown lines, options and candidates are left
