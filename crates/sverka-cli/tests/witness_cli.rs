@@ -140,10 +140,15 @@ fn serve_with(data: &Path, witnesses: &[String], flags: &[&str]) -> (Running, St
 }
 
 /// `/checkpoint` once it is marked witnessed and at least `min_size`: the note and its size.
+/// Until a checkpoint reaches the quorum a server told to wait answers 503 (retry later).
 fn witnessed_checkpoint(base: &str, min_size: u64) -> (String, u64) {
     let mut found = None;
     wait_until("a witnessed checkpoint", 60, || {
         let Ok(response) = agent().get(format!("{base}/checkpoint")).call() else { return false };
+        if response.status() == 503 {
+            return false;
+        }
+        assert_eq!(response.status(), 200, "/checkpoint answers the note or 503");
         let witnessed = response.headers().get("sverka-witnessed").is_some_and(|v| v == "yes");
         let note = response.into_body().read_to_string().unwrap();
         let size = Checkpoint::parse(Note::parse(note.as_bytes()).unwrap().text()).unwrap().size();
