@@ -21,7 +21,7 @@ use sverka_store::{CheckpointPolicy, Config, Incoming, PreparedBatch, Store, Sub
 /// fewer, larger transactions write far less (BENCHMARKS.md, "The pipeline end to end"). What
 /// a batch decoded is freed as soon as it is staged (only the answers wait for the commit), so
 /// the size of a batch no longer sets the size of a commit: 4,096 instead of 8,192 holds ~250 MB
-/// less decoded in flight (peak 1.71 against 1.97 GB at 2 million lines).
+/// less decoded in flight (peak 1,672 against 1,920 MiB at 2 million lines).
 const BATCH: usize = 4096;
 
 /// Batches queued and not yet answered, at most: a bulk transaction's worth and one more, so
