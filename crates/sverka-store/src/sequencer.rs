@@ -46,7 +46,7 @@ use crate::error::{StoreError, SubmitError};
 use crate::fault::FaultPoint;
 use crate::nodes::{self, Forwarder};
 use crate::sql::{Conn, Database, Dialect};
-use crate::store::{BulkTicket, CheckpointPolicy, Config, Receipt, SignedCheckpoint};
+use crate::store::{BulkGate, BulkTicket, CheckpointPolicy, Config, Receipt, SignedCheckpoint};
 
 /// A submission ready for the sequencer: hashed, decoded and its signature verified on the
 /// submitting thread (see [`KeyDirectory`]).
@@ -156,6 +156,8 @@ const BULK_IDLE: Duration = Duration::from_secs(1);
 /// 65,536 dirties each such page once for several entries.
 #[derive(Default)]
 pub(crate) struct Bulk {
+    /// The gate of the staged jobs' store: told if the transaction fails.
+    gate: Option<Arc<BulkGate>>,
     /// Submissions staged.
     submissions: usize,
     /// New entries staged.
@@ -1428,11 +1430,19 @@ fn lead(
         finish_bulk(writer, failed);
         let mut submits = Vec::new();
         let mut checkpoints = Vec::new();
+        // The gate of the bulk jobs among `submits`: told if they are not stored.
+        let mut gate = None;
         let mut count = 0;
         let mut next = first;
         while let Some(job) = next.take() {
             match job {
-                Job::Submit { items, reply, keep, .. } => {
+                Job::Submit { items, reply, bulk: Some(ticket), .. }
+                    if ticket.gate().failure().is_some() =>
+                {
+                    refuse_after_bulk_failure(&ticket.gate(), items, &reply, trash);
+                }
+                Job::Submit { items, reply, keep, bulk } => {
+                    gate = gate.or(bulk.map(|ticket| ticket.gate()));
                     count += items.len();
                     submits.push((items, reply, keep));
                 }
@@ -1442,17 +1452,25 @@ fn lead(
                 next = jobs.try_recv().ok();
             }
         }
+        let not_stored = |reason: &str| {
+            if let Some(gate) = &gate {
+                gate.fail(reason);
+            }
+        };
         if let Some(reason) = &failed {
+            not_stored(reason);
             answer_failed(submits, checkpoints, || StoreError::Stopped(reason.clone()));
             continue;
         }
         if writer.stale.is_some() {
             reload(writer, failed);
             if let Some(reason) = &failed {
+                not_stored(reason);
                 answer_failed(submits, checkpoints, || StoreError::Stopped(reason.clone()));
                 continue;
             }
             if let Some(reason) = &writer.stale {
+                not_stored(reason);
                 answer_failed(submits, checkpoints, || StoreError::Batch(reason.clone()));
                 continue;
             }
@@ -1461,7 +1479,9 @@ fn lead(
             submits.push(job);
         }
         if !submits.is_empty() {
-            run_batch(writer, submits, failed, trash);
+            if let Err(reason) = run_batch(writer, submits, failed, trash) {
+                not_stored(&reason);
+            }
             if failed.is_none() && writer.may_write() && policy == CheckpointPolicy::EveryBatch {
                 sign_or_fail(writer, failed);
             }
@@ -1523,6 +1543,11 @@ fn stage_bulk(
     failed: &mut Option<String>,
     trash: &Sender<Vec<Prepared>>,
 ) {
+    let gate = ticket.gate();
+    if gate.failure().is_some() {
+        drop(ticket);
+        return refuse_after_bulk_failure(&gate, items, &reply, trash);
+    }
     let begun = match writer.bulk {
         Some(_) => Ok(()),
         None => writer.begin_bulk(),
@@ -1538,6 +1563,7 @@ fn stage_bulk(
     match staged {
         Ok((outcomes, entries)) => {
             let bulk = writer.bulk.as_mut().expect("a bulk transaction is open");
+            bulk.gate.get_or_insert(gate);
             bulk.submissions += outcomes.len();
             bulk.entries += entries;
             bulk.answers.push((reply, outcomes));
@@ -1548,6 +1574,7 @@ fn stage_bulk(
         Err(error) => {
             let bulk = writer.bulk.take().unwrap_or_default();
             writer.rollback_open();
+            gate.fail(&error.to_string());
             answer_bulk_failed(bulk, &error);
             let message = error.to_string();
             let answers = (0..count)
@@ -1565,6 +1592,9 @@ fn finish_bulk(writer: &mut Writer, failed: &mut Option<String>) {
     let Some(bulk) = writer.bulk.take() else { return };
     if let Err(error) = writer.commit_open(bulk.entries) {
         writer.rollback_open();
+        if let Some(gate) = &bulk.gate {
+            gate.fail(&error.to_string());
+        }
         answer_bulk_failed(bulk, &error);
         recover(writer, failed, &error);
         return;
@@ -1576,6 +1606,25 @@ fn finish_bulk(writer: &mut Writer, failed: &mut Option<String>) {
     if writer.config.checkpoint == CheckpointPolicy::EveryBatch {
         sign_or_fail(writer, failed);
     }
+}
+
+/// Answers a bulk job that came after a bulk job that could not be stored (`gate`'s failure)
+/// with a store error for each submission, storing none of them ([`Store::submit_prepared_bulk`]).
+fn refuse_after_bulk_failure(
+    gate: &BulkGate,
+    items: Vec<Prepared>,
+    reply: &Sender<Answered>,
+    trash: &Sender<Vec<Prepared>>,
+) {
+    let reason = gate.failure().unwrap_or_default();
+    let message = format!(
+        "not stored: an earlier part of this bulk load could not be stored ({reason}), and \
+         nothing after it is, so that no later line lands ahead of it; run the load again"
+    );
+    let answers =
+        items.iter().map(|_| Err(SubmitError::Store(StoreError::Batch(message.clone())))).collect();
+    let _ = trash.send(items);
+    let _ = reply.send(Answered { answers, items: Vec::new() });
 }
 
 /// Answers every job of a bulk transaction that was rolled back with `error`, one answer per
@@ -1591,19 +1640,21 @@ fn answer_bulk_failed(bulk: Bulk, error: &StoreError) {
     }
 }
 
+/// Admits and commits the jobs' submissions as one batch and answers them; `Err` with the
+/// reason if the batch could not be stored.
 fn run_batch(
     writer: &mut Writer,
     submits: Vec<SubmitJob>,
     failed: &mut Option<String>,
     trash: &Sender<Vec<Prepared>>,
-) {
+) -> Result<(), String> {
     if let Err(error) = writer.end_bulk_cache() {
         let message = error.to_string();
         let answers =
             std::iter::repeat_with(|| Err(SubmitError::Store(StoreError::Batch(message.clone()))));
         answer_jobs(submits, answers, trash);
         recover(writer, failed, &error);
-        return;
+        return Err(message);
     }
     // The jobs' submissions are admitted in place, in order (moving them into one list and back
     // copied and page-faulted a few MiB per batch on the sequencer thread).
@@ -1616,6 +1667,7 @@ fn run_batch(
         Ok(outcomes) => {
             let answers = outcomes.into_iter().map(|o| o.map_err(SubmitError::Rejected));
             answer_jobs(submits, answers, trash);
+            Ok(())
         }
         Err(error) => {
             let message = error.to_string();
@@ -1624,6 +1676,7 @@ fn run_batch(
             });
             answer_jobs(submits, answers, trash);
             recover(writer, failed, &error);
+            Err(message)
         }
     }
 }

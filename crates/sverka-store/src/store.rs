@@ -166,6 +166,9 @@ pub use crate::sequencer::BULK_COMMIT_SUBMISSIONS;
 pub(crate) struct BulkGate {
     queued: Mutex<usize>,
     taken: std::sync::Condvar,
+    /// Why a bulk batch failed to be stored, once one has: every later bulk batch is refused
+    /// (see [`Store::submit_prepared_bulk`]).
+    failure: Mutex<Option<String>>,
 }
 
 impl BulkGate {
@@ -182,11 +185,29 @@ impl BulkGate {
         *queued += 1;
         BulkTicket(self.clone())
     }
+
+    /// Records that a bulk batch could not be stored (the first reason is kept).
+    pub(crate) fn fail(&self, reason: &str) {
+        let mut failure = self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        failure.get_or_insert_with(|| reason.to_owned());
+    }
+
+    /// Why an earlier bulk batch could not be stored, if one could not.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
 }
 
 /// A bulk job's place in the queue ([`BulkGate`]): dropped once the sequencer has taken the job
 /// (staged it, answered it, or dropped it unanswered when the store closes).
 pub(crate) struct BulkTicket(Arc<BulkGate>);
+
+impl BulkTicket {
+    /// The gate of the store the job was queued on.
+    pub(crate) fn gate(&self) -> Arc<BulkGate> {
+        self.0.clone()
+    }
+}
 
 impl Drop for BulkTicket {
     fn drop(&mut self) {
@@ -819,6 +840,12 @@ impl Store {
     /// Returns once the sequencer has taken the bulk batch queued before this one, if any (so
     /// that batches prepared faster than they are written, as while a large transaction
     /// commits, wait in the caller's hands instead of piling up decoded in the queue).
+    ///
+    /// A bulk load stops at its first failure: once a bulk batch could not be stored (a full
+    /// disk, say), every later bulk batch on this store is answered with a store error and
+    /// nothing of it is stored, so that no later line commits ahead of the lost ones (a later
+    /// submission of the same signer would make a lost one a replay when the load is run
+    /// again). Run the load again on a store opened anew.
     pub fn submit_prepared_bulk(&self, batch: PreparedBatch) -> Pending {
         let count = batch.0.len();
         let ready = |answers| Pending(Waiting::Ready(answers));

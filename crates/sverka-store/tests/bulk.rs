@@ -3,8 +3,10 @@
 //! user could notice: the log and every answer are those of one commit per batch (repeats,
 //! warnings that compare with an entry staged earlier in the same transaction, rejections); a
 //! failure rolls back and answers every batch of the transaction, and sending the same lines
-//! again lands each exactly once; a checkpoint request commits what is staged; a server's
-//! ordinary batch after a bulk load is its own commit.
+//! again lands each exactly once; once a bulk batch could not be stored, no later one is (so a
+//! rerun lands every line, even a signer's whose later lines came after the failure); a
+//! checkpoint request commits what is staged; a server's ordinary batch after a bulk load is
+//! its own commit.
 
 mod common;
 
@@ -112,17 +114,17 @@ fn a_bulk_load_gives_the_log_and_the_answers_of_one_commit_per_batch() {
     assert_eq!(bulk.quarantine_count().unwrap(), 1, "the refusal is quarantined");
 }
 
-/// A failure while a batch is staged rolls the whole transaction back: every batch in it is
-/// answered with the store's error and none of it is in the log; the sequencer goes on, and the
-/// same lines sent again land each exactly once.
+/// A failure while a batch is staged rolls the whole transaction back: every batch in it, and
+/// every bulk batch after it, is answered with the store's error and none of it is in the log;
+/// the same lines sent again (on the store opened anew) land each exactly once.
 #[test]
 fn a_failed_bulk_transaction_answers_all_its_batches_and_a_rerun_lands_each_line_once() {
     // The third batch staged fails before or after its inserts (batches 1-3 are one
-    // transaction, 4-6 the next); or the one commit of all six batches fails after it is made
-    // (answered with the error all the same, and in the log).
+    // transaction, rolled back; 4-6 are refused unstored); or the one commit of all six
+    // batches fails after it is made (answered with the error all the same, and in the log).
     let cases = [
-        (FaultPoint::BeforeInsert, 3, 3),
-        (FaultPoint::AfterTiles, 3, 3),
+        (FaultPoint::BeforeInsert, 3, 6),
+        (FaultPoint::AfterTiles, 3, 6),
         (FaultPoint::AfterCommit, 1, 6),
     ];
     for (point, occurrence, failed_batches) in cases {
@@ -141,10 +143,8 @@ fn a_failed_bulk_transaction_answers_all_its_batches_and_a_rerun_lands_each_line
             .filter_map(|(answer, bytes)| Some((answer.as_ref().ok()?.clone(), bytes.clone())))
             .collect();
         if point != FaultPoint::AfterCommit {
-            // Rolled back: the first three batches' lines are not in the log.
-            let size = store.tree_size().unwrap();
-            let stored = store.entries(0..size).unwrap();
-            assert!(batches[0].iter().all(|line| !stored.contains(line)), "{point:?}");
+            // Rolled back, and nothing after it stored: no line is in the log.
+            assert_eq!(store.tree_size().unwrap(), 1, "{point:?}: only entry 0");
         }
         drop(store);
         let store = Store::open(&dir).expect("reopen");
@@ -167,6 +167,44 @@ fn a_failed_bulk_transaction_answers_all_its_batches_and_a_rerun_lands_each_line
             .collect();
         assert_log_sound(&store, &acknowledged);
     }
+}
+
+/// One observer signs every line (sequence numbers 1 to 240, in six batches). The second bulk
+/// transaction fails: had the batches after it been stored, the rerun would find the lost
+/// lines' sequence numbers used up by later ones and refuse them as replays. Instead nothing
+/// after the failure is stored, and the rerun lands every line, each once.
+#[test]
+fn nothing_after_a_failed_bulk_batch_is_stored_so_a_rerun_loses_no_line_to_a_replay() {
+    let lines: Vec<Vec<u8>> = (1..=240).map(|seq| observer_protocol(0, seq)).collect();
+    let batches: Vec<Vec<Vec<u8>>> = lines.chunks(40).map(<[Vec<u8>]>::to_vec).collect();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("data");
+    let faults = FaultPlan::at(FaultPoint::BeforeInsert, 3, FaultAction::Fail);
+    let store = init(&dir, Config { faults, ..Config::default() });
+    // Batches 1 and 2 are stored and committed first (a checkpoint commits what is staged).
+    let first = bulk_load(&store, &batches[..2]);
+    assert!(first.iter().all(Result::is_ok), "the first two batches are stored");
+    let rest = bulk_load(&store, &batches[2..]);
+    assert!(
+        rest.iter().all(|a| matches!(a, Err(SubmitError::Store(_)))),
+        "the failed batch and every one after it: {:?}",
+        rest.iter().map(shown).collect::<std::collections::BTreeSet<_>>()
+    );
+    assert!(shown(&rest[100]).contains("earlier part of this bulk load"), "{}", shown(&rest[100]));
+    assert_eq!(store.tree_size().unwrap(), 1 + 80, "nothing after the failure");
+    drop(store);
+    let store = Store::open(&dir).expect("reopen");
+    let again = bulk_load(&store, &batches);
+    let refused: Vec<String> = again.iter().filter(|a| a.is_err()).map(shown).collect();
+    assert!(refused.is_empty(), "no line refused on the rerun: {refused:?}");
+    assert_eq!(again.iter().filter(|a| matches!(a, Ok(r) if r.new)).count(), 160);
+    assert_eq!(store.tree_size().unwrap(), 1 + 240, "each line once");
+    let acknowledged: Vec<(Receipt, Vec<u8>)> = again
+        .iter()
+        .zip(&lines)
+        .map(|(a, bytes)| (a.as_ref().unwrap().clone(), bytes.clone()))
+        .collect();
+    assert_log_sound(&store, &acknowledged);
 }
 
 /// A server's batch after bulk batches (the same store) commits the staged ones first and is
