@@ -1711,25 +1711,11 @@ fn empty_unit(index: &ContestIndex) -> UnitAgg {
     UnitAgg { views: [view.clone(), view], ..UnitAgg::default() }
 }
 
+/// Adds `unit` to `total`: its own stations and registered voters, and its sums ([`add_sums`]).
 fn merge_unit(total: &mut UnitAgg, unit: &UnitAgg) {
     total.stations += unit.stations;
     total.registered += unit.registered;
-    for (t, u) in total.views.iter_mut().zip(unit.views.iter()) {
-        t.stations += u.stations;
-        t.registered += u.registered;
-        for (a, b) in t.values.iter_mut().zip(&u.values) {
-            *a += b;
-        }
-        for (a, b) in t.preferences.iter_mut().zip(&u.preferences) {
-            *a += b;
-        }
-    }
-    for (t, u) in total.sources.iter_mut().zip(unit.sources.iter()) {
-        t.0 += u.0;
-        t.1 += u.1;
-    }
-    total.annulled.0 += unit.annulled.0;
-    total.annulled.1 += unit.annulled.1;
+    add_sums(total, unit);
 }
 
 /// Adds `part`'s sums of counted stations (views, sources, annulled) to `total`'s; the units'
