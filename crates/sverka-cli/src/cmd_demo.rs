@@ -1,6 +1,6 @@
 //! `sverka demo [--listen ADDR] [--stations N] [--seed S] [--speed X] [--data DIR]`: election night
-//! on one machine, no setup. It simulates the night (the 2021 Kyrgyz election, embedded in the
-//! binary), creates an embedded store in a temporary directory (or `--data DIR`), starts the server
+//! on one machine, no setup. It simulates the night (the 2021 Kyrgyz election and its national
+//! targets, turnout and the parties' shares, embedded in the binary), creates an embedded store in a temporary directory (or `--data DIR`), starts the server
 //! and replays every submission through the real HTTP API in compressed time — scanners first along
 //! their reporting curve, then the hand counts, then the observers' copies, in the order and at the
 //! relative times `sverka simulate` gives them — while the site updates live.
@@ -33,11 +33,15 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ed25519_dalek::SigningKey;
 use sverka_model::names::{CorrectionReason, Source};
-use sverka_model::simulate::{Config as SimConfig, DefectKind, Night};
+use sverka_model::simulate::{Config as SimConfig, DefectKind, Night, Profile};
 use sverka_model::submission::{Annulment, Body, Payload, Protocol, Submission, Supersedes};
 
 /// The 2021 election, embedded so the binary works from any directory.
 const KYRGYZSTAN_2021: &str = include_str!("../../../examples/kyrgyzstan-2021/election.toml");
+/// Its national targets (turnout 34.61 %, the parties' shares), the profile `sverka simulate` reads
+/// beside the election: the demo's night has the 2021 night's shape, several parties near 5 %.
+const KYRGYZSTAN_2021_TARGETS: &str =
+    include_str!("../../../examples/kyrgyzstan-2021/simulate.toml");
 /// How long the replay of the night takes at `--speed 1`.
 const NIGHT_SECONDS: f64 = 180.0;
 /// How long the corrections, recounts and annulments after the night take at `--speed 1`.
@@ -133,7 +137,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Simulates the night and creates the store.
 fn prepare(args: &Args, data: &std::path::Path) -> anyhow::Result<(Night, sverka_store::Store)> {
-    let config = SimConfig { seed: args.seed, stations: args.stations, ..SimConfig::default() };
+    let profile = Profile::from_toml("kyrgyzstan-2021/simulate.toml", KYRGYZSTAN_2021_TARGETS)
+        .context("reading the embedded national targets")?;
+    let config = SimConfig {
+        seed: args.seed,
+        stations: args.stations,
+        profile: Some(profile),
+        ..SimConfig::default()
+    };
     eprintln!("sverka demo: simulating the 2021 night (seed {})…", args.seed);
     let night = Night::new("kyrgyzstan-2021/election.toml", KYRGYZSTAN_2021, config)
         .context("simulating")?;

@@ -74,6 +74,27 @@ fn demo_sends_corrections_recounts_and_annulments_as_signed_entries() {
         String::from_utf8_lossy(&verify.stdout)
     );
 
+    // The night has 2021's shape (the embedded national targets): turnout near the 34.61 % the
+    // CEC reported, Ata-Jurt Kyrgyzstan ahead, not the simulator's default shares.
+    let results = sverka(&["results", "data", "--format", "csv"], dir.path());
+    assert!(results.status.success(), "{}", String::from_utf8_lossy(&results.stderr));
+    let csv = String::from_utf8(results.stdout).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let nation: Vec<Vec<&str>> = csv
+        .lines()
+        .map(|line| line.split(',').collect::<Vec<&str>>())
+        .filter(|row| row[..3] == ["list", "official", "nation"])
+        .collect();
+    let turnout_bp: u32 = nation[0][column("turnout_bp")].parse().unwrap();
+    assert!((3000..=4000).contains(&turnout_bp), "turnout {turnout_bp} bp, 2021's was 3461");
+    let leader = nation
+        .iter()
+        .max_by_key(|row| row[column("votes")].parse::<u64>().unwrap())
+        .map(|row| row[column("option")])
+        .unwrap();
+    assert_eq!(leader, "ata-jurt", "Ata-Jurt Kyrgyzstan led in 2021");
+
     let log = entries(&dir.path().join("public"));
     let corrections: Vec<(&Submission, &Protocol)> = log
         .iter()
