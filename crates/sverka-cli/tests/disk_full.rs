@@ -2,7 +2,9 @@
 //! the test: while there is no space, submissions are answered `507` or `503` with problem+json
 //! (never a receipt for an entry that is not stored, never a bare 500), the server keeps serving
 //! reads, every receipt sent before stays valid, and once space returns the same bytes are taken
-//! without a restart; the publication then passes `sverka verify`.
+//! without a restart; the publication then passes `sverka verify`. And under `sverka import`: it
+//! stops at the first line it cannot store, says which, and run again once space returns it lands
+//! every line of the file exactly once.
 //!
 //! Mounting needs root (CI runs as root); without it the test says it skipped, and under
 //! `SVERKA_REQUIRE_SHARED=1` (CI) it fails instead.
@@ -12,7 +14,7 @@ mod fault_common;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use fault_common::{agent, init, json, night, publish_and_verify, required, Server};
@@ -160,4 +162,98 @@ fn a_full_disk_gives_clear_errors_loses_nothing_and_recovers_when_space_returns(
     );
     drop(store);
     publish_and_verify(&data, &dir.path().join("public")).unwrap();
+}
+
+const KG: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/kyrgyzstan-2021/election.toml");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sverka")).args(args).output().expect("sverka runs")
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn ok(output: Output) -> String {
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "sverka failed: {stderr}\n{stdout}");
+    stdout
+}
+
+/// The number after `label` in an import summary.
+fn figure(summary: &str, label: &str) -> u64 {
+    let line = summary.lines().find_map(|l| l.trim_start().strip_prefix(label));
+    let line = line.unwrap_or_else(|| panic!("no {label:?} in the summary:\n{summary}"));
+    let digits: String = line.trim_start().chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or_else(|_| panic!("no number after {label:?} in:\n{summary}"))
+}
+
+#[test]
+fn an_import_at_a_full_disk_stops_at_the_first_line_not_stored_and_a_rerun_lands_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = match Tmpfs::mount(&dir.path().join("disk"), "512m") {
+        Ok(mount) => mount,
+        Err(why) if !required() => {
+            eprintln!("skipped: {why} (needs root; SVERKA_REQUIRE_SHARED=1 makes this a failure)");
+            return;
+        }
+        Err(why) => panic!("{why}; this test needs to mount a tmpfs (run as root)"),
+    };
+    let p = |path: &Path| path.to_str().unwrap().to_owned();
+    // 166,005 lines: three bulk transactions (65,536 lines each, then the rest), ~300 MB of store.
+    let night = dir.path().join("night");
+    let sim = ["simulate", "--election", KG, "--seed", "3", "--stations", "40000"];
+    ok(run(&[&sim[..], &["--out", &p(&night)]].concat()));
+    let election = p(&night.join("election.toml"));
+    let file = p(&night.join("submissions.jsonl"));
+    let lines = std::fs::read_to_string(&file).unwrap().lines().count() as u64;
+
+    // One import with room: the reference.
+    let reference = dir.path().join("reference");
+    ok(run(&["init", &p(&reference), "--election", &election]));
+    let whole = ok(run(&["import", &p(&reference), &file]));
+    let (accepted, refused) = (figure(&whole, "accepted, new:"), figure(&whole, "rejected:"));
+    assert_eq!(accepted + refused, lines, "{whole}");
+    assert_eq!(figure(&whole, "log size"), accepted + 1, "{whole}");
+
+    // 200 MiB free: the first transaction is stored (~80 MB), the second is not.
+    let data = mount.path.join("data");
+    ok(run(&["init", &p(&data), "--election", &election]));
+    fill(&mount.path.join("filler"), 200 << 20);
+    let full = run(&["import", &p(&data), &file]);
+    let (stdout, stderr) = text(&full);
+    assert_eq!(full.status.code(), Some(1), "a full disk exits 1: {stderr}\n{stdout}");
+    let stopped = figure(&stdout, &format!("{}: stopped at line", file));
+    let read = figure(&stdout, "stopped reading the file at line");
+    let new = figure(&stdout, "accepted, new:");
+    let before = new + figure(&stdout, "already in the log:") + figure(&stdout, "rejected:");
+    eprintln!("full disk: stopped at line {stopped}, read to line {read} of {lines}:\n{stderr}");
+    assert!(new > 0, "the disk filled before the first commit:\n{stdout}");
+    assert_eq!(before, stopped - 1, "every line before the first not stored is counted: {stdout}");
+    assert!(
+        stopped <= read && read < lines,
+        "stopped reading early (line {read} of {lines}), not after the end:\n{stdout}"
+    );
+    assert_eq!(figure(&stdout, "log size"), new + 1, "only what was answered is in the log");
+    assert!(
+        stderr.contains(&format!("line {stopped} of {file} could not be stored"))
+            && stderr.contains("full")
+            && stderr.contains("NOT stored")
+            && stderr.contains("run the same command again"),
+        "the message names the line, the cause and what to do:\n{stderr}"
+    );
+
+    // Space returns: the same command lands the rest, and every line once.
+    std::fs::remove_file(mount.path.join("filler")).unwrap();
+    let again = ok(run(&["import", &p(&data), &file]));
+    assert_eq!(figure(&again, "already in the log:"), new, "{again}");
+    assert_eq!(figure(&again, "accepted, new:") + new, accepted, "{again}");
+    assert_eq!(figure(&again, "rejected:"), refused, "{again}");
+    assert_eq!(figure(&again, "log size"), accepted + 1, "{again}");
+    let store = sverka_store::Store::open(&data).expect("the store opens");
+    assert_eq!(store.tree_size().unwrap(), accepted + 1);
 }

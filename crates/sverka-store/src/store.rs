@@ -871,6 +871,13 @@ impl Store {
         Pending(Waiting::Queued { answer, count, why })
     }
 
+    /// Why a bulk batch on this store could not be stored, once one could not (see
+    /// [`Store::submit_prepared_bulk`]): known as soon as the sequencer meets the failure, before
+    /// the answers of the batches in flight come, so that a bulk load can stop reading its input.
+    pub fn bulk_failure(&self) -> Option<String> {
+        self.inner.bulk_queue.failure()
+    }
+
     /// Asks the sequencer to sign the current tree now (a no-op if it is signed) and returns the
     /// latest signed checkpoint.
     pub fn checkpoint_now(&self) -> Result<SignedCheckpoint, StoreError> {
