@@ -3,37 +3,16 @@
 //! the snapshots they give must be byte for byte those of `Replay::start` / `Replay::apply` on the
 //! entries' bytes, and they refuse what `apply` refuses.
 
-use ed25519_dalek::SigningKey;
-use sverka_model::simulate::{Config, Night};
-use sverka_model::submission::{ElectionDefinition, FORMAT_VERSION};
-use sverka_model::{Body, Payload, Submission};
+mod common;
+
+use sverka_model::Submission;
 use sverka_tally::replay::{Replay, ReplayError};
 
 /// Entry 0 (the election definition signed by the log key), the definition, and a simulated
 /// night's entries after it.
 fn log() -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
-    let text = include_str!("../../../examples/kyrgyzstan-2021/election.toml");
-    let config = Config { seed: 7, stations: Some(200), ..Config::default() };
-    let night = Night::new("election.toml", text, config).expect("the 2021 example simulates");
-    let definition = night.election_toml().into_bytes();
-    let election_id = sverka_model::Election::from_toml(
-        "election.toml",
-        std::str::from_utf8(&definition).unwrap(),
-    )
-    .unwrap()
-    .id;
-    let entry0 = Payload {
-        v: FORMAT_VERSION,
-        election: election_id,
-        signer: "log".into(),
-        seq: 1,
-        time: None,
-        body: Body::Election(ElectionDefinition::of(&definition)),
-    }
-    .sign(&SigningKey::from_bytes(&[9; 32]))
-    .to_bytes();
-    let entries = night.submission_lines();
-    (entry0, definition, entries)
+    let night = common::night_log(7, 200);
+    (night.entry0.to_bytes(), night.definition, night.entries)
 }
 
 #[test]

@@ -5,54 +5,23 @@
 //! and far fewer stations are recomputed than listed. This is what lets `sverka verify --state`
 //! check a 250,000-station snapshot after 2,500 new entries without re-serialising the nation.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 
-use ed25519_dalek::SigningKey;
-use sverka_model::simulate::{Config, Night};
-use sverka_model::submission::{Annulment, ElectionDefinition, FORMAT_VERSION};
-use sverka_model::{Body, Payload, Submission};
+use sverka_model::{Body, Submission};
 use sverka_tally::replay::{Recompute, Replay};
 use sverka_tally::snapshot::Piece;
 
-fn payload(election: &str, signer: &str, body: Body) -> Payload {
-    Payload {
-        v: FORMAT_VERSION,
-        election: election.into(),
-        signer: signer.into(),
-        seq: 1,
-        time: None,
-        body,
-    }
-}
-
 /// Entry 0, the definition, and the night's entries with an annulment of one station put in.
 fn log() -> (Submission, Vec<u8>, Vec<Submission>) {
-    let text = include_str!("../../../examples/kyrgyzstan-2021/election.toml");
-    let config = Config { seed: 11, stations: Some(200), ..Config::default() };
-    let night = Night::new("election.toml", text, config).expect("the 2021 example simulates");
-    let definition = night.election_toml().into_bytes();
-    let election = sverka_model::Election::from_toml(
-        "election.toml",
-        std::str::from_utf8(&definition).unwrap(),
-    )
-    .unwrap();
-    let key = SigningKey::from_bytes(&[9; 32]);
-    let entry0 = payload(&election.id, "log", Body::Election(ElectionDefinition::of(&definition)))
-        .sign(&key);
-    let mut entries: Vec<Submission> = night
-        .submissions()
-        .split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(|line| Submission::decode(line).unwrap())
-        .collect();
-    let annulment = Body::Annulment(Annulment {
-        station: election.stations[3].id.clone(),
-        contest: None,
-        reason: "CEC decision No. 1".into(),
-    });
+    let night = common::night_log(11, 200);
+    let mut entries: Vec<Submission> =
+        night.entries.iter().map(|line| Submission::decode(line).unwrap()).collect();
+    let annulment = night.annulment(&night.election.stations[3].id, None, "CEC decision No. 1");
     let at = entries.len() * 3 / 4;
-    entries.insert(at, payload(&election.id, "cec", annulment).sign(&key));
-    (entry0, definition, entries)
+    entries.insert(at, annulment);
+    (night.entry0, night.definition, entries)
 }
 
 /// Each station's bytes by (contest, position in its `stations` list).

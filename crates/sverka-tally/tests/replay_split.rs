@@ -7,53 +7,24 @@
 //! part, or by index), when the parts refuse the others' stations and the join folds those.
 //! Indices repeated, missing or out of order are refused.
 
-use ed25519_dalek::SigningKey;
-use sverka_model::simulate::{Config, Night};
-use sverka_model::submission::{Annulment, ElectionDefinition, FORMAT_VERSION};
-use sverka_model::{Body, Payload, Source};
+mod common;
+
+use sverka_model::Source;
 use sverka_tally::replay::{Replay, ReplayError, ReplayPartDone};
 use sverka_tally::tabulate::{entry_part, PARTS};
 
-fn payload(election: &str, signer: &str, body: Body) -> Payload {
-    Payload {
-        v: FORMAT_VERSION,
-        election: election.into(),
-        signer: signer.into(),
-        seq: 1,
-        time: None,
-        body,
-    }
-}
-
 /// Entry 0, the definition, and a simulated night's entries with three annulments put in.
 fn log() -> (Vec<u8>, Vec<u8>, Vec<Vec<u8>>) {
-    let text = include_str!("../../../examples/kyrgyzstan-2021/election.toml");
-    let config = Config { seed: 13, stations: Some(300), ..Config::default() };
-    let night = Night::new("election.toml", text, config).expect("the 2021 example simulates");
-    let definition = night.election_toml().into_bytes();
-    let election = sverka_model::Election::from_toml(
-        "election.toml",
-        std::str::from_utf8(&definition).unwrap(),
-    )
-    .unwrap();
-    let key = SigningKey::from_bytes(&[9; 32]);
-    let entry0 = payload(&election.id, "log", Body::Election(ElectionDefinition::of(&definition)))
-        .sign(&key)
-        .to_bytes();
-    let mut entries = night.submission_lines();
+    let night = common::night_log(13, 300);
+    let (election, mut entries) = (&night.election, night.entries.clone());
     let annul = |station: &str, contest: Option<&str>| {
-        let body = Body::Annulment(Annulment {
-            station: station.into(),
-            contest: contest.map(Into::into),
-            reason: "CEC decision No. 2".into(),
-        });
-        payload(&election.id, "cec", body).sign(&key).to_bytes()
+        night.annulment(station, contest, "CEC decision No. 2").to_bytes()
     };
     let n = entries.len();
     entries.insert(n / 2, annul(&election.stations[5].id, None));
     entries.insert(n / 3, annul(&election.stations[8].id, Some(&election.contests[0].id)));
     entries.insert(n / 4, annul("no-such-station", None));
-    (entry0, definition, entries)
+    (night.entry0.to_bytes(), night.definition, entries)
 }
 
 /// The replay of `entries` one by one.
