@@ -339,7 +339,7 @@ impl Replay {
     ///
     /// Each station's result is computed when its turn comes and dropped once written, so the
     /// station lists of every contest are never held at once; the stations are computed and
-    /// written out on a second thread, a block ahead of this one
+    /// written out on threads of their own (one per core, up to four), blocks ahead of this one
     /// ([`crate::snapshot::write_snapshot_computing_ahead`]).
     pub fn write_snapshot(
         &self,
@@ -350,8 +350,18 @@ impl Replay {
         let config = ResultsConfig { disputed: Vec::new(), stations: false };
         let results = self.tally.results_with(&self.election, &config);
         let stations = self.tally.listed_stations();
-        let station = self.station_results_in_order();
-        Ok(write_snapshot_computing_ahead(&results, &checkpoint, &stations, station, sink)?)
+        let all = self.election.stations.len();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+        let station = |c: usize, s: usize| self.tally.station_result(&self.election, c, s);
+        Ok(write_snapshot_computing_ahead(
+            &results,
+            &checkpoint,
+            &stations,
+            all,
+            threads,
+            &station,
+            sink,
+        )?)
     }
 
     /// `station(c, j)`: the `j`-th station result of contest `c`, for callers that ask for

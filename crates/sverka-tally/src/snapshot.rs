@@ -127,77 +127,105 @@ pub fn write_snapshot_computing(
     write_in_pieces(results, checkpoint, stations, &mut station, sink)
 }
 
-/// Stations computed ahead per hand-over by [`write_snapshot_computing_ahead`].
+/// Stations (positions in the election) looked at per block by
+/// [`write_snapshot_computing_ahead`]: a block holds those of them listed in its contest.
 const STATIONS_AHEAD: usize = 1024;
 
-/// Consecutive stations' bytes, computed on [`write_snapshot_computing_ahead`]'s second thread:
-/// the `i`-th is `bytes[ends[i - 1]..ends[i]]` (from 0 for the first).
+/// Consecutive stations' bytes of one contest, computed on one of
+/// [`write_snapshot_computing_ahead`]'s threads: the `i`-th is `bytes[ends[i - 1]..ends[i]]`
+/// (from 0 for the first).
 #[derive(Default)]
 struct StationBlock {
+    contest: usize,
     bytes: Vec<u8>,
     ends: Vec<usize>,
 }
 
-/// [`write_snapshot_computing`], the stations computed and written out as bytes on a second
-/// thread, [`STATIONS_AHEAD`] at a time and up to a few blocks ahead, while this one writes the
-/// snapshot's other parts and hands everything to `sink` (at a million stations the stations are
-/// nearly all of a snapshot's two and a half gigabytes, and a tenth of `sverka results`' time).
-/// The same bytes as [`write_snapshot_computing`]; `station` is called as there, once per
-/// station, contest by contest, in order (on the second thread).
+/// [`write_snapshot_computing`], the stations computed and written out as bytes on `threads`
+/// threads of their own (at least one) while this one writes the snapshot's other parts and
+/// hands everything to `sink` (at a million stations the stations are nearly all of a
+/// snapshot's two and a half gigabytes). Contest by contest, the election's `all` stations are
+/// cut into blocks of [`STATIONS_AHEAD`] positions, and block `b` goes to thread `b % threads`,
+/// each thread staying up to a few blocks ahead; this thread takes the blocks back in order.
+/// `station(c, s)` is the result of the station at position `s` in contest `c`, `None` when
+/// the contest does not list it; it is asked once for every position of every contest that
+/// lists stations (`stations[c] > 0`), from any of the threads. The same bytes as
+/// [`write_snapshot_computing`] with the listed stations in the election's order.
 ///
 /// # Panics
-/// If `station` gives no result for a station it is asked for.
+/// If `station` gives more or fewer results for a contest than `stations` lists.
 pub fn write_snapshot_computing_ahead(
     results: &Results,
     checkpoint: &Checkpoint,
     stations: &[usize],
-    mut station: impl FnMut(usize, usize) -> Option<StationResult> + Send,
+    all: usize,
+    threads: usize,
+    station: &(dyn Fn(usize, usize) -> Option<StationResult> + Sync),
     sink: &mut dyn FnMut(&[u8]) -> bool,
 ) -> Result<bool, SnapshotError> {
+    let threads = threads.max(1);
+    // Block `b`: contest and positions.
+    let blocks = || {
+        let listing = stations.iter().enumerate().filter(|(_, &n)| n > 0);
+        listing.flat_map(move |(c, _)| {
+            (0..all).step_by(STATIONS_AHEAD).map(move |s| (c, s..all.min(s + STATIONS_AHEAD)))
+        })
+    };
     std::thread::scope(|scope| {
-        // Blocks computed and not yet written (a bounded queue: the second thread stays a few
-        // blocks ahead), and the written ones going back to be filled again.
-        let (ahead_tx, ahead_rx) = mpsc::sync_channel::<Result<StationBlock, CanonicalError>>(2);
-        let (back_tx, back_rx) = mpsc::channel::<StationBlock>();
-        std::thread::Builder::new()
-            .name("sverka-snapshot-stations".into())
-            .spawn_scoped(scope, move || {
-                let mut block = StationBlock::default();
-                for (c, &n) in stations.iter().enumerate().filter(|(_, &n)| n > 0) {
-                    let keys = StationKeys::of(&results.contests[c]);
-                    for j in 0..n {
-                        let result = station(c, j).expect("every listed station has a result");
-                        if let Err(e) = write_station(&keys, &result, &mut block.bytes) {
-                            let _ = ahead_tx.send(Err(e));
-                            return;
+        let mut ahead = Vec::with_capacity(threads);
+        let mut back = Vec::with_capacity(threads);
+        for t in 0..threads {
+            // Blocks computed and not yet written (a bounded queue: the thread stays a few
+            // blocks ahead), and the written ones going back to be filled again.
+            let (ahead_tx, ahead_rx) =
+                mpsc::sync_channel::<Result<StationBlock, CanonicalError>>(2);
+            let (back_tx, back_rx) = mpsc::channel::<StationBlock>();
+            ahead.push(ahead_rx);
+            back.push(back_tx);
+            std::thread::Builder::new()
+                .name("sverka-snapshot-stations".into())
+                .spawn_scoped(scope, move || {
+                    let mut keys: Option<(usize, StationKeys<'_>)> = None;
+                    for (c, positions) in blocks().skip(t).step_by(threads) {
+                        if keys.as_ref().is_none_or(|(k, _)| *k != c) {
+                            keys = Some((c, StationKeys::of(&results.contests[c])));
                         }
-                        block.ends.push(block.bytes.len());
-                        if block.ends.len() == STATIONS_AHEAD {
-                            // The writing side stopped (its sink did, or it failed): so do we.
-                            if ahead_tx.send(Ok(block)).is_err() {
+                        let (_, keys) = keys.as_ref().expect("just set");
+                        let mut block = back_rx.try_recv().unwrap_or_default();
+                        block.contest = c;
+                        block.bytes.clear();
+                        block.ends.clear();
+                        for s in positions {
+                            let Some(result) = station(c, s) else { continue };
+                            if let Err(e) = write_station(keys, &result, &mut block.bytes) {
+                                let _ = ahead_tx.send(Err(e));
                                 return;
                             }
-                            block = back_rx.try_recv().unwrap_or_default();
-                            block.bytes.clear();
-                            block.ends.clear();
+                            block.ends.push(block.bytes.len());
+                        }
+                        // The writing side stopped (its sink did, or it failed): so do we.
+                        if ahead_tx.send(Ok(block)).is_err() {
+                            return;
                         }
                     }
-                }
-                if !block.ends.is_empty() {
-                    let _ = ahead_tx.send(Ok(block));
-                }
-            })
-            .expect("a thread for the snapshot's stations");
-        // The block being written and where its next station starts.
+                })
+                .expect("a thread for the snapshot's stations");
+        }
+        // The block being written, the thread it came from, where its next station starts, and
+        // the next block's number.
         let mut current = StationBlock::default();
-        let (mut next, mut from) = (0, 0);
-        let mut write = |_: usize, _: usize, _: &StationKeys<'_>, out: &mut Vec<u8>| {
-            if next == current.ends.len() {
-                let written = std::mem::replace(&mut current, ahead_rx.recv().expect("a block")?);
+        let (mut from_thread, mut next, mut from, mut block) = (0, 0, 0, 0);
+        let mut write = |c: usize, _: usize, _: &StationKeys<'_>, out: &mut Vec<u8>| {
+            while next == current.ends.len() {
+                let t = block % threads;
+                block += 1;
+                let filled = ahead[t].recv().expect("every listed station has a result")?;
+                let written = std::mem::replace(&mut current, filled);
                 // The computing side may have finished: then the buffer is dropped here.
-                let _ = back_tx.send(written);
-                (next, from) = (0, 0);
+                let _ = back[from_thread].send(written);
+                (from_thread, next, from) = (t, 0, 0);
             }
+            assert_eq!(current.contest, c, "as many stations as listed in each contest");
             out.extend_from_slice(&current.bytes[from..current.ends[next]]);
             from = current.ends[next];
             next += 1;
@@ -636,6 +664,14 @@ fn write_keyed(
 /// characters, `\b \f \n \r \t` short, the others `\u00xx` in lower-case hex, everything else
 /// as it is), which is also how `serde_json` writes a string.
 fn write_str(s: &str, out: &mut Vec<u8>) {
+    // Nearly every string here (ids, names of sources) has nothing to escape: written as it is.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
 }
 
@@ -645,7 +681,17 @@ fn write_int(n: u64, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
     if n > MAX_SAFE_INTEGER {
         return Err(CanonicalError::OutOfRange(n.to_string()));
     }
-    serde_json::to_writer(out, &n).expect("writing to a Vec cannot fail");
+    // Decimal digits, no sign, no leading zeros: how RFC 8785 (and `serde_json`) write it.
+    let (mut digits, mut at, mut n) = ([0u8; 20], 20, n);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
     Ok(())
 }
 

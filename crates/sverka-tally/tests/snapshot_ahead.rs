@@ -1,17 +1,19 @@
-//! `Replay::write_snapshot` computes the stations' bytes on a second thread, a block of stations
-//! at a time, while the calling thread writes the rest of the document and hands it on
-//! (`snapshot::write_snapshot_computing_ahead`). Over a night of 2,494 stations (blocks of 1,024:
-//! three blocks, the last one partial, in each of the two contests that list them all) the bytes
-//! must be those of the one-thread path (`snapshot_json` of the results with every station
-//! listed), whatever the pieces' sizes; and a sink that stops early gets a prefix of them and
-//! `Ok(false)`, with the second thread stopped rather than left waiting.
+//! `Replay::write_snapshot` computes the stations' bytes on threads of their own (one per core,
+//! up to four), a block of stations at a time, while the calling thread writes the rest of the
+//! document and hands it on (`snapshot::write_snapshot_computing_ahead`). Over a night of 2,494
+//! stations (blocks of 1,024 positions: three, the last one partial, in each contest that lists
+//! stations, dealt out in turn) the bytes must be those of the one-thread path (`snapshot_json`
+//! of the results with every station listed), whatever the pieces' sizes and with one, two or
+//! three threads; and a sink that stops early gets a prefix of them and `Ok(false)`, with the
+//! other threads stopped rather than left waiting. A station function that gives fewer or more
+//! stations than the contests list is a panic, not a shifted document.
 
 use ed25519_dalek::SigningKey;
 use sverka_model::simulate::{Config, Night};
 use sverka_model::submission::{ElectionDefinition, FORMAT_VERSION};
 use sverka_model::{Body, Payload, Submission};
 use sverka_tally::replay::Replay;
-use sverka_tally::snapshot::{snapshot_json, Checkpoint};
+use sverka_tally::snapshot::{snapshot_json, write_snapshot_computing_ahead, Checkpoint};
 
 /// The whole 2021 night (2,494 stations) replayed.
 fn replayed_night() -> Replay {
@@ -80,4 +82,82 @@ fn the_stations_computed_ahead_give_the_one_thread_bytes_and_a_stop_is_clean() {
     assert!(!finished);
     assert!(!first.is_empty() && first.len() < expected.len());
     assert_eq!(first[..], expected[..first.len()]);
+}
+
+#[test]
+fn one_two_or_three_threads_give_the_same_bytes_and_stop_cleanly() {
+    let replay = replayed_night();
+    let checkpoint = Checkpoint { size: replay.size(), root: [5u8; 32] };
+    let (tally, election) = (replay.tally(), replay.election());
+    let results = tally.results(election);
+    let expected = snapshot_json(&results, &checkpoint).unwrap();
+    let listed = tally.listed_stations();
+    let all = election.stations.len();
+    let station = |c: usize, s: usize| tally.station_result(election, c, s);
+    for threads in 1..=3 {
+        let mut all_bytes = Vec::new();
+        let finished = write_snapshot_computing_ahead(
+            &results,
+            &checkpoint,
+            &listed,
+            all,
+            threads,
+            &station,
+            &mut |piece| {
+                all_bytes.extend_from_slice(piece);
+                true
+            },
+        )
+        .unwrap();
+        assert!(finished, "{threads} threads");
+        assert!(all_bytes == expected, "{threads} threads: the one-thread path's bytes");
+
+        let mut pieces = 0;
+        let finished = write_snapshot_computing_ahead(
+            &results,
+            &checkpoint,
+            &listed,
+            all,
+            threads,
+            &station,
+            &mut |_| {
+                pieces += 1;
+                pieces < 2
+            },
+        )
+        .unwrap();
+        assert!(!finished && pieces == 2, "{threads} threads: stopped at the second piece");
+    }
+}
+
+#[test]
+#[should_panic(expected = "as many stations as listed")]
+fn a_station_missing_from_a_listed_contest_is_a_panic() {
+    let replay = replayed_night();
+    let checkpoint = Checkpoint { size: replay.size(), root: [5u8; 32] };
+    let (tally, election) = (replay.tally(), replay.election());
+    let results = tally.results(election);
+    let listed = tally.listed_stations();
+    let first = listed.iter().position(|&n| n > 0).unwrap();
+    assert!(listed[first + 1..].iter().any(|&n| n > 0), "{listed:?}");
+    // The first listing contest gives one station fewer than it lists: its last place would be
+    // filled from the next contest's stations.
+    let last = (0..election.stations.len())
+        .rev()
+        .find(|&s| tally.station_result(election, first, s).is_some())
+        .unwrap();
+    let station = |c: usize, s: usize| match (c, s) {
+        (c, s) if c == first && s == last => None,
+        (c, s) => tally.station_result(election, c, s),
+    };
+    let all = election.stations.len();
+    let _ = write_snapshot_computing_ahead(
+        &results,
+        &checkpoint,
+        &listed,
+        all,
+        2,
+        &station,
+        &mut |_| true,
+    );
 }
