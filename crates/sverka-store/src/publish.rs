@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sverka_tlog::root_from_tiles;
-use sverka_tlog::tile::new_tiles;
+use sverka_tlog::tile::{new_tiles, Tile};
 
 use crate::db::DbTiles;
 use crate::error::StoreError;
@@ -238,9 +238,16 @@ impl Store {
     /// and the snapshot's replay on the other thread is then still small. Written last, they met
     /// the replay at its peak and raised `publish`'s peak memory by some 420 MiB at a million
     /// stations (BENCHMARKS.md, "Session 14 (H3)").
+    ///
+    /// The tiles and bundles are written by two threads, this one the first half of them (in
+    /// [`new_tiles`]' order) into `writer` and `sverka-publish-log-2` the rest into `second`, each
+    /// reading the store through a connection of its own: each file waits for its `fsync` before
+    /// it is renamed into place, and while one thread waits the other writes. A failure on
+    /// either side sets `stop`, which stops the other (and the snapshot) at its next tile.
     fn publish_log(
         &self,
         writer: &mut Writer,
+        second: &mut Writer,
         checkpoint: &SignedCheckpoint,
         stop: &AtomicBool,
     ) -> Result<(), StoreError> {
@@ -261,14 +268,54 @@ impl Store {
             let bytes = self.blob(&id)?.expect("listed blob");
             writer.write_once(&format!("blob/{id}"), &bytes)?;
         }
+        let tiles = new_tiles(0, size);
+        let (first, rest) = tiles.split_at(tiles.len().div_ceil(2));
+        let tiles_into = |writer: &mut Writer, tiles: &[Tile], faults: bool| {
+            let written = self.publish_tiles(writer, tiles, size, stop, faults);
+            if written.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            written
+        };
+        std::thread::scope(|scope| {
+            let other = match rest.is_empty() {
+                true => None,
+                false => Some(
+                    std::thread::Builder::new()
+                        .name("sverka-publish-log-2".into())
+                        .spawn_scoped(scope, || tiles_into(second, rest, false))
+                        .map_err(|e| StoreError::io(self.dir(), e))?,
+                ),
+            };
+            let mine = tiles_into(writer, first, true);
+            let other = match other.map(|other| other.join()) {
+                None => Ok(()),
+                Some(Ok(other)) => other,
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+            };
+            mine.and(other)
+        })
+    }
+
+    /// Writes `tiles` of the tree of `size` entries and the entry bundles of those at level 0,
+    /// stopping early when `stop` is set; `faults`: the fault point `DuringPublish` is checked
+    /// after the first tile.
+    fn publish_tiles(
+        &self,
+        writer: &mut Writer,
+        tiles: &[Tile],
+        size: u64,
+        stop: &AtomicBool,
+        faults: bool,
+    ) -> Result<(), StoreError> {
         self.with_reader(|conn| {
             let mut bundle = Vec::new();
-            for (written, tile) in new_tiles(0, size).into_iter().enumerate() {
+            for (written, tile) in tiles.iter().enumerate() {
                 if stop.load(Ordering::Relaxed) {
-                    // The snapshot failed: its error is the one reported.
+                    // The other side failed: its error is the one reported.
                     return Ok(());
                 }
-                let bytes = hash_tile_at(conn, &tile, size)?
+                let bytes = hash_tile_at(conn, tile, size)?
                     .ok_or_else(|| StoreError::Corrupt(format!("tile {tile} is missing")))?;
                 writer.write_once(&tile.path(), &bytes)?;
                 if let Some(at) = tile.entry_bundle() {
@@ -277,7 +324,7 @@ impl Store {
                     }
                     writer.write_once(&at.path(), &bundle)?;
                 }
-                if written == 0 {
+                if written == 0 && faults {
                     self.faults().check(FaultPoint::DuringPublish)?;
                 }
             }
@@ -303,8 +350,10 @@ impl Store {
             dirs: BTreeSet::new(),
         };
         let mut writer = new_writer();
+        let mut second = new_writer();
         // The snapshot (a replay of the whole log) is written on this thread while another
-        // (`sverka-publish-log`) writes the tiles and bundles: they read the store through
+        // (`sverka-publish-log`, with `sverka-publish-log-2` for half the tiles: see
+        // `publish_log`) writes the tiles and bundles: they read the store through
         // separate connections and write separate files, and both finish before the directories
         // are synced and the checkpoint replaced. A failure on either side stops the other at its
         // next piece. The replay stays on the calling thread, the one that opened the store, so
@@ -335,12 +384,12 @@ impl Store {
             written.map(|()| writer)
         };
         let (log, snapshot) = match options.snapshot {
-            None => (self.publish_log(&mut writer, &checkpoint, &stop), None),
+            None => (self.publish_log(&mut writer, &mut second, &checkpoint, &stop), None),
             Some(source) => std::thread::scope(|scope| {
                 let log = std::thread::Builder::new()
                     .name("sverka-publish-log".into())
                     .spawn_scoped(scope, || {
-                        let log = self.publish_log(&mut writer, &checkpoint, &stop);
+                        let log = self.publish_log(&mut writer, &mut second, &checkpoint, &stop);
                         if log.is_err() {
                             stop.store(true, Ordering::Relaxed);
                         }
@@ -356,8 +405,8 @@ impl Store {
             })?,
         };
         log?;
-        if let Some(snapshot) = snapshot {
-            let other = snapshot?;
+        let snapshot = snapshot.transpose()?;
+        for other in [Some(second), snapshot].into_iter().flatten() {
             writer.report.written += other.report.written;
             writer.report.unchanged += other.report.unchanged;
             writer.report.bytes_written += other.report.bytes_written;

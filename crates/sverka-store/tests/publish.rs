@@ -151,11 +151,22 @@ fn a_changed_published_tile_is_refused_as_history_rewriting(backend: &Backend) {
     store.checkpoint_now().unwrap();
     store.publish(&out, &PublishOptions::default()).unwrap();
     let checkpoint_before = std::fs::read(out.join("checkpoint")).unwrap();
+    let tile = std::fs::read(out.join("tile/0/000")).unwrap();
     std::fs::write(out.join("tile/0/000"), [0u8; 8192]).unwrap();
     submit_observer(&store, 0, 300..310);
     store.checkpoint_now().unwrap();
     let result = store.publish(&out, &PublishOptions::default());
     assert!(matches!(result, Err(StoreError::PublishedConflict { .. })), "{result:?}");
+    assert_eq!(std::fs::read(out.join("checkpoint")).unwrap(), checkpoint_before);
+    // The same for a tile of the second half, which a second thread writes (at 310 entries:
+    // 0/000 and 0/001.p/54 on the first, 1/000.p/1, the same as at 299, on the second).
+    std::fs::write(out.join("tile/0/000"), tile).unwrap();
+    std::fs::write(out.join("tile/1/000.p/1"), [0u8; 32]).unwrap();
+    let result = store.publish(&out, &PublishOptions::default());
+    match result {
+        Err(StoreError::PublishedConflict { path }) => assert!(path.ends_with("tile/1/000.p/1")),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(std::fs::read(out.join("checkpoint")).unwrap(), checkpoint_before);
 }
 
