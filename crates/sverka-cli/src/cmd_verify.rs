@@ -1044,7 +1044,7 @@ fn verify(args: &Args, policy: Option<&Policy>, reader: &FnReader) -> anyhow::Re
         let started = Instant::now();
         let (dir, root) = (pass.dir.as_deref(), checkpoint.root());
         let (pieces, delta) = (&mut progress.pieces, progress.delta.as_mut());
-        compare_snapshot(reader, dir, replay, pieces, delta, size, root)
+        compare_snapshot(reader, dir, replay, pieces, &mut progress.ahead, delta, size, root)
             .map_err(anyhow::Error::msg)?;
         pass.snapshot_time += started.elapsed();
         progress.snapshots.insert(size);
@@ -1245,6 +1245,9 @@ struct Progress {
     /// Each station's part of the last snapshot compared: the next one recomputes only the
     /// stations that entries since name.
     pieces: Option<Pieces>,
+    /// The next snapshot's unchanged stations, looked for while the pass runs (a resume
+    /// from a directory with pieces).
+    ahead: Option<Ahead>,
     /// The tally's base and the entries since, from `--state` and grown by this pass; `None`
     /// when the next state gets a new base (a pass from entry 0, or a delta grown too large).
     delta: Option<Delta>,
@@ -1467,6 +1470,13 @@ impl Resumed {
                     None => Ok(None),
                 };
                 let pieces = Sections::read_pieces(pieces);
+                // The next snapshot's unchanged stations are looked for from now on.
+                let looking = match (dir, &pieces) {
+                    (Some(dir), Ok(Some(p))) if p.size == size => {
+                        Ahead::start(dir, size, to, p.clone())
+                    }
+                    _ => None,
+                };
                 // A resume reads the whole base unless it compares the next snapshot by its
                 // pieces (else every station is recomputed), never defers the sums (a pass
                 // of at most as many entries as stations: `Pass::defer_sums_if_worth_it`)
@@ -1476,7 +1486,7 @@ impl Resumed {
                     Some(dir) if fits => stations_named(dir, &delta, size, to),
                     _ => None,
                 };
-                (sha256, pieces, named, delta)
+                (sha256, pieces, named, delta, looking)
             });
             // The cache names the definition's SHA-256; if the state's `definition` is not one,
             // the definition's check below fails first.
@@ -1488,7 +1498,7 @@ impl Resumed {
                 (Some(_), None) => Some(Err("names no definition".to_string())),
                 _ => None,
             };
-            let (definition, pieces, named, delta) =
+            let (definition, pieces, named, delta, looking) =
                 definition.join().expect("hashing the definition does not panic");
             let definition_sha256: [u8; 32] = match definition? {
                 Some(sha256) => sha256,
@@ -1565,6 +1575,7 @@ impl Resumed {
                     blobs: resume.blobs.iter().cloned().collect(),
                     snapshots: resume.snapshots.iter().copied().collect(),
                     pieces: pieces.filter(|p| p.size == size),
+                    ahead: looking,
                     old_base: Some(delta.base.base.clone()),
                     delta: Some(delta),
                     election_cache,
@@ -1727,6 +1738,7 @@ impl<'a> Pass<'a> {
                     blobs: BTreeSet::new(),
                     snapshots: BTreeSet::new(),
                     pieces: None,
+                    ahead: None,
                     delta: None,
                     old_base: None,
                     election_cache: None,
@@ -2033,8 +2045,8 @@ impl<'a> Pass<'a> {
                 let progress = self.progress.as_mut().expect("during the pass");
                 let replay = progress.replay.as_mut().expect("entry 0 started the replay");
                 let (dir, pieces) = (self.dir.as_deref(), &mut progress.pieces);
-                let delta = progress.delta.as_mut();
-                match compare_snapshot(self.reader, dir, replay, pieces, delta, size, root) {
+                let (ahead, delta) = (&mut progress.ahead, progress.delta.as_mut());
+                match compare_snapshot(self.reader, dir, replay, pieces, ahead, delta, size, root) {
                     Ok(()) => {
                         progress.snapshots.insert(size);
                         self.snapshots_checked.push(size);
@@ -2250,8 +2262,12 @@ fn check_job(job: &Job, keys: &RwLock<Option<PublicKeys>>) -> Vec<Checked> {
 /// The snapshot sizes to recompute: every `snapshot/<N>.json` of a directory publication (a URL
 /// cannot be listed, so there only the checkpoint's own snapshot is checked).
 fn snapshot_sizes(args: &Args) -> BTreeSet<u64> {
-    let dir = Path::new(&args.target).join("snapshot");
-    let Ok(listing) = std::fs::read_dir(dir) else {
+    snapshot_sizes_in(Path::new(&args.target))
+}
+
+/// The sizes of the snapshots published under `dir` (`snapshot/<N>.json`).
+fn snapshot_sizes_in(dir: &Path) -> BTreeSet<u64> {
+    let Ok(listing) = std::fs::read_dir(dir.join("snapshot")) else {
         return Default::default();
     };
     listing
@@ -2327,8 +2343,10 @@ struct Pieces {
     /// The size of the snapshot they are the parts of.
     size: u64,
     /// The size (`u64`), the number of contests (`u64`), then per contest the number of its
-    /// stations (`u64`) and per station its length (`u32`) and hash, little-endian.
-    bytes: Vec<u8>,
+    /// stations (`u64`) and per station its length (`u32`) and hash, little-endian. Shared with
+    /// the [`Ahead`] thread while it looks for the stations in the next snapshot (a clone of
+    /// the pieces copies none of it).
+    bytes: Arc<Vec<u8>>,
     /// Per contest, where its first station's length is in `bytes` and how many it has.
     contests: Vec<(usize, usize)>,
 }
@@ -2366,7 +2384,7 @@ impl Pieces {
             contests.push((first, n));
         }
         anyhow::ensure!(at == bytes.len(), "{} bytes too many", bytes.len() - at);
-        Ok(Some(Pieces { size, bytes, contests }))
+        Ok(Some(Pieces { size, bytes: Arc::new(bytes), contests }))
     }
 }
 
@@ -2424,12 +2442,22 @@ impl PiecesBuilder {
             own.extend_from_slice(&previous.bytes[..self.len]);
             (self.bytes, self.in_place) = (own, false);
         }
-        match self.in_place {
-            true => {
-                let previous = self.previous.as_mut().expect("in place over previous pieces");
-                previous.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        let previous = self.previous.as_mut().filter(|_| self.in_place);
+        // The [`Ahead`] thread is done with them before a snapshot is compared; were it not,
+        // the new pieces would go into their own buffer from here on.
+        match previous.map(|p| Arc::get_mut(&mut p.bytes)) {
+            Some(Some(previous)) => {
+                previous[self.len..self.len + bytes.len()].copy_from_slice(bytes);
             }
-            false => self.bytes.extend_from_slice(bytes),
+            Some(None) => {
+                self.in_place = false;
+                let previous = self.previous.as_ref().expect("in place over previous pieces");
+                let mut own = Vec::with_capacity(previous.bytes.len());
+                own.extend_from_slice(&previous.bytes[..self.len]);
+                own.extend_from_slice(bytes);
+                self.bytes = own;
+            }
+            None => self.bytes.extend_from_slice(bytes),
         }
         self.len += bytes.len();
     }
@@ -2461,7 +2489,10 @@ impl PiecesBuilder {
     /// The pieces, with the counts written in.
     fn finish(mut self) -> Pieces {
         let mut bytes = match self.in_place {
-            true => self.previous.take().expect("in place over previous pieces").bytes,
+            true => {
+                let shared = self.previous.take().expect("in place over previous pieces").bytes;
+                Arc::try_unwrap(shared).unwrap_or_else(|shared| shared.as_ref().clone())
+            }
             false => std::mem::take(&mut self.bytes),
         };
         bytes.truncate(self.len);
@@ -2470,7 +2501,7 @@ impl PiecesBuilder {
         for &(at, n) in &self.contests {
             bytes[at - 8..at].copy_from_slice(&(n as u64).to_le_bytes());
         }
-        Pieces { size: self.size, bytes, contests: self.contests }
+        Pieces { size: self.size, bytes: Arc::new(bytes), contests: self.contests }
     }
 }
 
@@ -2773,6 +2804,18 @@ impl<'scope, 'env> StretchReaders<'scope, 'env> {
         self.add(Check::Hash(len, expected), len)
     }
 
+    /// The next `len` bytes of the file were found by the [`Ahead`] thread to be the piece they
+    /// must be (its pinned length and hash): not read again. What was described before them
+    /// is sent as a stretch of its own; the next stretch starts after them.
+    fn covered(&mut self, len: usize) -> bool {
+        if !self.stretch.checks.is_empty() {
+            self.send();
+        }
+        self.at += len as u64;
+        self.stretch.start = self.at;
+        !self.differs.load(Ordering::Relaxed)
+    }
+
     fn add(&mut self, check: Check, len: usize) -> bool {
         self.stretch.checks.push(check);
         self.stretch.len += len;
@@ -2874,16 +2917,230 @@ fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result
     std::os::windows::fs::FileExt::seek_read(file, buf, offset)
 }
 
+/// The next snapshot's unchanged stations, looked for and hashed on a thread of their own while
+/// the resume and the pass run, before the snapshot is recomputed: a re-verify's cores are not
+/// both busy all that time, and these hashes are most of the comparison's work (650 MB at
+/// 250,000 stations). Where a station lies in the new file is known for sure only as the
+/// recomputed snapshot is written, so this thread guesses: a station's object is the first
+/// `{"abroad":` (its first member, keys being in canonical order) at or after the end of the
+/// station before it, and it is taken to be there only if the bytes there have the length and
+/// hash the pieces pin. [`compare_snapshot`] then skips exactly the stations it finds at the
+/// place where it found them ([`Found::holds`]); every other byte is read and checked as before.
+/// A guess that fails costs a hash, never a check: the bytes are checked there.
+struct Ahead {
+    /// The snapshot it looks in.
+    size: u64,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Found>>,
+}
+
+/// What an [`Ahead`] thread found, with the file it read (the comparison reads that same file,
+/// not the path opened again).
+struct Found {
+    size: u64,
+    file: Arc<std::fs::File>,
+    /// Per station of the pieces, contest by contest, where in the file its bytes were found
+    /// with the length and hash the pieces give it (`u64::MAX`: not found).
+    at: Vec<u64>,
+    /// Per station found, the file's byte after it (the `,` between two stations, mostly).
+    next: Vec<u8>,
+    /// Per contest of the pieces, the index in `at` of its first station and how many it has.
+    contests: Vec<(usize, usize)>,
+}
+
+impl Found {
+    /// If station `station` of contest `contest` was found at `at` in the file with the length
+    /// and hash of that station in the pieces, the file's byte after it; else `None`.
+    fn holds(&self, contest: usize, station: usize, at: u64) -> Option<u8> {
+        let &(first, n) = self.contests.get(contest)?;
+        let found = station < n && at != u64::MAX && self.at[first + station] == at;
+        found.then(|| self.next[first + station])
+    }
+}
+
+impl Ahead {
+    /// How a station's object starts in a snapshot (`snapshot::view`'s members in order).
+    const MARKER: &'static [u8] = b"{\"abroad\":";
+
+    /// Starts looking in the first snapshot after `seen` entries, up to `to`, found in `dir`
+    /// (the one a resume compares with `pieces`); `None` if there is none.
+    fn start(dir: &Path, seen: u64, to: u64, pieces: Pieces) -> Option<Ahead> {
+        if seen >= to {
+            return None;
+        }
+        let size = *snapshot_sizes_in(dir).range(seen + 1..=to).next()?;
+        let file = std::fs::File::open(dir.join(format!("snapshot/{size}.json"))).ok()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("ahead".to_string())
+            .spawn(move || look_ahead(size, Arc::new(file), &pieces, &stopped))
+            .ok()?;
+        Some(Ahead { size, stop, thread: Some(thread) })
+    }
+
+    /// Stops the thread and takes what it found so far (`None` for another snapshot than
+    /// `size`).
+    fn finish(mut self, size: u64) -> Option<Found> {
+        self.stop.store(true, Ordering::Relaxed);
+        let found = self.thread.take()?.join().ok()?;
+        (found.size == size && self.size == size).then_some(found)
+    }
+}
+
+impl Drop for Ahead {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The [`Ahead`] thread: walks `file` and `pieces` together, as [`Ahead`] describes, until told
+/// to stop, the pieces run out, or too many guesses fail (pieces of another layout).
+fn look_ahead(size: u64, file: Arc<std::fs::File>, pieces: &Pieces, stop: &AtomicBool) -> Found {
+    let mut contests = Vec::with_capacity(pieces.contests.len());
+    let mut total = 0;
+    for &(_, n) in &pieces.contests {
+        contests.push((total, n));
+        total += n;
+    }
+    let (at, next) = (vec![u64::MAX; total], vec![0; total]);
+    let mut found = Found { size, file, at, next, contests };
+    let mut window = Window::new(&found.file, Window::STEP);
+    let (mut from, mut tried, mut missed) = (0u64, 0usize, 0usize);
+    'all: for (contest, &(first, n)) in found.contests.iter().enumerate() {
+        for station in 0..n {
+            if stop.load(Ordering::Relaxed) || missed > 64 + tried / 8 {
+                break 'all;
+            }
+            let Some((len, hash)) = pieces.get(contest, station) else { break 'all };
+            let len = len as usize;
+            // Tried at the next marker, and if it is not there, at the one after (the first
+            // may start no station at all); if not there either, the station's bytes changed,
+            // and the next station is looked for from that second marker on.
+            let mut markers = 0;
+            let placed = loop {
+                let Some(start) = window.find(from, Ahead::MARKER) else { break 'all };
+                // The station and the byte after it (a snapshot never ends with a station).
+                let bytes = window.from(start, len + 1);
+                if bytes.len() <= len {
+                    break 'all;
+                }
+                tried += 1;
+                if leaf_hash(&bytes[..len]).0 == hash {
+                    break Some((start, bytes[len]));
+                }
+                missed += 1;
+                markers += 1;
+                if markers == 2 {
+                    from = start;
+                    break None;
+                }
+                from = start + 1;
+            };
+            if let Some((start, next)) = placed {
+                found.at[first + station] = start;
+                found.next[first + station] = next;
+                from = start + len as u64;
+            }
+        }
+    }
+    found
+}
+
+/// A file read forwards a little at a time ([`Window::STEP`]), by [`Window::from`] and
+/// [`Window::find`].
+struct Window<'f> {
+    file: &'f std::fs::File,
+    /// How many bytes a read asks for at least ([`Window::STEP`] but in tests).
+    step: usize,
+    buffer: Vec<u8>,
+    /// `buffer[start..end]` holds the file's bytes from `at` on.
+    at: u64,
+    start: usize,
+    end: usize,
+    /// The file ended (or could not be read) at `at + end - start`.
+    ended: bool,
+}
+
+impl<'f> Window<'f> {
+    /// A read's length (about a hundred stations at 250,000): the bytes are still in the
+    /// processor's cache when they are hashed, as in a [`StretchReaders`] thread's buffer.
+    const STEP: usize = 128 << 10;
+
+    fn new(file: &'f std::fs::File, step: usize) -> Window<'f> {
+        Window { file, step, buffer: Vec::new(), at: 0, start: 0, end: 0, ended: false }
+    }
+
+    /// The file's bytes from `from` (not before the last `from` asked) on: at least `len` of
+    /// them, fewer only if the file ends first.
+    fn from(&mut self, from: u64, len: usize) -> &[u8] {
+        debug_assert!(from >= self.at, "read forwards");
+        let held = (self.end - self.start) as u64;
+        if from > self.at + held {
+            // Past what is held: start afresh there.
+            (self.at, self.start, self.end, self.ended) = (from, 0, 0, false);
+        } else {
+            self.start += (from - self.at) as usize;
+            self.at = from;
+        }
+        while self.end - self.start < len && !self.ended {
+            if self.buffer.len() - self.start < len.max(self.step) {
+                self.buffer.copy_within(self.start..self.end, 0);
+                (self.end, self.start) = (self.end - self.start, 0);
+                let wanted = len.max(self.step) + self.step;
+                if self.buffer.len() < wanted {
+                    self.buffer.resize(wanted, 0);
+                }
+            }
+            let offset = self.at + (self.end - self.start) as u64;
+            match read_at(self.file, &mut self.buffer[self.end..], offset) {
+                Ok(0) => self.ended = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => self.ended = true,
+            }
+        }
+        &self.buffer[self.start..self.end]
+    }
+
+    /// Where `marker` next occurs at or after `from`; `None` if it does not.
+    fn find(&mut self, mut from: u64, marker: &[u8]) -> Option<u64> {
+        loop {
+            let bytes = self.from(from, marker.len());
+            if bytes.len() < marker.len() {
+                return None;
+            }
+            // From `resume` on, a marker would run past what is held: looked at again with
+            // more bytes after it.
+            let (mut i, mut resume) = (0, bytes.len() + 1 - marker.len());
+            while let Some(k) = bytes[i..].iter().position(|&b| b == marker[0]) {
+                let at = i + k;
+                if bytes.len() - at < marker.len() {
+                    resume = at;
+                    break;
+                }
+                if bytes[at..].starts_with(marker) {
+                    return Some(from + at as u64);
+                }
+                i = at + 1;
+            }
+            from += resume as u64;
+        }
+    }
+}
+
 /// Recomputes `snapshot/<size>.json` and compares it byte for byte with the published one. With
 /// the [`Pieces`] of the previous snapshot, only the stations that entries since name are
 /// recomputed; every other station's bytes in the published file must have the length and
 /// SHA-256 they had there. Every total, outcome and list outside the stations is recomputed. On
 /// success `pieces` describes this snapshot.
+#[allow(clippy::too_many_arguments)]
 fn compare_snapshot(
     reader: &FnReader,
     dir: Option<&Path>,
     replay: &mut Replay,
     pieces: &mut Option<Pieces>,
+    ahead: &mut Option<Ahead>,
     delta: Option<&mut Delta>,
     size: u64,
     root: Hash,
@@ -2903,6 +3160,8 @@ fn compare_snapshot(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(missing()),
         Err(e) => Err(format!("{path}: cannot read: {e}")),
     };
+    // What the [`Ahead`] thread found in this snapshot (it stops here whichever is compared).
+    let found = ahead.take().and_then(|ahead| ahead.finish(size));
     let before = pieces.take();
     let recompute = if before.is_some() { Recompute::Touched } else { Recompute::All };
     let mut after = PiecesBuilder::new(size, before);
@@ -2915,12 +3174,24 @@ fn compare_snapshot(
         // buffer of the reader's own, still in its cache when hashed or compared): every byte
         // of the file is still read once and checked against what is recomputed or pinned.
         Some(dir) => {
-            let file = Arc::new(open(dir)?);
+            let file = match &found {
+                Some(found) => found.file.clone(),
+                None => Arc::new(open(dir)?),
+            };
             std::thread::scope(|scope| {
                 let mut readers = StretchReaders::start(scope, file, threads);
+                // Where the last station the [`Ahead`] thread found ends, and the byte it read
+                // there: a one-byte piece there (the `,` before the next station) that is that
+                // byte needs no stretch of its own between two stations found.
+                let mut after_found: Option<(u64, u8)> = None;
                 let finished =
                     replay.write_snapshot_pieces(root.0, recompute, &mut |piece| match piece {
-                        Piece::Bytes(bytes) => readers.equal(bytes),
+                        Piece::Bytes(bytes) => match after_found.take() {
+                            Some((at, next)) if at == readers.at && bytes == [next] => {
+                                readers.covered(1)
+                            }
+                            _ => readers.equal(bytes),
+                        },
                         Piece::Station { contest, station, bytes } => {
                             let (len, hash) = match bytes {
                                 Some(bytes) => {
@@ -2933,7 +3204,17 @@ fn compare_snapshot(
                                     let Some((len, hash)) = after.previous(contest, station) else {
                                         return false;
                                     };
-                                    if !readers.hash(len as usize, hash) {
+                                    let at = readers.at;
+                                    let held =
+                                        found.as_ref().and_then(|f| f.holds(contest, station, at));
+                                    let going = match held {
+                                        Some(next) => {
+                                            after_found = Some((at + u64::from(len), next));
+                                            readers.covered(len as usize)
+                                        }
+                                        None => readers.hash(len as usize, hash),
+                                    };
+                                    if !going {
                                         return false;
                                     }
                                     (len, hash)
@@ -3242,6 +3523,176 @@ mod tests {
         );
     }
 
+    /// A snapshot-like file (two contests' station lists among other members) and its pieces:
+    /// the file, and per contest each station's bytes.
+    fn listed(stations: &[Vec<String>]) -> Vec<u8> {
+        let mut file = b"{\"contests\":[".to_vec();
+        for (c, list) in stations.iter().enumerate() {
+            if c > 0 {
+                file.push(b',');
+            }
+            file.extend_from_slice(b"{\"id\":\"c\",\"levels\":[{\"abroad\":true}],\"stations\":[");
+            file.extend_from_slice(list.join(",").as_bytes());
+            file.extend_from_slice(b"]}");
+        }
+        file.extend_from_slice(b"]}");
+        file
+    }
+
+    fn station(contest: usize, k: usize, votes: usize) -> String {
+        format!("{{\"abroad\":false,\"history\":[{{\"current\":{k}}}],\"id\":\"{contest}-{k}\",\"votes\":{votes}}}")
+    }
+
+    fn pieces_of(stations: &[Vec<String>]) -> Pieces {
+        let mut builder = PiecesBuilder::new(7, None);
+        for (c, list) in stations.iter().enumerate() {
+            for (s, bytes) in list.iter().enumerate() {
+                assert!(builder.push(c, s, bytes.len() as u32, &leaf_hash(bytes.as_bytes()).0));
+            }
+        }
+        builder.finish()
+    }
+
+    /// What [`look_ahead`] finds in `file` for `pieces`: per contest, per station, where.
+    fn looked(file: &[u8], pieces: &Pieces, stop: bool) -> Vec<Vec<Option<(u64, u8)>>> {
+        let mut on_disk = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut on_disk, file).unwrap();
+        let opened = Arc::new(on_disk.reopen().unwrap());
+        let found = look_ahead(7, opened, pieces, &AtomicBool::new(stop));
+        let at = |c: usize, s: usize| found.holds(c, s, found.at[found.contests[c].0 + s]);
+        (found.contests.iter().enumerate())
+            .map(|(c, &(first, n))| {
+                (0..n).map(|s| at(c, s).map(|next| (found.at[first + s], next))).collect()
+            })
+            .collect()
+    }
+
+    /// Where each station of `stations` lies in `file` (found by its bytes), and the byte after.
+    fn places(file: &[u8], stations: &[Vec<String>]) -> Vec<Vec<Option<(u64, u8)>>> {
+        let mut from = 0;
+        (stations.iter())
+            .map(|list| {
+                (list.iter())
+                    .map(|bytes| {
+                        let k =
+                            file[from..].windows(bytes.len()).position(|w| w == bytes.as_bytes());
+                        let at = from + k.unwrap();
+                        from = at + bytes.len();
+                        Some((at as u64, file[from]))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn stations_are_found_ahead_only_where_their_bytes_are_what_the_pieces_pin() {
+        let stations: Vec<Vec<String>> =
+            (0..2).map(|c| (0..40).map(|k| station(c, k, k * k * 37 % 1000)).collect()).collect();
+        let pieces = pieces_of(&stations);
+        // The first marker of each contest (in its levels) starts no station.
+        let file = listed(&stations);
+        assert_eq!(looked(&file, &pieces, false), places(&file, &stations), "all found");
+        assert!(looked(&file, &pieces, true).iter().flatten().all(Option::is_none), "stopped");
+
+        // A station whose bytes changed (longer, or same length): not found; every other
+        // station is, where it now lies.
+        let mut edited = stations.clone();
+        edited[0][3] = station(0, 3, 999_999);
+        edited[0][4] = station(0, 4, 999);
+        edited[1][0] = station(1, 0, 123);
+        let file = listed(&edited);
+        let mut expected = places(&file, &edited);
+        (expected[0][3], expected[0][4], expected[1][0]) = (None, None, None);
+        assert_eq!(looked(&file, &pieces, false), expected, "edited");
+
+        // A station dropped from the list: the stations after it are not where the pieces
+        // place them, and none is taken for another.
+        let mut dropped = stations.clone();
+        dropped[0].remove(5);
+        let file = listed(&dropped);
+        let found = looked(&file, &pieces, false);
+        let expected = places(&file, &dropped);
+        assert_eq!(found[0][..5], expected[0][..5]);
+        for (c, list) in found.iter().enumerate() {
+            for (s, place) in list.iter().enumerate().filter(|(_, p)| p.is_some()) {
+                let (at, _) = place.unwrap();
+                let bytes = &stations[c][s];
+                assert_eq!(&file[at as usize..at as usize + bytes.len()], bytes.as_bytes());
+            }
+        }
+
+        // Pieces of another layout altogether: it gives up, having found nothing.
+        let other: Vec<Vec<String>> =
+            vec![(0..400).map(|k| station(5, k, 1)).collect(), Vec::new()];
+        let file = listed(&other);
+        assert!(looked(&file, &pieces, false).iter().flatten().all(Option::is_none));
+    }
+
+    #[test]
+    fn the_window_finds_every_marker_and_gives_every_byte_whatever_its_step() {
+        let stations: Vec<Vec<String>> =
+            (0..3).map(|c| (0..25).map(|k| station(c, k, k)).collect()).collect();
+        let file = listed(&stations);
+        let marker = Ahead::MARKER;
+        let expected: Vec<u64> =
+            (0..file.len()).filter(|&i| file[i..].starts_with(marker)).map(|i| i as u64).collect();
+        let mut on_disk = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut on_disk, &file).unwrap();
+        let opened = on_disk.reopen().unwrap();
+        for step in [1, 2, 3, 7, 10, 11, 64, 1000, 1 << 20] {
+            let mut window = Window::new(&opened, step);
+            let (mut found, mut from) = (Vec::new(), 0);
+            while let Some(at) = window.find(from, marker) {
+                // The bytes from there on, as many as asked, are the file's.
+                let len = 37.min(file.len() - at as usize);
+                assert_eq!(&window.from(at, len)[..len], &file[at as usize..at as usize + len]);
+                found.push(at);
+                from = at + 1;
+            }
+            assert_eq!(found, expected, "step {step}");
+            assert_eq!(window.from(file.len() as u64 - 3, 10), &file[file.len() - 3..]);
+        }
+    }
+
+    #[test]
+    fn bytes_covered_ahead_are_not_read_again_and_every_other_byte_still_is() {
+        let (file, pieces) = pieces();
+        let check = |published: &[u8], covered: &dyn Fn(usize) -> bool| {
+            let mut on_disk = tempfile::NamedTempFile::new().unwrap();
+            std::io::Write::write_all(&mut on_disk, published).unwrap();
+            let opened = Arc::new(on_disk.reopen().unwrap());
+            std::thread::scope(|scope| {
+                let mut readers = StretchReaders::start(scope, opened, 2);
+                let mut at = 0;
+                let each = pieces.iter().enumerate().all(|(i, &(len, hash))| {
+                    at += len;
+                    match (covered(i), i % 3) {
+                        (true, _) => readers.covered(len),
+                        (false, 0) => readers.equal(&file[at - len..at]),
+                        (false, _) => readers.hash(len, hash),
+                    }
+                });
+                readers.finish() && each
+            })
+        };
+        let starts: Vec<usize> =
+            pieces.iter().scan(0, |at, &(len, _)| Some(std::mem::replace(at, *at + len))).collect();
+        // Every other piece covered, then a long run of them, then none.
+        let covered = |i: usize| i % 2 == 1 || (20..60).contains(&i);
+        assert!(check(&file, &covered), "the intact file holds");
+        for i in [0, 1, 2, 3, 19, 20, 40, 59, 60, 61, pieces.len() - 1] {
+            let mut edited = file.clone();
+            edited[starts[i] + pieces[i].0 / 2] ^= 1;
+            // What was found ahead is not read again; everything else is checked.
+            assert_eq!(check(&edited, &covered), covered(i), "piece {i}");
+        }
+        let mut longer = file.clone();
+        longer.push(b' ');
+        assert!(!check(&longer, &covered), "a byte appended is caught");
+        assert!(!check(&file[..file.len() - 1], &|i| i + 1 < pieces.len()), "cut short");
+    }
+
     /// The layout `--state` keeps (docs/formats.md §11, "Pieces"), spelled out.
     /// Pieces built, what `previous()` gave before each push, and whether they were written in
     /// place to the end.
@@ -3279,11 +3730,18 @@ mod tests {
             (vec![before[0].clone(), vec![], before[2].clone(), vec![(40, 1)]], false),
             (vec![vec![(10, 1), (11, 2), (12, 3)]], true),
         ];
+        // A copy of the previous pieces' bytes (a clone shares them).
+        let unshared = || Pieces { bytes: Arc::new(previous.bytes.to_vec()), ..previous.clone() };
         for (layout, in_place) in cases {
-            let (over, seen, was_in_place) = built(&layout, Some(previous.clone()));
+            let (over, seen, was_in_place) = built(&layout, Some(unshared()));
             let (afresh, _, _) = built(&layout, None);
             assert_eq!(over, afresh, "{layout:?}");
             assert_eq!(was_in_place, in_place, "{layout:?}");
+            // Pieces still shared (with an [`Ahead`] thread) are not written over: the same
+            // pieces, in a buffer of their own.
+            let (shared, _, was_in_place) = built(&layout, Some(previous.clone()));
+            assert_eq!(shared, afresh, "{layout:?}");
+            assert!(!was_in_place, "{layout:?}");
             // Each previous piece read is the previous snapshot's, whether or not the new ones
             // were written over them until then.
             let wanted: Vec<_> = (layout.iter().enumerate())
@@ -3317,7 +3775,7 @@ mod tests {
         expected.extend_from_slice(&1u64.to_le_bytes());
         expected.extend_from_slice(&700u32.to_le_bytes());
         expected.extend_from_slice(&hash(4));
-        assert_eq!(pieces.bytes, expected);
+        assert_eq!(*pieces.bytes, expected);
         let read = Pieces::from_bytes(expected.clone()).expect("well formed").expect("some");
         assert_eq!(read, pieces);
         assert_eq!(read.size, 42);

@@ -718,6 +718,62 @@ fn an_untouched_station_edited_in_the_new_snapshot_is_caught() {
     assert!(err.contains("/registered"), "{err}");
 }
 
+/// The new snapshot's bytes, and the place of the stations no new entry names in contest 0's
+/// list that follow one another (their objects' first and last bytes).
+fn untouched_neighbours(path: &Path) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let part2 = std::fs::read_to_string(fixture().root.join("part2.jsonl")).unwrap();
+    let stations = value["contests"][0]["stations"].as_array().unwrap();
+    let mut places = Vec::new();
+    let mut from = 0;
+    for station in stations {
+        let bytes = canonical(station);
+        let at = from + text[from..].find(std::str::from_utf8(&bytes).unwrap()).unwrap();
+        from = at + bytes.len();
+        let id = station["id"].as_str().unwrap();
+        places.push((!part2.contains(&format!("\"{id}\"")), at, from - 1));
+    }
+    let pair = places
+        .windows(2)
+        .find(|w| w[0].0 && w[1].0)
+        .map(|w| vec![(w[0].1, w[0].2), (w[1].1, w[1].2)])
+        .expect("two untouched stations in a row");
+    (text.into_bytes(), pair)
+}
+
+#[test]
+fn untouched_stations_swapped_or_run_together_in_the_new_snapshot_are_caught() {
+    // The untouched stations are looked for in the new snapshot ahead of its comparison, each
+    // where its object starts, and skipped there if it has its pinned length and hash. Two such
+    // stations in another order, or the comma between them changed, must still fail the verify.
+    let size = fixture().size;
+    let swapped = |bytes: &mut Vec<u8>, pair: &[(usize, usize)]| {
+        let (a, b) = (pair[0], pair[1]);
+        let mut both = bytes[b.0..=b.1].to_vec();
+        both.extend_from_slice(&bytes[a.1 + 1..b.0]);
+        both.extend_from_slice(&bytes[a.0..=a.1]);
+        bytes.splice(a.0..=b.1, both);
+    };
+    type Edit = dyn Fn(&mut Vec<u8>, &[(usize, usize)]);
+    let cases: [(&str, &Edit); 3] = [
+        ("swapped", &swapped),
+        ("comma changed", &|bytes, pair| bytes[pair[0].1 + 1] = b' '),
+        ("comma removed", &|bytes, pair| {
+            bytes.remove(pair[0].1 + 1);
+        }),
+    ];
+    for (what, edit) in cases {
+        let dir = observed();
+        let path = dir.path().join(format!("public/snapshot/{size}.json"));
+        let (mut bytes, pair) = untouched_neighbours(&path);
+        edit(&mut bytes, &pair);
+        std::fs::write(&path, bytes).unwrap();
+        let err = refused(sverka(&["verify", "public", "--state", "observer.json"], dir.path()));
+        assert!(err.contains(&format!("snapshot/{size}.json: differs")), "{what}: {err}");
+    }
+}
+
 /// When the entries since the tally base outgrow 2 MiB (and an eighth of the base), a resumed
 /// run writes a new base of every entry instead of growing the delta: the state names it with an
 /// empty delta, the base it read is removed, the new base is byte for byte the one a full verify
