@@ -217,6 +217,7 @@ fn an_import_at_a_full_disk_stops_at_the_first_line_not_stored_and_a_rerun_lands
     ok(run(&["init", &p(&reference), "--election", &election]));
     let whole = ok(run(&["import", &p(&reference), &file]));
     let (accepted, refused) = (figure(&whole, "accepted, new:"), figure(&whole, "rejected:"));
+    let warned = figure(&whole, "with warnings:");
     assert_eq!(accepted + refused, lines, "{whole}");
     assert_eq!(figure(&whole, "log size"), accepted + 1, "{whole}");
 
@@ -230,6 +231,7 @@ fn an_import_at_a_full_disk_stops_at_the_first_line_not_stored_and_a_rerun_lands
     let stopped = figure(&stdout, &format!("{}: stopped at line", file));
     let read = figure(&stdout, "stopped reading the file at line");
     let new = figure(&stdout, "accepted, new:");
+    let warned_before = figure(&stdout, "with warnings:");
     let before = new + figure(&stdout, "already in the log:") + figure(&stdout, "rejected:");
     eprintln!("full disk: stopped at line {stopped}, read to line {read} of {lines}:\n{stderr}");
     assert!(new > 0, "the disk filled before the first commit:\n{stdout}");
@@ -253,6 +255,8 @@ fn an_import_at_a_full_disk_stops_at_the_first_line_not_stored_and_a_rerun_lands
     assert_eq!(figure(&again, "already in the log:"), new, "{again}");
     assert_eq!(figure(&again, "accepted, new:") + new, accepted, "{again}");
     assert_eq!(figure(&again, "rejected:"), refused, "{again}");
+    // The rerun compares its hand counts with the machine counts stored before (W104).
+    assert_eq!(figure(&again, "with warnings:") + warned_before, warned, "{again}");
     assert_eq!(figure(&again, "log size"), accepted + 1, "{again}");
     let store = sverka_store::Store::open(&data).expect("the store opens");
     assert_eq!(store.tree_size().unwrap(), accepted + 1);

@@ -102,6 +102,39 @@ pub(crate) fn find_leaf(conn: &Conn, leaf_hash: &Hash) -> Result<Option<u64>, St
     row.map(|row| row.int(0).map(|i| i as u64)).transpose()
 }
 
+/// Hands every leaf hash the log holds to `f`, in the order of their index (SQLite reads the
+/// `UNIQUE` index alone, not the entries); returns how many there were.
+pub(crate) fn each_leaf_hash(conn: &Conn, f: impl FnMut(&[u8])) -> Result<u64, StoreError> {
+    let mut f = f;
+    conn.for_each_blob("SELECT leaf_hash FROM entries ORDER BY leaf_hash", &[], |bytes| {
+        f(bytes);
+        Ok(())
+    })
+}
+
+/// The key of a protocol's station, contest and source in [`each_protocol_key`]: the three
+/// joined by the unit separator (should names hold it, two triples may share a key: a filter of
+/// keys then answers "maybe" for both, never "no" for either).
+pub(crate) fn protocol_key(station: &str, contest: &str, source: &str) -> Vec<u8> {
+    [station, contest, source].join("\u{1f}").into_bytes()
+}
+
+/// Hands the [`protocol_key`] of every protocol entry of the log to `f` (SQLite reads the
+/// `entries_by_protocol` index alone); returns how many there were.
+pub(crate) fn each_protocol_key(conn: &Conn, f: impl FnMut(&[u8])) -> Result<u64, StoreError> {
+    let mut f = f;
+    conn.for_each_blob(
+        "SELECT CAST(station || char(31) || contest || char(31) || source AS BLOB) FROM entries
+         WHERE source IS NOT NULL AND station IS NOT NULL AND contest IS NOT NULL
+         ORDER BY station, contest, source, idx",
+        &[],
+        |bytes| {
+            f(bytes);
+            Ok(())
+        },
+    )
+}
+
 pub(crate) fn entry(conn: &Conn, idx: u64) -> Result<Option<Vec<u8>>, StoreError> {
     conn.query_opt("SELECT bytes FROM entries WHERE idx = ?1", &[idx.into()])?
         .map(|mut row| row.blob(0))
