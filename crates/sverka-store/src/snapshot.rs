@@ -305,13 +305,18 @@ fn fold_batch(batch: &Batch, replay: &mut Replay) -> Result<(), SnapshotError> {
     Ok(())
 }
 
-/// The [`SnapshotSource`] that `sverka publish` uses: a full replay up to the checkpoint.
+/// The [`SnapshotSource`] that `sverka publish` uses: a full replay up to the checkpoint, folded
+/// on one thread ([`Fold::One`]): while it runs, `sverka-publish-log` and `sverka-publish-log-2`
+/// write the tiles and bundles, so a split fold only competes with them for the second core (at
+/// a million stations it cost 5-8 s of CPU more for no shorter publish: BENCHMARKS.md,
+/// "Session 17 (H2)").
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReplaySnapshots;
 
 impl SnapshotSource for ReplaySnapshots {
     fn snapshot(&self, store: &Store, checkpoint: &SignedCheckpoint) -> Result<Vec<u8>, String> {
-        let replay = replay_to(store, checkpoint.size).map_err(|e| e.to_string())?;
+        let replay =
+            replay_to_with(store, checkpoint.size, Fold::One).map_err(|e| e.to_string())?;
         replay.snapshot(*checkpoint.root.as_bytes()).map_err(|e| e.to_string())
     }
 
@@ -321,7 +326,8 @@ impl SnapshotSource for ReplaySnapshots {
         checkpoint: &SignedCheckpoint,
         sink: &mut dyn FnMut(&[u8]) -> bool,
     ) -> Result<(), String> {
-        let replay = replay_to(store, checkpoint.size).map_err(|e| e.to_string())?;
+        let replay =
+            replay_to_with(store, checkpoint.size, Fold::One).map_err(|e| e.to_string())?;
         replay.write_snapshot(*checkpoint.root.as_bytes(), sink).map_err(|e| e.to_string())?;
         Ok(())
     }
