@@ -97,7 +97,16 @@ fn write_integer(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), Canoni
 }
 
 /// ECMAScript `JSON.stringify` string escaping (ECMA-262 `QuoteJSONString`), as RFC 8785 §3.2.2.2 requires.
-pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
+pub fn write_string(s: &str, out: &mut Vec<u8>) {
+    // Nearly every string sverka writes (ids, names of sources) has nothing to escape: copied as
+    // it is.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     out.push(b'"');
     for ch in s.chars() {
         match ch {
@@ -118,6 +127,21 @@ pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
         }
     }
     out.push(b'"');
+}
+
+/// A non-negative integer as RFC 8785 writes it: decimal digits, no sign, no leading zeros (as
+/// `serde_json` writes it too). The caller keeps it within 2^53 − 1, the range [`to_vec`] accepts.
+pub fn write_u64(n: u64, out: &mut Vec<u8>) {
+    let (mut digits, mut at, mut n) = ([0u8; 20], 20, n);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Whether `bytes` are exactly the canonical encoding of `value`, i.e. `to_vec(value)` is

@@ -572,7 +572,7 @@ fn write_station(
     out.extend_from_slice(b",\"annulled_by\":");
     write_ints(&s.annulled_by, out)?;
     out.extend_from_slice(b",\"district\":");
-    write_str(&s.district, out);
+    canonical::write_string(&s.district, out);
     out.extend_from_slice(b",\"history\":[");
     for (i, h) in s.slots.iter().enumerate() {
         if i > 0 {
@@ -587,20 +587,20 @@ fn write_station(
         write_ints(&h.entries, out)?;
         if let Some(signer) = &h.signer {
             out.extend_from_slice(b",\"signer\":");
-            write_str(signer, out);
+            canonical::write_string(signer, out);
         }
         out.extend_from_slice(b",\"source\":");
-        write_str(h.source.as_str(), out);
+        canonical::write_string(h.source.as_str(), out);
         out.push(b'}');
     }
     out.extend_from_slice(b"],\"id\":");
-    write_str(&s.station, out);
+    canonical::write_string(&s.station, out);
     out.extend_from_slice(b",\"official\":");
     write_counts(keys, &s.official, out)?;
     out.extend_from_slice(b",\"preliminary\":");
     write_counts(keys, &s.preliminary, out)?;
     out.extend_from_slice(b",\"region\":");
-    write_str(&s.region, out);
+    canonical::write_string(&s.region, out);
     out.extend_from_slice(b",\"registered\":");
     write_int(s.registered, out)?;
     out.push(b'}');
@@ -626,7 +626,7 @@ fn write_counts(
     out.extend_from_slice(b",\"lines\":");
     write_keyed(&keys.lines, &k.lines, out)?;
     out.extend_from_slice(b",\"source\":");
-    write_str(k.source.as_str(), out);
+    canonical::write_string(k.source.as_str(), out);
     out.extend_from_slice(b",\"took_part\":");
     write_int(k.took_part, out)?;
     out.extend_from_slice(b",\"valid\":");
@@ -652,27 +652,12 @@ fn write_keyed(
             out.push(b',');
         }
         first = false;
-        write_str(id, out);
+        canonical::write_string(id, out);
         out.push(b':');
         write_int(values[p], out)?;
     }
     out.push(b'}');
     Ok(())
-}
-
-/// A string as RFC 8785 writes it (`JSON.stringify`'s escaping: `"`, `\\`, and the control
-/// characters, `\b \f \n \r \t` short, the others `\u00xx` in lower-case hex, everything else
-/// as it is), which is also how `serde_json` writes a string.
-fn write_str(s: &str, out: &mut Vec<u8>) {
-    // Nearly every string here (ids, names of sources) has nothing to escape: written as it is.
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-        return;
-    }
-    serde_json::to_writer(out, s).expect("writing to a Vec cannot fail");
 }
 
 /// An integer as RFC 8785 writes it, refused (as the `Value` path refuses it) beyond 2^53 − 1.
@@ -681,17 +666,7 @@ fn write_int(n: u64, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
     if n > MAX_SAFE_INTEGER {
         return Err(CanonicalError::OutOfRange(n.to_string()));
     }
-    // Decimal digits, no sign, no leading zeros: how RFC 8785 (and `serde_json`) write it.
-    let (mut digits, mut at, mut n) = ([0u8; 20], 20, n);
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+    canonical::write_u64(n, out);
     Ok(())
 }
 

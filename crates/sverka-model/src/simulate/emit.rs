@@ -122,18 +122,7 @@ fn json_string(text: &str, out: &mut Vec<u8>) {
 }
 
 fn number(n: u64, out: &mut Vec<u8>) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
+    crate::canonical::write_u64(n, out);
 }
 
 /// Indices into a list of values, in the canonical (UTF-16 code unit) order of their ids, each with
